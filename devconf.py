@@ -1,0 +1,11 @@
+"""Pelican settings of the dev server (`make devserver`): drafts shown, errors shown."""
+
+import os
+import sys
+
+sys.path.append(os.path.dirname(os.path.abspath(__file__)))
+
+from pelicanconf import *  # noqa: E402,F403
+
+FRONTMATTER = {"drafts": True, "fail_on_error": False}
+CACHE_PATH = str(ROOT / "cache" / "dev")  # noqa: F405

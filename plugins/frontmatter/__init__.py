@@ -1,0 +1,1 @@
+from .frontmatter import *  # noqa: F403

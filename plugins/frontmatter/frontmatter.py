@@ -1,0 +1,244 @@
+"""frontmatter: read Markdown with YAML front matter, checked against the schema.
+
+Every problem in every file is reported in Vietnamese, then the build stops before
+anything is written (unless the options say to keep going, as the dev server does).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from markdown import Markdown
+from markupsafe import escape
+from pelican import signals
+from pelican.generators import ArticlesGenerator, PagesGenerator
+from pelican.readers import BaseReader
+from pelican.urlwrappers import Author, Category, Tag
+from pelican.utils import SafeDatetime
+
+from portal import vocab
+from portal.frontmatter import parse_file
+from portal.problems import ContentError, Problem
+from portal.schema import (
+    SECTIONS,
+    Context,
+    Item,
+    check_collection,
+    check_document,
+    kind_of,
+)
+
+__all__ = ["FrontMatterReader", "get_options", "register"]
+
+log = logging.getLogger(__name__)
+PREFIX = "frontmatter"
+SETTING = "FRONTMATTER"
+DEFAULTS: Mapping[str, Any] = {
+    "drafts": False,  # True: drafts are built and marked "Bản nháp" (dev server)
+    "fail_on_error": True,  # False: report errors, skip the files, keep building
+    "images_dir": "images",  # under the content folder
+}
+SECTION_URLS = {kind: prefix.rstrip("/") for kind, prefix in SECTIONS.values()}
+
+
+class OptionsError(ContentError):
+    """The FRONTMATTER setting is wrong."""
+
+
+class FileRefused(Exception):
+    """A file has errors: Pelican skips it and the plugin reports why."""
+
+
+def get_options(settings: Mapping) -> dict[str, Any]:
+    """Merge the FRONTMATTER setting with the defaults and check it once."""
+    given = settings.get(SETTING) or {}
+    if not isinstance(given, Mapping):
+        raise OptionsError(
+            f"{PREFIX}: {SETTING} must be a dict, not {type(given).__name__}"
+        )
+    unknown = sorted(set(given) - set(DEFAULTS))
+    if unknown:
+        raise OptionsError(f"{PREFIX}: unknown {SETTING} keys: {', '.join(unknown)}")
+    options = {**DEFAULTS, **given}
+    for key in ("drafts", "fail_on_error"):
+        if not isinstance(options[key], bool):
+            raise OptionsError(f"{PREFIX}: {SETTING}['{key}'] must be True or False")
+    return options
+
+
+class _ErrorCounter(logging.Handler):
+    """Count the errors any part of the build logs, so none passes unnoticed."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not record.name.startswith(__name__):
+            self.count += 1
+
+
+_counter = _ErrorCounter()
+
+
+class FrontMatterReader(BaseReader):
+    """Read `---` fenced YAML front matter and a Markdown body."""
+
+    enabled = True
+    file_extensions = ["md", "markdown"]
+
+    def __init__(self, settings: Mapping) -> None:
+        super().__init__(settings)
+        self.options = get_options(settings)
+        self.content_root = Path(settings["PATH"])
+        self.context = Context(
+            vocab.from_settings(settings),
+            self.content_root / self.options["images_dir"],
+        )
+        self.refused: list[Item] = []
+
+    def read(self, source_path: str) -> tuple[str, dict[str, Any]]:
+        """Parse and check one file; refuse it, with its problems, if it has errors."""
+        path = Path(source_path)
+        relative = path.relative_to(self.content_root).as_posix()
+        display = path.relative_to(self.content_root.parent).as_posix()
+        doc = parse_file(path, display)
+        item = check_document(doc, kind_of(relative) or "page", self.context)
+        if not item.ok:
+            self.refused.append(item)
+            raise FileRefused(f"{PREFIX}: {display} có lỗi (xem bên dưới)")
+        markdown = Markdown(**self.settings["MARKDOWN"])
+        return markdown.convert(doc.body), self._metadata(item)
+
+    def _metadata(self, item: Item) -> dict[str, Any]:
+        """Turn checked values into the metadata Pelican and the theme use."""
+        meta = dict(item.meta)
+        meta["type"] = item.kind
+        meta["problems"] = list(item.problems)  # warnings travel with the cache
+        meta["source_lines"] = item.lines
+        if item.kind != "page":
+            meta["section"] = SECTION_URLS[item.kind]
+            meta["template"] = item.kind
+        if "date" in meta:
+            meta["date"] = SafeDatetime.fromtimestamp(meta["date"].timestamp())
+        if "summary" in meta:
+            meta["summary"] = str(escape(meta["summary"]))
+        if "category" in meta:
+            meta["field"] = meta.pop("category")
+        meta["category"] = _category(meta.get("field"), self.settings)
+        if item.kind == "news" and "date" in meta:
+            meta["year"] = meta["date"].year
+        if "tags" in meta:
+            meta["tags"] = [Tag(tag, self.settings) for tag in meta["tags"]]
+        if "author" in meta:
+            meta["author"] = Author(meta["author"], self.settings)
+        meta["is_draft"] = meta.get("status") == "draft"
+        if meta["is_draft"] and self.options["drafts"]:
+            meta["status"] = "published"
+        return meta
+
+
+def _category(term: vocab.Term | None, settings: Mapping) -> Category:
+    """Make Pelican's category of an item its field (or the default one)."""
+    if term is None:
+        return Category(settings["DEFAULT_CATEGORY"], settings)
+    category = Category(term.name, settings)
+    category.slug = term.slug
+    return category
+
+
+def use_reader(readers) -> None:
+    """Make our reader read Markdown in place of Pelican's own."""
+    for extension in FrontMatterReader.file_extensions:
+        readers.reader_classes[extension] = FrontMatterReader
+
+
+def start_build(pelican) -> None:
+    """Check the options and vocabularies once, and start counting errors."""
+    get_options(pelican.settings)
+    try:
+        vocab.from_settings(pelican.settings)
+    except vocab.VocabularyError as error:
+        raise ContentError(f"{PREFIX}: {error}") from None
+    _counter.count = 0
+    logging.getLogger("pelican").addHandler(_counter)
+
+
+def _contents(generators) -> list:
+    """Return every article and page the build read, drafts and hidden ones too."""
+    found = []
+    for generator in generators:
+        if isinstance(generator, ArticlesGenerator):
+            found += generator.articles + generator.drafts + generator.hidden_articles
+        elif isinstance(generator, PagesGenerator):
+            found += generator.pages + generator.draft_pages + generator.hidden_pages
+    return found
+
+
+def _as_item(content, prefix: str) -> Item:
+    """Describe a read content object for the cross-file checks."""
+    meta = {"slug": content.slug, "models": getattr(content, "models", [])}
+    path = f"{prefix}/{content.relative_source_path}"
+    return Item(path, content.type, meta, [], content.source_lines)
+
+
+def collect_problems(generators) -> list[Problem]:
+    """Gather every file's problems and those only the whole collection shows."""
+    refused = []
+    for generator in generators:
+        reader = getattr(getattr(generator, "readers", None), "readers", {}).get("md")
+        if isinstance(reader, FrontMatterReader):
+            refused += reader.refused
+    contents = [c for c in _contents(generators) if hasattr(c, "type")]
+    problems = [p for item in refused for p in item.problems]
+    problems += [p for c in contents for p in c.problems]
+    prefix = Path(generators[0].settings["PATH"]).name
+    items = [_as_item(c, prefix) for c in contents]
+    return problems + check_collection(items + refused)
+
+
+def link_related(generators) -> None:
+    """Give each news item its models and each model the news about it."""
+    articles = next((g for g in generators if isinstance(g, ArticlesGenerator)), None)
+    if articles is None:
+        return
+    models = {a.slug: a for a in articles.articles if a.type == "model"}
+    for model in models.values():
+        model.news = []
+    for article in articles.articles:
+        if article.type == "news":
+            article.related_models = [
+                models[s] for s in getattr(article, "models", []) if s in models
+            ]
+            for model in article.related_models:
+                model.news.append(article)
+
+
+def finish_reading(generators) -> None:
+    """Report every problem; stop the build before writing if there is an error."""
+    logging.getLogger("pelican").removeHandler(_counter)
+    problems = sorted(set(collect_problems(generators)), key=Problem.order.fget)
+    for problem in problems:
+        if problem.is_error:
+            log.error("%s: LỖI %s", PREFIX, problem)
+        else:
+            log.warning("%s: CẢNH BÁO %s", PREFIX, problem)
+    # Pelican logs an error for each file we refuse; count others only when alone.
+    errors = sum(p.is_error for p in problems) or _counter.count
+    options = get_options(generators[0].settings)
+    if errors and options["fail_on_error"]:
+        raise ContentError(
+            f"{PREFIX}: {errors} lỗi trong nội dung, chưa dựng trang nào."
+            " Sửa các lỗi ở trên rồi chạy lại (kiểm tra nhanh: make check)."
+        )
+    link_related(generators)
+
+
+def register() -> None:
+    """Connect the plugin to Pelican's signals."""
+    signals.initialized.connect(start_build)
+    signals.readers_init.connect(use_reader)
+    signals.all_generators_finalized.connect(finish_reading)

@@ -1,0 +1,1 @@
+from .sections import *  # noqa: F403

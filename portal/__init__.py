@@ -1,0 +1,1 @@
+"""Shared code of the "Dân vận khéo" portal: Vietnamese text, vocabularies, schema."""

@@ -1,0 +1,13 @@
+"""Pelican settings for publishing (`make publish`): absolute URLs and feeds."""
+
+import os
+import sys
+
+sys.path.append(os.path.dirname(os.path.abspath(__file__)))
+
+from pelicanconf import *  # noqa: E402,F403
+
+SITEURL = os.environ.get("SITEURL", "https://danvankheo.binhthuan.example").rstrip("/")
+RELATIVE_URLS = False
+DELETE_OUTPUT_DIRECTORY = False
+CACHE_PATH = str(ROOT / "cache" / "publish")  # noqa: F405

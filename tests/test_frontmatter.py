@@ -1,0 +1,364 @@
+"""The front-matter plugin: every mistake in an editor's file is a clear error."""
+
+import datetime as dt
+import os
+import unicodedata
+
+import pytest
+from PIL import Image
+
+from tests.conftest import MODEL, front_matter, model, news, read_item
+
+NEXT_YEAR = dt.date.today().year + 1
+
+
+def _good(site):
+    """Write valid files beside the bad one, to show they are not the problem."""
+    site.write("models/mo-hinh-tot.md", model(title="Mô hình tốt"))
+    site.write("news/tin-tot.md", news(title="Tin tốt", models=["mo-hinh-tot"]))
+
+
+CASES = {
+    "no front matter": (
+        "models/a.md",
+        "Chỉ có nội dung.\n",
+        "content/models/a.md:1: thiếu phần thông tin đầu",
+    ),
+    "front matter not closed": (
+        "models/a.md",
+        "---\ntitle: A\n",
+        "content/models/a.md:1: phần thông tin đầu không có dòng “---” kết thúc",
+    ),
+    "invalid YAML": (
+        "news/b.md",
+        "---\ntitle: Tin\nsummary: Hội nghị: tổng kết\ndate: 2021-01-01\n---\n",
+        "content/news/b.md:3: phần thông tin đầu (YAML) không hợp lệ",
+    ),
+    "front matter not a mapping": (
+        "news/b.md",
+        "---\n- a\n- b\n---\n",
+        "content/news/b.md:2: phần thông tin đầu phải là",
+    ),
+    "missing required field": (
+        "models/a.md",
+        model(unit=None),
+        "content/models/a.md: unit: thiếu trường bắt buộc (đơn vị thực hiện)",
+    ),
+    "missing title": (
+        "news/b.md",
+        news(title=None),
+        "content/news/b.md: title: thiếu trường bắt buộc (tiêu đề)",
+    ),
+    "year as text": (
+        "models/a.md",
+        model(year="2020"),
+        "content/models/a.md:5: year: phải là một số năm, không phải chữ “2020”",
+    ),
+    "year too old": (
+        "models/a.md",
+        model(year=1985),
+        "content/models/a.md:5: year: năm 1985 nằm ngoài khoảng 1990–",
+    ),
+    "year in the future": (
+        "models/a.md",
+        model(year=NEXT_YEAR),
+        f"year: năm {NEXT_YEAR} nằm ngoài khoảng",
+    ),
+    "featured not a flag": (
+        "models/a.md",
+        model(featured="có"),
+        "featured: phải là true hoặc false",
+    ),
+    "bad date": (
+        "news/b.md",
+        news(date="31/02/2021"),
+        "content/news/b.md:3: date: “31/02/2021” không phải một ngày hợp lệ",
+    ),
+    "unknown category": (
+        "models/a.md",
+        model(category="Kinh te"),
+        "content/models/a.md:3: category: không có lĩnh vực “Kinh te” trong danh mục data/linh-vuc.yml; có phải ý bạn là “Kinh tế”?",
+    ),
+    "unknown locality": (
+        "models/a.md",
+        model(locality="Phan Thiet"),
+        "content/models/a.md:4: locality: không có địa bàn “Phan Thiet” trong danh mục data/dia-ban.yml; có phải ý bạn là “Phan Thiết”?",
+    ),
+    "unknown locality in news": (
+        "news/b.md",
+        news(locality="Sài Gòn"),
+        "content/news/b.md:5: locality: không có địa bàn “Sài Gòn” trong danh mục data/dia-ban.yml; chọn một trong: “Bắc Bình”",
+    ),
+    "unknown kind": (
+        "models/a.md",
+        model(kind="Mô hinh"),
+        "kind: không có hình thức “Mô hinh”",
+    ),
+    "unknown related model": (
+        "news/b.md",
+        news(models=["mo-hinh-tot-x"]),
+        "content/news/b.md:5: models: không có mô hình “mo-hinh-tot-x”; có phải ý bạn là “mo-hinh-tot”?",
+    ),
+    "bad status": (
+        "news/b.md",
+        news(status="nháp"),
+        "status: không có trạng thái “nháp”",
+    ),
+    "bad slug": (
+        "news/b.md",
+        news(slug="Tin Mới"),
+        "slug: “Tin Mới” không dùng được làm địa chỉ web",
+    ),
+    "file name not a slug": (
+        "models/Đổi Rác.md",
+        model(),
+        "content/models/Đổi Rác.md:1: slug: tên tệp “Đổi Rác.md” không dùng được làm địa chỉ web; đổi tên tệp thành “doi-rac.md”",
+    ),
+    "missing image": (
+        "models/a.md",
+        model(image="khong-co.jpg", image_alt="Ảnh"),
+        "content/models/a.md:10: image: không tìm thấy ảnh “khong-co.jpg”",
+    ),
+    "image outside the image folder": (
+        "models/a.md",
+        model(image="../../../etc/passwd", image_alt="x"),
+        "image: không tìm thấy ảnh",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("path", "text", "message"), list(CASES.values()), ids=list(CASES)
+)
+def test_a_bad_file_fails_the_build_with_a_clear_message(site, path, text, message):
+    _good(site)
+    site.write(path, text)
+    result = site.build()
+    assert result.returncode != 0
+    assert message in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
+    reported = _error_lines(result)
+    assert "content/models/mo-hinh-tot.md" not in reported, "a good file was reported"
+    assert "content/news/tin-tot.md" not in reported, "a good file was reported"
+    assert not (site.output / "index.html").exists(), "half a site was written"
+
+
+def _error_lines(result) -> str:
+    """Return the lines of the build's output that report a problem."""
+    lines = (result.stderr + result.stdout).splitlines()
+    return "\n".join(line for line in lines if "ERROR" in line or "LỖI" in line)
+
+
+def test_every_problem_in_every_file_is_reported_in_one_run(site):
+    _good(site)
+    site.write("models/a.md", model(locality="Phan Thiet", year="2020"))
+    site.write("news/b.md", news(summary=None, models=["khong-co"]))
+    site.write("models/c.md", "không có gì\n")
+    result = site.build()
+    out = result.stderr
+    assert result.returncode == 1
+    for expected in (
+        "content/models/a.md:4: locality",
+        "content/models/a.md:5: year",
+        "content/news/b.md: summary: thiếu trường bắt buộc",
+        "content/models/c.md:1: thiếu phần thông tin đầu",
+    ):
+        assert expected in out
+    assert "content/news/b.md:4: models: không có mô hình “khong-co”" in out
+    assert "5 lỗi trong nội dung" in out
+
+
+def test_a_file_that_is_not_utf8_is_reported_with_its_line(site):
+    _good(site)
+    site.write("news/b.md", model().encode("utf-8") + "\nCafé\n".encode("latin-1"))
+    result = site.build()
+    assert result.returncode == 1
+    assert (
+        "content/news/b.md:13: tệp không phải mã UTF-8; mở tệp bằng trình soạn thảo và lưu lại với mã hóa UTF-8"
+        in result.stderr
+    )
+
+
+def test_duplicate_slugs_name_both_files(site):
+    _good(site)
+    site.write("models/mo-hinh-khac.md", model(slug="mo-hinh-tot"))
+    result = site.build()
+    assert result.returncode == 1
+    assert (
+        "content/models/mo-hinh-khac.md:10: slug: địa chỉ /mo-hinh/mo-hinh-tot/ trùng với content/models/mo-hinh-tot.md"
+        in result.stderr
+    )
+    assert (
+        "content/models/mo-hinh-tot.md:1: slug: địa chỉ /mo-hinh/mo-hinh-tot/ trùng với content/models/mo-hinh-khac.md"
+        in result.stderr
+    )
+
+
+def test_a_page_cannot_take_a_section_url(site):
+    _good(site)
+    site.write("pages/mo-hinh.md", front_matter(title="Mô hình"))
+    result = site.build()
+    assert result.returncode == 1
+    assert (
+        "content/pages/mo-hinh.md:1: slug: địa chỉ /mo-hinh/ đã dành cho trang của hệ thống"
+        in result.stderr
+    )
+
+
+def test_an_image_needs_its_alt_text(site):
+    _good(site)
+    Image.new("RGB", (40, 30), "red").save(site.content / "images" / "cho.jpg")
+    site.write("models/a.md", model(image="cho.jpg"))
+    result = site.build()
+    assert result.returncode == 1
+    assert (
+        "content/models/a.md: image_alt: ảnh chưa có lời mô tả cho người khiếm thị"
+        in result.stderr
+    )
+
+
+def test_an_image_over_40_megapixels_is_an_error(site):
+    _good(site)
+    Image.new("1", (8000, 5100)).save(site.content / "images" / "lon.png")
+    site.write("models/a.md", model(image="lon.png", image_alt="Ảnh lớn"))
+    result = site.build()
+    assert result.returncode == 1
+    assert (
+        "image: ảnh “lon.png” có 8000×5100 điểm ảnh, quá 40 megapixel" in result.stderr
+    )
+
+
+def test_an_image_over_25_megabytes_is_an_error(site):
+    _good(site)
+    with open(site.content / "images" / "nang.jpg", "wb") as handle:
+        handle.truncate(26 * 1024 * 1024)
+    site.write("models/a.md", model(image="nang.jpg", image_alt="Ảnh nặng"))
+    result = site.build()
+    assert result.returncode == 1
+    assert "image: ảnh “nang.jpg” nặng hơn 25 MB" in result.stderr
+
+
+def test_a_corrupt_image_is_an_error(site):
+    _good(site)
+    (site.content / "images" / "hong.jpg").write_bytes(b"not a jpeg at all")
+    site.write("models/a.md", model(image="hong.jpg", image_alt="Ảnh hỏng"))
+    result = site.build()
+    assert result.returncode == 1
+    assert "image: tệp “hong.jpg” không phải ảnh đọc được" in result.stderr
+
+
+def test_an_unknown_key_is_a_warning_and_the_build_goes_on(site):
+    _good(site)
+    site.write("models/a.md", model(loaclity="x"))
+    result = site.build()
+    assert result.returncode == 0, result.stderr
+    assert "frontmatter: CẢNH BÁO content/models/a.md:10" in result.stderr
+    assert (
+        "content/models/a.md:10: loaclity: trường này không có trong mẫu nên sẽ bị bỏ qua; có phải ý bạn là “locality”?"
+        in result.stderr
+    )
+    assert (site.output / "mo-hinh" / "a" / "index.html").exists()
+
+
+def test_the_dev_server_build_reports_errors_and_builds_the_good_files(site):
+    _good(site)
+    site.write("models/a.md", model(locality="Phan Thiet"))
+    result = site.build("devconf.py")
+    assert result.returncode == 0
+    assert "content/models/a.md:4: locality" in result.stderr
+    assert (site.output / "mo-hinh" / "mo-hinh-tot" / "index.html").exists()
+    assert (site.output / "tin-tuc" / "tin-tot" / "index.html").exists()
+    assert not (site.output / "mo-hinh" / "a").exists()
+
+
+def test_drafts_are_left_out_of_the_site_and_shown_by_the_dev_server(site):
+    _good(site)
+    site.write("news/ban-nhap.md", news(title="Tin đang viết", status="draft"))
+    assert site.build().returncode == 0
+    assert not (site.output / "tin-tuc" / "ban-nhap").exists()
+    assert "Tin đang viết" not in site.page("tin-tuc/")
+    assert not list(site.output.rglob("drafts"))
+    result = site.build("devconf.py")
+    assert result.returncode == 0
+    page = (site.output / "tin-tuc" / "ban-nhap" / "index.html").read_text("utf-8")
+    assert "Bản nháp" in page
+
+
+def test_values_keep_their_yaml_types(site):
+    path = site.write(
+        "models/a.md", model(tags=["rác thải nhựa", "môi trường"], featured=True)
+    )
+    meta = read_item(path)
+    assert meta["year"] == 2020 and isinstance(meta["year"], int)
+    assert [t.name for t in meta["tags"]] == ["rác thải nhựa", "môi trường"]
+    assert meta["featured"] is True
+    assert meta["date"] == dt.datetime(2020, 12, 18)
+    assert meta["field"].slug == "van-hoa-xa-hoi"
+    assert meta["locality"].full_name == "Thành phố Phan Thiết"
+    assert meta["kind"].name == "Mô hình"
+
+
+def test_a_date_written_day_first_is_understood(site):
+    path = site.write("news/b.md", news(date="15/01/2021"))
+    assert read_item(path)["date"] == dt.datetime(2021, 1, 15)
+
+
+def test_text_is_nfc_normalised(site):
+    nfd = unicodedata.normalize("NFD", "Đổi rác thải nhựa")
+    assert nfd != "Đổi rác thải nhựa"
+    path = site.write("models/a.md", model(title=nfd))
+    assert read_item(path)["title"] == unicodedata.normalize("NFC", nfd)
+
+
+def test_urls_come_from_the_file_name_unless_a_slug_is_given(site):
+    site.write(
+        "models/doi-rac-thai-nhua.md", model(title="Đổi rác thải nhựa (đã sửa tên)")
+    )
+    site.write("news/tin-a.md", news(slug="hoi-nghi-tong-ket"))
+    assert site.build().returncode == 0
+    assert "Đổi rác thải nhựa (đã sửa tên)" in site.page("mo-hinh/doi-rac-thai-nhua/")
+    assert (site.output / "tin-tuc" / "hoi-nghi-tong-ket" / "index.html").exists()
+    assert not (site.output / "tin-tuc" / "tin-a").exists()
+
+
+def test_related_models_link_both_ways(site):
+    _good(site)
+    assert site.build().returncode == 0
+    assert 'href="/mo-hinh/mo-hinh-tot/"' in site.page("tin-tuc/tin-tot/")
+    assert 'href="/tin-tuc/tin-tot/"' in site.page("mo-hinh/mo-hinh-tot/")
+
+
+def test_a_wrong_frontmatter_setting_is_a_clear_error(site):
+    _good(site)
+    result = site.build(FRONTMATTER={"draft": True})
+    assert result.returncode == 1
+    assert "frontmatter: unknown FRONTMATTER keys: draft" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_broken_vocabulary_stops_the_build_clearly(site, tmp_path):
+    _good(site)
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "dia-ban.yml").write_text("terms: [\n", "utf-8")
+    result = site.build(VOCABULARY_PATH=str(data))
+    assert result.returncode == 1
+    assert (
+        "frontmatter:" in result.stderr
+        and "không đọc được tệp danh mục" in result.stderr
+    )
+
+
+def test_the_model_defaults_cover_every_required_field():
+    # Guards the fixtures above: a model with all of MODEL is valid on its own.
+    assert set(MODEL) >= {
+        "title",
+        "category",
+        "locality",
+        "year",
+        "kind",
+        "unit",
+        "summary",
+        "date",
+    }
+    assert os.path.exists(__file__)

@@ -1,0 +1,138 @@
+"""Vietnamese text helpers and the vocabularies."""
+
+import datetime as dt
+
+import pytest
+
+from portal import text, vocab
+from tests.conftest import ROOT
+
+
+@pytest.mark.parametrize(
+    ("title", "slug"),
+    [
+        ("Đổi rác thải nhựa", "doi-rac-thai-nhua"),
+        (
+            "Chợ dân sinh giảm thiểu rác thải nhựa",
+            "cho-dan-sinh-giam-thieu-rac-thai-nhua",
+        ),
+        ("“04 không” – năm 2020", "04-khong-nam-2020"),
+        ("ĐỨC LINH", "duc-linh"),
+    ],
+)
+def test_slugify_makes_ascii_slugs(title, slug):
+    assert text.slugify(title) == slug
+
+
+def test_sort_key_follows_the_vietnamese_alphabet():
+    names = ["Zô", "Đức Linh", "Dương", "Ăn", "An", "Âu", "Bắc Bình", "Ơn", "Ông", "Ốc"]
+    ordered = sorted(names, key=text.sort_key)
+    assert ordered == [
+        "An",
+        "Ăn",
+        "Âu",
+        "Bắc Bình",
+        "Dương",
+        "Đức Linh",
+        "Ốc",
+        "Ông",
+        "Ơn",
+        "Zô",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("day", "short", "long"),
+    [
+        (dt.date(2026, 11, 29), "29/11/2026", "Chủ nhật, 29/11/2026"),
+        (dt.date(2020, 12, 7), "07/12/2020", "Thứ Hai, 07/12/2020"),
+        (dt.date(2021, 1, 16), "16/01/2021", "Thứ Bảy, 16/01/2021"),
+    ],
+)
+def test_dates_read_the_vietnamese_way(day, short, long):
+    assert text.format_date(day) == short
+    assert text.format_weekday_date(day) == long
+
+
+def test_fold_strips_every_diacritic_including_d():
+    assert text.fold("Đường  Phan Thiết") == "duong phan thiet"
+
+
+@pytest.fixture
+def vocabularies():
+    return vocab.load(ROOT / "data")
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "Phan Thiết",
+        "Thành phố Phan Thiết",
+        "phan-thiet",
+        "TP. Phan Thiết",
+        "  phan  thiết ",
+    ],
+)
+def test_a_locality_is_found_by_any_of_its_spellings(vocabularies, spelling):
+    assert vocabularies["dia-ban"].lookup(spelling).slug == "phan-thiet"
+
+
+@pytest.mark.parametrize(
+    ("typed", "suggested"),
+    [
+        ("Phan Thiet", "Phan Thiết"),
+        ("Duc Linh", "Đức Linh"),
+        ("Phú Qúy", "Phú Quý"),
+        ("Ham Tan", "Hàm Tân"),
+    ],
+)
+def test_a_misspelt_locality_gets_a_suggestion(vocabularies, typed, suggested):
+    localities = vocabularies["dia-ban"]
+    assert localities.lookup(typed) is None
+    assert localities.suggest(typed)[0] == suggested
+
+
+def test_the_sample_vocabularies_have_the_four_fields_and_the_localities(vocabularies):
+    assert len(vocabularies["linh-vuc"]) == 4
+    assert len(vocabularies["dia-ban"]) >= 11
+    assert len(vocabularies["hinh-thuc"]) == 3
+
+
+def test_sorted_terms_put_duc_linh_after_duong(tmp_path):
+    (tmp_path / "dia-ban.yml").write_text(
+        "label: Địa bàn\nterms:\n  - {name: Đức Linh}\n  - {name: Zơ}\n  - {name: Dương}\n",
+        "utf-8",
+    )
+    names = [t.name for t in vocab.load(tmp_path)["dia-ban"].sorted_terms()]
+    assert names == ["Dương", "Đức Linh", "Zơ"]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            "terms:\n  - {slug: a, name: A}\n  - {slug: a, name: B}\n",
+            "slug trùng nhau: a",
+        ),
+        (
+            "terms:\n  - {slug: a, name: A}\n  - {slug: b, name: A}\n",
+            "cách gọi “A” dùng cho cả",
+        ),
+        ("terms:\n  - {slug: 'Bad Slug', name: A}\n", "slug “Bad Slug” không hợp lệ"),
+        ("terms:\n  - {slug: a}\n", "mỗi mục cần có “name”"),
+        ("label: x\n", "cần có danh sách “terms:”"),
+        ("terms: [\n", "không đọc được tệp danh mục"),
+    ],
+)
+def test_a_broken_vocabulary_file_is_a_clear_error(tmp_path, body, message):
+    (tmp_path / "dia-ban.yml").write_text(body, "utf-8")
+    with pytest.raises(vocab.VocabularyError, match=message):
+        vocab.load(tmp_path)
+
+
+def test_vocabularies_are_reread_when_their_file_changes(tmp_path):
+    path = tmp_path / "linh-vuc.yml"
+    path.write_text("terms:\n  - {name: Kinh tế}\n", "utf-8")
+    assert len(vocab.load(tmp_path)["linh-vuc"]) == 1
+    path.write_text("terms:\n  - {name: Kinh tế}\n  - {name: Văn hóa}\n", "utf-8")
+    assert len(vocab.load(tmp_path)["linh-vuc"]) == 2
