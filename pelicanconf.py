@@ -85,6 +85,8 @@ AUTHOR_FEED_ATOM = None
 AUTHOR_FEED_RSS = None
 
 JINJA_FILTERS = {
+    # Theme files are linked as {{ SITEURL }}/{{ "css/site.css"|asset }}.
+    "asset": lambda path: f"{THEME_STATIC_DIR}/{path}",
     "vi_date": text.format_date,
     "vi_weekday_date": text.format_weekday_date,
     "vi_sorted": lambda items, attribute="name": sorted(

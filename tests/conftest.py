@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from pelican.settings import read_settings
 
+from tests.browser import browser  # noqa: F401  (the fixture, for every test module)
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -135,3 +135,18 @@ def test_make_check_fails_on_bad_content(site):
     )
     assert result.returncode != 0
     assert "date: “hôm qua” không phải một ngày hợp lệ" in result.stdout
+
+
+def test_the_home_page_loads_in_a_real_browser(sample, browser):
+    from tests.browser import artifact, serve_directory
+
+    errors = []
+    with serve_directory(sample.output) as base:
+        page = browser.new_page(viewport={"width": 375, "height": 800})
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        response = page.goto(f"{base}/")
+        assert response.status == 200
+        assert page.locator("h1").first.inner_text() == "Tin mới nhất"
+        page.screenshot(path=artifact("home-foundation-375.png"), full_page=True)
+        page.close()
+    assert errors == []
