@@ -21,7 +21,7 @@ THEME_STATIC_DIR = "theme"
 
 # Our plugins, always named: otherwise Pelican loads every installed plugin package.
 PLUGIN_PATHS = [str(ROOT / "plugins")]
-PLUGINS = ["frontmatter", "sections"]
+PLUGINS = ["frontmatter", "sections", "assets", "security"]
 
 # The vocabularies (fields, localities, kinds) editors can change.
 VOCABULARY_PATH = str(ROOT / "data")
@@ -85,7 +85,8 @@ AUTHOR_FEED_ATOM = None
 AUTHOR_FEED_RSS = None
 
 JINJA_FILTERS = {
-    # Theme files are linked as {{ SITEURL }}/{{ "css/site.css"|asset }}.
+    # Theme files are linked as {{ SITEURL }}/{{ "css/site.css"|asset }};
+    # plugins/assets replaces this with content-hashed names (theme/css/site.<hash>.css).
     "asset": lambda path: f"{THEME_STATIC_DIR}/{path}",
     "vi_date": text.format_date,
     "vi_weekday_date": text.format_weekday_date,
