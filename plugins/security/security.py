@@ -21,7 +21,14 @@ from urllib.parse import urlsplit
 
 from pelican import signals
 
-__all__ = ["SecurityError", "build_policy", "counter_origin", "get_options", "register"]
+__all__ = [
+    "SecurityError",
+    "build_policy",
+    "counter_origin",
+    "get_options",
+    "meta_policy",
+    "register",
+]
 
 log = logging.getLogger(__name__)
 PREFIX = "security"
