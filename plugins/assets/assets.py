@@ -77,7 +77,8 @@ class AssetsError(ValueError):
 
 def get_options(settings: Mapping) -> dict[str, Any]:
     """Merge the ASSETS setting with the defaults and check it once."""
-    given = settings.get(SETTING) or {}
+    given = settings.get(SETTING)
+    given = {} if given is None else given
     if not isinstance(given, Mapping):
         raise AssetsError(f"{PREFIX}: {SETTING} must be a dict")
     unknown = set(given) - set(DEFAULTS)
