@@ -9,3 +9,5 @@ from pelicanconf import *  # noqa: E402,F403
 
 FRONTMATTER = {"drafts": True, "fail_on_error": False}
 CACHE_PATH = str(ROOT / "cache" / "dev")  # noqa: F405
+# No .gz/.br copies while editing: the dev server rebuilds on every change.
+ASSETS = {"compress": False}

@@ -275,3 +275,24 @@ def test_csp_listener_catches_a_violation(at_root, browser):
     (served.site / "csp-control.html").unlink()
     assert any(v.startswith("script-src") for v in found), found
     assert any(v.startswith("style-src") for v in found), found
+
+
+@pytest.mark.parametrize(
+    ("name", "cache_control"),
+    [
+        ("images/anh-480.1a2b3c4d.webp", YEAR),
+        ("images/20201218-le-hoi.jpg", "public, max-age=86400"),
+        ("tai-lieu/20201218.pdf", "no-cache"),
+    ],
+)
+def test_cache_lifetimes_follow_the_names(under_sub_path, name, cache_control):
+    served = under_sub_path
+    file = served.site / name
+    file.parent.mkdir(parents=True, exist_ok=True)
+    file.write_bytes(b"\x89PNG")
+    try:
+        status, headers, _ = served.get("/" + name)
+    finally:
+        file.unlink()
+    assert status == 200
+    assert headers["cache-control"] == cache_control

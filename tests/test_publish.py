@@ -19,6 +19,7 @@ def publish(site: Site, *settings: str) -> subprocess.CompletedProcess:
     """Run `python -m portal.publish` on a site, as `make publish` does."""
     command = [sys.executable, "-m", "portal.publish", "--content", "content"]
     command += ["--output", "output", "-s", str(ROOT / "publishconf.py"), "--"]
+    # One -e with every setting: Pelican keeps only the last -e given.
     command += ["-e", f"CACHE_PATH={json.dumps(str(site.root / 'cache'))}", *settings]
     return subprocess.run(
         command, cwd=site.root, capture_output=True, text=True, env=_env()
@@ -63,7 +64,7 @@ def test_failure_after_pages_are_written_keeps_the_old_output(published):
     # The CSP file cannot be written (index.html is a file): the build fails at
     # the very end, after every page of the new site has been written.
     late_failure = 'SECURITY={"nginx_file": "index.html/csp.conf"}'
-    result = publish(published, "-e", late_failure)
+    result = publish(published, late_failure)
     assert result.returncode != 0
     assert "được giữ nguyên" in result.stderr
     assert snapshot(published.output) == before
