@@ -280,7 +280,8 @@ def test_csp_listener_catches_a_violation(at_root, browser):
 @pytest.mark.parametrize(
     ("name", "cache_control"),
     [
-        ("images/anh-480.1a2b3c4d.webp", YEAR),
+        ("images/cho-nhua-1a2b3c4d-480.webp", YEAR),
+        ("theme/img/logo.0a1b2c3d.svg", YEAR),
         ("images/20201218-le-hoi.jpg", "public, max-age=86400"),
         ("tai-lieu/20201218.pdf", "no-cache"),
     ],
