@@ -3,18 +3,25 @@
 The production build (publishconf.py) runs into `output.staging/`, a copy of the
 current `output/` made with file times kept (so unchanged pages and their
 compressed copies are skipped), with its own cache (cache/publish, set in
-publishconf.py). Only when the build succeeds is the staging folder swapped in;
-on any failure it is removed and `output/` is left exactly as it was.
+publishconf.py). Only when the build succeeds is the staging folder swapped in (in
+one step on Linux, else by two renames); on any failure it is removed and `output/`
+is left exactly as it was.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
+import os
 import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+# Linux renameat2(2): swap two paths atomically (no moment without an output/).
+AT_FDCWD = -100
+RENAME_EXCHANGE = 2
 
 
 def stage(output: Path, staging: Path) -> None:
@@ -41,8 +48,23 @@ def build(content: Path, staging: Path, settings: Path, extra: Sequence[str]) ->
     return subprocess.run(command, check=False).returncode
 
 
+def exchange(first: Path, second: Path) -> bool:
+    """Swap two folders in one step (Linux renameat2); tell whether it worked."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    status = renameat2(
+        AT_FDCWD, os.fsencode(first), AT_FDCWD, os.fsencode(second), RENAME_EXCHANGE
+    )
+    return status == 0
+
+
 def swap(staging: Path, output: Path) -> None:
     """Put the staging folder in place of the output, keeping the old one until done."""
+    if output.is_dir() and exchange(staging, output):
+        remove(staging)  # it now holds the previous site
+        return
     old = output.with_name(output.name + ".old")
     remove(old)
     if output.exists():

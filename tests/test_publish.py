@@ -111,3 +111,18 @@ def test_annotations_name_the_file_and_line(site):
     assert f"::error file=content/models/sai.md,line=4::{message}" in (
         github.stdout.splitlines()
     )
+
+
+@pytest.mark.parametrize("one_step", [True, False], ids=["renameat2", "two-renames"])
+def test_swap_puts_the_new_site_in_place(tmp_path, monkeypatch, one_step):
+    from portal import publish as module
+
+    if not one_step:
+        monkeypatch.setattr(module, "exchange", lambda first, second: False)
+    output, staging = tmp_path / "output", tmp_path / "output.staging"
+    for folder, text in ((output, "cũ"), (staging, "mới")):
+        folder.mkdir()
+        (folder / "index.html").write_text(text, "utf-8")
+    module.swap(staging, output)
+    assert (output / "index.html").read_text("utf-8") == "mới"
+    assert [p.name for p in tmp_path.iterdir()] == ["output"]
