@@ -39,6 +39,7 @@ __all__ = [
     "OptionsError",
     "Picture",
     "get_options",
+    "plan_widths",
     "prepare",
     "register",
 ]
@@ -211,8 +212,9 @@ def _decode(path: Path, max_pixels: int, widest: int) -> Image.Image:
         with Image.open(path) as opened:
             width, height = opened.size
             if width * height > max_pixels:
+                megapixels = f"{max_pixels / 1e6:g}".replace(".", ",")
                 raise BadImage(
-                    f"ảnh có {width}×{height} điểm ảnh, quá {max_pixels / 1e6:g} megapixel",
+                    f"có {width}×{height} điểm ảnh, quá {megapixels} megapixel",
                     "thu nhỏ ảnh (khoảng 2000 điểm ảnh chiều ngang là đủ)",
                 )
             # A JPEG decodes faster at 1/2, 1/4, 1/8 scale while still >= widest.
@@ -221,12 +223,12 @@ def _decode(path: Path, max_pixels: int, widest: int) -> Image.Image:
             image.load()
     except FileNotFoundError:
         raise BadImage(
-            "không tìm thấy tệp ảnh",
+            "không có trong thư mục ảnh",
             "kiểm tra tên tệp ảnh (phân biệt chữ hoa, chữ thường) và thư mục",
         ) from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
         raise BadImage(
-            f"ảnh hỏng hoặc không đọc được ({error})",
+            f"bị hỏng hoặc không đọc được ({error})",
             "mở ảnh bằng phần mềm xem ảnh, lưu lại dạng JPEG hoặc PNG rồi chạy lại",
         ) from None
     return _clean(image)
@@ -330,11 +332,11 @@ def _one(source: str, root: Path, options: Mapping, salt: bytes) -> Processed:
         data = path.read_bytes()
     except FileNotFoundError:
         raise BadImage(
-            "không tìm thấy tệp ảnh",
+            "không có trong thư mục ảnh",
             "kiểm tra tên tệp ảnh (phân biệt chữ hoa, chữ thường) và thư mục",
         ) from None
     except OSError as error:
-        raise BadImage(f"không đọc được tệp ảnh ({error})", "") from None
+        raise BadImage(f"không đọc được ({error})", "") from None
     key = hashlib.sha256(salt + data).hexdigest()
     cache = Path(options["cache_dir"])
     return _cached(source, key, cache) or render(source, path, key, options)
@@ -418,7 +420,7 @@ def _problem(content, settings: Mapping, error: BadImage) -> Problem:
     except ValueError:
         display = source.as_posix()
     line = getattr(content, "source_lines", {}).get("image")
-    message = f"ảnh “{content.image}”: {error.message}"
+    message = f"ảnh “{content.image}” {error.message}"
     return Problem(display, "image", message, error.fix, line)
 
 
