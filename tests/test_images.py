@@ -15,7 +15,7 @@ from PIL import Image
 from tests.conftest import ROOT, Site, get_settings, model, news
 
 WIDTHS = [100, 200, 400]
-OPTIONS = {"widths": WIDTHS, "fallback_width": 300}
+OPTIONS = {"widths": WIDTHS, "fallback_width": 300, "workers": 2}
 RED, BLUE = (220, 30, 30), (30, 30, 220)
 MAKER = "Fake camera maker"
 
