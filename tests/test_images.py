@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from images import OptionsError, Picture, get_options, plan_widths, prepare
 from jinja2 import Environment, FileSystemLoader
-from PIL import Image
+from PIL import Image, ImageCms
 
 from tests.conftest import ROOT, Site, get_settings, model, news
 
@@ -43,6 +43,14 @@ def sideways() -> bytes:
     exif[0x8825] = {1: "N", 2: (10.0, 55.0, 30.0)}
     out = io.BytesIO()
     image.save(out, "JPEG", quality=95, exif=exif)
+    return out.getvalue()
+
+
+def with_icc() -> bytes:
+    """Return a JPEG carrying an ICC colour profile (sRGB), to be converted and dropped."""
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    out = io.BytesIO()
+    Image.new("RGB", (400, 300), RED).save(out, "JPEG", icc_profile=profile)
     return out.getvalue()
 
 
@@ -112,6 +120,10 @@ def built(tmp_path_factory):
     site.write("images/mo-hinh/doc.jpg", sideways())
     site.write("images/tin-tuc/nho.png", png())
     site.write("images/mo-hinh/nhap.jpg", jpeg(colour=BLUE))
+    site.write("images/mo-hinh/mau.jpg", with_icc())
+    site.write(
+        "models/mau.md", model(title="Màu", image="mo-hinh/mau.jpg", image_alt="Đỏ")
+    )
     caption = "Chợ <Ma Lâm> & “giỏ xách”"
     site.write(
         "models/cho.md",
@@ -179,7 +191,7 @@ def test_widths_are_capped_at_the_source_width(built):
 
 def test_every_output_decodes_in_its_format(built):
     files = sorted((built.output / "images").iterdir())
-    assert len(files) == 2 * (3 + 2 + 2)  # cho: 3 widths, doc: 2 (200 wide), nho: 2
+    assert len(files) == 2 * (3 + 2 + 2 + 3)  # doc is 200 wide, nho 150, others 400+
     for path in files:
         with Image.open(path) as image:
             image.load()
@@ -333,6 +345,37 @@ def test_bad_image_stops_the_build_before_writing(site, data, options, message):
     assert leftovers == []
 
 
+def test_dev_server_reports_a_bad_image_and_keeps_building(site):
+    site.write("images/hong.jpg", truncated())
+    site.write("models/hong.md", model(image="hong.jpg", image_alt="Hỏng"))
+    result = site.build("devconf.py")
+    assert result.returncode == 0, result.stderr
+    assert "content/models/hong.md:" in result.stderr
+    assert "image: ảnh “hong.jpg” bị hỏng" in result.stderr
+    assert "<figure" not in site.page("mo-hinh/hong/")
+
+
+@pytest.mark.browser
+def test_chromium_shows_the_webp_at_its_size(built, browser):
+    from tests.browser import artifact, serve_directory
+
+    with serve_directory(built.output) as base:
+        page = browser.new_page(viewport={"width": 375, "height": 800})
+        page.goto(f"{base}/mo-hinh/cho/")
+        page.wait_for_load_state("load")
+        shown = page.eval_on_selector(
+            "figure img",
+            "img => [img.currentSrc, img.complete, img.naturalWidth,"
+            " img.getBoundingClientRect().width]",
+        )
+        page.screenshot(path=artifact("images-model-page.png"), full_page=True)
+        page.close()
+    current, complete, natural, drawn = shown
+    # 375 CSS px at 1x: the narrowest WebP at least that wide.
+    assert current.endswith("-400.webp") and complete and natural > 0
+    assert 0 < drawn <= 375  # fits the phone screen
+
+
 @pytest.mark.parametrize(
     ("given", "message"),
     [
@@ -345,6 +388,7 @@ def test_bad_image_stops_the_build_before_writing(site, data, options, message):
         ({"workers": 0}, "IMAGES['workers'] must be a positive int"),
         ({"output_dir": "../x"}, "IMAGES['output_dir'] must be relative"),
         ({"cache_dir": ""}, "IMAGES['cache_dir'] must be a folder name"),
+        ({"fail_on_error": "no"}, "IMAGES['fail_on_error'] must be True or False"),
     ],
 )
 def test_options_errors_name_the_plugin(given, message):

@@ -65,6 +65,7 @@ DEFAULTS: Mapping[str, Any] = {
     "cache_dir": None,  # None: <CACHE_PATH>/images
     "max_pixels": MAX_IMAGE_PIXELS,
     "workers": WORKERS,  # >1: threads (Pillow releases the GIL while it works)
+    "fail_on_error": True,  # False: report bad images, show items without them
 }
 SUFFIXES = {"webp": ".webp", "jpeg": ".jpg"}
 
@@ -119,6 +120,10 @@ def get_options(settings: Mapping) -> dict[str, Any]:
         _positive_int(options, key, 100)
     for key in ("fallback_width", "max_pixels", "workers"):
         _positive_int(options, key)
+    if not isinstance(options["fail_on_error"], bool):
+        raise OptionsError(
+            f"{PREFIX}: {SETTING}['fail_on_error'] must be True or False"
+        )
     for key in ("output_dir", "cache_dir"):
         value = options[key]
         if key == "cache_dir" and value is None:
@@ -180,11 +185,6 @@ class Picture:
     webp: list[tuple[str, int]]  # (url, width) for srcset, narrowest first
     jpeg: list[tuple[str, int]]
 
-    @property
-    def webp_srcset(self) -> str:
-        """Return the WebP srcset with URLs relative to the site root."""
-        return ", ".join(f"{url} {width}w" for url, width in self.webp)
-
 
 def options_key(options: Mapping) -> bytes:
     """Return the options that change the output, as bytes for the hash."""
@@ -231,10 +231,10 @@ def _decode(path: Path, max_pixels: int, widest: int) -> Image.Image:
             f"bị hỏng hoặc không đọc được ({error})",
             "mở ảnh bằng phần mềm xem ảnh, lưu lại dạng JPEG hoặc PNG rồi chạy lại",
         ) from None
-    return _clean(image)
+    return _clean(image, path)
 
 
-def _clean(image: Image.Image) -> Image.Image:
+def _clean(image: Image.Image, path: Path) -> Image.Image:
     """Return the image in sRGB RGB on white, with no metadata at all."""
     icc = image.info.get("icc_profile")
     if image.mode in ("RGBA", "LA", "PA") or (
@@ -249,7 +249,7 @@ def _clean(image: Image.Image) -> Image.Image:
             srgb = ImageCms.createProfile("sRGB")
             image = ImageCms.profileToProfile(image, source, srgb, outputMode="RGB")
         except (ImageCms.PyCMSError, OSError, ValueError):
-            log.warning("%s: bỏ qua hồ sơ màu ICC không đọc được", PREFIX)
+            log.warning("%s: %s: bỏ qua hồ sơ màu ICC không đọc được", PREFIX, path)
     image = image.convert("RGB")
     image.info.clear()
     return image
@@ -443,16 +443,17 @@ class ImagesGenerator(Generator):
             for c in used
             if c.image in failed
         ]
-        if problems:
-            for problem in sorted(set(problems), key=Problem.order.fget):
-                log.error("%s: LỖI %s", PREFIX, problem)
+        for problem in sorted(set(problems), key=Problem.order.fget):
+            log.error("%s: LỖI %s", PREFIX, problem)
+        if problems and self.options["fail_on_error"]:
             raise ImageError(
                 f"{PREFIX}: {len(failed)} ảnh lỗi, chưa dựng trang nào."
                 " Sửa các lỗi ở trên rồi chạy lại."
             )
         self.processed = done
         for content in used:
-            content.picture = picture(content, done[content.image], self.options)
+            if content.image in done:
+                content.picture = picture(content, done[content.image], self.options)
 
     def generate_output(self, writer) -> None:
         """Link (or copy) every variant from the cache into the output folder."""
