@@ -98,27 +98,34 @@ def others_of(item, items: Sequence, limit: int) -> list:
 
 
 def buckets(items: Sequence, attributes: Sequence[str]) -> dict[tuple, list]:
-    """Group items (kept newest first) by (attribute, value) for every attribute."""
+    """Group items (kept newest first) by each attribute's value and by all of them."""
+    attributes = tuple(attributes)
     grouped: dict[tuple, list] = defaultdict(list)
     for item in items:
-        for attribute in attributes:
-            value = getattr(item, attribute, None)
+        values = tuple(getattr(item, attribute, None) for attribute in attributes)
+        for attribute, value in zip(attributes, values, strict=True):
             if value is not None:
                 grouped[attribute, value].append(item)
+        grouped[attributes, values].append(item)
     return grouped
 
 
 def related_of(item, grouped: Mapping[tuple, list], attributes, limit: int) -> list:
-    """Return up to `limit` items sharing most of `attributes` with item, newest next."""
-    shared: dict[int, list] = {}
-    for attribute in attributes:
-        value = getattr(item, attribute, None)
+    """Return up to `limit` items sharing all `attributes`, then any one, newest first."""
+    attributes = tuple(attributes)
+    if not attributes or not limit:
+        return []
+    values = tuple(getattr(item, attribute, None) for attribute in attributes)
+    chosen = others_of(item, grouped.get((attributes, values), ()), limit)
+    seen = {id(other) for other in chosen}
+    rest: list = []
+    for attribute, value in zip(attributes, values, strict=True):
         for other in others_of(item, grouped.get((attribute, value), ()), limit):
-            shared.setdefault(id(other), [other, 0])[1] += 1
-    ranked = sorted(
-        shared.values(), key=lambda pair: (-pair[1], -pair[0].date.timestamp())
-    )
-    return [other for other, _ in ranked[:limit]]
+            if id(other) not in seen:
+                seen.add(id(other))
+                rest.append(other)
+    rest.sort(key=lambda other: other.date, reverse=True)
+    return (chosen + rest)[:limit]
 
 
 class SectionsGenerator(Generator):
