@@ -206,6 +206,8 @@ def test_news_page_shows_date_lead_and_models(pub):
         html
     )
     assert re.search(r'<p class="lead">Ban Thường vụ Tỉnh ủy phát động', html)
+    weekday = r"(Thứ (Hai|Ba|Tư|Năm|Sáu|Bảy)|Chủ nhật), \d\d/\d\d/\d{4}</time>"
+    assert len(re.findall(weekday, pub.page("tin-tuc/"))) == 12
     conference = pub.page(
         "tin-tuc/hoi-nghi-tong-ket-phong-trao-thi-dua-dan-van-kheo-2016-2020/"
     )
@@ -416,6 +418,24 @@ def test_keyboard_reaches_the_skip_link_first_and_it_moves_focus(served, browser
         assert page.evaluate("document.activeElement.id") == "noi-dung"
     finally:
         page.close()
+
+
+@pytest.mark.browser
+def test_site_is_usable_without_javascript(served, browser):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    try:
+        page.goto(f"{served}/")
+        page.get_by_role("navigation", name="Chuyên mục").get_by_role(
+            "link", name="Mô hình, điển hình"
+        ).click()
+        assert page.locator("h1").inner_text() == "Mô hình, điển hình"
+        page.get_by_role("link", name="Trang sau").click()
+        assert page.url == f"{served}/mo-hinh/2/"
+        page.locator(".card-title a").first.click()
+        assert page.locator("aside.facts").is_visible()
+    finally:
+        context.close()
 
 
 @pytest.mark.browser
