@@ -455,3 +455,13 @@ def test_theme_uses_only_system_fonts_and_no_script():
     assert "@font-face" not in css and "@import" not in css and "url(" not in css
     assert "@media print" in css
     assert not list((ROOT / "theme" / "static").rglob("*.js"))
+
+
+def test_only_item_pages_mark_their_article_for_the_search_index(pub):
+    for url in (PAGES["news"], PAGES["model"]):
+        html = pub.page(url)
+        assert html.count("data-pagefind-body") == 1
+        body = html.split("data-pagefind-body")[1].split("</article>")[0]
+        assert 'class="card' not in body and "Các tin khác" not in body
+    for url in ("", "mo-hinh/", "tin-tuc/", "gioi-thieu/"):
+        assert "data-pagefind-body" not in pub.page(url)
