@@ -377,15 +377,17 @@ def test_page_in_chromium_is_clean_accessible_and_fits(
     errors, failed = [], []
     page = browser.new_page(viewport={"width": width, "height": 900})
     page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
     page.on("requestfailed", lambda request: failed.append(request.url))
     page.on(
         "response",
         lambda response: response.status >= 400 and failed.append(response.url),
     )
+    # Through the DevTools protocol, so the page's own CSP need not allow it.
+    page.add_init_script(path=str(AXE))
     try:
         assert page.goto(f"{served}/{url}").status == 200
         page.screenshot(path=artifact(f"theme-{name}-{width}.png"), full_page=True)
-        page.add_script_tag(path=str(AXE))
         result = page.evaluate(
             "axe.run(document, {resultTypes: ['violations']})"
             ".then(r => r.violations.map(v => [v.id, v.nodes.map(n => n.target)]))"
