@@ -87,7 +87,7 @@ def build(output: Path) -> None:
 def table(output: Path) -> str:
     """Return the Markdown table of every page type's weight."""
     rows = [
-        "| page type | HTML (gz) | CSS (gz) | JS (gz) | images (eager) | HTML+CSS+JS |",
+        "| page type | HTML (gz) | CSS (gz) | JS (gz) | images (eager, fallback src) | HTML+CSS+JS |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, url in PAGE_TYPES.items():
