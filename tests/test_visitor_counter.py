@@ -3,9 +3,9 @@
 import json
 
 import pytest
+from visitor_counter import OptionsError, get_options, page_id
 
 from tests.conftest import get_settings, model, news
-from visitor_counter import OptionsError, get_options, page_id
 
 COUNTER_URL = "http://127.0.0.1:8787"
 
