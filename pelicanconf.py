@@ -32,11 +32,13 @@ THEME_STATIC_DIR = "theme"
 
 # Our plugins, always named: otherwise Pelican loads every installed plugin package.
 PLUGIN_PATHS = [str(ROOT / "plugins")]
-PLUGINS = ["frontmatter", "sections", "sitefiles", "images", "assets", "security"]
+PLUGINS = ["frontmatter", "sections", "sitefiles", "images", "visitor_counter", "assets", "security"]
 
 # The vocabularies (fields, localities, kinds) editors can change.
 VOCABULARY_PATH = str(ROOT / "data")
 FRONTMATTER = {"drafts": False, "fail_on_error": True}
+# The visitor counter: the service URL comes from COUNTER_URL at build time.
+COUNTER = {"show_site": True, "show_views": True}
 SECTIONS = {
     "models": {"per_page": 12},
     "news": {"per_page": 12},
