@@ -21,7 +21,7 @@ THEME_STATIC_DIR = "theme"
 
 # Our plugins, always named: otherwise Pelican loads every installed plugin package.
 PLUGIN_PATHS = [str(ROOT / "plugins")]
-PLUGINS = ["frontmatter", "sections"]
+PLUGINS = ["frontmatter", "sections", "taxonomy"]
 
 # The vocabularies (fields, localities, kinds) editors can change.
 VOCABULARY_PATH = str(ROOT / "data")
@@ -29,6 +29,30 @@ FRONTMATTER = {"drafts": False, "fail_on_error": True}
 SECTIONS = {
     "models": {"per_page": 12},
     "news": {"per_page": 12},
+}
+# Index pages by field, locality and year (plugins/taxonomy): one entry per index.
+TAXONOMIES = {
+    "linh-vuc": {
+        "attribute": "field",
+        "vocabulary": "linh-vuc",
+        "title": "Lĩnh vực",
+        "url": "linh-vuc/",
+        "per_page": 12,
+    },
+    "dia-ban": {
+        "attribute": "locality",
+        "vocabulary": "dia-ban",
+        "title": "Địa bàn",
+        "url": "dia-ban/",
+        "per_page": 12,
+    },
+    "nam": {
+        "attribute": "year",
+        "title": "Năm",
+        "url": "nam/",
+        "per_page": 12,
+        "order": "newest",
+    },
 }
 
 # Markdown only: the rST reader warns about "vi" and we have no rST content.

@@ -1,0 +1,167 @@
+"""Time the site build with and without the taxonomy plugin, side by side.
+
+    .venv/bin/python bench/taxonomy_cost.py --items 5000 --runs 3 --record
+
+Generates synthetic content once (bench/synth.py), then builds it `runs` times
+with each plugin list, alternating the order, with the same settings (CACHE,
+output cleared before each build), and prints median/min/max wall-clock times.
+`--record` writes the result into the "Taxonomy plugin cost" section of
+docs/BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.synth import generate  # noqa: E402
+
+SECTION = "## Taxonomy plugin cost"
+BENCHMARKS = ROOT / "docs" / "BENCHMARKS.md"
+VARIANTS = {
+    "without taxonomy": ["frontmatter", "sections"],
+    "with taxonomy": ["frontmatter", "sections", "taxonomy"],
+}
+
+
+def build(content: Path, output: Path, cache: Path, plugins: list[str]) -> float:
+    """Build the site once from scratch and return the wall-clock seconds."""
+    shutil.rmtree(output, ignore_errors=True)
+    shutil.rmtree(cache, ignore_errors=True)
+    overrides = {
+        "PLUGINS": plugins,
+        "CACHE_PATH": str(cache),
+        "LOAD_CONTENT_CACHE": False,
+        "CACHE_CONTENT": False,
+    }
+    command = [sys.executable, "-m", "pelican", str(content), "-o", str(output)]
+    command += ["-s", str(ROOT / "pelicanconf.py"), "-q", "-e"]
+    command += [f"{key}={json.dumps(value)}" for key, value in overrides.items()]
+    start = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    elapsed = time.perf_counter() - start
+    if result.returncode:
+        sys.exit(f"build failed ({plugins}):\n{result.stdout}\n{result.stderr}")
+    return elapsed
+
+
+def count_files(folder: Path) -> int:
+    """Return how many HTML and XML files a build wrote."""
+    return sum(1 for p in folder.rglob("*") if p.suffix in (".html", ".xml"))
+
+
+def run(
+    items: int, runs: int, seed: int
+) -> tuple[dict[str, list[float]], dict[str, int]]:
+    """Generate the content and time every variant `runs` times, alternating."""
+    times: dict[str, list[float]] = {name: [] for name in VARIANTS}
+    files: dict[str, int] = {}
+    with tempfile.TemporaryDirectory(prefix="taxonomy-bench-") as tmp:
+        root = Path(tmp)
+        counts = generate(root / "content", items, seed)
+        print(f"generated {counts}", flush=True)
+        names = list(VARIANTS)
+        for number in range(runs):
+            order = names if number % 2 == 0 else names[::-1]
+            for name in order:
+                output = root / f"output-{names.index(name)}"
+                seconds = build(
+                    root / "content", output, root / "cache", VARIANTS[name]
+                )
+                times[name].append(seconds)
+                files[name] = count_files(output)
+                print(f"run {number + 1}: {name}: {seconds:.2f} s", flush=True)
+    return times, files
+
+
+def report(times: dict[str, list[float]], files: dict[str, int], args) -> str:
+    """Return the Markdown section with the table and the command."""
+    base = statistics.median(times["without taxonomy"])
+    rows = [
+        "| build | median (s) | min (s) | max (s) | vs without | files written |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, values in times.items():
+        median = statistics.median(values)
+        rows.append(
+            f"| {name} | {median:.2f} | {min(values):.2f} | {max(values):.2f}"
+            f" | {median / base:.2f}× | {files[name]} |"
+        )
+    extra = statistics.median(times["with taxonomy"]) - base
+    command = (
+        f".venv/bin/python bench/taxonomy_cost.py --items {args.items}"
+        f" --runs {args.runs} --seed {args.seed} --record"
+    )
+    return "\n".join(
+        [
+            SECTION,
+            "",
+            f"{args.items} synthetic items (bench/synth.py, seed {args.seed}: 40 % models,"
+            " 60 % news, every field, locality and year), each variant built"
+            f" {args.runs} times from scratch, alternating, same settings"
+            " (content cache off, output cleared). Wall-clock seconds of the whole"
+            " `pelican` run.",
+            "",
+            *rows,
+            "",
+            f"The plugin adds {extra:.2f} s (median) for its overview pages, term pages"
+            " and feeds; it reads each item once, so the cost grows with items ×"
+            " taxonomies, not items × terms.",
+            "",
+            f"Measured {time.strftime('%Y-%m-%d', time.gmtime())} on"
+            f" {platform.python_implementation()} {platform.python_version()},"
+            f" {os.cpu_count()} CPU(s) shared with other jobs (ratios matter,"
+            " not absolute times). Command:",
+            "",
+            "```",
+            command,
+            "```",
+            "",
+        ]
+    )
+
+
+def record(section: str) -> None:
+    """Replace (or add) the section in docs/BENCHMARKS.md, keeping the others."""
+    text = BENCHMARKS.read_text("utf-8") if BENCHMARKS.exists() else "# Benchmarks\n\n"
+    start = text.find(SECTION)
+    if start < 0:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = text.find("\n## ", start + len(SECTION))
+        text = text[:start] + section + (text[end + 1 :] if end >= 0 else "")
+    BENCHMARKS.parent.mkdir(exist_ok=True)
+    BENCHMARKS.write_text(text, "utf-8")
+
+
+def main() -> None:
+    """Parse the arguments, run the benchmark and print (and record) the result."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=5000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--record", action="store_true", help="write docs/BENCHMARKS.md"
+    )
+    args = parser.parse_args()
+    times, files = run(args.items, args.runs, args.seed)
+    section = report(times, files, args)
+    print(section)
+    if args.record:
+        record(section)
+
+
+if __name__ == "__main__":
+    main()
