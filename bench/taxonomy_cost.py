@@ -133,14 +133,14 @@ def report(times: dict[str, list[float]], files: dict[str, int], args) -> str:
     )
 
 
-def record(section: str) -> None:
-    """Replace (or add) the section in docs/BENCHMARKS.md, keeping the others."""
+def record(section: str, title: str = SECTION) -> None:
+    """Replace (or add) a section of docs/BENCHMARKS.md, keeping the others."""
     text = BENCHMARKS.read_text("utf-8") if BENCHMARKS.exists() else "# Benchmarks\n\n"
-    start = text.find(SECTION)
+    start = text.find(title + "\n")
     if start < 0:
         text = text.rstrip("\n") + "\n\n" + section
     else:
-        end = text.find("\n## ", start + len(SECTION))
+        end = text.find("\n## ", start + len(title))
         text = text[:start] + section + (text[end + 1 :] if end >= 0 else "")
     BENCHMARKS.parent.mkdir(exist_ok=True)
     BENCHMARKS.write_text(text, "utf-8")

@@ -9,6 +9,7 @@ pass, so the work grows with items × taxonomies, never items × terms.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -178,7 +179,8 @@ class Taxonomy:
     feed_items: int
     vocabulary: vocab.Vocabulary | None = None
     terms: list[TermPage] = field(default_factory=list)
-    _by_key: dict[Any, TermPage] = field(default_factory=dict, repr=False)
+    _by_key: dict[str, TermPage] = field(default_factory=dict, repr=False)
+    _by_value: dict[Any, TermPage | None] = field(default_factory=dict, repr=False)
 
     @property
     def save_as(self) -> str:
@@ -224,12 +226,18 @@ class Taxonomy:
                 )
                 return None
             return self._by_key[term.slug]
+        try:
+            return self._by_value[value]  # seen before: no slugify per item
+        except (KeyError, TypeError):
+            pass
         slug = getattr(value, "slug", None) or slugify(str(value))
         page = self._by_key.get(slug)
         if page is None and slug:
             name = str(getattr(value, "name", value))
             full_name = str(getattr(value, "full_name", name))
             page = self._by_key[slug] = TermPage(name, full_name, slug, self, value)
+        with contextlib.suppress(TypeError):  # an unhashable value is not cached
+            self._by_value[value] = page
         return page
 
     def finish(self) -> None:
