@@ -5,6 +5,12 @@ every term with its counts (`/linh-vuc/`), one paginated page per term with its
 models first, then its news (`/linh-vuc/kinh-te/`, `/linh-vuc/kinh-te/2/`), and
 an Atom feed per term. Items are sorted once and dealt into their terms in one
 pass, so the work grows with items × taxonomies, never items × terms.
+
+A new index is a settings change only, e.g. in TAXONOMIES:
+    "hinh-thuc": {"attribute": "kind", "vocabulary": "hinh-thuc",
+                  "title": "Hình thức", "url": "hinh-thuc/"}
+(a vocabulary lists all its terms, empty ones too; without one, the values
+found are the terms). The templates taxonomy.html and term.html serve them all.
 """
 
 from __future__ import annotations
