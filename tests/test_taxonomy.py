@@ -428,7 +428,9 @@ def test_sample_indexes_exist_and_every_link_resolves(sample):
     pages += list((sample.output / "mo-hinh").rglob("*.html"))
     checked = 0
     for page in pages:
-        for href in re.findall(r'href="/([^"#]*)"', page.read_text("utf-8")):
+        html = page.read_text("utf-8")
+        assert "<script" not in html and 'style="' not in html  # strict CSP
+        for href in re.findall(r'href="/([^"#]*)"', html):
             target = sample.output / href
             assert (
                 target / "index.html" if href.endswith("/") or not href else target
