@@ -137,8 +137,9 @@ def get_options(settings: Mapping) -> dict[str, dict[str, Any]]:
             raise OptionsError(f"{PREFIX}: {SETTING} key {name!r} must be a slug")
         merged[name] = _check_taxonomy(name, taxonomy, vocabularies)
     urls = [t["url"] for t in merged.values()]
-    for url in sorted({u for u in urls if urls.count(u) > 1}):
-        raise OptionsError(f"{PREFIX}: {SETTING}: two taxonomies use url {url!r}")
+    shared = sorted({url for url in urls if urls.count(url) > 1})
+    if shared:
+        raise OptionsError(f"{PREFIX}: {SETTING}: two taxonomies use url {shared[0]!r}")
     return merged
 
 
