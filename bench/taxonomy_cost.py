@@ -168,7 +168,8 @@ def record(section: str, title: str = SECTION) -> None:
         text = text.rstrip("\n") + "\n\n" + section
     else:
         end = text.find("\n## ", start + len(title))
-        text = text[:start] + section + (text[end + 1 :] if end >= 0 else "")
+        rest = "\n" + text[end + 1 :] if end >= 0 else ""
+        text = text[:start] + section.rstrip("\n") + "\n" + rest
     BENCHMARKS.parent.mkdir(exist_ok=True)
     BENCHMARKS.write_text(text, "utf-8")
 
