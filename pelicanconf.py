@@ -32,7 +32,16 @@ THEME_STATIC_DIR = "theme"
 
 # Our plugins, always named: otherwise Pelican loads every installed plugin package.
 PLUGIN_PATHS = [str(ROOT / "plugins")]
-PLUGINS = ["frontmatter", "sections", "sitefiles", "images", "visitor_counter", "assets", "security"]
+PLUGINS = [
+    "frontmatter",
+    "sections",
+    "taxonomy",
+    "sitefiles",
+    "images",
+    "visitor_counter",
+    "assets",
+    "security",
+]
 
 # The vocabularies (fields, localities, kinds) editors can change.
 VOCABULARY_PATH = str(ROOT / "data")
@@ -42,6 +51,30 @@ COUNTER = {"show_site": True, "show_views": True}
 SECTIONS = {
     "models": {"per_page": 12},
     "news": {"per_page": 12},
+}
+# Index pages by field, locality and year (plugins/taxonomy): one entry per index.
+TAXONOMIES = {
+    "linh-vuc": {
+        "attribute": "field",
+        "vocabulary": "linh-vuc",
+        "title": "Lĩnh vực",
+        "url": "linh-vuc/",
+        "per_page": 12,
+    },
+    "dia-ban": {
+        "attribute": "locality",
+        "vocabulary": "dia-ban",
+        "title": "Địa bàn",
+        "url": "dia-ban/",
+        "per_page": 12,
+    },
+    "nam": {
+        "attribute": "year",
+        "title": "Năm",
+        "url": "nam/",
+        "per_page": 12,
+        "order": "newest",
+    },
 }
 
 # Markdown only: the rST reader warns about "vi" and we have no rST content.
