@@ -11,8 +11,11 @@ CONTENT := content
 OUTPUT := output
 HOST ?= 127.0.0.1
 PORT ?= 8000
+COUNTER_PORT ?= 8787
+SERVE_COUNTER_URL ?= http://$(HOST):$(COUNTER_PORT)
 
-.PHONY: help venv html serve devserver publish deploy check test lint format clean test-deps
+.PHONY: help venv html serve devserver publish deploy check test lint format clean test-deps \
+	counter counter-backup
 
 help:
 	@echo "make serve      build the site and serve it on http://$(HOST):$(PORT)"
@@ -22,6 +25,7 @@ help:
 	@echo "make publish    build for production with publishconf.py (swapped in only on success)"
 	@echo "make deploy     publish, then rsync $(OUTPUT)/ to DEPLOY_HOST:DEPLOY_PATH over SSH"
 	@echo "make check      check the content only"
+	@echo "make counter    run the visitor counter service on http://$(HOST):$(COUNTER_PORT)"
 	@echo "make clean      remove the built site and caches"
 
 $(STAMP): pyproject.toml requirements.lock
@@ -35,9 +39,14 @@ venv: $(STAMP)
 html: $(STAMP)
 	$(PELICAN) $(CONTENT) -o $(OUTPUT) -s pelicanconf.py $(PELICANOPTS)
 
-serve: html
-	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl+C to stop)"
-	$(PELICAN) --listen --bind $(HOST) --port $(PORT) -o $(OUTPUT) -s pelicanconf.py
+# Build with the local counter's URL, then serve the site and run the counter beside it.
+serve: $(STAMP)
+	COUNTER_URL=$(SERVE_COUNTER_URL) $(PELICAN) $(CONTENT) -o $(OUTPUT) -s pelicanconf.py $(PELICANOPTS)
+	@echo "Serving on http://$(HOST):$(PORT)/ with the counter on $(SERVE_COUNTER_URL) (Ctrl+C to stop)"
+	COUNTER_HOST=$(HOST) COUNTER_PORT=$(COUNTER_PORT) COUNTER_PAGES=$(OUTPUT)/counter-pages.json \
+	  COUNTER_ALLOWED_ORIGINS=http://$(HOST):$(PORT) $(BIN)/python -m counter & counter=$$!; \
+	  trap 'kill $$counter 2>/dev/null' EXIT INT TERM; \
+	  $(PELICAN) --listen --bind $(HOST) --port $(PORT) -o $(OUTPUT) -s pelicanconf.py
 
 devserver: $(STAMP)
 	$(PELICAN) $(CONTENT) -o $(OUTPUT) -s devconf.py $(PELICANOPTS) --autoreload --listen --bind $(HOST) --port $(PORT)
@@ -47,6 +56,13 @@ publish: $(STAMP)
 
 deploy: publish
 	bash scripts/deploy.sh $(OUTPUT)
+
+# The visitor counter service (see docs/COUNTER.md for its settings).
+counter: $(STAMP)
+	COUNTER_HOST=$(HOST) COUNTER_PORT=$(COUNTER_PORT) $(BIN)/python -m counter
+
+counter-backup: $(STAMP)
+	$(BIN)/python -m counter backup var/backups/
 
 check: $(STAMP)
 	$(BIN)/python -m portal.check $(CONTENT) $(CHECKOPTS)
