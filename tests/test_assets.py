@@ -30,9 +30,7 @@ def sample(tmp_path_factory) -> Site:
     root = tmp_path_factory.mktemp("assets")
     (root / "content").symlink_to(CONTENT)
     site = Site(root)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("COUNTER_URL", COUNTER)
-        result = site.build()
+    result = site.build(env={"COUNTER_URL": COUNTER})
     assert result.returncode == 0, result.stderr
     return site
 

@@ -85,6 +85,9 @@ class Pictures(HTMLParser):
 
 
 def pictures(html: str) -> Pictures:
+    """Parse the pictures of an item's own article (not the cards around it)."""
+    if '<article class="item' in html:
+        html = html.split('<article class="item', 1)[1].split("</article>", 1)[0]
     parser = Pictures()
     parser.feed(html)
     return parser

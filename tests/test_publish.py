@@ -86,7 +86,11 @@ def test_unchanged_files_keep_their_times(published):
     (css,) = (output / "theme" / "css").glob("site.*[0-9a-f].css")
     page_gz = output / "mo-hinh" / "cho-nhua" / "index.html.gz"
     times = {path: path.stat().st_mtime_ns for path in (css, page_gz)}
-    published.write("models/moi.md", model(title="Mô hình mới"))
+    # Another field and locality: the page of cho-nhua (its related models) is unchanged.
+    published.write(
+        "models/khac.md",
+        model(title="Mô hình khác", category="Kinh tế", locality="Tuy Phong"),
+    )
     assert publish(published).returncode == 0
     assert {path: path.stat().st_mtime_ns for path in times} == times
     home = (output / "index.html").read_bytes()

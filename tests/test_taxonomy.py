@@ -111,7 +111,9 @@ TAXONOMIES = {
 }
 ATTRIBUTES = {"linh-vuc": "category", "dia-ban": "locality", "nam": "year"}
 ATTRIBUTES |= {"hinh-thuc": "kind", "don-vi": "unit"}
-CARD = re.compile(r'<h3><a href="/((?:mo-hinh|tin-tuc)/[a-z0-9-]+/)">')
+CARD = re.compile(
+    r'<h[23] class="card-title"><a href="/((?:mo-hinh|tin-tuc)/[a-z0-9-]+/)">'
+)
 
 
 def _year(meta: dict) -> int:
