@@ -12,7 +12,7 @@ OUTPUT := output
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help venv html serve devserver publish check test lint format clean test-deps
+.PHONY: help venv html serve devserver publish check test lint format clean test-deps bench
 
 help:
 	@echo "make serve      build the site and serve it on http://$(HOST):$(PORT)"
@@ -22,6 +22,7 @@ help:
 	@echo "make publish    build for production with publishconf.py"
 	@echo "make check      check the content only"
 	@echo "make clean      remove the built site and caches"
+	@echo "make bench      time our build against plain Pelican and Hugo (BENCHOPTS=...)"
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -60,6 +61,15 @@ format: $(STAMP)
 
 test: test-deps lint
 	$(BIN)/python -m pytest
+
+# Benchmarks (docs/BENCHMARKS.md): bench/run.py, then every bench/*_bench.py present.
+BENCHOPTS ?=
+bench: $(STAMP)
+	$(BIN)/python bench/run.py $(BENCHOPTS)
+	@for script in bench/*_bench.py; do \
+		[ -e "$$script" ] || continue; \
+		echo "== $$script"; $(BIN)/python "$$script" || exit 1; \
+	done
 
 clean:
 	rm -rf $(OUTPUT) cache .pytest_cache .ruff_cache
