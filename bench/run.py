@@ -494,6 +494,7 @@ def bench_size(size: int, args, work_root: Path) -> tuple[list[Row], dict]:
             )
         )
 
+    rows = [row for row in rows if re.search(args.rows, row.name)]
     log = work / "build.log"
     log.write_bytes(b"")
     # Untimed warm-up: fills the processed-image cache and the content cache.
@@ -707,6 +708,7 @@ def main(argv: list[str] | None = None) -> int:
         "--sizes", default="1000,5000", help="item counts, comma-separated"
     )
     parser.add_argument("--runs", type=int, default=3, help="timed runs per row")
+    parser.add_argument("--rows", default="", help="run only rows matching this regex")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--images-share", type=float, default=0.3)
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "work")
@@ -716,11 +718,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.time()
     results = {}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     for size in (int(s) for s in args.sizes.split(",")):
         results[size] = bench_size(size, args, args.work)
-    text = report(results, args, started)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text, encoding="utf-8")
+        text = report(results, args, started)
+        args.out.write_text(text, encoding="utf-8")  # each size as soon as done
     print(text)
     return 0
 
