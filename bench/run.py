@@ -295,6 +295,44 @@ def plugin_names(settings: dict) -> list[str]:
     ]
 
 
+def post_build_options(settings: dict, plugins: list[str]) -> dict[str, list[str]]:
+    """Find plugin options that switch on post-processing (e.g. ASSETS["compress"]).
+
+    Each plugin keeps its options in one dict setting named by its module's SETTING,
+    merged with its DEFAULTS: the true booleans whose key looks like post-processing.
+    """
+    found: dict[str, list[str]] = {}
+    for plugin in plugins:
+        module = None
+        for folder in settings.get("PLUGIN_PATHS", []):
+            path = Path(folder) / plugin / f"{plugin}.py"
+            if path.exists():
+                spec = importlib.util.spec_from_file_location(f"_bench_{plugin}", path)
+                module = importlib.util.module_from_spec(spec)
+                try:
+                    spec.loader.exec_module(module)
+                except Exception:  # noqa: BLE001 - a plugin we cannot read has no toggle
+                    module = None
+                break
+        name = getattr(module, "SETTING", None)
+        defaults = getattr(module, "DEFAULTS", None)
+        if not isinstance(name, str) or not isinstance(defaults, dict):
+            continue
+        options = {**defaults, **(settings.get(name) or {})}
+        keys = [k for k, v in options.items() if v is True and POST_BUILD.search(k)]
+        if keys:
+            found[name] = keys
+    return found
+
+
+def options_off(toggles: dict[str, list[str]]) -> str:
+    """Write settings lines that switch the post-processing options off."""
+    return "\n".join(
+        f"{name} = {{**globals().get({name!r}, {{}}), **{dict.fromkeys(keys, False)!r}}}"
+        for name, keys in toggles.items()
+    )
+
+
 def image_cache_overrides(settings: dict, plugins: list[str], cache: Path) -> str:
     """Point every image plugin's cache-like option to the bench folder."""
     lines = []
@@ -317,12 +355,21 @@ def image_cache_overrides(settings: dict, plugins: list[str], cache: Path) -> st
 def write_ours(
     work: Path, name: str, plugins: list[str], cached: bool, cache: Path, extra: str
 ) -> Path:
-    """Write a settings file for our build; return its path."""
-    cache_settings = (
-        'LOAD_CONTENT_CACHE = True\nCACHE_CONTENT = True\nCHECK_MODIFIED_METHOD = "mtime"'
-        if cached
-        else "LOAD_CONTENT_CACHE = False\nCACHE_CONTENT = False"
-    )
+    """Write a settings file for our build; return its path.
+
+    Full builds read nothing from a content cache (as `pelican --ignore-cache`).
+    Rebuilds keep the project's own caching when it has some (an incremental
+    plugin), else switch on Pelican's content cache.
+    """
+    if not cached:
+        cache_settings = "LOAD_CONTENT_CACHE = False\nCACHE_CONTENT = False"
+    elif load_settings("pelicanconf.py").get("LOAD_CONTENT_CACHE"):
+        cache_settings = "# the project's own content-cache settings"
+    else:
+        cache_settings = (
+            "LOAD_CONTENT_CACHE = True\nCACHE_CONTENT = True\n"
+            'CHECK_MODIFIED_METHOD = "mtime"'
+        )
     path = work / f"{name}.py"
     path.write_text(
         OURS_SETTINGS.format(
@@ -432,10 +479,19 @@ def bench_size(size: int, args, work_root: Path) -> tuple[list[Row], dict]:
     pelican = str(BIN / "pelican")
     quiet = ["-q", "--log-handler", "plain"]
 
+    toggles = post_build_options(settings, base)
+
     def ours(
-        name: str, plugin_list: list[str], cached: bool, out: str, cache: str = "cache"
+        name: str,
+        plugin_list: list[str],
+        cached: bool,
+        out: str,
+        cache: str = "cache",
+        post_options: bool = False,
     ) -> list[str]:
         extra = image_cache_overrides(settings, plugin_list, work / cache)
+        if not post_options:
+            extra += "\n" + options_off(toggles)
         conf = write_ours(work, name, plugin_list, cached, work / cache, extra)
         return [pelican, str(content), "-o", str(work / out), "-s", str(conf), *quiet]
 
@@ -506,6 +562,23 @@ def bench_size(size: int, args, work_root: Path) -> tuple[list[Row], dict]:
                 counts_images=True,
             )
         )
+    for name, keys in toggles.items():
+        label = f"{name}[{', '.join(keys)}]"
+        rows.append(
+            Row(
+                f"ours: full build + {label}",
+                ours(
+                    f"ours_plus_{name.lower()}",
+                    base,
+                    False,
+                    f"out-{name}",
+                    post_options=True,
+                ),
+                remove(work / f"out-{name}"),
+                work / f"out-{name}",
+                warm=bool(images),
+            )
+        )
     for plugin in post:
         rows.append(
             Row(
@@ -537,7 +610,7 @@ def bench_size(size: int, args, work_root: Path) -> tuple[list[Row], dict]:
     info = {
         "source": source,
         "plugins": base,
-        "post": post,
+        "post": post + [f"{n}[{', '.join(k)}]" for n, k in toggles.items()],
         "images": images,
         "has_hugo": bool(hugo),
         "files": len(markdown_files(content)),
