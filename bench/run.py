@@ -415,6 +415,11 @@ def run_once(row: Row, image_dirs: list[Path], log: Path) -> None:
     written = sum(1 for p, m in after.items() if before.get(p) != m)
     cpu = usage.ru_utime + usage.ru_stime
     row.runs.append(Run(seconds, cpu, usage.ru_maxrss / 1024, written))
+    print(
+        f"bench: {row.name}: {seconds:.2f} s wall, {cpu:.2f} s CPU,"
+        f" {usage.ru_maxrss / 1024:.0f} MB",
+        flush=True,
+    )
 
 
 def count_pages(output: Path | None) -> int | None:
