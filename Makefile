@@ -15,7 +15,7 @@ COUNTER_PORT ?= 8787
 SERVE_COUNTER_URL ?= http://$(HOST):$(COUNTER_PORT)
 
 .PHONY: help venv html serve devserver publish deploy check test lint format clean test-deps \
-	counter counter-backup
+	counter counter-backup bench
 
 help:
 	@echo "make serve      build the site and serve it on http://$(HOST):$(PORT)"
@@ -27,6 +27,7 @@ help:
 	@echo "make check      check the content only"
 	@echo "make counter    run the visitor counter service on http://$(HOST):$(COUNTER_PORT)"
 	@echo "make clean      remove the built site and caches"
+	@echo "make bench      time our build against plain Pelican and Hugo (BENCHOPTS=...)"
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -85,6 +86,15 @@ format: $(STAMP)
 
 test: test-deps lint
 	$(BIN)/python -m pytest
+
+# Benchmarks (docs/BENCHMARKS.md): bench/run.py, then every bench/*_bench.py present.
+BENCHOPTS ?=
+bench: $(STAMP)
+	$(BIN)/python bench/run.py $(BENCHOPTS)
+	@for script in bench/*_bench.py; do \
+		[ -e "$$script" ] || continue; \
+		echo "== $$script"; $(BIN)/python "$$script" || exit 1; \
+	done
 
 clean:
 	rm -rf $(OUTPUT) $(OUTPUT).staging $(OUTPUT).old cache .pytest_cache .ruff_cache

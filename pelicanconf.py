@@ -133,16 +133,27 @@ TRANSLATION_FEED_ATOM = None
 AUTHOR_FEED_ATOM = None
 AUTHOR_FEED_RSS = None
 
+
+# Filters are named functions, not lambdas: Pelican's content cache pickles the
+# settings (through categories and tags) and a lambda cannot be pickled.
+def asset(path: str) -> str:
+    """Link a theme file: {{ SITEURL }}/{{ "css/site.css"|asset }}."""
+    return f"{THEME_STATIC_DIR}/{path}"
+
+
+def vi_sorted(items, attribute: str = "name") -> list:
+    """Sort items by an attribute in Vietnamese alphabetical order."""
+    return sorted(items, key=lambda item: text.sort_key(str(getattr(item, attribute))))
+
+
 JINJA_FILTERS = {
     # Theme files are linked as {{ SITEURL }}/{{ "css/site.css"|asset }};
     # plugins/assets replaces this with content-hashed names (theme/css/site.<hash>.css).
-    "asset": lambda path: f"{THEME_STATIC_DIR}/{path}",
+    "asset": asset,
     "vi_date": text.format_date,
     "vi_weekday_date": text.format_weekday_date,
     "json_ld": jinja.json_ld,
-    "vi_sorted": lambda items, attribute="name": sorted(
-        items, key=lambda item: text.sort_key(str(getattr(item, attribute)))
-    ),
+    "vi_sorted": vi_sorted,
 }
 
 CACHE_PATH = str(ROOT / "cache" / "html")
