@@ -393,3 +393,21 @@ def test_filters_count_combine_and_live_in_the_url(search_page):
         item["title"] for item in found
     ]
     assert not page.errors
+
+
+def test_without_javascript_the_form_leads_to_the_indexes(sample, browser):
+    with serve_with_csp(sample.output) as base:
+        context = browser.new_context(java_script_enabled=False)
+        page = context.new_page()
+        page.goto(base + "/mo-hinh/")
+        page.fill("#q", "đường")
+        page.press("#q", "Enter")
+        page.wait_for_url("**/tim-kiem/?q=*")
+        assert parse_qs(urlsplit(page.url).query) == {"q": ["đường"]}
+        assert "Tìm kiếm cần JavaScript" in page.text_content("#search-nojs")
+        links = page.eval_on_selector_all(
+            "#search-browse a", "links => links.map(a => a.getAttribute('href'))"
+        )
+        assert links == ["/linh-vuc/", "/dia-ban/", "/nam/", "/mo-hinh/", "/tin-tuc/"]
+        assert page.is_hidden("#search-filters")
+        context.close()
