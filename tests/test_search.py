@@ -411,3 +411,13 @@ def test_without_javascript_the_form_leads_to_the_indexes(sample, browser):
         assert links == ["/linh-vuc/", "/dia-ban/", "/nam/", "/mo-hinh/", "/tin-tuc/"]
         assert page.is_hidden("#search-filters")
         context.close()
+
+
+def test_rebuilding_leaves_no_stale_index_files(site):
+    site.write("models/a.md", model())
+    assert site.build().returncode == 0
+    first = {p.name for p in (site.output / "pagefind/fragment").iterdir()}
+    site.write("models/a.md", model(summary="Một tóm tắt khác hẳn."))
+    assert site.build().returncode == 0
+    second = {p.name for p in (site.output / "pagefind/fragment").iterdir()}
+    assert len(second) == 1 and second != first

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -171,6 +172,8 @@ def pagefind_command(output: str | Path, options: Mapping[str, Any]) -> list[str
 def run_pagefind(output: str | Path, options: Mapping[str, Any]) -> float:
     """Index the built site with Pagefind; return the seconds it took."""
     command = pagefind_command(output, options)
+    # Pagefind writes content-hashed files: clear the previous bundle so none go stale.
+    shutil.rmtree(Path(output) / options["output_subdir"], ignore_errors=True)
     started = time.perf_counter()
     try:
         done = subprocess.run(
