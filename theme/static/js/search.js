@@ -266,20 +266,29 @@ export function renderExcerpt(data) {
   const paragraph = document.createElement("p");
   paragraph.className = "search-excerpt";
   const words = bodyWords(data.content || "", data.meta.title, Number(data.meta.fold || 0));
-  const hits = words.map((word) => matches(splitWord(word)[1]));
+  const cores = words.map((word) => splitWord(word)[1]);
+  const hits = cores.map(matches);
   let best = 0;
   let bestCount = -1;
   for (let start = 0; start < Math.max(1, words.length - EXCERPT_WORDS + 1); start++) {
+    // The window showing the most different query words wins, then the most matches.
     let count = 0;
-    for (let i = start; i < Math.min(words.length, start + EXCERPT_WORDS); i++) count += hits[i];
+    const seen = new Set();
+    for (let i = start; i < Math.min(words.length, start + EXCERPT_WORDS); i++) {
+      count += hits[i];
+      if (hits[i]) seen.add(fold(cores[i]));
+    }
+    count += 100 * seen.size;
     if (count > bestCount) {
       bestCount = count;
       best = start;
     }
   }
+  const windowEnd = Math.min(words.length, best + EXCERPT_WORDS);
   const first = hits.findIndex((hit, i) => i >= best && hit > 0);
-  const start = first >= 0 ? Math.max(0, Math.min(best, first - 5)) : 0;
-  const end = Math.min(words.length, start + EXCERPT_WORDS);
+  const last = first < 0 ? -1 : windowEnd - 1 - [...hits.slice(first, windowEnd)].reverse().findIndex((hit) => hit > 0);
+  const start = first >= 0 ? Math.max(0, first - 5) : 0;
+  const end = Math.min(words.length, Math.max(start + EXCERPT_WORDS, last + 4));
   if (start > 0) paragraph.append("… ");
   words.slice(start, end).forEach((word, offset) => {
     if (offset > 0) paragraph.append(" ");
