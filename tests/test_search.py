@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from playwright.sync_api import expect
 from search_index import OptionsError, fold_tail, get_options
 
 from tests.browser import QuietHandler
@@ -211,10 +212,9 @@ def search_page(sample, browser):
 
 def wait_for_results(page) -> str:
     """Wait until the search has finished; return the status line."""
-    page.wait_for_function(
-        "() => { const s = document.getElementById('search-status').textContent;"
-        " return s && !s.startsWith('Đang'); }"
-    )
+    # A locator assertion, not wait_for_function: the page's CSP forbids eval.
+    finished = re.compile(r"^(Tìm thấy|Không tìm thấy|Chưa tải được)")
+    expect(page.locator("#search-status")).to_have_text(finished)
     return page.text_content("#search-status")
 
 
@@ -330,7 +330,7 @@ def test_query_typed_with_diacritics_ranks_exact_words_first(search_page):
     page = search_page
     status = type_query(page, "phần")
     page.click("#search-more")  # ten a page: show the next ones
-    page.wait_for_function("document.querySelectorAll('.search-result').length > 10")
+    page.locator(".search-result").nth(10).wait_for()
     found = results(page)
     assert len(found) == min(20, int(status.split()[2]))
     assert {"phân", "phận", "Phan"} & {m for item in found for m in item["marks"]}
