@@ -12,14 +12,15 @@ OUTPUT := output
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help venv html serve devserver publish check test lint format clean test-deps
+.PHONY: help venv html serve devserver publish deploy check test lint format clean test-deps
 
 help:
 	@echo "make serve      build the site and serve it on http://$(HOST):$(PORT)"
 	@echo "make test       run every test (installs what the tests need)"
 	@echo "make html       build the site into $(OUTPUT)/"
 	@echo "make devserver  rebuild on every change, drafts shown, on http://$(HOST):$(PORT)"
-	@echo "make publish    build for production with publishconf.py"
+	@echo "make publish    build for production with publishconf.py (swapped in only on success)"
+	@echo "make deploy     publish, then rsync $(OUTPUT)/ to DEPLOY_HOST:DEPLOY_PATH over SSH"
 	@echo "make check      check the content only"
 	@echo "make clean      remove the built site and caches"
 
@@ -42,10 +43,13 @@ devserver: $(STAMP)
 	$(PELICAN) $(CONTENT) -o $(OUTPUT) -s devconf.py $(PELICANOPTS) --autoreload --listen --bind $(HOST) --port $(PORT)
 
 publish: $(STAMP)
-	$(PELICAN) $(CONTENT) -o $(OUTPUT) -s publishconf.py $(PELICANOPTS)
+	$(BIN)/python -m portal.publish --content $(CONTENT) --output $(OUTPUT) -s publishconf.py
+
+deploy: publish
+	bash scripts/deploy.sh $(OUTPUT)
 
 check: $(STAMP)
-	$(BIN)/python -m portal.check $(CONTENT)
+	$(BIN)/python -m portal.check $(CONTENT) $(CHECKOPTS)
 
 test-deps: $(STAMP)
 	bash scripts/install-test-deps.sh
@@ -62,4 +66,4 @@ test: test-deps lint
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf $(OUTPUT) cache .pytest_cache .ruff_cache
+	rm -rf $(OUTPUT) $(OUTPUT).staging $(OUTPUT).old cache .pytest_cache .ruff_cache

@@ -21,7 +21,7 @@ THEME_STATIC_DIR = "theme"
 
 # Our plugins, always named: otherwise Pelican loads every installed plugin package.
 PLUGIN_PATHS = [str(ROOT / "plugins")]
-PLUGINS = ["frontmatter", "sections", "search_index"]
+PLUGINS = ["frontmatter", "sections", "images", "search_index", "assets", "security"]
 
 # The vocabularies (fields, localities, kinds) editors can change.
 VOCABULARY_PATH = str(ROOT / "data")
@@ -44,7 +44,10 @@ MARKDOWN = {
 
 ARTICLE_PATHS = ["models", "news"]
 PAGE_PATHS = ["pages"]
-STATIC_PATHS = ["images"]
+# No original image is published (it may carry GPS EXIF): the images plugin writes
+# stripped, resized copies named by content hash.
+STATIC_PATHS = []
+IMAGES = {"widths": (320, 640, 960, 1280), "webp_quality": 78, "jpeg_quality": 80}
 USE_FOLDER_AS_CATEGORY = False
 DEFAULT_CATEGORY = "Chung"
 SLUGIFY_SOURCE = "basename"
@@ -85,7 +88,8 @@ AUTHOR_FEED_ATOM = None
 AUTHOR_FEED_RSS = None
 
 JINJA_FILTERS = {
-    # Theme files are linked as {{ SITEURL }}/{{ "css/site.css"|asset }}.
+    # Theme files are linked as {{ SITEURL }}/{{ "css/site.css"|asset }};
+    # plugins/assets replaces this with content-hashed names (theme/css/site.<hash>.css).
     "asset": lambda path: f"{THEME_STATIC_DIR}/{path}",
     "vi_date": text.format_date,
     "vi_weekday_date": text.format_weekday_date,
