@@ -51,8 +51,13 @@ deploy: publish
 check: $(STAMP)
 	$(BIN)/python -m portal.check $(CONTENT) $(CHECKOPTS)
 
-test-deps: $(STAMP)
+test-deps: $(STAMP) node_modules/.installed
 	bash scripts/install-test-deps.sh
+
+# axe-core for the accessibility tests, pinned in package-lock.json.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	touch $@
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

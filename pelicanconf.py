@@ -2,13 +2,24 @@
 
 from pathlib import Path
 
-from portal import text
+from portal import jinja, text
 
 ROOT = Path(__file__).resolve().parent
 
 AUTHOR = "Ban Dân vận Tỉnh ủy Bình Thuận"
 SITENAME = "Dân vận khéo"
 SITESUBTITLE = "Mô hình, điển hình “Dân vận khéo” tỉnh Bình Thuận"
+# The agency behind the site, shown in the footer and in structured data.
+# SAMPLE DATA: placeholders to be replaced with the agency's real details.
+AGENCY = {
+    "name": "Ban Dân vận Tỉnh ủy Bình Thuận",
+    "governing_body": "Tỉnh ủy Bình Thuận",
+    "address": "Trụ sở Ban Dân vận Tỉnh ủy, thành phố Phan Thiết, tỉnh Bình Thuận",
+    "phone": "0252 3822 000",
+    "email": "bandanvan@example.vn",
+    "responsible": "Trưởng Ban Dân vận Tỉnh ủy",
+    "licence": "Giấy phép số 00/GP-STTTT do Sở Thông tin và Truyền thông cấp (mẫu)",
+}
 SITEURL = ""
 RELATIVE_URLS = False
 
@@ -21,11 +32,13 @@ THEME_STATIC_DIR = "theme"
 
 # Our plugins, always named: otherwise Pelican loads every installed plugin package.
 PLUGIN_PATHS = [str(ROOT / "plugins")]
-PLUGINS = ["frontmatter", "sections", "images", "search_index", "assets", "security"]
+PLUGINS = ["frontmatter", "sections", "sitefiles", "images", "visitor_counter", "search_index", "assets", "security"]
 
 # The vocabularies (fields, localities, kinds) editors can change.
 VOCABULARY_PATH = str(ROOT / "data")
 FRONTMATTER = {"drafts": False, "fail_on_error": True}
+# The visitor counter: the service URL comes from COUNTER_URL at build time.
+COUNTER = {"show_site": True, "show_views": True}
 SECTIONS = {
     "models": {"per_page": 12},
     "news": {"per_page": 12},
@@ -93,6 +106,7 @@ JINJA_FILTERS = {
     "asset": lambda path: f"{THEME_STATIC_DIR}/{path}",
     "vi_date": text.format_date,
     "vi_weekday_date": text.format_weekday_date,
+    "json_ld": jinja.json_ld,
     "vi_sorted": lambda items, attribute="name": sorted(
         items, key=lambda item: text.sort_key(str(getattr(item, attribute)))
     ),
