@@ -32,7 +32,16 @@ THEME_STATIC_DIR = "theme"
 
 # Our plugins, always named: otherwise Pelican loads every installed plugin package.
 PLUGIN_PATHS = [str(ROOT / "plugins")]
-PLUGINS = ["frontmatter", "sections", "sitefiles", "images", "visitor_counter", "search_index", "assets", "security"]
+PLUGINS = [
+    "frontmatter",
+    "sections",
+    "sitefiles",
+    "images",
+    "visitor_counter",
+    "search_index",
+    "assets",
+    "security",
+]
 
 # The vocabularies (fields, localities, kinds) editors can change.
 VOCABULARY_PATH = str(ROOT / "data")
