@@ -39,6 +39,7 @@ PLUGINS = [
     "sitefiles",
     "images",
     "visitor_counter",
+    "search_index",
     "assets",
     "security",
 ]
