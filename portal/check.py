@@ -19,7 +19,7 @@ from portal.schema import (
     kind_of,
 )
 
-MARKDOWN_SUFFIXES = (".md", ".markdown")
+MARKDOWN_SUFFIXES = (".md", ".markdown", ".mkd", ".mdown")
 
 
 def content_files(content: Path) -> list[Path]:

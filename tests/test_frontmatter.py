@@ -69,6 +69,11 @@ CASES = {
         model(featured="có"),
         "featured: phải là true hoặc false",
     ),
+    "impossible date": (
+        "news/b.md",
+        "---\ntitle: Tin\ndate: 2020-13-45\nsummary: Tóm tắt\n---\n",
+        "content/news/b.md:3: date: “2020-13-45” không phải một ngày hợp lệ",
+    ),
     "bad date": (
         "news/b.md",
         news(date="31/02/2021"),
@@ -362,3 +367,14 @@ def test_the_model_defaults_cover_every_required_field():
         "date",
     }
     assert os.path.exists(__file__)
+
+
+def test_a_body_line_like_key_value_is_kept(site):
+    site.write(
+        "news/b.md", news().replace("Nội dung.", "Nguon: Ban Dan van\n\nNội dung.")
+    )
+    site.write("news/c.mkd", news(title="Tin khác"))
+    result = site.build()
+    assert result.returncode == 0, result.stderr
+    assert "Nguon: Ban Dan van" in site.page("tin-tuc/b/")
+    assert (site.output / "tin-tuc" / "c" / "index.html").exists()

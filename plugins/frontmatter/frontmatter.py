@@ -88,7 +88,9 @@ class FrontMatterReader(BaseReader):
     """Read `---` fenced YAML front matter and a Markdown body."""
 
     enabled = True
-    file_extensions = ["md", "markdown"]
+    # Every extension Pelican's own Markdown reader claims: that reader would add the
+    # "meta" extension to the shared settings and eat body lines like "Key: value".
+    file_extensions = ["md", "markdown", "mkd", "mdown"]
 
     def __init__(self, settings: Mapping) -> None:
         super().__init__(settings)
