@@ -21,7 +21,7 @@ THEME_STATIC_DIR = "theme"
 
 # Our plugins, always named: otherwise Pelican loads every installed plugin package.
 PLUGIN_PATHS = [str(ROOT / "plugins")]
-PLUGINS = ["frontmatter", "sections"]
+PLUGINS = ["frontmatter", "sections", "incremental"]
 
 # The vocabularies (fields, localities, kinds) editors can change.
 VOCABULARY_PATH = str(ROOT / "data")
@@ -95,4 +95,9 @@ JINJA_FILTERS = {
 }
 
 CACHE_PATH = str(ROOT / "cache" / "html")
-LOAD_CONTENT_CACHE = False
+# Incremental builds (plugins/incremental): reading is cached by content hash,
+# pages are rendered only when what they read changed. `make html FULL=1` (or
+# `pelican --ignore-cache`) forces a full build.
+CACHE_CONTENT = False  # the plugin keeps its own cache, keyed by content hash
+LOAD_CONTENT_CACHE = True
+INCREMENTAL = {"global_inputs": [VOCABULARY_PATH]}
