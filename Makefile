@@ -7,6 +7,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PELICAN := $(BIN)/pelican
 PELICANOPTS ?= --log-handler plain
+# Builds are incremental (plugins/incremental); `make html FULL=1` forces a full one.
+PELICANOPTS += $(if $(FULL),--ignore-cache)
 CONTENT := content
 OUTPUT := output
 HOST ?= 127.0.0.1
@@ -17,7 +19,7 @@ PORT ?= 8000
 help:
 	@echo "make serve      build the site and serve it on http://$(HOST):$(PORT)"
 	@echo "make test       run every test (installs what the tests need)"
-	@echo "make html       build the site into $(OUTPUT)/"
+	@echo "make html       build the site into $(OUTPUT)/ (only what changed; FULL=1: everything)"
 	@echo "make devserver  rebuild on every change, drafts shown, on http://$(HOST):$(PORT)"
 	@echo "make publish    build for production with publishconf.py"
 	@echo "make check      check the content only"

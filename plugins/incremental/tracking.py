@@ -291,19 +291,13 @@ class Proxy:
             yield from keys
             return
         if isinstance(obj, Sequence) and not isinstance(obj, PLAIN):
-            for index, value in enumerate(obj):
-                yield wrap(value, path + (("i", index),), rec, self)
-            rec.record(path + (("len",),), str(len(obj)))
+            yield from _iterate(obj, path, rec, self)
             return
         if iter(obj) is obj:
             rec.give_up("iterated a one-shot iterator")
             yield from obj
             return
-        items = list(obj)
-        listed = path + (("L",),)
-        for index, value in enumerate(items):
-            yield wrap(value, listed + (("i", index),), rec)
-        rec.record(listed + (("len",),), str(len(items)))
+        yield from _iterate(list(obj), path + (("L",),), rec, None)
 
     def __len__(self) -> int:
         size = len(self._o)
@@ -380,6 +374,20 @@ class Proxy:
         return default
 
 
+def _iterate(items: Sequence, path: Path, rec: Recorder, parent) -> Iterator[Any]:
+    """Yield recording proxies of a list's items; record how far it was read."""
+    count = 0
+    try:
+        for index, value in enumerate(items):
+            count = index + 1
+            yield wrap(value, path + (("i", index),), rec, parent)
+    finally:
+        if count == len(items):
+            rec.record(path + (("len",),), str(count))
+        else:  # stopped early: the list must still hold that many items
+            rec.record(path + (("atleast", count),), "True")
+
+
 def _keys_token(keys: list, rec: Recorder) -> str:
     """Return the token of a mapping's keys."""
     parts = [identity(key) for key in keys]
@@ -395,9 +403,13 @@ class TrackingContext(Context):
     def resolve_or_missing(self, key: str) -> Any:
         value = super().resolve_or_missing(key)
         rec = current()
-        if rec is None or value is missing:
+        if rec is None:
             return value
         root = rec.root
+        if value is missing:  # a name the context may hold next time
+            if key not in root:
+                rec.record((("k", key), ("v",)), "!missing")
+            return value
         if key in root and root[key] is value:
             return wrap(value, (("k", key),), rec)
         return value
@@ -472,6 +484,8 @@ class Replayer:
                 return token(obj) if isinstance(obj, PLAIN) else "!notplain"
             if kind == "len":
                 return str(len(obj))
+            if kind == "atleast":
+                return str(len(obj) >= step[1])
             if kind == "bool":
                 return str(bool(obj))
             if kind == "str":
