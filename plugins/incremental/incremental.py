@@ -290,6 +290,9 @@ class Build:
         if reason is None and settings.get("DELETE_OUTPUT_DIRECTORY"):
             reason = "DELETE_OUTPUT_DIRECTORY is on"
         self.full_reason = reason
+        # A build that stops half-way leaves no manifest: the next one is full.
+        with contextlib.suppress(OSError):
+            os.remove(options["manifest"])
         self.shared = Shared()
         self.replayer = Replayer(self.shared)
         self.path_ids: dict[tuple, int] = {}
