@@ -13,17 +13,23 @@ CONTENT := content
 OUTPUT := output
 HOST ?= 127.0.0.1
 PORT ?= 8000
+COUNTER_PORT ?= 8787
+SERVE_COUNTER_URL ?= http://$(HOST):$(COUNTER_PORT)
 
-.PHONY: help venv html serve devserver publish check test lint format clean test-deps
+.PHONY: help venv html serve devserver publish deploy check test lint format clean test-deps \
+	counter counter-backup bench
 
 help:
 	@echo "make serve      build the site and serve it on http://$(HOST):$(PORT)"
 	@echo "make test       run every test (installs what the tests need)"
 	@echo "make html       build the site into $(OUTPUT)/ (only what changed; FULL=1: everything)"
 	@echo "make devserver  rebuild on every change, drafts shown, on http://$(HOST):$(PORT)"
-	@echo "make publish    build for production with publishconf.py"
+	@echo "make publish    build for production with publishconf.py (swapped in only on success)"
+	@echo "make deploy     publish, then rsync $(OUTPUT)/ to DEPLOY_HOST:DEPLOY_PATH over SSH"
 	@echo "make check      check the content only"
+	@echo "make counter    run the visitor counter service on http://$(HOST):$(COUNTER_PORT)"
 	@echo "make clean      remove the built site and caches"
+	@echo "make bench      time our build against plain Pelican and Hugo (BENCHOPTS=...)"
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,21 +42,41 @@ venv: $(STAMP)
 html: $(STAMP)
 	$(PELICAN) $(CONTENT) -o $(OUTPUT) -s pelicanconf.py $(PELICANOPTS)
 
-serve: html
-	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl+C to stop)"
-	$(PELICAN) --listen --bind $(HOST) --port $(PORT) -o $(OUTPUT) -s pelicanconf.py
+# Build with the local counter's URL, then serve the site and run the counter beside it.
+serve: $(STAMP)
+	COUNTER_URL=$(SERVE_COUNTER_URL) $(PELICAN) $(CONTENT) -o $(OUTPUT) -s pelicanconf.py $(PELICANOPTS)
+	@echo "Serving on http://$(HOST):$(PORT)/ with the counter on $(SERVE_COUNTER_URL) (Ctrl+C to stop)"
+	COUNTER_HOST=$(HOST) COUNTER_PORT=$(COUNTER_PORT) COUNTER_PAGES=$(OUTPUT)/counter-pages.json \
+	  COUNTER_ALLOWED_ORIGINS=http://$(HOST):$(PORT) $(BIN)/python -m counter & counter=$$!; \
+	  trap 'kill $$counter 2>/dev/null' EXIT INT TERM; \
+	  $(PELICAN) --listen --bind $(HOST) --port $(PORT) -o $(OUTPUT) -s pelicanconf.py
 
 devserver: $(STAMP)
 	$(PELICAN) $(CONTENT) -o $(OUTPUT) -s devconf.py $(PELICANOPTS) --autoreload --listen --bind $(HOST) --port $(PORT)
 
 publish: $(STAMP)
-	$(PELICAN) $(CONTENT) -o $(OUTPUT) -s publishconf.py $(PELICANOPTS)
+	$(BIN)/python -m portal.publish --content $(CONTENT) --output $(OUTPUT) -s publishconf.py
+
+deploy: publish
+	bash scripts/deploy.sh $(OUTPUT)
+
+# The visitor counter service (see docs/COUNTER.md for its settings).
+counter: $(STAMP)
+	COUNTER_HOST=$(HOST) COUNTER_PORT=$(COUNTER_PORT) $(BIN)/python -m counter
+
+counter-backup: $(STAMP)
+	$(BIN)/python -m counter backup var/backups/
 
 check: $(STAMP)
-	$(BIN)/python -m portal.check $(CONTENT)
+	$(BIN)/python -m portal.check $(CONTENT) $(CHECKOPTS)
 
-test-deps: $(STAMP)
+test-deps: $(STAMP) node_modules/.installed
 	bash scripts/install-test-deps.sh
+
+# axe-core for the accessibility tests, pinned in package-lock.json.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	touch $@
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -63,5 +89,14 @@ format: $(STAMP)
 test: test-deps lint
 	$(BIN)/python -m pytest
 
+# Benchmarks (docs/BENCHMARKS.md): bench/run.py, then every bench/*_bench.py present.
+BENCHOPTS ?=
+bench: $(STAMP)
+	$(BIN)/python bench/run.py $(BENCHOPTS)
+	@for script in bench/*_bench.py; do \
+		[ -e "$$script" ] || continue; \
+		echo "== $$script"; $(BIN)/python "$$script" || exit 1; \
+	done
+
 clean:
-	rm -rf $(OUTPUT) cache .pytest_cache .ruff_cache
+	rm -rf $(OUTPUT) $(OUTPUT).staging $(OUTPUT).old cache .pytest_cache .ruff_cache

@@ -2,13 +2,24 @@
 
 from pathlib import Path
 
-from portal import text
+from portal import jinja, text
 
 ROOT = Path(__file__).resolve().parent
 
 AUTHOR = "Ban Dân vận Tỉnh ủy Bình Thuận"
 SITENAME = "Dân vận khéo"
 SITESUBTITLE = "Mô hình, điển hình “Dân vận khéo” tỉnh Bình Thuận"
+# The agency behind the site, shown in the footer and in structured data.
+# SAMPLE DATA: placeholders to be replaced with the agency's real details.
+AGENCY = {
+    "name": "Ban Dân vận Tỉnh ủy Bình Thuận",
+    "governing_body": "Tỉnh ủy Bình Thuận",
+    "address": "Trụ sở Ban Dân vận Tỉnh ủy, thành phố Phan Thiết, tỉnh Bình Thuận",
+    "phone": "0252 3822 000",
+    "email": "bandanvan@example.vn",
+    "responsible": "Trưởng Ban Dân vận Tỉnh ủy",
+    "licence": "Giấy phép số 00/GP-STTTT do Sở Thông tin và Truyền thông cấp (mẫu)",
+}
 SITEURL = ""
 RELATIVE_URLS = False
 
@@ -21,14 +32,51 @@ THEME_STATIC_DIR = "theme"
 
 # Our plugins, always named: otherwise Pelican loads every installed plugin package.
 PLUGIN_PATHS = [str(ROOT / "plugins")]
-PLUGINS = ["frontmatter", "sections", "incremental"]
+PLUGINS = [
+    "frontmatter",
+    "sections",
+    "taxonomy",
+    "sitefiles",
+    "images",
+    "visitor_counter",
+    "search_index",
+    "assets",
+    "security",
+    "incremental",
+]
 
 # The vocabularies (fields, localities, kinds) editors can change.
 VOCABULARY_PATH = str(ROOT / "data")
 FRONTMATTER = {"drafts": False, "fail_on_error": True}
+# The visitor counter: the service URL comes from COUNTER_URL at build time.
+COUNTER = {"show_site": True, "show_views": True}
 SECTIONS = {
     "models": {"per_page": 12},
     "news": {"per_page": 12},
+}
+# Index pages by field, locality and year (plugins/taxonomy): one entry per index.
+TAXONOMIES = {
+    "linh-vuc": {
+        "attribute": "field",
+        "vocabulary": "linh-vuc",
+        "title": "Lĩnh vực",
+        "url": "linh-vuc/",
+        "per_page": 12,
+    },
+    "dia-ban": {
+        "attribute": "locality",
+        "vocabulary": "dia-ban",
+        "title": "Địa bàn",
+        "url": "dia-ban/",
+        "per_page": 12,
+    },
+    "nam": {
+        "attribute": "year",
+        "title": "Năm",
+        "url": "nam/",
+        "per_page": 12,
+        "order": "newest",
+    },
 }
 
 # Markdown only: the rST reader warns about "vi" and we have no rST content.
@@ -44,7 +92,10 @@ MARKDOWN = {
 
 ARTICLE_PATHS = ["models", "news"]
 PAGE_PATHS = ["pages"]
-STATIC_PATHS = ["images"]
+# No original image is published (it may carry GPS EXIF): the images plugin writes
+# stripped, resized copies named by content hash.
+STATIC_PATHS = []
+IMAGES = {"widths": (320, 640, 960, 1280), "webp_quality": 78, "jpeg_quality": 80}
 USE_FOLDER_AS_CATEGORY = False
 DEFAULT_CATEGORY = "Chung"
 SLUGIFY_SOURCE = "basename"
@@ -84,14 +135,27 @@ TRANSLATION_FEED_ATOM = None
 AUTHOR_FEED_ATOM = None
 AUTHOR_FEED_RSS = None
 
+
+# Filters are named functions, not lambdas: Pelican's content cache pickles the
+# settings (through categories and tags) and a lambda cannot be pickled.
+def asset(path: str) -> str:
+    """Link a theme file: {{ SITEURL }}/{{ "css/site.css"|asset }}."""
+    return f"{THEME_STATIC_DIR}/{path}"
+
+
+def vi_sorted(items, attribute: str = "name") -> list:
+    """Sort items by an attribute in Vietnamese alphabetical order."""
+    return sorted(items, key=lambda item: text.sort_key(str(getattr(item, attribute))))
+
+
 JINJA_FILTERS = {
-    # Theme files are linked as {{ SITEURL }}/{{ "css/site.css"|asset }}.
-    "asset": lambda path: f"{THEME_STATIC_DIR}/{path}",
+    # Theme files are linked as {{ SITEURL }}/{{ "css/site.css"|asset }};
+    # plugins/assets replaces this with content-hashed names (theme/css/site.<hash>.css).
+    "asset": asset,
     "vi_date": text.format_date,
     "vi_weekday_date": text.format_weekday_date,
-    "vi_sorted": lambda items, attribute="name": sorted(
-        items, key=lambda item: text.sort_key(str(getattr(item, attribute)))
-    ),
+    "json_ld": jinja.json_ld,
+    "vi_sorted": vi_sorted,
 }
 
 CACHE_PATH = str(ROOT / "cache" / "html")

@@ -11,3 +11,7 @@ SITEURL = os.environ.get("SITEURL", "https://danvankheo.binhthuan.example").rstr
 RELATIVE_URLS = False
 DELETE_OUTPUT_DIRECTORY = False
 CACHE_PATH = str(ROOT / "cache" / "publish")  # noqa: F405
+
+# Feeds need absolute URLs: the whole site, then one per section (plugins/sections).
+FEED_ALL_ATOM = "atom.xml"
+FEED_DOMAIN = SITEURL

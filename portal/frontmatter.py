@@ -11,6 +11,8 @@ import yaml
 from portal.problems import Problem
 from portal.text import nfc
 
+# libyaml's loader when PyYAML has it: about ten times faster, same values and marks.
+FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 FENCE = "---"
 CLOSERS = ("---", "...")
 
@@ -59,29 +61,39 @@ def _decode(doc: Document, raw: bytes) -> str | None:
         return None
 
 
-def _load_yaml(doc: Document, text: str) -> None:
-    """Load the front matter YAML, keeping each top-level key's line number."""
-    loader = yaml.SafeLoader(text)
+def _compose(loader_class: type, text: str) -> tuple[Any, Any]:
+    """Return the root node of a YAML text and the data it holds."""
+    loader = loader_class(text)
     try:
         node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = mark.line + 2 if mark else None
-        what = error.problem or error.context or "cú pháp sai"
-        doc.fail(
-            "",
-            f"phần thông tin đầu (YAML) không hợp lệ: {what}",
-            "kiểm tra dấu hai chấm sau tên trường, thụt lề và dấu ngoặc kép;"
-            " giá trị có dấu hai chấm thì đặt trong ngoặc kép",
-            line,
-        )
-        return
-    except yaml.YAMLError as error:
-        doc.fail("", f"phần thông tin đầu (YAML) không hợp lệ: {error}", "", 2)
-        return
+        return node, loader.construct_document(node) if node is not None else None
     finally:
         loader.dispose()
+
+
+def _load_yaml(doc: Document, text: str) -> None:
+    """Load the front matter YAML, keeping each top-level key's line number."""
+    try:
+        node, data = _compose(FAST_LOADER, text)
+    except yaml.YAMLError:
+        try:
+            # The pure-Python loader words and places errors, as it always did.
+            node, data = _compose(yaml.SafeLoader, text)
+        except yaml.MarkedYAMLError as error:
+            mark = error.problem_mark or error.context_mark
+            line = mark.line + 2 if mark else None
+            what = error.problem or error.context or "cú pháp sai"
+            doc.fail(
+                "",
+                f"phần thông tin đầu (YAML) không hợp lệ: {what}",
+                "kiểm tra dấu hai chấm sau tên trường, thụt lề và dấu ngoặc kép;"
+                " giá trị có dấu hai chấm thì đặt trong ngoặc kép",
+                line,
+            )
+            return
+        except yaml.YAMLError as error:
+            doc.fail("", f"phần thông tin đầu (YAML) không hợp lệ: {error}", "", 2)
+            return
     if not isinstance(data, dict):
         doc.fail(
             "",

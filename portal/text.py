@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import unicodedata
 
@@ -40,6 +41,7 @@ def normalise_key(text: str) -> str:
     return " ".join(nfc(text).casefold().split())
 
 
+@functools.lru_cache(maxsize=4096)  # few distinct characters: sort keys get cheap
 def _split_tone(char: str) -> tuple[str, int]:
     """Split one character into its toneless letter and its tone rank."""
     tone = 0

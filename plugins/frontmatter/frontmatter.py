@@ -99,6 +99,7 @@ class FrontMatterReader(BaseReader):
             self.content_root / self.options["images_dir"],
         )
         self.refused: list[Item] = []
+        self._markdown: Markdown | None = None
 
     def read(self, source_path: str) -> tuple[str, dict[str, Any]]:
         """Parse and check one file; refuse it, with its problems, if it has errors."""
@@ -110,8 +111,13 @@ class FrontMatterReader(BaseReader):
         if not item.ok:
             self.refused.append(item)
             raise FileRefused(f"{PREFIX}: {display} có lỗi (xem bên dưới)")
-        markdown = Markdown(**self.settings["MARKDOWN"])
-        return markdown.convert(doc.body), self._metadata(item)
+        return self._to_html(doc.body), self._metadata(item)
+
+    def _to_html(self, body: str) -> str:
+        """Convert a Markdown body, reusing one converter (building one is costly)."""
+        if self._markdown is None:
+            self._markdown = Markdown(**self.settings["MARKDOWN"])
+        return self._markdown.reset().convert(body)
 
     def _metadata(self, item: Item) -> dict[str, Any]:
         """Turn checked values into the metadata Pelican and the theme use."""

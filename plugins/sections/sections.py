@@ -1,13 +1,16 @@
 """sections: the lists of models (/mo-hinh/) and news (/tin-tuc/), paginated.
 
 It also puts `models` and `news` (newest first) in the shared context for the
-home page and every template.
+home page and every template, gives each item its `others` (other items of its
+section, newest first: "Các tin khác") and `related` (items sharing a field or a
+locality), and writes an Atom feed per section when the build writes feeds.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pelican import signals
@@ -21,10 +24,23 @@ __all__ = ["SectionsGenerator", "get_options", "register"]
 log = logging.getLogger(__name__)
 PREFIX = "sections"
 SETTING = "SECTIONS"
-DEFAULT_SECTION: Mapping[str, Any] = {"per_page": 12, "template": "section"}
+DEFAULT_SECTION: Mapping[str, Any] = {
+    "per_page": 12,
+    "template": "section",
+    "others": 0,  # other items of the section each item page lists, newest first
+    "related": 0,  # items sharing one of `related_by` each item page lists
+    "related_by": (),
+    "feed": True,  # an Atom feed at <url>atom.xml when the build writes feeds
+}
 DEFAULTS: Mapping[str, Mapping[str, Any]] = {
-    "models": {"type": "model", "url": "mo-hinh/", "title": "Mô hình, điển hình"},
-    "news": {"type": "news", "url": "tin-tuc/", "title": "Tin tức"},
+    "models": {
+        "type": "model",
+        "url": "mo-hinh/",
+        "title": "Mô hình, điển hình",
+        "related": 6,
+        "related_by": ("field", "locality"),
+    },
+    "news": {"type": "news", "url": "tin-tuc/", "title": "Tin tức", "others": 8},
 }
 
 
@@ -53,6 +69,17 @@ def get_options(settings: Mapping) -> dict[str, dict[str, Any]]:
             raise OptionsError(
                 f"{PREFIX}: section {name!r}: per_page must be a positive int"
             )
+        for key in ("others", "related"):
+            if not isinstance(section[key], int) or section[key] < 0:
+                raise OptionsError(
+                    f"{PREFIX}: section {name!r}: {key} must be an int >= 0"
+                )
+        if isinstance(section["related_by"], str):
+            raise OptionsError(
+                f"{PREFIX}: section {name!r}: related_by must be a list of attributes"
+            )
+        section["related_by"] = tuple(section["related_by"])
+        section["feed_url"] = f"{section['url']}atom.xml" if section["feed"] else None
         if not str(section["url"]).endswith("/"):
             raise OptionsError(f"{PREFIX}: section {name!r}: url must end with '/'")
         merged[name] = section
@@ -65,6 +92,42 @@ def newest_first(items: list) -> list:
     return sorted(by_title, key=lambda item: item.date, reverse=True)
 
 
+def others_of(item, items: Sequence, limit: int) -> list:
+    """Return up to `limit` of `items` (newest first), never `item` itself."""
+    return [other for other in items[: limit + 1] if other is not item][:limit]
+
+
+def buckets(items: Sequence, attributes: Sequence[str]) -> dict[tuple, list]:
+    """Group items (kept newest first) by each attribute's value and by all of them."""
+    attributes = tuple(attributes)
+    grouped: dict[tuple, list] = defaultdict(list)
+    for item in items:
+        values = tuple(getattr(item, attribute, None) for attribute in attributes)
+        for attribute, value in zip(attributes, values, strict=True):
+            if value is not None:
+                grouped[attribute, value].append(item)
+        grouped[attributes, values].append(item)
+    return grouped
+
+
+def related_of(item, grouped: Mapping[tuple, list], attributes, limit: int) -> list:
+    """Return up to `limit` items sharing all `attributes`, then any one, newest first."""
+    attributes = tuple(attributes)
+    if not attributes or not limit:
+        return []
+    values = tuple(getattr(item, attribute, None) for attribute in attributes)
+    chosen = others_of(item, grouped.get((attributes, values), ()), limit)
+    seen = {id(other) for other in chosen}
+    rest: list = []
+    for attribute, value in zip(attributes, values, strict=True):
+        for other in others_of(item, grouped.get((attribute, value), ()), limit):
+            if id(other) not in seen:
+                seen.add(id(other))
+                rest.append(other)
+    rest.sort(key=lambda other: other.date, reverse=True)
+    return (chosen + rest)[:limit]
+
+
 class SectionsGenerator(Generator):
     """Generate the paginated list page of each section."""
 
@@ -75,12 +138,23 @@ class SectionsGenerator(Generator):
         for name, section in self.options.items():
             items = newest_first([a for a in articles if a.type == section["type"]])
             self.context[name] = items
+            self.link_items(items, section)
         self.context["sections"] = self.options
+
+    def link_items(self, items: list, section: Mapping[str, Any]) -> None:
+        """Give every item its `others` and `related` lists, in O(items)."""
+        grouped = buckets(items, section["related_by"])
+        for item in items:
+            item.others = others_of(item, items, section["others"])
+            item.related = related_of(
+                item, grouped, section["related_by"], section["related"]
+            )
 
     def generate_output(self, writer) -> None:
         """Write every section's list pages."""
         for name, section in self.options.items():
             self.generate_section(writer, name, section)
+            self.generate_feed(writer, name, section)
 
     def generate_section(self, writer, name: str, section: Mapping[str, Any]) -> None:
         """Write one section's list, paginated."""
@@ -98,6 +172,17 @@ class SectionsGenerator(Generator):
             page_name=section["url"].rstrip("/"),
         )
         log.debug("%s: wrote %s page(s) of %s", PREFIX, pages, name)
+
+    def generate_feed(self, writer, name: str, section: Mapping[str, Any]) -> None:
+        """Write the section's Atom feed, when this build writes feeds at all."""
+        if not (section["feed_url"] and self.settings.get("FEED_ALL_ATOM")):
+            return
+        writer.write_feed(
+            self.context[name],
+            self.context,
+            section["feed_url"],
+            feed_title=section["title"],
+        )
 
 
 def get_generators(pelican) -> type[SectionsGenerator]:

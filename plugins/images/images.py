@@ -1,0 +1,498 @@
+"""images: responsive, metadata-free WebP and JPEG sizes of every item's image.
+
+Each `image` of a model, news item or page is decoded once, turned upright (EXIF
+orientation), converted to sRGB RGB, stripped of all metadata (GPS included) and
+resized to a few widths, each written as WebP and as a progressive JPEG. Results are
+cached by content hash (source bytes + options), so a rebuild with unchanged images
+processes none; output names carry that hash, so a changed image gets new names.
+A missing, unreadable or huge image stops the build, in Vietnamese, before any page
+is written. Templates get `article.picture` and `partials/picture.html`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import PIL
+from pelican import signals
+from pelican.generators import Generator
+from PIL import Image, ImageCms, ImageOps, features
+
+from portal.problems import ContentError, Problem
+from portal.schema import MAX_IMAGE_PIXELS
+from portal.text import slugify
+
+__all__ = [
+    "ImageError",
+    "ImagesGenerator",
+    "OptionsError",
+    "Picture",
+    "get_options",
+    "plan_widths",
+    "prepare",
+    "register",
+]
+
+log = logging.getLogger(__name__)
+PREFIX = "images"
+SETTING = "IMAGES"
+# Bump when the processing changes, so every cached image is made again.
+PROCESS_VERSION = 2
+WIDTHS = (320, 640, 960, 1280)
+WEBP_QUALITY = 78
+JPEG_QUALITY = 80
+FALLBACK_WIDTH = 960
+OUTPUT_DIR = "images"
+SOURCE_DIR = "images"  # under the content folder, as FRONTMATTER["images_dir"]
+WORKERS = 1  # threads gave no measured gain on the shared 2 cores
+DEFAULTS: Mapping[str, Any] = {
+    "widths": WIDTHS,  # capped at the source width
+    "webp_quality": WEBP_QUALITY,
+    "jpeg_quality": JPEG_QUALITY,
+    "fallback_width": FALLBACK_WIDTH,  # the <img src> JPEG: the widest not above it
+    "output_dir": OUTPUT_DIR,  # under the output folder
+    "cache_dir": None,  # None: <CACHE_PATH>/images
+    "max_pixels": MAX_IMAGE_PIXELS,
+    "workers": WORKERS,  # >1: threads (Pillow releases the GIL while it works)
+    "fail_on_error": True,  # False: report bad images, show items without them
+}
+SUFFIXES = {"webp": ".webp", "jpeg": ".jpg"}
+
+
+class OptionsError(ContentError):
+    """The IMAGES setting is wrong."""
+
+
+class ImageError(ContentError):
+    """An image cannot be processed: the build stops before writing."""
+
+
+class BadImage(Exception):
+    """One image cannot be processed; the message says why, in Vietnamese."""
+
+    def __init__(self, message: str, fix: str) -> None:
+        super().__init__(message)
+        self.message, self.fix = message, fix
+
+
+def _positive_int(options: Mapping, key: str, upper: int | None = None) -> None:
+    """Check that an option is an int from 1 to `upper`."""
+    value = options[key]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise OptionsError(f"{PREFIX}: {SETTING}['{key}'] must be a positive int")
+    if upper is not None and value > upper:
+        raise OptionsError(f"{PREFIX}: {SETTING}['{key}'] must be at most {upper}")
+
+
+def get_options(settings: Mapping) -> dict[str, Any]:
+    """Merge the IMAGES setting with the defaults and check it once."""
+    given = settings.get(SETTING) or {}
+    if not isinstance(given, Mapping):
+        raise OptionsError(
+            f"{PREFIX}: {SETTING} must be a dict, not {type(given).__name__}"
+        )
+    unknown = sorted(set(given) - set(DEFAULTS))
+    if unknown:
+        raise OptionsError(f"{PREFIX}: unknown {SETTING} keys: {', '.join(unknown)}")
+    options = {**DEFAULTS, **given}
+    widths = options["widths"]
+    if (
+        not isinstance(widths, list | tuple)
+        or not widths
+        or any(isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in widths)
+    ):
+        raise OptionsError(
+            f"{PREFIX}: {SETTING}['widths'] must be a list of positive ints"
+        )
+    options["widths"] = tuple(sorted(set(widths)))
+    for key in ("webp_quality", "jpeg_quality"):
+        _positive_int(options, key, 100)
+    for key in ("fallback_width", "max_pixels", "workers"):
+        _positive_int(options, key)
+    if not isinstance(options["fail_on_error"], bool):
+        raise OptionsError(
+            f"{PREFIX}: {SETTING}['fail_on_error'] must be True or False"
+        )
+    for key in ("output_dir", "cache_dir"):
+        value = options[key]
+        if key == "cache_dir" and value is None:
+            continue
+        if not isinstance(value, str) or not value.strip("/ "):
+            raise OptionsError(f"{PREFIX}: {SETTING}['{key}'] must be a folder name")
+    if (
+        Path(options["output_dir"]).is_absolute()
+        or ".." in Path(options["output_dir"]).parts
+    ):
+        raise OptionsError(
+            f"{PREFIX}: {SETTING}['output_dir'] must be relative, inside the output"
+        )
+    if options["cache_dir"] is None:
+        options["cache_dir"] = str(Path(settings["CACHE_PATH"]) / "images")
+    if not features.check("webp"):
+        raise OptionsError(f"{PREFIX}: this Pillow cannot write WebP")
+    return options
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One file made from a source image: its format, size and name."""
+
+    kind: str  # "webp" | "jpeg"
+    width: int
+    height: int
+    cached: Path  # in the cache folder
+    name: str  # under the output folder's image folder
+
+
+@dataclass(frozen=True)
+class Processed:
+    """A source image made into its variants."""
+
+    source: str  # relative to content/images/
+    key: str  # sha256 of the source bytes and the options
+    variants: tuple[Variant, ...]
+    fresh: bool  # made by this build, not taken from the cache
+
+    def of(self, kind: str) -> list[Variant]:
+        """Return the variants of one format, narrowest first."""
+        return sorted((v for v in self.variants if v.kind == kind), key=_width)
+
+
+def _width(variant: Variant) -> int:
+    return variant.width
+
+
+@dataclass(frozen=True)
+class Picture:
+    """What `partials/picture.html` needs to draw an item's image."""
+
+    src: str  # fallback JPEG URL relative to the site root, no leading slash
+    width: int
+    height: int
+    alt: str
+    caption: str
+    webp: list[tuple[str, int]]  # (url, width) for srcset, narrowest first
+    jpeg: list[tuple[str, int]]
+
+
+def options_key(options: Mapping) -> bytes:
+    """Return the options that change the output, as bytes for the hash."""
+    used = {
+        "widths": list(options["widths"]),
+        "webp_quality": options["webp_quality"],
+        "jpeg_quality": options["jpeg_quality"],
+        "version": PROCESS_VERSION,
+        "pillow": PIL.__version__,
+    }
+    return json.dumps(used, sort_keys=True).encode()
+
+
+def plan_widths(source_width: int, widths: Iterable[int]) -> list[int]:
+    """Return the widths to make: those narrower than the source, and the source's."""
+    below = [w for w in widths if w < source_width]
+    if source_width <= max(widths) and source_width not in below:
+        below.append(source_width)
+    return below
+
+
+def _decode(path: Path, max_pixels: int, widest: int) -> Image.Image:
+    """Open, check and decode an image, upright, in sRGB RGB, without metadata."""
+    try:
+        with Image.open(path) as opened:
+            width, height = opened.size
+            if width * height > max_pixels:
+                megapixels = f"{max_pixels / 1e6:g}".replace(".", ",")
+                raise BadImage(
+                    f"có {width}×{height} điểm ảnh, quá {megapixels} megapixel",
+                    "thu nhỏ ảnh (khoảng 2000 điểm ảnh chiều ngang là đủ)",
+                )
+            # A JPEG decodes faster at 1/2, 1/4, 1/8 scale while still >= widest.
+            opened.draft("RGB", (widest, widest))
+            image = ImageOps.exif_transpose(opened)
+            image.load()
+    except FileNotFoundError:
+        raise BadImage(
+            "không có trong thư mục ảnh",
+            "kiểm tra tên tệp ảnh (phân biệt chữ hoa, chữ thường) và thư mục",
+        ) from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        raise BadImage(
+            f"bị hỏng hoặc không đọc được ({error})",
+            "mở ảnh bằng phần mềm xem ảnh, lưu lại dạng JPEG hoặc PNG rồi chạy lại",
+        ) from None
+    return _clean(image, path)
+
+
+def _clean(image: Image.Image, path: Path) -> Image.Image:
+    """Return the image in sRGB RGB on white, with no metadata at all."""
+    icc = image.info.get("icc_profile")
+    if image.mode in ("RGBA", "LA", "PA") or (
+        image.mode == "P" and "transparency" in image.info
+    ):
+        rgba = image.convert("RGBA")
+        image = Image.new("RGB", rgba.size, "white")
+        image.paste(rgba, mask=rgba.getchannel("A"))
+    elif icc and image.mode in ("RGB", "CMYK"):
+        try:
+            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            srgb = ImageCms.createProfile("sRGB")
+            image = ImageCms.profileToProfile(image, source, srgb, outputMode="RGB")
+        except (ImageCms.PyCMSError, OSError, ValueError):
+            log.warning("%s: %s: bỏ qua hồ sơ màu ICC không đọc được", PREFIX, path)
+    image = image.convert("RGB")
+    image.info.clear()
+    return image
+
+
+def _save(image: Image.Image, kind: str, path: Path, options: Mapping) -> None:
+    """Encode one variant into `path` atomically (no metadata is passed)."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    if kind == "webp":
+        image.save(temporary, "WEBP", quality=options["webp_quality"], method=4)
+    else:
+        image.save(
+            temporary,
+            "JPEG",
+            quality=options["jpeg_quality"],
+            optimize=True,
+            progressive=True,
+        )
+    os.replace(temporary, path)
+
+
+def _manifest_path(cache: Path, key: str) -> Path:
+    return cache / f"{key}.json"
+
+
+def _variants(source: str, key: str, sizes: list, cache: Path) -> tuple[Variant, ...]:
+    """Name the variant files of an image from its manifest sizes."""
+    stem = slugify(Path(source).stem) or "anh"
+    return tuple(
+        Variant(
+            kind,
+            width,
+            height,
+            cache / f"{key}-{width}{suffix}",
+            f"{stem}-{key[:8]}-{width}{suffix}",
+        )
+        for width, height in sizes
+        for kind, suffix in SUFFIXES.items()
+    )
+
+
+def _cached(source: str, key: str, cache: Path) -> Processed | None:
+    """Return an image's variants from the cache, if all of them are there."""
+    try:
+        sizes = json.loads(_manifest_path(cache, key).read_text("utf-8"))["sizes"]
+    except (OSError, ValueError, KeyError):
+        return None
+    variants = _variants(source, key, sizes, cache)
+    if not all(v.cached.is_file() for v in variants):
+        return None
+    return Processed(source, key, variants, fresh=False)
+
+
+def render(source: str, path: Path, key: str, options: Mapping) -> Processed:
+    """Decode one image and write its variants and manifest into the cache."""
+    cache = Path(options["cache_dir"])
+    image = _decode(path, options["max_pixels"], max(options["widths"]))
+    sizes = []
+    resized = image
+    # Widest first, each from the previous one: half the work of resizing each
+    # from the full image, with no visible difference.
+    for width in sorted(plan_widths(image.width, options["widths"]), reverse=True):
+        height = max(1, round(image.height * width / image.width))
+        if width != resized.width:
+            resized = resized.resize((width, height), Image.Resampling.LANCZOS)
+        sizes.append((width, height))
+        for kind, suffix in SUFFIXES.items():
+            _save(resized, kind, cache / f"{key}-{width}{suffix}", options)
+    manifest = _manifest_path(cache, key)
+    temporary = manifest.with_name(f".{manifest.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps({"source": source, "sizes": sizes}), "utf-8")
+    os.replace(temporary, manifest)
+    return Processed(source, key, _variants(source, key, sizes, cache), fresh=True)
+
+
+def _one(source: str, root: Path, options: Mapping, salt: bytes) -> Processed:
+    """Return one image's variants, from the cache or made now."""
+    path = root / source
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise BadImage(
+            "không có trong thư mục ảnh",
+            "kiểm tra tên tệp ảnh (phân biệt chữ hoa, chữ thường) và thư mục",
+        ) from None
+    except OSError as error:
+        raise BadImage(f"không đọc được ({error})", "") from None
+    key = hashlib.sha256(salt + data).hexdigest()
+    cache = Path(options["cache_dir"])
+    return _cached(source, key, cache) or render(source, path, key, options)
+
+
+def prepare(
+    sources: Iterable[str], root: Path, options: Mapping
+) -> tuple[dict[str, Processed], dict[str, BadImage]]:
+    """Process every source image (relative to `root`) not already in the cache."""
+    Path(options["cache_dir"]).mkdir(parents=True, exist_ok=True)
+    salt = options_key(options)
+    unique = sorted(set(sources))
+    done: dict[str, Processed] = {}
+    failed: dict[str, BadImage] = {}
+
+    def work(source: str) -> None:
+        try:
+            done[source] = _one(source, root, options, salt)
+        except BadImage as error:
+            failed[source] = error
+
+    started = time.perf_counter()
+    if options["workers"] > 1 and len(unique) > 1:
+        with ThreadPoolExecutor(options["workers"]) as pool:
+            list(pool.map(work, unique))
+    else:
+        for source in unique:
+            work(source)
+    fresh = sum(p.fresh for p in done.values())
+    log.info(
+        "%s: %s ảnh: xử lý %s, dùng lại %s từ bộ nhớ đệm, %s lỗi (%.2f s)",
+        PREFIX,
+        len(unique),
+        fresh,
+        len(done) - fresh,
+        len(failed),
+        time.perf_counter() - started,
+    )
+    return done, failed
+
+
+def picture(content, processed: Processed, options: Mapping) -> Picture:
+    """Describe an item's image for the templates."""
+    folder = options["output_dir"].strip("/")
+    webp = [(f"{folder}/{v.name}", v.width) for v in processed.of("webp")]
+    jpegs = processed.of("jpeg")
+    fitting = [v for v in jpegs if v.width <= options["fallback_width"]]
+    fallback = fitting[-1] if fitting else jpegs[0]
+    return Picture(
+        src=f"{folder}/{fallback.name}",
+        width=fallback.width,
+        height=fallback.height,
+        alt=getattr(content, "image_alt", "") or "",
+        caption=getattr(content, "image_caption", "") or "",
+        webp=webp,
+        jpeg=[(f"{folder}/{v.name}", v.width) for v in jpegs],
+    )
+
+
+CONTENT_LISTS = (
+    "articles",
+    "drafts",
+    "hidden_articles",
+    "pages",
+    "draft_pages",
+    "hidden_pages",
+)
+
+
+def _contents(context: Mapping) -> list:
+    """Return every article and page the build read, drafts and hidden ones too."""
+    return [content for name in CONTENT_LISTS for content in context.get(name, [])]
+
+
+def _problem(content, settings: Mapping, error: BadImage) -> Problem:
+    """Word an image error as a problem of the file that uses the image."""
+    source = Path(content.source_path)
+    root = Path(settings["PATH"]).resolve().parent
+    try:
+        display = source.resolve().relative_to(root).as_posix()
+    except ValueError:
+        display = source.as_posix()
+    line = getattr(content, "source_lines", {}).get("image")
+    message = f"ảnh “{content.image}” {error.message}"
+    return Problem(display, "image", message, error.fix, line)
+
+
+class ImagesGenerator(Generator):
+    """Make every item's image variants, then copy them into the output."""
+
+    def generate_context(self) -> None:
+        """Process the images of all items and give each item its `picture`."""
+        self.options = get_options(self.settings)
+        self.processed: dict[str, Processed] = {}
+        contents = _contents(self.context)
+        for content in contents:
+            content.picture = None
+        # Drafts not written (DRAFT_SAVE_AS empty) must not publish their images.
+        used = [c for c in contents if getattr(c, "image", None) and c.save_as]
+        root = Path(self.settings["PATH"]) / _source_dir(self.settings)
+        done, failed = prepare((c.image for c in used), root, self.options)
+        problems = [
+            _problem(c, self.settings, failed[c.image])
+            for c in used
+            if c.image in failed
+        ]
+        for problem in sorted(set(problems), key=Problem.order.fget):
+            log.error("%s: LỖI %s", PREFIX, problem)
+        if problems and self.options["fail_on_error"]:
+            raise ImageError(
+                f"{PREFIX}: {len(failed)} ảnh lỗi, chưa dựng trang nào."
+                " Sửa các lỗi ở trên rồi chạy lại."
+            )
+        self.processed = done
+        for content in used:
+            if content.image in done:
+                content.picture = picture(content, done[content.image], self.options)
+
+    def generate_output(self, writer) -> None:
+        """Link (or copy) every variant from the cache into the output folder."""
+        for processed in self.processed.values():
+            self.generate_variants(processed)
+
+    def generate_variants(self, processed: Processed) -> None:
+        """Put one image's variant files into the output folder."""
+        folder = Path(self.output_path) / self.options["output_dir"]
+        folder.mkdir(parents=True, exist_ok=True)
+        for variant in processed.variants:
+            target = folder / variant.name
+            if target.exists():
+                if target.stat().st_size == variant.cached.stat().st_size:
+                    continue  # the name carries the content hash: same file
+                target.unlink()
+            try:
+                os.link(variant.cached, target)
+            except OSError:
+                shutil.copyfile(variant.cached, target)
+
+
+def _source_dir(settings: Mapping) -> str:
+    """Return the folder of source images under the content folder."""
+    frontmatter = settings.get("FRONTMATTER") or {}
+    return frontmatter.get("images_dir", SOURCE_DIR)
+
+
+def get_generators(pelican) -> type[ImagesGenerator]:
+    """Return the generator that makes and publishes image variants."""
+    return ImagesGenerator
+
+
+def check_options(pelican) -> None:
+    """Check the IMAGES setting once, before anything is read."""
+    get_options(pelican.settings)
+
+
+def register() -> None:
+    """Connect the plugin to Pelican's signals."""
+    signals.initialized.connect(check_options)
+    signals.get_generators.connect(get_generators)

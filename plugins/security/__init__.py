@@ -1,0 +1,1 @@
+from .security import *  # noqa: F403

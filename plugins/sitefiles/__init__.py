@@ -1,0 +1,1 @@
+from .sitefiles import *  # noqa: F403

@@ -1,0 +1,1 @@
+from .taxonomy import *  # noqa: F403

@@ -1,0 +1,1 @@
+from .visitor_counter import *  # noqa: F403

@@ -1,0 +1,121 @@
+"""Publish the site without ever shipping half of it: `python -m portal.publish`.
+
+The production build (publishconf.py) runs into `output.staging/`, a copy of the
+current `output/` made with file times kept (so unchanged pages and their
+compressed copies are skipped), with its own cache (cache/publish, set in
+publishconf.py). Only when the build succeeds is the staging folder swapped in (in
+one step on Linux, else by two renames); on any failure it is removed and `output/`
+is left exactly as it was.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+# Linux renameat2(2): swap two paths atomically (no moment without an output/).
+AT_FDCWD = -100
+RENAME_EXCHANGE = 2
+
+
+def stage(output: Path, staging: Path) -> None:
+    """Copy the current output into a fresh staging folder, keeping file times."""
+    remove(staging)
+    if output.is_dir():
+        shutil.copytree(output, staging, symlinks=True, copy_function=shutil.copy2)
+    else:
+        staging.mkdir(parents=True)
+
+
+def remove(path: Path) -> None:
+    """Remove a folder if it exists."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def build(content: Path, staging: Path, settings: Path, extra: Sequence[str]) -> int:
+    """Run Pelican into the staging folder; return its exit status."""
+    command = [sys.executable, "-m", "pelican", str(content), "-o", str(staging)]
+    command += ["-s", str(settings), "--log-handler", "plain", *extra]
+    return subprocess.run(command, check=False).returncode
+
+
+def exchange(first: Path, second: Path) -> bool:
+    """Swap two folders in one step (Linux renameat2); tell whether it worked."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    status = renameat2(
+        AT_FDCWD, os.fsencode(first), AT_FDCWD, os.fsencode(second), RENAME_EXCHANGE
+    )
+    return status == 0
+
+
+def swap(staging: Path, output: Path) -> None:
+    """Put the staging folder in place of the output, keeping the old one until done."""
+    if output.is_dir() and exchange(staging, output):
+        remove(staging)  # it now holds the previous site
+        return
+    old = output.with_name(output.name + ".old")
+    remove(old)
+    if output.exists():
+        output.rename(old)
+    try:
+        staging.rename(output)
+    except OSError:
+        if old.exists():
+            old.rename(output)
+        raise
+    remove(old)
+
+
+def publish(
+    content: Path,
+    output: Path,
+    settings: Path,
+    extra: Sequence[str] = (),
+) -> int:
+    """Build into a staging copy and swap it in only on success; return the status."""
+    staging = output.with_name(output.name + ".staging")
+    stage(output, staging)
+    status = build(content, staging, settings, extra)
+    if status != 0:
+        remove(staging)
+        print(
+            f"LỖI Xuất bản thất bại (mã {status}); trang đang chạy trong "
+            f"{output}/ được giữ nguyên. Sửa các lỗi ở trên rồi chạy lại.",
+            file=sys.stderr,
+        )
+        return status
+    swap(staging, output)
+    print(f"Đã xuất bản vào {output}/.")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and publish."""
+    parser = argparse.ArgumentParser(
+        description="Xuất bản trang: dựng vào bản sao tạm, chỉ thay khi thành công."
+    )
+    parser.add_argument("--content", default="content", type=Path)
+    parser.add_argument("--output", default="output", type=Path)
+    parser.add_argument("-s", "--settings", default="publishconf.py", type=Path)
+    parser.add_argument(
+        "extra", nargs=argparse.REMAINDER, help="thêm tham số cho pelican, sau --"
+    )
+    args = parser.parse_args(argv)
+    extra = args.extra[1:] if args.extra[:1] == ["--"] else args.extra
+    return publish(args.content, args.output, args.settings, extra)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""plugins/assets and plugins/security: hashed theme files, .gz/.br copies, one CSP."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import re
+
+import brotli
+import pytest
+from assets import AssetsError, compress_tree, get_options, hashed_name
+from security import SecurityError, build_policy, counter_origin, meta_policy
+
+from tests.conftest import ROOT, Site
+
+CONTENT = ROOT / "content"
+COUNTER = "https://dem.example.vn/api"
+INLINE = [
+    (r"<style[\s>]", "a <style> element"),
+    (r"\sstyle=", "a style attribute"),
+    (r"\son[a-z]+=", "an event handler attribute"),
+    (r"javascript:", "a javascript: URL"),
+    (r"<script(?![^>]*\ssrc=)(?![^>]*application/ld\+json)[^>]*>", "an inline script"),
+]
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory) -> Site:
+    """Build the real sample content once, with a counter on another origin."""
+    root = tmp_path_factory.mktemp("assets")
+    (root / "content").symlink_to(CONTENT)
+    site = Site(root)
+    result = site.build(env={"COUNTER_URL": COUNTER})
+    assert result.returncode == 0, result.stderr
+    return site
+
+
+def test_pages_link_the_hashed_stylesheet(sample):
+    source = (ROOT / "theme" / "static" / "css" / "site.css").read_bytes()
+    digest = hashlib.sha256(source).hexdigest()[:8]
+    assert f'href="/theme/css/site.{digest}.css"' in sample.page("mo-hinh/")
+    assert (sample.output / f"theme/css/site.{digest}.css").read_bytes() == source
+    assert (sample.output / "theme/css/site.css").read_bytes() == source
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("css/site.css", "css/site.{h}.css"),
+        ("js/counter.min.js", "js/counter.min.{h}.js"),
+        ("img/logo", "img/logo"),
+    ],
+)
+def test_hashed_name(path, expected):
+    assert hashed_name(path, "0a1b2c3d") == expected.format(h="0a1b2c3d")
+
+
+def test_the_policy_names_the_counter_origin(sample):
+    meta = re.search(
+        r'<meta http-equiv="Content-Security-Policy" content="([^"]+)">',
+        sample.page("mo-hinh/"),
+    ).group(1)
+    assert "connect-src 'self' https://dem.example.vn;" in meta
+    assert "frame-ancestors" not in meta
+    header = (sample.output / ".nginx" / "csp.conf").read_text("utf-8")
+    assert f"{meta}; frame-ancestors 'none'\" always;" in header
+    assert header.count("add_header Content-Security-Policy") == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "site", "origin"),
+    [
+        ("", "", ""),
+        ("/", "https://a.vn", ""),
+        ("https://dem.example.vn/api/", "", "https://dem.example.vn"),
+        ("http://127.0.0.1:8787", "https://a.vn/portal", "http://127.0.0.1:8787"),
+        ("https://a.vn", "https://a.vn/portal", ""),
+    ],
+)
+def test_counter_origin(url, site, origin):
+    assert counter_origin(url, site) == origin
+
+
+@pytest.mark.parametrize("url", ["dem.example.vn", "ftp://dem.example.vn", "https://"])
+def test_a_bad_counter_url_is_refused(url):
+    with pytest.raises(SecurityError, match="^security: COUNTER_URL"):
+        counter_origin(url)
+
+
+def test_policy_without_counter_is_self_only():
+    policy = build_policy("connect-src 'self' {counter_origin}; object-src 'none'", "")
+    assert policy == "connect-src 'self'; object-src 'none'"
+    assert meta_policy(policy + "; frame-ancestors 'none'") == policy
+
+
+def test_pages_satisfy_the_policy_statically(sample):
+    problems = [
+        f"{page.relative_to(sample.output)}: {what}"
+        for page in sample.output.rglob("*.html")
+        for pattern, what in INLINE
+        if re.search(pattern, page.read_text("utf-8"))
+    ]
+    assert not problems, problems
+
+
+def test_text_files_are_precompressed(sample):
+    pages = [p for p in sample.output.rglob("*.html") if p.stat().st_size >= 1024]
+    assert len(pages) > 20
+    for page in pages:
+        data = page.read_bytes()
+        packed = page.with_name(page.name + ".gz").read_bytes()
+        assert gzip.decompress(packed) == data
+        assert packed[4:8] == b"\0\0\0\0", "no time stamp: builds are byte-identical"
+        assert brotli.decompress(page.with_name(page.name + ".br").read_bytes()) == data
+    small = (sample.output / ".nginx" / "csp.conf").with_suffix(".conf.gz")
+    assert not small.exists()
+
+
+def test_compression_rewrites_only_stale_copies(tmp_path):
+    options = get_options({"ASSETS": {"min_size": 10}})
+    page = tmp_path / "a" / "index.html"
+    page.parent.mkdir()
+    page.write_text("<p>Xin chào</p>" * 10, "utf-8")
+    archive = tmp_path / "tai-lieu.tar.gz"
+    archive.write_bytes(b"editor's own archive")
+    assert compress_tree(tmp_path, options) == (1, 0)
+    assert compress_tree(tmp_path, options) == (0, 1)
+    page.write_text("<p>Đã sửa</p>" * 10, "utf-8")
+    assert compress_tree(tmp_path, options) == (1, 0)
+    assert gzip.decompress(page.with_suffix(".html.gz").read_bytes()) == (
+        page.read_bytes()
+    )
+    page.unlink()
+    compress_tree(tmp_path, options)
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == [
+        "tai-lieu.tar.gz"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"bogus": 1}, "unknown options bogus"),
+        ({"hash_length": 3}, "hash_length"),
+        ({"min_size": -1}, "min_size"),
+        ([], "must be a dict"),
+    ],
+)
+def test_bad_options_are_refused(given, message):
+    with pytest.raises(AssetsError, match=f"^assets: .*{message}"):
+        get_options({"ASSETS": given})
+
+
+def test_a_missing_theme_file_is_named(site, tmp_path):
+    theme = tmp_path / "theme"
+    (theme / "templates").mkdir(parents=True)
+    (theme / "static").mkdir()
+    (theme / "templates" / "index.html").write_text(
+        '<link href="{{ "css/khong-co.css"|asset }}">', "utf-8"
+    )
+    result = site.build(THEME=str(theme), DIRECT_TEMPLATES=["index"])
+    assert result.returncode != 0
+    assert "assets: giao diện không có tệp “css/khong-co.css”" in result.stderr

@@ -1,0 +1,428 @@
+"""The images plugin: responsive, upright, metadata-free, cached images; clear errors."""
+
+from __future__ import annotations
+
+import io
+import logging
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from images import OptionsError, Picture, get_options, plan_widths, prepare
+from jinja2 import Environment, FileSystemLoader
+from PIL import Image, ImageCms
+
+from tests.conftest import ROOT, Site, get_settings, model, news
+
+WIDTHS = [100, 200, 400]
+OPTIONS = {"widths": WIDTHS, "fallback_width": 300, "workers": 2}
+RED, BLUE = (220, 30, 30), (30, 30, 220)
+MAKER = "Fake camera maker"
+
+
+def jpeg(size=(600, 400), colour=RED, orientation=None, gps=True) -> bytes:
+    """Return a JPEG with camera and GPS EXIF (and an orientation tag if given)."""
+    image = Image.new("RGB", size, colour)
+    exif = image.getexif()
+    exif[0x010F] = MAKER
+    if gps:
+        exif[0x8825] = {1: "N", 2: (10.0, 55.0, 30.0), 3: "E", 4: (108.0, 6.0, 12.0)}
+    if orientation:
+        exif[0x0112] = orientation
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90, exif=exif)
+    return out.getvalue()
+
+
+def sideways() -> bytes:
+    """Return a landscape JPEG, red left and blue right, tagged "turn 90° clockwise"."""
+    image = Image.new("RGB", (300, 200), BLUE)
+    image.paste(RED, (0, 0, 150, 200))
+    exif = image.getexif()
+    exif[0x0112] = 6
+    exif[0x8825] = {1: "N", 2: (10.0, 55.0, 30.0)}
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=95, exif=exif)
+    return out.getvalue()
+
+
+def with_icc() -> bytes:
+    """Return a JPEG carrying an ICC colour profile (sRGB), to be converted and dropped."""
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    out = io.BytesIO()
+    Image.new("RGB", (400, 300), RED).save(out, "JPEG", icc_profile=profile)
+    return out.getvalue()
+
+
+def png(size=(150, 100)) -> bytes:
+    """Return a half-transparent PNG."""
+    out = io.BytesIO()
+    Image.new("RGBA", size, (0, 128, 0, 128)).save(out, "PNG")
+    return out.getvalue()
+
+
+class Pictures(HTMLParser):
+    """Collect the attributes of every <source>, <img> and <figcaption> text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sources: list[dict] = []
+        self.imgs: list[dict] = []
+        self.captions: list[str] = []
+        self._in_caption = False
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "source":
+            self.sources.append(dict(attrs))
+        elif tag == "img":
+            self.imgs.append(dict(attrs))
+        self._in_caption = tag == "figcaption"
+
+    def handle_data(self, data):
+        if self._in_caption:
+            self.captions.append(data)
+            self._in_caption = False
+
+
+def pictures(html: str) -> Pictures:
+    """Parse the pictures of an item's own article (not the cards around it)."""
+    if '<article class="item' in html:
+        html = html.split('<article class="item', 1)[1].split("</article>", 1)[0]
+    parser = Pictures()
+    parser.feed(html)
+    return parser
+
+
+def srcset(value: str) -> list[tuple[str, int]]:
+    """Split a srcset into (url, width) pairs."""
+    pairs = [item.strip().rsplit(" ", 1) for item in value.split(",")]
+    return [(url, int(width.rstrip("w"))) for url, width in pairs]
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, bytes]]:
+    """Return every file under a folder with its mtime and bytes."""
+    return {
+        p.relative_to(folder).as_posix(): (p.stat().st_mtime_ns, p.read_bytes())
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def new_site(root: Path) -> Site:
+    site = Site(root)
+    for folder in ("models", "news", "pages", "images"):
+        (site.content / folder).mkdir(parents=True, exist_ok=True)
+    return site
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """Build a small site with images twice; keep snapshots of both builds."""
+    site = new_site(tmp_path_factory.mktemp("images"))
+    site.write("images/mo-hinh/cho.jpg", jpeg())
+    site.write("images/mo-hinh/doc.jpg", sideways())
+    site.write("images/tin-tuc/nho.png", png())
+    site.write("images/mo-hinh/nhap.jpg", jpeg(colour=BLUE))
+    site.write("images/mo-hinh/mau.jpg", with_icc())
+    site.write(
+        "models/mau.md", model(title="Màu", image="mo-hinh/mau.jpg", image_alt="Đỏ")
+    )
+    caption = "Chợ <Ma Lâm> & “giỏ xách”"
+    site.write(
+        "models/cho.md",
+        model(image="mo-hinh/cho.jpg", image_alt="Sạp hàng", image_caption=caption),
+    )
+    site.write(
+        "models/doc.md",
+        model(title="Ảnh dọc", image="mo-hinh/doc.jpg", image_alt="Chai nhựa"),
+    )
+    site.write("models/khong-anh.md", model(title="Không có ảnh"))
+    site.write(
+        "models/nhap.md",
+        model(title="Nháp", status="draft", image="mo-hinh/nhap.jpg", image_alt="X"),
+    )
+    site.write(
+        "news/tin.md", news(image="tin-tuc/nho.png", image_alt="Ô vuông xanh lá")
+    )
+    first = site.build(IMAGES=OPTIONS)
+    assert first.returncode == 0, first.stderr
+    cache, output = snapshot(site.root / "cache" / "images"), snapshot(site.output)
+    second = site.build(IMAGES=OPTIONS)
+    assert second.returncode == 0, second.stderr
+    site.first = (cache, output)
+    site.second = (snapshot(site.root / "cache" / "images"), snapshot(site.output))
+    site.caption = caption
+    return site
+
+
+def test_srcset_lists_every_width_in_webp_and_jpeg(built):
+    found = pictures(built.page("mo-hinh/cho/"))
+    (source,), (img,) = found.sources, found.imgs
+    assert source["type"] == "image/webp"
+    assert source["sizes"] == img["sizes"] == "(min-width: 48rem) 48rem, 100vw"
+    webp, jpg = srcset(source["srcset"]), srcset(img["srcset"])
+    assert [w for _, w in webp] == [w for _, w in jpg] == WIDTHS
+    assert all(u.startswith("/images/cho-") and u.endswith(".webp") for u, _ in webp)
+    assert all(u.startswith("/images/cho-") and u.endswith(".jpg") for u, _ in jpg)
+    assert img["src"] == jpg[1][0]  # the widest JPEG not above fallback_width
+    assert img["alt"] == "Sạp hàng"
+
+
+def test_width_and_height_attributes_match_the_files(built):
+    for url in ("mo-hinh/cho/", "mo-hinh/doc/", "tin-tuc/tin/"):
+        found = pictures(built.page(url))
+        (img,) = found.imgs
+        for address, width in srcset(img["srcset"]) + srcset(
+            found.sources[0]["srcset"]
+        ):
+            with Image.open(built.output / address.lstrip("/")) as image:
+                assert image.width == width
+        with Image.open(built.output / img["src"].lstrip("/")) as image:
+            assert (str(image.width), str(image.height)) == (
+                img["width"],
+                img["height"],
+            )
+
+
+def test_widths_are_capped_at_the_source_width(built):
+    found = pictures(built.page("tin-tuc/tin/"))
+    assert [w for _, w in srcset(found.imgs[0]["srcset"])] == [100, 150]
+    assert plan_widths(2000, (320, 640, 960, 1280)) == [320, 640, 960, 1280]
+    assert plan_widths(800, (320, 640, 960, 1280)) == [320, 640, 800]
+    assert plan_widths(200, (320, 640)) == [200]
+
+
+def test_every_output_decodes_in_its_format(built):
+    files = sorted((built.output / "images").iterdir())
+    assert len(files) == 2 * (3 + 2 + 2 + 3)  # doc is 200 wide, nho 150, others 400+
+    for path in files:
+        with Image.open(path) as image:
+            image.load()
+            expected = "WEBP" if path.suffix == ".webp" else "JPEG"
+            assert image.format == expected and image.mode == "RGB"
+            if expected == "JPEG":
+                assert image.info.get("progressive") or image.info.get("progression")
+
+
+def test_exif_orientation_is_applied(built):
+    (img,) = pictures(built.page("mo-hinh/doc/")).imgs
+    assert (img["width"], img["height"]) == ("200", "300")
+    for path in (built.output / "images").glob("doc-*"):
+        with Image.open(path) as image:
+            rgb = image.convert("RGB")
+            assert rgb.height > rgb.width
+            top = rgb.getpixel((rgb.width // 2, rgb.height // 8))
+            bottom = rgb.getpixel((rgb.width // 2, rgb.height * 7 // 8))
+            assert top[0] > 150 > top[2] and bottom[2] > 150 > bottom[0], path.name
+
+
+def test_no_metadata_in_any_output(built):
+    for path in (built.output / "images").iterdir():
+        data = path.read_bytes()
+        assert b"Exif" not in data and MAKER.encode() not in data, path.name
+        with Image.open(path) as image:
+            assert not image.getexif(), path.name
+            assert not {"exif", "icc_profile", "xmp", "XML:com.adobe.xmp"} & set(
+                image.info
+            )
+
+
+def test_no_original_and_no_draft_image_is_published(built):
+    originals = {p.read_bytes() for p in (built.content / "images").rglob("*.*")}
+    for path in built.output.rglob("*"):
+        if path.is_file():
+            assert path.read_bytes() not in originals, path
+            assert path.suffix not in (".png",) and "nhap" not in path.name
+    assert not (built.output / "images" / "mo-hinh").exists()
+
+
+def test_item_page_shows_figure_eager_with_escaped_caption(built):
+    html = built.page("mo-hinh/cho/")
+    found = pictures(html)
+    assert found.captions == [built.caption]
+    assert "Chợ &lt;Ma Lâm&gt; &amp; “giỏ xách”" in html
+    (img,) = found.imgs
+    assert "loading" not in img and img["fetchpriority"] == "high"
+    assert img["decoding"] == "async"
+    assert "<figure" not in built.page("mo-hinh/khong-anh/")
+
+
+def test_partial_is_lazy_below_the_fold():
+    env = Environment(loader=FileSystemLoader(ROOT / "theme" / "templates"))
+    picture = Picture(
+        "images/a-1-200.jpg",
+        200,
+        100,
+        'Ảnh "a" <b>',
+        "",
+        [("images/a-1-100.webp", 100), ("images/a-1-200.webp", 200)],
+        [("images/a-1-100.jpg", 100), ("images/a-1-200.jpg", 200)],
+    )
+    template = env.get_template("partials/picture.html")
+    html = template.render(picture=picture, sizes="10rem", SITEURL="https://x.vn")
+    (img,) = pictures(html).imgs
+    assert img["loading"] == "lazy" and "fetchpriority" not in img
+    assert img["src"] == "https://x.vn/images/a-1-200.jpg"
+    assert img["alt"] == 'Ảnh "a" <b>' and "<b>" not in html
+    assert img["sizes"] == "10rem" and (img["width"], img["height"]) == ("200", "100")
+
+
+def test_rebuild_with_nothing_changed_processes_no_image(built):
+    (cache1, out1), (cache2, out2) = built.first, built.second
+    assert cache1 and cache1 == cache2  # same files, same mtimes: none rewritten
+    images1 = {k: v[1] for k, v in out1.items() if k.startswith("images/")}
+    images2 = {k: v[1] for k, v in out2.items() if k.startswith("images/")}
+    assert images1 and images1 == images2
+    page = "mo-hinh/cho/index.html"
+    assert out1[page][1] == out2[page][1]
+
+
+def test_prepare_counts_processed_and_cached(tmp_path, caplog):
+    root = tmp_path / "images"
+    root.mkdir()
+    (root / "a.jpg").write_bytes(jpeg((300, 200)))
+    (root / "b.jpg").write_bytes(jpeg((300, 200), colour=BLUE))
+    options = get_options({"IMAGES": OPTIONS, "CACHE_PATH": str(tmp_path / "c")})
+    caplog.set_level(logging.INFO, logger="images")
+    done, failed = prepare(["a.jpg", "b.jpg", "a.jpg"], root, options)
+    assert not failed and sum(p.fresh for p in done.values()) == 2
+    assert "2 ảnh: xử lý 2, dùng lại 0" in caplog.text
+    caplog.clear()
+    done, failed = prepare(["a.jpg", "b.jpg"], root, options)
+    assert not failed and not any(p.fresh for p in done.values())
+    assert "2 ảnh: xử lý 0, dùng lại 2" in caplog.text
+
+
+def test_changed_image_is_processed_again_under_a_new_name(site):
+    site.write("images/a.jpg", jpeg())
+    site.write("models/a.md", model(image="a.jpg", image_alt="A"))
+    assert site.build(IMAGES=OPTIONS).returncode == 0
+    before = pictures(site.page("mo-hinh/a/")).imgs[0]["src"]
+    site.write("images/a.jpg", jpeg(colour=BLUE))
+    result = site.build(IMAGES=OPTIONS)
+    assert result.returncode == 0, result.stderr
+    after = pictures(site.page("mo-hinh/a/")).imgs[0]["src"]
+    assert before != after and before.rsplit("-", 1)[1] == after.rsplit("-", 1)[1]
+    with Image.open(site.output / after.lstrip("/")) as image:
+        assert image.convert("RGB").getpixel((5, 5))[2] > 150  # the new, blue one
+    assert len(list((site.root / "cache" / "images").glob("*.json"))) == 2
+
+
+def truncated() -> bytes:
+    """Return a JPEG whose header reads but whose data stops half-way."""
+    out = io.BytesIO()
+    Image.effect_noise((400, 300), 60).convert("RGB").save(out, "JPEG")
+    return out.getvalue()[: len(out.getvalue()) // 2]
+
+
+@pytest.mark.parametrize(
+    ("data", "options", "message"),
+    [
+        (truncated(), OPTIONS, "bị hỏng hoặc không đọc được"),
+        (
+            jpeg((200, 100)),
+            {**OPTIONS, "max_pixels": 10_000},
+            "có 200×100 điểm ảnh, quá 0,01 megapixel",
+        ),
+    ],
+    ids=["corrupt", "huge"],
+)
+def test_bad_image_stops_the_build_before_writing(site, data, options, message):
+    site.write("images/hong.jpg", data)
+    site.write("images/tot.jpg", jpeg((80, 60)))
+    site.write("models/hong.md", model(image="hong.jpg", image_alt="Hỏng"))
+    site.write("models/tot.md", model(title="Tốt", image="tot.jpg", image_alt="Tốt"))
+    result = site.build(IMAGES=options)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert "content/models/hong.md:" in result.stderr
+    assert "image: ảnh “hong.jpg” " + message in result.stderr
+    assert "images: 1 ảnh lỗi, chưa dựng trang nào" in result.stderr
+    written = (
+        [p for p in site.output.rglob("*") if p.is_file()]
+        if site.output.exists()
+        else []
+    )
+    assert written == []
+    leftovers = list((site.root / "cache" / "images").glob(".*.tmp"))
+    assert leftovers == []
+
+
+def test_dev_server_reports_a_bad_image_and_keeps_building(site):
+    site.write("images/hong.jpg", truncated())
+    site.write("models/hong.md", model(image="hong.jpg", image_alt="Hỏng"))
+    result = site.build("devconf.py")
+    assert result.returncode == 0, result.stderr
+    assert "content/models/hong.md:" in result.stderr
+    assert "image: ảnh “hong.jpg” bị hỏng" in result.stderr
+    assert "<figure" not in site.page("mo-hinh/hong/")
+
+
+@pytest.mark.browser
+def test_chromium_shows_the_webp_at_its_size(built, browser):
+    from tests.browser import artifact, serve_directory
+
+    with serve_directory(built.output) as base:
+        page = browser.new_page(viewport={"width": 375, "height": 800})
+        page.goto(f"{base}/mo-hinh/cho/")
+        page.wait_for_load_state("load")
+        shown = page.eval_on_selector(
+            "figure img",
+            "img => [img.currentSrc, img.complete, img.naturalWidth,"
+            " img.getBoundingClientRect().width]",
+        )
+        page.screenshot(path=artifact("images-model-page.png"), full_page=True)
+        page.close()
+    current, complete, natural, drawn = shown
+    # 375 CSS px at 1x: the narrowest WebP at least that wide.
+    assert current.endswith("-400.webp") and complete and natural > 0
+    assert 0 < drawn <= 375  # fits the phone screen
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ([320], "images: IMAGES must be a dict, not list"),
+        ({"width": [320]}, "images: unknown IMAGES keys: width"),
+        ({"widths": []}, "images: IMAGES['widths'] must be a list of positive ints"),
+        ({"widths": [0, 320]}, "must be a list of positive ints"),
+        ({"webp_quality": 101}, "images: IMAGES['webp_quality'] must be at most 100"),
+        ({"jpeg_quality": "80"}, "IMAGES['jpeg_quality'] must be a positive int"),
+        ({"workers": 0}, "IMAGES['workers'] must be a positive int"),
+        ({"output_dir": "../x"}, "IMAGES['output_dir'] must be relative"),
+        ({"cache_dir": ""}, "IMAGES['cache_dir'] must be a folder name"),
+        ({"fail_on_error": "no"}, "IMAGES['fail_on_error'] must be True or False"),
+    ],
+)
+def test_options_errors_name_the_plugin(given, message):
+    with pytest.raises(OptionsError) as raised:
+        get_options(get_settings(IMAGES=given))
+    assert message in str(raised.value.code)
+
+
+def test_defaults_are_merged_and_cache_goes_under_cache_path(tmp_path):
+    options = get_options(get_settings(IMAGES={}, CACHE_PATH=str(tmp_path)))
+    assert options["widths"] == (320, 640, 960, 1280)
+    assert options["cache_dir"] == str(tmp_path / "images")
+    assert get_settings()["STATIC_PATHS"] == []
+
+
+def test_bad_options_stop_the_build_without_traceback(site):
+    site.write("models/a.md", model())
+    result = site.build(IMAGES={"widths": "320"})
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "images: IMAGES['widths'] must be a list of positive ints" in result.stderr
+
+
+def test_sample_images_are_small_and_one_carries_gps_and_orientation():
+    files = sorted((ROOT / "content" / "images").rglob("*.jpg"))
+    assert 5 <= len(files) <= 6
+    assert all(p.stat().st_size < 150_000 for p in files)
+    assert sum(p.stat().st_size for p in files) < 800_000
+    tagged = []
+    for path in files:
+        with Image.open(path) as image:
+            exif = image.getexif()
+            if exif.get(0x0112, 1) != 1 and exif.get_ifd(0x8825):
+                tagged.append(path.name)
+    assert tagged

@@ -1,0 +1,132 @@
+"""`make publish` swaps in a new build only on success; content errors as annotations."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, Site, _env, model
+
+BAD_LOCALITY = "Phan Thiet"
+
+
+def publish(site: Site, *settings: str) -> subprocess.CompletedProcess:
+    """Run `python -m portal.publish` on a site, as `make publish` does."""
+    command = [sys.executable, "-m", "portal.publish", "--content", "content"]
+    command += ["--output", "output", "-s", str(ROOT / "publishconf.py"), "--"]
+    # One -e with every setting: Pelican keeps only the last -e given.
+    command += ["-e", f"CACHE_PATH={json.dumps(str(site.root / 'cache'))}", *settings]
+    return subprocess.run(
+        command, cwd=site.root, capture_output=True, text=True, env=_env()
+    )
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Return every file of a folder with its bytes."""
+    return {
+        path.relative_to(folder).as_posix(): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+@pytest.fixture
+def published(site: Site) -> Site:
+    """A site with one model, published once."""
+    site.write("models/cho-nhua.md", model())
+    result = publish(site)
+    assert result.returncode == 0, result.stderr
+    return site
+
+
+def test_failed_publish_keeps_the_old_output_byte_for_byte(published):
+    before = snapshot(published.output)
+    assert "mo-hinh/cho-nhua/index.html" in before
+    published.write("models/sai.md", model(locality=BAD_LOCALITY))
+    result = publish(published)
+    assert result.returncode != 0
+    assert f"không có địa bàn “{BAD_LOCALITY}”" in result.stderr
+    assert "được giữ nguyên" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert snapshot(published.output) == before
+    assert not (published.root / "output.staging").exists()
+    assert not (published.root / "output.old").exists()
+
+
+def test_failure_after_pages_are_written_keeps_the_old_output(published):
+    before = snapshot(published.output)
+    published.write("models/moi.md", model(title="Mô hình mới"))
+    # The CSP file cannot be written (index.html is a file): the build fails at
+    # the very end, after every page of the new site has been written.
+    late_failure = 'SECURITY={"nginx_file": "index.html/csp.conf"}'
+    result = publish(published, late_failure)
+    assert result.returncode != 0
+    assert "được giữ nguyên" in result.stderr
+    assert snapshot(published.output) == before
+    assert not (published.root / "output.staging").exists()
+
+
+def test_successful_publish_swaps_in_the_new_site(published):
+    published.write("models/moi.md", model(title="Mô hình mới"))
+    result = publish(published)
+    assert result.returncode == 0, result.stderr
+    assert "Mô hình mới" in published.page("mo-hinh/moi/")
+    assert not {"output.staging", "output.old"} & {
+        p.name for p in published.root.iterdir()
+    }
+
+
+def test_unchanged_files_keep_their_times(published):
+    output = published.output
+    (css,) = (output / "theme" / "css").glob("site.*[0-9a-f].css")
+    page_gz = output / "mo-hinh" / "cho-nhua" / "index.html.gz"
+    times = {path: path.stat().st_mtime_ns for path in (css, page_gz)}
+    # Another field and locality: the page of cho-nhua (its related models) is unchanged.
+    published.write(
+        "models/khac.md",
+        model(title="Mô hình khác", category="Kinh tế", locality="Tuy Phong"),
+    )
+    assert publish(published).returncode == 0
+    assert {path: path.stat().st_mtime_ns for path in times} == times
+    home = (output / "index.html").read_bytes()
+    assert gzip.decompress((output / "index.html.gz").read_bytes()) == home
+
+
+def test_annotations_name_the_file_and_line(site):
+    site.write("models/sai.md", model(locality=BAD_LOCALITY))
+    command = [sys.executable, "-m", "portal.check", "content"]
+    command += ["--data", str(ROOT / "data")]
+    plain = subprocess.run(command, cwd=site.root, capture_output=True, text=True)
+    github = subprocess.run(
+        [*command, "--github"], cwd=site.root, capture_output=True, text=True
+    )
+    assert plain.returncode == github.returncode == 1
+    message = next(
+        line.removeprefix("LỖI ")
+        for line in plain.stdout.splitlines()
+        if "locality" in line
+    )
+    assert message.startswith("content/models/sai.md:4: locality:")
+    assert f"::error file=content/models/sai.md,line=4::{message}" in (
+        github.stdout.splitlines()
+    )
+
+
+@pytest.mark.parametrize("one_step", [True, False], ids=["renameat2", "two-renames"])
+def test_swap_puts_the_new_site_in_place(tmp_path, monkeypatch, one_step):
+    from portal import publish as module
+
+    if not one_step:
+        monkeypatch.setattr(module, "exchange", lambda first, second: False)
+    output, staging = tmp_path / "output", tmp_path / "output.staging"
+    for folder, text in ((output, "cũ"), (staging, "mới")):
+        folder.mkdir()
+        (folder / "index.html").write_text(text, "utf-8")
+    module.swap(staging, output)
+    assert (output / "index.html").read_text("utf-8") == "mới"
+    assert [p.name for p in tmp_path.iterdir()] == ["output"]

@@ -1,0 +1,131 @@
+"""Related models, other news, section feeds (plugins/sections) and site files (plugins/sitefiles)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from types import SimpleNamespace
+
+import pytest
+from sections.sections import OptionsError as SectionsOptionsError
+from sections.sections import buckets, get_options, others_of, related_of
+from sitefiles.sitefiles import OptionsError as SiteFilesOptionsError
+from sitefiles.sitefiles import get_options as sitefiles_options
+from sitefiles.sitefiles import render_robots, render_sitemap
+
+from tests.conftest import model, news
+
+
+def _item(name: str, field: str, locality: str, day: int) -> SimpleNamespace:
+    return SimpleNamespace(
+        title=name, field=field, locality=locality, date=dt.datetime(2020, 1, day)
+    )
+
+
+def test_others_are_newest_first_and_never_the_item_itself():
+    items = [_item(str(n), "f", "l", 28 - n) for n in range(10)]
+    assert others_of(items[0], items, 3) == items[1:4]
+    assert others_of(items[2], items, 3) == [items[0], items[1], items[3]]
+    assert others_of(items[2], items, 0) == []
+    assert others_of(items[0], items[:1], 5) == []
+
+
+def test_related_share_a_field_or_locality_and_both_rank_first():
+    a = _item("a", "kinh-te", "la-gi", 10)
+    both = _item("both", "kinh-te", "la-gi", 1)
+    same_field = _item("field", "kinh-te", "phu-quy", 20)
+    same_place = _item("place", "an-ninh", "la-gi", 15)
+    stranger = _item("x", "an-ninh", "phu-quy", 25)
+    items = sorted([a, both, same_field, same_place, stranger], key=lambda i: i.date)
+    items.reverse()
+    grouped = buckets(items, ("field", "locality"))
+    related = related_of(a, grouped, ("field", "locality"), 6)
+    assert related == [both, same_field, same_place]
+    assert related_of(a, grouped, ("field", "locality"), 1) == [both]
+    assert related_of(a, grouped, (), 6) == []
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ({"news": {"others": -1}}, "others must be an int >= 0"),
+        ({"models": {"related": "6"}}, "related must be an int >= 0"),
+        ({"models": {"related_by": "field"}}, "related_by must be a list"),
+    ],
+)
+def test_sections_options_are_checked(setting, message):
+    with pytest.raises(SectionsOptionsError, match=f"sections: .*{message}"):
+        get_options({"SECTIONS": setting})
+
+
+def test_sections_feed_url_follows_the_section_url():
+    options = get_options({"SECTIONS": {"news": {"feed": False}}})
+    assert options["models"]["feed_url"] == "mo-hinh/atom.xml"
+    assert options["news"]["feed_url"] is None
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ({"sitemap": "/sitemap.xml"}, "'sitemap'] must be a path"),
+        ({"robots": 1}, "'robots'] must be a path"),
+        ({"disallow": "/x/"}, "must be a list of paths"),
+        ({"sitmap": "x.xml"}, "unknown SITEFILES keys: sitmap"),
+    ],
+)
+def test_sitefiles_options_are_checked(setting, message):
+    with pytest.raises(
+        SiteFilesOptionsError, match=f"sitefiles: .*{re.escape(message)}"
+    ):
+        sitefiles_options({"SITEFILES": setting})
+
+
+def test_sitemap_escapes_urls_and_skips_repeats():
+    text = render_sitemap(
+        "https://x.example", [("a/?b=1&c=2", dt.date(2020, 1, 2)), ("a/?b=1&c=2", None)]
+    )
+    assert text.count("<url>") == 1
+    assert "<loc>https://x.example/a/?b=1&amp;c=2</loc>" in text
+    assert "<lastmod>2020-01-02</lastmod>" in text
+
+
+def test_robots_without_site_url_has_no_sitemap_line():
+    assert render_robots("", "sitemap.xml", ["/nhap/"]) == (
+        "User-agent: *\nDisallow: /nhap/\n"
+    )
+
+
+def test_a_small_site_links_related_models_and_leaves_drafts_out(site):
+    site.write("models/a.md", model(title="Mô hình A", locality="La Gi"))
+    site.write(
+        "models/b.md",
+        model(
+            title="Mô hình B", locality="La Gi", category="Kinh tế", date="2021-01-01"
+        ),
+    )
+    site.write(
+        "models/c.md",
+        model(
+            title="Mô hình C",
+            locality="Phú Quý",
+            category="Kinh tế",
+            kind="Điển hình tập thể",
+        ),
+    )
+    site.write("news/n1.md", news(title="Tin một", date="2021-02-01"))
+    site.write("news/n2.md", news(title="Tin hai", date="2021-03-01"))
+    site.write("news/n3.md", news(title="Tin nháp", date="2021-04-01", status="draft"))
+    result = site.build(
+        "publishconf.py", SITEURL="https://x.example", FEED_DOMAIN="https://x.example"
+    )
+    assert result.returncode == 0, result.stderr
+    related = site.page("mo-hinh/a/").split('id="mo-hinh-lien-quan"')[1]
+    assert "/mo-hinh/b/" in related and "/mo-hinh/c/" not in related
+    other = site.page("tin-tuc/n1/").split('id="cac-tin-khac"')[1]
+    assert "/tin-tuc/n2/" in other and "/tin-tuc/n1/" not in other
+    assert "n3" not in other
+    sitemap = (site.output / "sitemap.xml").read_text("utf-8")
+    assert "https://x.example/tin-tuc/n2/" in sitemap and "n3" not in sitemap
+    feed = (site.output / "tin-tuc" / "atom.xml").read_text("utf-8")
+    assert "Tin hai" in feed and "Mô hình A" not in feed
+    assert (site.output / "404.html").exists()

@@ -1,0 +1,427 @@
+"""Search: the Pagefind index, the search page, and real searches in headless Chromium."""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from playwright.sync_api import expect
+from search_index import OptionsError, fold_tail, get_options
+
+from tests.browser import QuietHandler
+from tests.conftest import ROOT, Site, model
+
+CSP = (
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; "
+    "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+ITEM_PAGES = ("mo-hinh/*/index.html", "tin-tuc/*/index.html")
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory) -> Site:
+    """Build the real sample content, with its search index, once for this module."""
+    root = tmp_path_factory.mktemp("search")
+    (root / "content").symlink_to(ROOT / "content")
+    site = Site(root)
+    result = site.build()
+    assert result.returncode == 0, result.stderr
+    return site
+
+
+class CSPHandler(QuietHandler):
+    """Serve files with the portal's Content-Security-Policy header."""
+
+    def end_headers(self) -> None:
+        self.send_header("Content-Security-Policy", CSP)
+        super().end_headers()
+
+
+@contextmanager
+def serve_with_csp(directory: Path) -> Iterator[str]:
+    """Serve a folder on 127.0.0.1 with the strict CSP; yield its base URL."""
+    handler = functools.partial(CSPHandler, directory=str(directory))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# ---- options and folding ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("texts", "expected"),
+    [
+        (["Trưởng thôn làm đường"], "duong"),
+        (["Huyện Đức Linh", "ĐOÀN KẾT"], "duc doan"),
+        (["rác thải nhựa"], ""),
+        (["<b>đất</b>", None, "Đảng"], "dat dang"),
+    ],
+)
+def test_fold_tail_keeps_only_words_with_d_stroke(texts, expected):
+    assert fold_tail(texts) == expected
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("yes", "must be a dict"),
+        ({"colour": 1}, "unknown SEARCH keys: colour"),
+        ({"enabled": "yes"}, "True or False"),
+        ({"url": "/tim-kiem"}, "end with '/'"),
+        ({"output_subdir": "../x"}, "sub-folder"),
+        ({"args": "--verbose"}, "list of strings"),
+    ],
+)
+def test_bad_options_are_refused(setting, message):
+    with pytest.raises(OptionsError, match=re.escape(message)) as error:
+        get_options({"SEARCH": setting})
+    assert str(error.value).startswith("search_index:")
+
+
+def test_default_options():
+    options = get_options({})
+    assert options["enabled"] is True
+    assert options["url"] == "tim-kiem/"
+    assert options["output_subdir"] == "pagefind"
+
+
+# ---- the built site --------------------------------------------------------
+
+
+def test_only_models_and_news_are_indexed(sample):
+    entry = json.loads((sample.output / "pagefind/pagefind-entry.json").read_text())
+    indexed = sum(language["page_count"] for language in entry["languages"].values())
+    items = [p for pattern in ITEM_PAGES for p in sample.output.glob(pattern)]
+    items = [p for p in items if "data-pagefind-body" in p.read_text("utf-8")]
+    assert indexed == len(items) == 35
+    assert list(entry["languages"]) == ["vi"]
+    for listing in ("index.html", "mo-hinh/index.html", "tin-tuc/index.html"):
+        assert "data-pagefind-body" not in (sample.output / listing).read_text()
+    assert "data-pagefind-body" not in sample.page("tim-kiem/")
+
+
+def test_item_pages_carry_filters_meta_and_the_folded_d_words(sample):
+    html = sample.page("mo-hinh/truong-thon-van-dong-hien-dat-lam-duong/")
+    assert re.search(r'<article class="item[^"]*" data-pagefind-body>', html)
+    for attribute in (
+        'data-pagefind-filter="loai:Mô hình"',
+        'data-pagefind-filter="nam:2018"',
+        'data-pagefind-filter="linh-vuc:Kinh tế"',
+        'data-pagefind-filter="dia-ban:Tánh Linh"',
+        'data-pagefind-meta="year:2018"',
+    ):
+        assert attribute in html
+    tail = re.search(
+        r'data-pagefind-meta="fold:(\d+)"></span>\s*<p>([a-z ]+)</p>', html
+    )
+    assert tail and len(tail[2].split()) == int(tail[1])
+    assert "duong" in tail[2].split() and "duc" in tail[2].split()
+    news = sample.page(
+        "tin-tuc/duc-linh-bieu-duong-khen-thuong-dien-hinh-dan-van-kheo/"
+    )
+    assert 'data-pagefind-filter="loai:Tin tức"' in news
+    assert 'data-pagefind-meta="date:25/09/2020"' in news
+
+
+def test_every_page_has_the_header_search_form(sample):
+    form = (
+        '<form class="search" role="search" action="/tim-kiem/" method="get">'
+        '<label for="q">Tìm kiếm</label> <input id="q" name="q" type="search"> '
+        '<button type="submit">Tìm</button></form>'
+    )
+    for page in ("", "mo-hinh/", "tin-tuc/", "tim-kiem/", "gioi-thieu/"):
+        assert form in sample.page(page)
+
+
+def test_search_page_without_javascript_links_to_the_indexes(sample):
+    html = sample.page("tim-kiem/")
+    # The taxonomy indexes (/linh-vuc/, /dia-ban/, /nam/) are listed when that plugin is on.
+    for url in ("/mo-hinh/", "/tin-tuc/"):
+        assert f'href="{url}"' in html
+    assert "Tìm kiếm cần JavaScript" in html
+    # The assets plugin may give theme files content-hashed names.
+    assert re.search(
+        r'<script type="module" src="/theme/js/search(\.\w+)?\.js"></script>', html
+    )
+    assert "pagefind.js" not in re.sub(r'data-pagefind="[^"]*"', "", html)
+    assert "<style" not in html and "style=" not in html
+    assert not re.search(r"<script(?![^>]*\bsrc=)", html)
+
+
+def test_pagefind_failure_stops_the_build_in_vietnamese(site):
+    site.write("models/a.md", model())
+    result = site.build(SEARCH={"args": ["--no-such-option"]})
+    assert result.returncode == 1
+    assert "search_index: không tạo được chỉ mục tìm kiếm" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_search_can_be_disabled(site):
+    site.write("models/a.md", model())
+    result = site.build(SEARCH={"enabled": False})
+    assert result.returncode == 0, result.stderr
+    assert not (site.output / "pagefind").exists()
+    assert (site.output / "tim-kiem/index.html").exists()
+
+
+# ---- real searches in headless Chromium -------------------------------------
+
+
+@pytest.fixture(scope="module")
+def search_page(sample, browser):
+    """Open one browser page on the served sample site; record errors and fetches."""
+    with serve_with_csp(sample.output) as base:
+        page = browser.new_page(viewport={"width": 375, "height": 800})
+        page.set_default_timeout(15_000)
+        page.errors = []
+        page.on("pageerror", lambda error: page.errors.append(str(error)))
+        page.on(
+            "console",
+            lambda message: (
+                message.type == "error"
+                # a 404 is reported with its URL by the response handler below
+                and not message.text.startswith("Failed to load resource")
+                and page.errors.append(message.text)
+            ),
+        )
+        page.on(
+            "requestfailed", lambda request: page.errors.append(f"failed {request.url}")
+        )
+        page.on(
+            "response",
+            lambda response: (
+                response.status >= 400
+                and not response.url.endswith("/favicon.ico")
+                and page.errors.append(f"{response.status} {response.url}")
+            ),
+        )
+        page.base = base
+        yield page
+        page.close()
+
+
+def wait_for_results(page) -> str:
+    """Wait until the search has finished; return the status line."""
+    # A locator assertion, not wait_for_function: the page's CSP forbids eval.
+    finished = re.compile(r"^(Tìm thấy|Không tìm thấy|Chưa tải được)")
+    expect(page.locator("#search-status")).to_have_text(finished)
+    return page.text_content("#search-status")
+
+
+def type_query(page, query: str) -> str:
+    """Type a query into the search page as a reader would; return the status."""
+    if "/tim-kiem/" not in page.url:
+        page.goto(page.base + "/tim-kiem/")
+    page.fill("#search-q", "")
+    page.evaluate("document.getElementById('search-status').textContent = ''")
+    page.type("#search-q", query, delay=10)
+    page.press("#search-q", "Enter")
+    return wait_for_results(page)
+
+
+def results(page) -> list[dict]:
+    """Return the drawn results: title, facts line, excerpt and marked words."""
+    return page.eval_on_selector_all(
+        ".search-result",
+        """items => items.map(item => ({
+            title: item.querySelector('h2 a').textContent,
+            href: item.querySelector('h2 a').getAttribute('href'),
+            facts: item.querySelector('.meta').textContent,
+            excerpt: item.querySelector('.search-excerpt').textContent,
+            marks: [...item.querySelectorAll('mark')].map(m => m.textContent),
+        }))""",
+    )
+
+
+def filter_options(page, key: str) -> dict[str, str]:
+    """Return a filter's options: value -> label with its count."""
+    return page.eval_on_selector_all(
+        f"#search-{key} option",
+        "options => Object.fromEntries(options.map(o => [o.value, o.textContent]))",
+    )
+
+
+def fold(text: str) -> str:
+    from portal.text import fold as fold_text
+
+    return fold_text(text)
+
+
+def test_search_code_loads_only_when_used(search_page):
+    page = search_page
+    fetched = []
+    page.on("request", lambda request: fetched.append(request.url))
+    page.goto(page.base + "/tim-kiem/")
+    page.wait_for_load_state("networkidle")
+    assert not [url for url in fetched if "/pagefind/" in url]
+    assert page.is_hidden("#search-filters")
+    fetched.clear()
+    page.goto(page.base + "/mo-hinh/")
+    page.wait_for_load_state("networkidle")
+    assert not [url for url in fetched if "/js/search" in url or "/pagefind/" in url]
+    page.fill("#q", "duong")
+    page.press("#q", "Enter")
+    page.wait_for_url("**/tim-kiem/?q=duong")
+    assert wait_for_results(page).startswith("Tìm thấy")
+    assert [url for url in fetched if url.endswith("/pagefind/pagefind.js")]
+
+
+@pytest.mark.parametrize(
+    ("query", "word", "title"),
+    [
+        ("duong", "đường", "Trưởng thôn vận động nhân dân hiến đất làm đường"),
+        (
+            "rac thai",
+            "rác thải",
+            "Phan Thiết nhân rộng mô hình đổi rác thải nhựa lấy khẩu trang",
+        ),
+        ("phan thiet", "Phan Thiết", "Đổi rác thải nhựa lấy khẩu trang y tế"),
+        (
+            "duc linh",
+            "Đức Linh",
+            "Tuyến đường xanh và bồn hoa làm từ chai nhựa tái chế",
+        ),
+        (
+            "Đức Linh",
+            "Đức Linh",
+            "Đức Linh biểu dương, khen thưởng các mô hình, điển hình “Dân vận khéo”",
+        ),
+        ("rác thải", "rác thải", "Chợ dân sinh giảm thiểu rác thải nhựa"),
+    ],
+)
+def test_queries_with_or_without_diacritics_find_vietnamese_text(
+    search_page, query, word, title
+):
+    page = search_page
+    status = type_query(page, query)
+    found = results(page)
+    assert re.fullmatch(r"Tìm thấy \d+ kết quả", status), status
+    assert int(status.split()[2]) >= len(found) > 0
+    assert title in [item["title"] for item in found]
+    # Excerpts are the real Vietnamese text, with the matches marked.
+    assert any(word in item["excerpt"] for item in found)
+    marked = {fold(mark) for item in found for mark in item["marks"]}
+    assert set(fold(query).split()) <= marked
+    assert any(word.split()[0] in item["marks"] for item in found)
+    for item in found:
+        assert item["marks"], item
+        assert not re.search(
+            r"\b(duoc|dong|dan van) (duoc|dong|dat|duong)\b", item["excerpt"]
+        )
+        assert re.search(
+            r"^(Mô hình · Năm \d{4}|Tin tức · \d\d/\d\d/\d{4})", item["facts"]
+        )
+    parsed = parse_qs(urlsplit(page.url).query)
+    assert parsed == {"q": [query]}
+    assert not page.errors
+
+
+def test_query_typed_with_diacritics_ranks_exact_words_first(search_page):
+    page = search_page
+    status = type_query(page, "phần")
+    page.click("#search-more")  # ten a page: show the next ones
+    page.locator(".search-result").nth(10).wait_for()
+    found = results(page)
+    assert len(found) == min(20, int(status.split()[2]))
+    assert {"phân", "phận", "Phan"} & {m for item in found for m in item["marks"]}
+    exact = [any(m.lower() == "phần" for m in item["marks"]) for item in found]
+    assert exact[0] and exact.index(False) > 0
+    assert all(exact[: exact.index(False)]) and not any(exact[exact.index(False) :])
+
+
+def test_no_result(search_page):
+    page = search_page
+    status = type_query(page, "khủng long bạo chúa")
+    assert status.startswith("Không tìm thấy kết quả")
+    assert results(page) == []
+    assert not page.errors
+
+
+def test_filters_count_combine_and_live_in_the_url(search_page):
+    page = search_page
+    total = int(type_query(page, "rac thai").split()[2])
+    kinds = filter_options(page, "loai")
+    assert kinds[""] == f"Tất cả ({total})"
+    counts = {
+        value: int(re.search(r"\((\d+)\)$", label)[1])
+        for value, label in kinds.items()
+        if value
+    }
+    assert set(counts) == {"Mô hình", "Tin tức"} and sum(counts.values()) == total
+
+    page.select_option("#search-loai", "Tin tức")
+    status = wait_for_results(page)
+    assert status == f"Tìm thấy {counts['Tin tức']} kết quả"
+    assert all(item["facts"].startswith("Tin tức") for item in results(page))
+    # The chosen filter keeps its neighbours' counts; the others count within it.
+    assert filter_options(page, "loai")["Mô hình"] == f"Mô hình ({counts['Mô hình']})"
+    places = {v: t for v, t in filter_options(page, "dia-ban").items() if v}
+    place, label = next(iter(places.items()))
+    n = int(re.search(r"\((\d+)\)$", label)[1])
+
+    page.select_option("#search-dia-ban", place)
+    status = wait_for_results(page)
+    assert status == f"Tìm thấy {n} kết quả"
+    found = results(page)
+    assert len(found) == n
+    assert all(
+        item["facts"].startswith("Tin tức") and place in item["facts"] for item in found
+    )
+    assert parse_qs(urlsplit(page.url).query) == {
+        "q": ["rac thai"],
+        "loai": ["Tin tức"],
+        "dia-ban": [place],
+    }
+
+    # Reloading (or sharing) the URL restores the query, the filters and the results.
+    page.reload()
+    assert wait_for_results(page) == status
+    assert page.input_value("#search-q") == "rac thai"
+    assert page.input_value("#search-loai") == "Tin tức"
+    assert page.input_value("#search-dia-ban") == place
+    assert [item["title"] for item in results(page)] == [
+        item["title"] for item in found
+    ]
+    assert not page.errors
+
+
+def test_without_javascript_the_form_leads_to_the_indexes(sample, browser):
+    with serve_with_csp(sample.output) as base:
+        context = browser.new_context(java_script_enabled=False)
+        page = context.new_page()
+        page.goto(base + "/mo-hinh/")
+        page.fill("#q", "đường")
+        page.press("#q", "Enter")
+        page.wait_for_url("**/tim-kiem/?q=*")
+        assert parse_qs(urlsplit(page.url).query) == {"q": ["đường"]}
+        assert "Tìm kiếm cần JavaScript" in page.text_content("#search-nojs")
+        links = page.eval_on_selector_all(
+            "#search-browse a", "links => links.map(a => a.getAttribute('href'))"
+        )
+        assert links[-2:] == ["/mo-hinh/", "/tin-tuc/"]
+        assert page.is_hidden("#search-filters")
+        context.close()
+
+
+def test_rebuilding_leaves_no_stale_index_files(site):
+    site.write("models/a.md", model())
+    assert site.build().returncode == 0
+    first = {p.name for p in (site.output / "pagefind/fragment").iterdir()}
+    site.write("models/a.md", model(summary="Một tóm tắt khác hẳn."))
+    assert site.build().returncode == 0
+    second = {p.name for p in (site.output / "pagefind/fragment").iterdir()}
+    assert len(second) == 1 and second != first
