@@ -38,11 +38,13 @@ PLUGINS = [
     "taxonomy",
     "sitefiles",
     "images",
+    # Before the plugins that work on the finished output (page list, search index,
+    # compressed copies): it removes the pages of deleted items first.
+    "incremental",
     "visitor_counter",
     "search_index",
     "assets",
     "security",
-    "incremental",
 ]
 
 # The vocabularies (fields, localities, kinds) editors can change.

@@ -96,6 +96,9 @@ class Sites:
             "VOCABULARY_PATH": str(self.data),
             "THEME": str(self.theme),
             "INCREMENTAL": {"global_inputs": [str(self.data)]},
+            # Pagefind 1.5.2 writes its filter files in a different order each run
+            # (same results, other bytes), so the search index is left out here.
+            "SEARCH": {"enabled": False},
             **self.settings,
         }
         command = [
@@ -269,10 +272,14 @@ def test_incremental_build_equals_clean_build(
     static = {n for n in after if not n.endswith((".html", ".xml"))}
     assert touched - static <= changed, "unchanged files were rewritten"
     assert set(report["written"]) == {n for n in changed if n not in static}
-    assert set(report["deleted"]) == set(before) - set(after)
+    gone = set(before) - set(after)
+    # The assets plugin removes the .gz/.br copies of the pages this plugin deletes.
+    assert set(report["deleted"]) == {n for n in gone if not n.endswith((".gz", ".br"))}
     assert not report["untracked"], report["untracked"]
     rendered = set(report["rendered"])
-    assert changed - static <= rendered
+    # Feeds are always regenerated (written only when their bytes change): not "rendered".
+    feeds = {n for n in changed if n.endswith("atom.xml")}
+    assert changed - static - feeds <= rendered
     extra = rendered - changed
     if excess == "none":
         assert not extra, f"rendered without a change: {sorted(extra)}"
