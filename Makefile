@@ -7,6 +7,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PELICAN := $(BIN)/pelican
 PELICANOPTS ?= --log-handler plain
+# Builds are incremental (plugins/incremental); `make html FULL=1` forces a full one.
+PELICANOPTS += $(if $(FULL),--ignore-cache)
 CONTENT := content
 OUTPUT := output
 HOST ?= 127.0.0.1
@@ -20,7 +22,7 @@ SERVE_COUNTER_URL ?= http://$(HOST):$(COUNTER_PORT)
 help:
 	@echo "make serve      build the site and serve it on http://$(HOST):$(PORT)"
 	@echo "make test       run every test (installs what the tests need)"
-	@echo "make html       build the site into $(OUTPUT)/"
+	@echo "make html       build the site into $(OUTPUT)/ (only what changed; FULL=1: everything)"
 	@echo "make devserver  rebuild on every change, drafts shown, on http://$(HOST):$(PORT)"
 	@echo "make publish    build for production with publishconf.py (swapped in only on success)"
 	@echo "make deploy     publish, then rsync $(OUTPUT)/ to DEPLOY_HOST:DEPLOY_PATH over SSH"

@@ -38,6 +38,9 @@ PLUGINS = [
     "taxonomy",
     "sitefiles",
     "images",
+    # Before the plugins that work on the finished output (page list, search index,
+    # compressed copies): it removes the pages of deleted items first.
+    "incremental",
     "visitor_counter",
     "search_index",
     "assets",
@@ -158,4 +161,9 @@ JINJA_FILTERS = {
 }
 
 CACHE_PATH = str(ROOT / "cache" / "html")
-LOAD_CONTENT_CACHE = False
+# Incremental builds (plugins/incremental): reading is cached by content hash,
+# pages are rendered only when what they read changed. `make html FULL=1` (or
+# `pelican --ignore-cache`) forces a full build.
+CACHE_CONTENT = False  # the plugin keeps its own cache, keyed by content hash
+LOAD_CONTENT_CACHE = True
+INCREMENTAL = {"global_inputs": [VOCABULARY_PATH]}

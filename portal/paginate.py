@@ -22,8 +22,9 @@ def write_paginated(
 ) -> int:
     """Write items in pages of `per_page` (page 1 at save_as, then …/2/); return count."""
     paginator = Paginator(save_as, url, list(items), writer.settings, per_page)
-    for number in paginator.page_range:
-        page = paginator.page(number)
+    pages = [paginator.page(number) for number in paginator.page_range]
+    page_urls = [page.url for page in pages]  # plain strings: templates call nothing
+    for number, page in enumerate(pages, start=1):
         writer.write_file(
             page.save_as,
             template,
@@ -32,8 +33,9 @@ def write_paginated(
             url=page.url,
             items_paginator=paginator,
             items_page=page,
-            items_previous_page=paginator.page(number - 1) if number > 1 else None,
-            items_next_page=paginator.page(number + 1) if page.has_next() else None,
+            items_previous_page=pages[number - 2] if number > 1 else None,
+            items_next_page=pages[number] if number < len(pages) else None,
+            items_page_urls=page_urls,
             **kwargs,
         )
     return paginator.num_pages

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from blinker import signal as named_signal
 from pelican import signals
 
 __all__ = ["OptionsError", "get_options", "page_id", "register"]
@@ -125,4 +126,6 @@ def register() -> None:
     signals.initialized.connect(_pages.start)
     signals.generator_init.connect(_pages.add_context)
     signals.content_written.connect(_pages.record)
+    # Pages the incremental plugin leaves as they are still count.
+    named_signal("incremental_content_skipped").connect(_pages.record)
     signals.finalized.connect(_pages.write)

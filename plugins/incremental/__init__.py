@@ -1,0 +1,1 @@
+from .incremental import *  # noqa: F403

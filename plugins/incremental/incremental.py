@@ -1,0 +1,848 @@
+"""incremental: render and write only the output files whose inputs changed.
+
+Every page goes through Pelican's Writer. Our writer records, for each output
+file, what its template read (see tracking.py) and keeps it in a manifest
+beside the content cache. On the next build a page whose recorded reads replay
+to the same values is neither rendered nor written. Files are only rewritten
+when their bytes change, files of deleted items are removed, and anything the
+records cannot see (Pelican and package versions, our code, the theme, the
+settings, declared data files) is hashed as a whole: a change there means a
+full build. So does `--ignore-cache` (`make html FULL=1`) and a damaged,
+missing or foreign manifest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import hashlib
+import importlib
+import importlib.metadata
+import io
+import json
+import logging
+import os
+import pickle
+import re
+import sys
+import types
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from blinker import signal as named_signal
+from jinja2.runtime import Context
+from pelican import __version__ as pelican_version
+from pelican import signals
+from pelican.urlwrappers import URLWrapper
+from pelican.utils import get_relative_path, path_to_url, sanitised_join
+from pelican.writers import FileOverwriteFailedError, Writer
+
+from .tracking import (
+    RESOLVERS,
+    Recorder,
+    Replayer,
+    Shared,
+    TrackingContext,
+    digest,
+    record_input,
+    track,
+)
+
+__all__ = [
+    "IncrementalWriter",
+    "content_skipped",
+    "declare_output",
+    "get_options",
+    "is_full_build",
+    "read_input",
+    "register",
+    "register_input",
+    "remember",
+    "remembered",
+]
+
+log = logging.getLogger(__name__)
+PREFIX = "incremental"
+SETTING = "INCREMENTAL"
+FORMAT = 1
+DEFAULTS: Mapping[str, Any] = {
+    "enabled": True,
+    "manifest": None,  # default: <CACHE_PATH>/incremental.json
+    "report": None,  # default: <CACHE_PATH>/incremental-report.json
+    "global_inputs": [],  # files or folders whose change means a full build
+}
+# Settings that change between runs without changing any page.
+VOLATILE_SETTINGS = frozenset({"LOAD_CONTENT_CACHE", SETTING, "WRITE_SELECTED"})
+
+# Sent for each page left as it is, like content_written for written ones.
+content_skipped = named_signal("incremental_content_skipped")
+
+
+class OptionsError(ValueError):
+    """The INCREMENTAL setting is wrong."""
+
+
+def get_options(settings: Mapping) -> dict[str, Any]:
+    """Merge the INCREMENTAL setting with the defaults and check it once."""
+    given = settings.get(SETTING) or {}
+    if not isinstance(given, Mapping):
+        raise OptionsError(f"{PREFIX}: {SETTING} must be a dict")
+    unknown = set(given) - set(DEFAULTS)
+    if unknown:
+        raise OptionsError(
+            f"{PREFIX}: unknown option(s) {', '.join(sorted(unknown))} in {SETTING}"
+        )
+    options = {**DEFAULTS, **given}
+    if not isinstance(options["global_inputs"], list | tuple):
+        raise OptionsError(f"{PREFIX}: global_inputs must be a list of paths")
+    cache = settings.get("CACHE_PATH", "cache")
+    options["manifest"] = options["manifest"] or os.path.join(cache, "incremental.json")
+    options["report"] = options["report"] or os.path.join(
+        cache, "incremental-report.json"
+    )
+    return options
+
+
+# --------------------------------------------------------------------------
+# The global fingerprint: everything the per-page records cannot see.
+
+
+def stable_repr(obj: Any, depth: int = 0) -> str:
+    """Return a repr that does not change between runs (no memory addresses)."""
+    if depth > 12:
+        return "…"
+    if isinstance(obj, Mapping):
+        items = sorted(
+            f"{stable_repr(k, depth + 1)}:{stable_repr(v, depth + 1)}"
+            for k, v in obj.items()
+        )
+        return "{" + ",".join(items) + "}"
+    if isinstance(obj, list | tuple):
+        return "[" + ",".join(stable_repr(v, depth + 1) for v in obj) + "]"
+    if isinstance(obj, set | frozenset):
+        return "{" + ",".join(sorted(stable_repr(v, depth + 1) for v in obj)) + "}"
+    if isinstance(obj, types.FunctionType):
+        return code_repr(obj, depth)
+    if isinstance(obj, types.ModuleType):
+        return f"<module {obj.__name__}>"
+    if isinstance(obj, type):
+        return f"<class {obj.__module__}.{obj.__qualname__}>"
+    return re.sub(r" at 0x[0-9a-fA-F]+", "", repr(obj))
+
+
+def code_repr(func: types.FunctionType, depth: int = 0) -> str:
+    """Return a description of a function that changes when its code does."""
+    parts = [func.__module__ or "", func.__qualname__, _code_text(func.__code__)]
+    parts.append(stable_repr(func.__defaults__, depth + 1))
+    for cell in func.__closure__ or ():
+        try:
+            parts.append(stable_repr(cell.cell_contents, depth + 1))
+        except ValueError:
+            parts.append("<empty cell>")
+    return "<function " + "|".join(parts) + ">"
+
+
+def _code_text(code: types.CodeType) -> str:
+    """Return the bytecode, constants and names of a code object as text."""
+    consts = [
+        _code_text(c) if isinstance(c, types.CodeType) else repr(c)
+        for c in code.co_consts
+    ]
+    return f"{code.co_code.hex()}|{consts}|{code.co_names}"
+
+
+def _files_under(path: str) -> list[str]:
+    """Return every file under a path (itself if it is a file), sorted."""
+    if os.path.isfile(path):
+        return [path]
+    found = []
+    for folder, dirs, files in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        found.extend(os.path.join(folder, name) for name in sorted(files))
+    return found
+
+
+def _code_files(settings: Mapping) -> list[str]:
+    """Return our Python files: plugin folders and modules outside the environment."""
+    installed = tuple(
+        os.path.realpath(p) + os.sep
+        for p in {sys.prefix, sys.base_prefix, sys.exec_prefix}
+    )
+    files = set()
+    for folder in settings.get("PLUGIN_PATHS") or []:
+        files.update(
+            f for f in _files_under(str(folder)) if f.endswith((".py", ".html"))
+        )
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None)
+        if not path or not path.endswith(".py"):
+            continue
+        real = os.path.realpath(path)
+        if not real.startswith(installed) and os.path.isfile(real):
+            files.add(real)
+    return sorted(files)
+
+
+def global_fingerprint(settings: Mapping, options: Mapping) -> str:
+    """Hash what a page's records cannot see: a change means a full build."""
+    h = hashlib.blake2b(digest_size=16)
+
+    def add(label: str, data: bytes) -> None:
+        h.update(f"{label}\0{len(data)}\0".encode())
+        h.update(data)
+
+    add("format", str(FORMAT).encode())
+    add("python", sys.version.encode())
+    add("pelican", pelican_version.encode())
+    dists = sorted(
+        f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions()
+    )
+    add("packages", "\n".join(dists).encode())
+    kept = {k: v for k, v in settings.items() if k not in VOLATILE_SETTINGS}
+    add("settings", stable_repr(kept).encode("utf-8", "surrogatepass"))
+    add("options", stable_repr(options).encode())
+    for path in _code_files(settings):
+        add("code:" + path, _read(path))
+    theme = settings.get("THEME")
+    if theme:
+        for path in _files_under(str(theme)):
+            add("theme:" + os.path.relpath(path, theme), _read(path))
+    for given in options["global_inputs"]:
+        for path in _files_under(str(given)):
+            add("input:" + path, _read(path))
+    return h.hexdigest()
+
+
+def _read(path: str) -> bytes:
+    """Return the bytes of a file, or a marker when it cannot be read."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as error:
+        return f"<unreadable {type(error).__name__}>".encode()
+
+
+# --------------------------------------------------------------------------
+# The state of one build.
+
+
+def _path_key(path: tuple) -> tuple:
+    """Return a JSON-loaded path (lists) as tuples."""
+    return tuple(tuple(step) for step in path)
+
+
+class Manifest:
+    """What the previous build wrote and read (empty when unusable)."""
+
+    def __init__(self) -> None:
+        self.fingerprint = ""
+        self.output = ""
+        self.paths: list[tuple] = []
+        self.pages: dict[str, list] = {}
+        self.files: list[str] = []
+        self.extra: dict[str, str] = {}
+
+    @classmethod
+    def load(cls, path: str) -> tuple[Manifest, str | None]:
+        """Load a manifest; return it with the reason it is unusable, if any."""
+        manifest = cls()
+        try:
+            with open(path, encoding="utf-8") as handle:
+                data = json.load(handle)
+        except FileNotFoundError:
+            return manifest, "no manifest yet"
+        except (OSError, ValueError) as error:
+            return manifest, f"unreadable manifest ({type(error).__name__})"
+        try:
+            if data.get("format") != FORMAT:
+                return manifest, "manifest of another version"
+            manifest.fingerprint = str(data["global"])
+            manifest.output = str(data["output"])
+            manifest.paths = [_path_key(p) for p in data["paths"]]
+            manifest.pages = {str(k): list(v) for k, v in data["pages"].items()}
+            manifest.files = [str(f) for f in data["files"]]
+            manifest.extra = {str(k): str(v) for k, v in data["extra"].items()}
+            for template, pids, page_digest in manifest.pages.values():
+                if not (isinstance(template, str) and isinstance(page_digest, str)):
+                    raise ValueError("bad page entry")
+                if any(not 0 <= i < len(manifest.paths) for i in pids):
+                    raise ValueError("bad path index")
+        except (AttributeError, KeyError, TypeError, ValueError) as error:
+            return cls(), f"damaged manifest ({error})"
+        return manifest, None
+
+
+class Build:
+    """Records of one run of Pelican: what was rendered, skipped and produced."""
+
+    def __init__(self, settings: dict, output_path: str, options: Mapping) -> None:
+        self.settings = settings
+        self.output_path = os.path.realpath(output_path)
+        self.options = options
+        self.fingerprint = global_fingerprint(settings, options)
+        self.old, reason = Manifest.load(options["manifest"])
+        if reason is None and self.old.output != self.output_path:
+            reason = "manifest of another output folder"
+        if reason is None and self.old.fingerprint != self.fingerprint:
+            reason = "settings, code, theme or data changed"
+        if reason is None and not settings.get("LOAD_CONTENT_CACHE", True):
+            reason = "full build asked for (--ignore-cache / FULL=1)"
+        if reason is None and settings.get("DELETE_OUTPUT_DIRECTORY"):
+            reason = "DELETE_OUTPUT_DIRECTORY is on"
+        self.full_reason = reason
+        # A build that stops half-way leaves no manifest: the next one is full.
+        with contextlib.suppress(OSError):
+            os.remove(options["manifest"])
+        self.shared = Shared()
+        self.replayer = Replayer(self.shared)
+        self.path_ids: dict[tuple, int] = {}
+        self.pages: dict[str, list] = {}
+        self.produced: set[str] = set()
+        self.rendered: list[str] = []
+        self.written: list[str] = []
+        self.untracked: dict[str, str] = {}
+        self.skipped = 0
+        self.extra: dict[str, str] = {}
+        self.restore_cache: Any = None
+        self.reader_caches: dict[str, ReaderCache] = {}
+
+    @property
+    def full(self) -> bool:
+        """Return whether this build renders every page."""
+        return self.full_reason is not None
+
+    def relative(self, path: str) -> str | None:
+        """Return an output file's path relative to the output folder."""
+        real = os.path.realpath(path)
+        if not real.startswith(self.output_path + os.sep):
+            return None
+        return os.path.relpath(real, self.output_path).replace(os.sep, "/")
+
+    def path_id(self, path: tuple) -> int:
+        """Return the index of a path in this build's table."""
+        index = self.path_ids.get(path)
+        if index is None:
+            index = self.path_ids[path] = len(self.path_ids)
+        return index
+
+    def try_skip(
+        self,
+        rel: str,
+        template: Any,
+        context: Mapping,
+        localcontext: Mapping,
+        local: set[str],
+        memo: bool,
+    ) -> bool:
+        """Keep a page whose recorded reads are unchanged; return whether kept."""
+        if self.full:
+            return False
+        entry = self.old.pages.get(rel)
+        if entry is None or entry[0] != getattr(template, "name", None):
+            return False
+        if not os.path.isfile(os.path.join(self.output_path, rel)):
+            return False
+        paths = [self.old.paths[i] for i in entry[1]]
+        self.replayer.reset(context)
+        tokens = self.replayer.tokens(paths, localcontext, local, memo)
+        if digest(tokens) != entry[2]:
+            return False
+        self.pages[rel] = [entry[0], [self.path_id(p) for p in paths], entry[2]]
+        self.produced.add(rel)
+        self.skipped += 1
+        return True
+
+    def record_render(self, rel: str, template: Any, recorder: Recorder) -> None:
+        """Keep the reads of a page just rendered."""
+        self.rendered.append(rel)
+        self.produced.add(rel)
+        name = getattr(template, "name", None)
+        if recorder.untracked or not name:
+            self.untracked[rel] = recorder.untracked or "template without a name"
+            self.pages.pop(rel, None)
+            return
+        paths = list(recorder.reads)
+        self.pages[rel] = [
+            name,
+            [self.path_id(p) for p in paths],
+            digest(list(recorder.reads.values())),
+        ]
+
+    def add_produced(self, path: str) -> None:
+        """Note a file of this build (written, kept or declared)."""
+        rel = self.relative(path)
+        if rel is not None:
+            self.produced.add(rel)
+
+    def finish(self) -> None:
+        """Remove stale files, save the manifest and the report, log a summary."""
+        for cache in self.reader_caches.values():
+            cache.save_cache()
+        deleted = self.remove_stale()
+        self.save_manifest()
+        report = {
+            "full": self.full,
+            "reason": self.full_reason,
+            "rendered": sorted(self.rendered),
+            "written": sorted(self.written),
+            "skipped": self.skipped,
+            "deleted": deleted,
+            "untracked": dict(sorted(self.untracked.items())),
+        }
+        _write_json(self.options["report"], report)
+        log.info(
+            "%s: %s page(s) rendered, %s file(s) written, %s unchanged page(s) "
+            "skipped, %s stale file(s) removed%s",
+            PREFIX,
+            len(self.rendered),
+            len(self.written),
+            self.skipped,
+            len(deleted),
+            f" (full build: {self.full_reason})" if self.full else "",
+        )
+
+    def remove_stale(self) -> list[str]:
+        """Delete files of the previous build that this build did not produce."""
+        if self.old.output != self.output_path:
+            return []
+        deleted = []
+        for rel in sorted(set(self.old.files) - self.produced):
+            path = os.path.join(self.output_path, rel)
+            if self.relative(path) is None or not os.path.isfile(path):
+                continue
+            os.remove(path)
+            deleted.append(rel)
+            _prune_empty(os.path.dirname(path), self.output_path)
+        return deleted
+
+    def save_manifest(self) -> None:
+        """Write the manifest atomically."""
+        data = {
+            "format": FORMAT,
+            "global": self.fingerprint,
+            "output": self.output_path,
+            "paths": list(self.path_ids),
+            "pages": self.pages,
+            "files": sorted(self.produced),
+            "extra": self.extra,
+        }
+        _write_json(self.options["manifest"], data)
+
+
+def _write_json(path: str, data: Any) -> None:
+    """Write JSON to a file atomically."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    temporary = f"{path}.tmp{os.getpid()}"
+    with open(temporary, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, ensure_ascii=False, separators=(",", ":"))
+    os.replace(temporary, path)
+
+
+def _prune_empty(folder: str, top: str) -> None:
+    """Remove empty folders from folder up to (not including) top."""
+    while folder.startswith(top + os.sep):
+        try:
+            os.rmdir(folder)
+        except OSError:
+            return
+        folder = os.path.dirname(folder)
+
+
+_build: Build | None = None
+
+
+# --------------------------------------------------------------------------
+# Reading: a content cache keyed by the hash of each file.
+
+
+class _Pickler(pickle.Pickler):
+    """Pickle metadata, keeping Pelican's URL wrappers (which hold settings) by name."""
+
+    def persistent_id(self, obj: Any) -> Any:
+        if isinstance(obj, URLWrapper):
+            slug = None if obj._slug_from_name else obj.slug
+            kind = type(obj)
+            return ("urlwrapper", kind.__module__, kind.__qualname__, obj.name, slug)
+        return None
+
+
+class _Unpickler(pickle.Unpickler):
+    """Unpickle metadata, rebuilding URL wrappers with the current settings."""
+
+    def __init__(self, handle, settings: Mapping) -> None:
+        super().__init__(handle)
+        self.settings = settings
+
+    def persistent_load(self, pid: Any) -> Any:
+        _, module, qualname, name, slug = pid
+        kind = getattr(importlib.import_module(module), qualname)
+        wrapper = kind(name, self.settings)
+        if slug is not None:
+            wrapper.slug = slug
+        return wrapper
+
+
+class ReaderCache:
+    """What the readers returned for each file, keyed by the file's SHA-256."""
+
+    def __init__(self, path: str, settings: Mapping, load: bool) -> None:
+        self.path = path
+        self.settings = settings
+        self.entries: dict[str, tuple[bytes, Any]] = {}
+        self.used: set[str] = set()
+        self.dirty = False
+        if load:
+            try:
+                with open(path, "rb") as handle:
+                    entries = _Unpickler(handle, settings).load()
+                if isinstance(entries, dict):
+                    self.entries = entries
+            except Exception as error:  # a damaged cache only costs a full read
+                log.debug("%s: content cache not loaded: %r", PREFIX, error)
+
+    def get_cached_data(self, filename: str, default: Any = None) -> Any:
+        """Return what the reader gave for this file's current bytes, or default."""
+        entry = self.entries.get(filename)
+        if entry is None:
+            return default
+        self.used.add(filename)
+        if entry[0] != _file_hash(filename):
+            return default
+        return entry[1]
+
+    def cache_data(self, filename: str, data: Any) -> None:
+        """Remember what the reader gave for a file (static files are not kept)."""
+        if not isinstance(data, tuple) or data[0] is None:
+            return
+        self.entries[filename] = (_file_hash(filename), data)
+        self.used.add(filename)
+        self.dirty = True
+
+    def save_cache(self) -> None:
+        """Save the cache if it changed (files read, changed or deleted)."""
+        stale = set(self.entries) - self.used
+        if not (self.dirty or stale):
+            return
+        for filename in stale:
+            del self.entries[filename]
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        temporary = f"{self.path}.tmp{os.getpid()}"
+        try:
+            with open(temporary, "wb") as handle:
+                _Pickler(handle, protocol=pickle.HIGHEST_PROTOCOL).dump(self.entries)
+            os.replace(temporary, self.path)
+        except (OSError, pickle.PicklingError, TypeError, AttributeError) as error:
+            log.warning("%s: không lưu được bộ nhớ đệm nội dung: %s", PREFIX, error)
+            with contextlib.suppress(OSError):
+                os.remove(temporary)
+        self.dirty = False
+
+
+def _file_hash(filename: str) -> bytes:
+    """Return the SHA-256 of a file's bytes (empty when unreadable)."""
+    try:
+        with open(filename, "rb") as handle:
+            return hashlib.sha256(handle.read()).digest()
+    except OSError:
+        return b""
+
+
+def attach_reader_cache(readers) -> None:
+    """Give Pelican's Readers our hash-keyed content cache."""
+    if _build is None:
+        return
+    name = "incremental-readers.pickle"
+    caches = _build.reader_caches
+    cache = caches.get(name)
+    if cache is None:
+        cache = caches[name] = ReaderCache(
+            os.path.join(_build.settings["CACHE_PATH"], name),
+            _build.settings,
+            load=not _build.full,
+        )
+    readers.get_cached_data = cache.get_cached_data
+    readers.cache_data = cache.cache_data
+    readers.save_cache = _nothing  # saved once, after every generator has read
+
+
+def _nothing() -> None:
+    """Do nothing."""
+
+
+# --------------------------------------------------------------------------
+# The writer.
+
+
+class _CompareFile(io.StringIO):
+    """A file opened for writing that leaves the disk alone if nothing changed."""
+
+    def __init__(self, path: str, encoding: str, build: Build | None, writer) -> None:
+        super().__init__()
+        self.path, self.encoding_name, self.build = path, encoding, build
+        self.writer = writer
+
+    def close(self) -> None:
+        if not self.closed:
+            data = self.getvalue().encode(self.encoding_name)
+            self.writer._save(self.path, data)
+        super().close()
+
+
+class IncrementalWriter(Writer):
+    """Pelican's Writer that skips pages whose recorded inputs did not change."""
+
+    def __init__(self, output_path, settings=None) -> None:
+        super().__init__(output_path, settings=settings)
+        self.build = _build
+
+    def _open_w(self, filename, encoding, override=False):
+        """Check overwrites as Pelican does; write only if the bytes change."""
+        filename = self._claim(filename, override)
+        if filename == os.devnull:
+            return open(os.devnull, "w", encoding=encoding)
+        return _CompareFile(filename, encoding, self.build, self)
+
+    def _claim(self, filename: str, override: bool) -> str:
+        """Apply Pelican's rules on writing a file twice; return where to write."""
+        if filename in self._overridden_files:
+            if override:
+                raise FileOverwriteFailedError(
+                    f'Failed to overwrite "{filename}" a second time '
+                    "(was previously overwritten)"
+                )
+            log.info('Skipping "%s", not overwriting', filename)
+            return os.devnull
+        if filename in self._written_files:
+            if not override:
+                raise FileOverwriteFailedError(
+                    f'Failed to overwrite "{filename}" as Pelican has already '
+                    "written to it previously (set `override=True` if intended)"
+                )
+            log.info('Overwriting "%s"', filename)
+        if override:
+            self._overridden_files.add(filename)
+        self._written_files.add(filename)
+        return filename
+
+    def _save(self, path: str, data: bytes) -> None:
+        """Write bytes to a file unless it already holds exactly them."""
+        build = self.build
+        if build is not None:
+            build.add_produced(path)
+        try:
+            with open(path, "rb") as handle:
+                if handle.read() == data:
+                    return
+        except OSError:
+            pass
+        with open(path, "wb") as handle:
+            handle.write(data)
+        if build is not None:
+            rel = build.relative(path)
+            if rel is not None:
+                build.written.append(rel)
+
+    def write_file(
+        self,
+        name,
+        template,
+        context,
+        relative_urls=False,
+        paginated=None,
+        template_name=None,
+        override_output=False,
+        url=None,
+        **kwargs,
+    ):
+        """Render and write a page, or keep it when its reads are unchanged."""
+        build = self.build
+        if not name:
+            return None
+        if paginated is None:
+            paginated = {k: v for k, v in kwargs.items() if k in {"articles", "dates"}}
+        env = getattr(template, "environment", None)
+        if (
+            build is None
+            or env is None
+            or (paginated and template_name in self.settings["PAGINATED_TEMPLATES"])
+            or not _use_tracking_context(env)
+        ):
+            before = set(self._written_files)
+            super().write_file(
+                name,
+                template,
+                context,
+                relative_urls,
+                paginated,
+                template_name,
+                override_output,
+                url,
+                **kwargs,
+            )
+            if build is not None:
+                for path in sorted(self._written_files - before):
+                    rel = build.relative(path)
+                    if rel is not None:
+                        build.rendered.append(rel)
+                        build.untracked[rel] = "paginated by Pelican's writer"
+            return None
+        localcontext = context.copy()
+        localcontext["localsiteurl"] = localcontext.get("localsiteurl", None)
+        local = set(kwargs) | {"output_file"}
+        if relative_urls:
+            relative_url = path_to_url(get_relative_path(name))
+            localcontext["SITEURL"] = relative_url
+            localcontext["localsiteurl"] = relative_url
+            local |= {"SITEURL", "localsiteurl"}
+        localcontext["output_file"] = name
+        localcontext.update(kwargs)
+        if localcontext["localsiteurl"]:
+            context["localsiteurl"] = localcontext["localsiteurl"]
+        path = sanitised_join(self.output_path, name)
+        rel = build.relative(path)
+        if rel is not None and build.try_skip(
+            rel, template, context, localcontext, local, memo=not relative_urls
+        ):
+            self._claim(path, override_output)
+            content_skipped.send(path, context=localcontext)
+            return None
+        recorder = Recorder(localcontext, build.shared)
+        try:
+            with track(recorder):
+                output = template.render(localcontext)
+        except Exception as error:  # a proxy the code did not expect: no records
+            log.debug("%s: %s rendered without records: %r", PREFIX, name, error)
+            output = template.render(localcontext)
+            recorder.give_up(f"render failed with records: {error!r}")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with self._open_w(path, "utf-8", override=override_output) as handle:
+            handle.write(output)
+        log.info('Writing "%s"', path)
+        signals.content_written.send(path, context=localcontext)
+        if rel is not None:
+            build.record_render(rel, template, recorder)
+        return None
+
+
+def _use_tracking_context(env) -> bool:
+    """Make Jinja create recording contexts; False if another class is in use."""
+    if env.context_class is TrackingContext:
+        return True
+    if env.context_class is Context:
+        env.context_class = TrackingContext
+        return True
+    return False
+
+
+# --------------------------------------------------------------------------
+# Hooks for other plugins.
+
+
+def is_full_build() -> bool:
+    """Return whether the current build renders everything (True outside builds)."""
+    return _build is None or _build.full
+
+
+def declare_output(path: str) -> None:
+    """Declare a file written outside Pelican's writer as part of this build.
+
+    A file declared by the previous build and not by this one is removed.
+    """
+    if _build is not None:
+        _build.add_produced(
+            path if os.path.isabs(path) else os.path.join(_build.output_path, path)
+        )
+
+
+def remember(key: str, value: str) -> None:
+    """Store a value for the next build (e.g. the hash of an image's source)."""
+    if _build is not None:
+        _build.extra[key] = str(value)
+
+
+def remembered(key: str) -> str | None:
+    """Return the value stored by the previous build, or None on a full build."""
+    if _build is None or _build.full:
+        return None
+    return _build.old.extra.get(key)
+
+
+def register_input(namespace: str, resolver: Callable[[str], str]) -> None:
+    """Declare a kind of input read outside the context (key -> current digest)."""
+    RESOLVERS[namespace] = resolver
+
+
+def read_input(namespace: str, key: str) -> None:
+    """Record, during a render, that the page depends on an input (see register_input)."""
+    record_input(namespace, key)
+
+
+# --------------------------------------------------------------------------
+# Signals.
+
+
+def start_build(pelican) -> list:
+    """Open the records of a run (sent at the start of every run)."""
+    global _build
+    _build = None
+    options = get_options(pelican.settings)
+    if not options["enabled"]:
+        return []
+    _build = Build(pelican.settings, pelican.output_path, options)
+    if _build.full:
+        log.info("%s: full build: %s", PREFIX, _build.full_reason)
+        _build.restore_cache = pelican.settings.get("LOAD_CONTENT_CACHE")
+        pelican.settings["LOAD_CONTENT_CACHE"] = False
+    return []
+
+
+def get_writer(pelican) -> type[Writer] | None:
+    """Return our writer when the plugin is on."""
+    return IncrementalWriter if _build is not None else None
+
+
+def note_static(generator) -> None:
+    """Record the static files and theme files the static generator copies."""
+    if _build is None:
+        return
+    output = generator.output_path
+    for static in generator.staticfiles:
+        _build.add_produced(os.path.join(output, static.save_as))
+    for rel in theme_static_files(generator.settings, generator.theme):
+        _build.add_produced(os.path.join(output, rel))
+
+
+def theme_static_files(settings: Mapping, theme: str) -> Iterable[str]:
+    """Yield the output paths of the theme's static files."""
+    ignore = settings.get("IGNORE_FILES") or []
+    target = settings["THEME_STATIC_DIR"]
+    for given in settings["THEME_STATIC_PATHS"]:
+        source = os.path.join(theme, given)
+        if os.path.isfile(source):
+            yield os.path.join(target, os.path.basename(given))
+            continue
+        for path in _files_under(source):
+            parts = os.path.relpath(path, source).split(os.sep)
+            if any(fnmatch.fnmatch(p, pattern) for p in parts for pattern in ignore):
+                continue
+            yield os.path.join(target, *parts)
+
+
+def finish_build(pelican) -> None:
+    """Remove stale files and save the records of the run."""
+    global _build
+    if _build is None:
+        return
+    if _build.full:
+        pelican.settings["LOAD_CONTENT_CACHE"] = _build.restore_cache
+    _build.finish()
+    _build = None
+
+
+def register() -> None:
+    """Connect the plugin to Pelican's signals."""
+    signals.get_generators.connect(start_build)
+    signals.get_writer.connect(get_writer)
+    signals.readers_init.connect(attach_reader_cache)
+    signals.static_generator_finalized.connect(note_static)
+    signals.finalized.connect(finish_build)

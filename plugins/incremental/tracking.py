@@ -1,0 +1,525 @@
+"""Record what a template reads while it renders, and check those reads later.
+
+A read is a *path* from a root name of the template context (("k", "article"),
+("a", "title"), ("v",)) and a *token*: the text of the value it led to. Plain
+values (strings, numbers, dates) are recorded as soon as a template touches
+them; anything else is handed to the template inside a `Proxy` that records
+each attribute, item, length, truth value or iteration the template asks for.
+Replaying the paths against a new context gives new tokens: equal tokens mean
+the template would read exactly the same values, so it would write the same
+bytes (templates, filters and settings are covered by the global fingerprint).
+Whatever cannot be replayed marks the output "untracked": it is always rendered.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import decimal
+import functools
+import hashlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+from jinja2.runtime import Context, missing
+
+__all__ = [
+    "PLAIN",
+    "Proxy",
+    "Recorder",
+    "Replayer",
+    "TrackingContext",
+    "digest",
+    "record_input",
+    "track",
+]
+
+PLAIN = (
+    str,
+    int,
+    float,
+    bool,
+    type(None),
+    bytes,
+    datetime.date,
+    datetime.time,
+    datetime.timedelta,
+    decimal.Decimal,
+)
+JSONABLE = (str, int, float, bool, type(None))
+Step = tuple
+Path = tuple
+
+
+class Untracked(Exception):  # noqa: N818
+    """A read the records cannot replay."""
+
+
+def token(value: Any) -> str:
+    """Return the text a plain value is recorded as (its type and repr)."""
+    kind = type(value)
+    if kind is str:
+        return "s" + value
+    return f"{kind.__module__}.{kind.__qualname__}:{value!r}"
+
+
+def identity(obj: Any) -> str | None:
+    """Return a build-independent identity of an object, or None."""
+    if isinstance(obj, PLAIN):
+        return token(obj)
+    source = getattr(obj, "source_path", None) if hasattr(obj, "_context") else None
+    if isinstance(source, str):
+        return "c:" + source
+    if isinstance(obj, tuple) or hasattr(obj, "__dataclass_fields__"):
+        text = repr(obj)
+        if " at 0x" not in text:
+            return "r:" + text
+    return None
+
+
+def digest(tokens: list[str]) -> str:
+    """Return one hex digest of a list of tokens."""
+    h = hashlib.blake2b(digest_size=16)
+    for item in tokens:
+        data = item.encode("utf-8", "surrogatepass")
+        h.update(len(data).to_bytes(8, "little"))
+        h.update(data)
+    return h.hexdigest()
+
+
+class Shared:
+    """Per-build memo of list identities (kept alive so ids are not reused)."""
+
+    def __init__(self) -> None:
+        self.ids: dict[int, tuple[Any, int, str | None]] = {}
+
+    def ids_token(self, obj: Any) -> str:
+        """Return the identities of every element of a list, memoised."""
+        entry = self.ids.get(id(obj))
+        if entry is not None and entry[0] is obj and entry[1] == len(obj):
+            text = entry[2]
+        else:
+            parts = [identity(item) for item in obj]
+            text = None if None in parts else "\x1f".join(parts)  # type: ignore[arg-type]
+            self.ids[id(obj)] = (obj, len(obj), text)
+        if text is None:
+            raise Untracked("list of objects without identity")
+        return text
+
+
+class Recorder:
+    """Collect the reads of one render."""
+
+    def __init__(self, root: Mapping[str, Any], shared: Shared) -> None:
+        self.root = root
+        self.shared = shared
+        self.reads: dict[Path, str] = {}
+        self.untracked: str | None = None
+
+    def record(self, path: Path, value: str) -> None:
+        """Remember that the value at path was read."""
+        if path not in self.reads:
+            self.reads[path] = value
+
+    def give_up(self, why: str) -> None:
+        """Mark the render as not replayable."""
+        if self.untracked is None:
+            self.untracked = why
+
+    def record_identity(self, proxy: Proxy) -> None:
+        """Record what decides equality with the object behind a proxy."""
+        parent = proxy._parent
+        try:
+            if parent is not None:
+                self.record(parent._p + (("ids",),), self.shared.ids_token(parent._o))
+            else:
+                ident = identity(proxy._o)
+                if ident is None:
+                    raise Untracked("object without identity")
+                self.record(proxy._p + (("id",),), ident)
+        except Untracked as error:
+            self.give_up(str(error))
+
+
+_current: list[Recorder] = []
+RESOLVERS: dict[str, Callable[[str], str]] = {}
+
+
+def resolve_input(namespace: str, key: str) -> str:
+    """Return the token of a declared input (see incremental.register_input)."""
+    try:
+        return "x" + str(RESOLVERS[namespace](key))
+    except Exception as error:
+        return "!" + type(error).__name__
+
+
+def record_input(namespace: str, key: str) -> None:
+    """Record that the render in progress depends on a declared input."""
+    rec = current()
+    if rec is None:
+        return
+    if namespace not in RESOLVERS or type(key) is not str:
+        rec.give_up(f"undeclared input {namespace!r}")
+        return
+    rec.record((("x", namespace, key), ("v",)), resolve_input(namespace, key))
+
+
+def current() -> Recorder | None:
+    """Return the recorder of the render in progress, if any."""
+    return _current[-1] if _current else None
+
+
+class track:  # noqa: N801
+    """Context manager: record the reads of the renders inside it."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
+
+    def __enter__(self) -> Recorder:
+        _current.append(self.recorder)
+        return self.recorder
+
+    def __exit__(self, *exc: object) -> None:
+        _current.pop()
+
+
+def wrap(value: Any, path: Path, rec: Recorder, parent: Proxy | None = None) -> Any:
+    """Record a plain value and return it, or return a recording proxy."""
+    if isinstance(value, PLAIN):
+        rec.record(path + (("v",),), token(value))
+        return value
+    if isinstance(value, Proxy):
+        return value
+    if callable(value) and not isinstance(value, (Mapping, Sequence)):
+        return _untracked_callable(value, rec)
+    return Proxy(value, path, rec, parent)
+
+
+def _untracked_callable(func: Any, rec: Recorder) -> Any:
+    """Return func wrapped so that calling it marks the render untracked."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        rec.give_up(f"called {getattr(func, '__qualname__', func)!r}")
+        return func(*[_unwrap(a) for a in args], **kwargs)
+
+    with contextlib.suppress(AttributeError, TypeError):
+        functools.update_wrapper(call, func)
+    pass_arg = getattr(func, "jinja_pass_arg", None)
+    if pass_arg is not None:
+        call.jinja_pass_arg = pass_arg  # type: ignore[attr-defined]
+    return call
+
+
+def _unwrap(value: Any) -> Any:
+    """Return the object behind a proxy."""
+    return object.__getattribute__(value, "_o") if isinstance(value, Proxy) else value
+
+
+def _step_of(key: Any) -> Step | None:
+    """Return the path step of a subscript, or None when it cannot be replayed."""
+    if isinstance(key, slice):
+        parts = (key.start, key.stop, key.step)
+        if all(p is None or type(p) is int for p in parts):
+            return ("s", *parts)
+        return None
+    if type(key) in (str, int):
+        return ("i", key)
+    return None
+
+
+MAPPING_METHODS = ("items", "keys", "values", "get")
+
+
+class Proxy:
+    """Stand in for an object handed to a template and record what is read."""
+
+    __slots__ = ("_o", "_p", "_r", "_parent")
+
+    def __init__(self, obj: Any, path: Path, rec: Recorder, parent=None) -> None:
+        self._o = obj
+        self._p = path
+        self._r = rec
+        self._parent = parent
+
+    @property  # type: ignore[misc]
+    def __class__(self):  # noqa: D105
+        return type(self._o)
+
+    def __getattr__(self, name: str) -> Any:
+        obj, rec = self._o, self._r
+        if name == "__html__":
+            if not hasattr(obj, "__html__"):
+                raise AttributeError(name)
+            return self._html
+        if name.startswith("__"):
+            rec.give_up(f"special attribute {name}")
+            return getattr(obj, name)
+        if isinstance(obj, Mapping) and name in MAPPING_METHODS:
+            return getattr(self, "_m_" + name)
+        path = self._p + (("a", name),)
+        try:
+            value = getattr(obj, name)
+        except Exception as error:
+            rec.record(path + (("v",),), "!" + type(error).__name__)
+            raise
+        return wrap(value, path, rec)
+
+    def _html(self) -> str:
+        text = self._o.__html__()
+        self._r.record(self._p + (("html",),), token(text))
+        return text
+
+    def __getitem__(self, key: Any) -> Any:
+        obj, rec = self._o, self._r
+        step = _step_of(key)
+        if step is None:
+            rec.give_up(f"subscript {key!r}")
+            return obj[_unwrap(key)]
+        path = self._p + (step,)
+        try:
+            value = obj[key]
+        except Exception as error:
+            rec.record(path + (("v",),), "!" + type(error).__name__)
+            raise
+        return wrap(value, path, rec)
+
+    def __iter__(self) -> Iterator[Any]:
+        obj, rec, path = self._o, self._r, self._p
+        if isinstance(obj, Mapping):
+            keys = list(obj)
+            rec.record(path + (("keys",),), _keys_token(keys, rec))
+            yield from keys
+            return
+        if isinstance(obj, Sequence) and not isinstance(obj, PLAIN):
+            yield from _iterate(obj, path, rec, self)
+            return
+        if iter(obj) is obj:
+            rec.give_up("iterated a one-shot iterator")
+            yield from obj
+            return
+        yield from _iterate(list(obj), path + (("L",),), rec, None)
+
+    def __len__(self) -> int:
+        size = len(self._o)
+        self._r.record(self._p + (("len",),), str(size))
+        return size
+
+    def __bool__(self) -> bool:
+        truth = bool(self._o)
+        self._r.record(self._p + (("bool",),), str(truth))
+        return truth
+
+    def __str__(self) -> str:
+        text = str(self._o)
+        self._r.record(self._p + (("str",),), token(text))
+        return text
+
+    def __contains__(self, item: Any) -> bool:
+        found = _unwrap(item) in self._o
+        if type(item) in JSONABLE:
+            self._r.record(self._p + (("in", item),), str(found))
+        else:
+            self._r.give_up("'in' with an object")
+        return found
+
+    def __eq__(self, other: Any) -> bool:
+        rec = self._r
+        if isinstance(other, Proxy):
+            rec.record_identity(self)
+            rec.record_identity(other)
+            return self._o == other._o
+        equal = self._o == other
+        if type(other) in JSONABLE:
+            rec.record(self._p + (("eq", other),), str(equal))
+        else:
+            rec.give_up("compared with an unknown object")
+        return equal
+
+    def __ne__(self, other: Any) -> bool:
+        return not self.__eq__(other)
+
+    def __hash__(self) -> int:
+        self._r.record_identity(self)
+        return hash(self._o)
+
+    def __lt__(self, other: Any) -> bool:
+        self._r.give_up("ordered objects")
+        return self._o < _unwrap(other)
+
+    def __gt__(self, other: Any) -> bool:
+        self._r.give_up("ordered objects")
+        return self._o > _unwrap(other)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self._r.give_up("called an object")
+        return self._o(*args, **kwargs)
+
+    def _m_keys(self) -> list:
+        return list(iter(self))
+
+    def _m_items(self) -> list:
+        return [(key, self[key]) for key in self]
+
+    def _m_values(self) -> list:
+        return [self[key] for key in self]
+
+    def _m_get(self, key: Any, default: Any = None) -> Any:
+        step = _step_of(key)
+        if step is None:
+            self._r.give_up(f"get {key!r}")
+            return self._o.get(key, default)
+        if key in self._o:
+            return self[key]
+        self._r.record(self._p + (step, ("v",)), "!KeyError")
+        return default
+
+
+def _iterate(items: Sequence, path: Path, rec: Recorder, parent) -> Iterator[Any]:
+    """Yield recording proxies of a list's items; record how far it was read."""
+    count = 0
+    try:
+        for index, value in enumerate(items):
+            count = index + 1
+            yield wrap(value, path + (("i", index),), rec, parent)
+    finally:
+        if count == len(items):
+            rec.record(path + (("len",),), str(count))
+        else:  # stopped early: the list must still hold that many items
+            rec.record(path + (("atleast", count),), "True")
+
+
+def _keys_token(keys: list, rec: Recorder) -> str:
+    """Return the token of a mapping's keys."""
+    parts = [identity(key) for key in keys]
+    if None in parts:
+        rec.give_up("mapping with object keys")
+        return ""
+    return "\x1f".join(parts)  # type: ignore[arg-type]
+
+
+class TrackingContext(Context):
+    """Jinja context recording the top-level names a template resolves."""
+
+    def resolve_or_missing(self, key: str) -> Any:
+        value = super().resolve_or_missing(key)
+        rec = current()
+        if rec is None:
+            return value
+        root = rec.root
+        if value is missing:  # a name the context may hold next time
+            if key not in root:
+                rec.record((("k", key), ("v",)), "!missing")
+            return value
+        if key in root and root[key] is value:
+            return wrap(value, (("k", key),), rec)
+        return value
+
+
+class Replayer:
+    """Compute the tokens of recorded paths against a new context."""
+
+    def __init__(self, shared: Shared) -> None:
+        self.shared = shared
+        self.memo: dict[Path, tuple[Any, str]] = {}
+        self.memo_root: Any = None
+        # Attributes of content objects (url, save_as… are recomputed by Pelican
+        # on every access); objects do not change while pages are written.
+        self.attrs: dict[tuple[int, str], tuple[Any, Any]] = {}
+
+    def reset(self, context: Any) -> None:
+        """Forget memoised tokens when a different shared context is used."""
+        if context is not self.memo_root:
+            self.memo = {}
+            self.memo_root = context
+
+    def tokens(self, paths: list[Path], root: Mapping, local: set, memo: bool) -> list:
+        """Return the tokens of paths; local root names are never memoised."""
+        out = []
+        cache = self.memo
+        for path in paths:
+            name = path[0][1]
+            shared = memo and name not in local
+            if shared:
+                hit = cache.get(path)
+                if hit is not None and name in root and hit[0] is root[name]:
+                    out.append(hit[1])
+                    continue
+            value = self.evaluate(path, root, memo)
+            if shared and name in root:
+                cache[path] = (root[name], value)
+            out.append(value)
+        return out
+
+    def evaluate(self, path: Path, root: Mapping, memo: bool = False) -> str:
+        """Return the token at the end of one path (an error gives its own token)."""
+        if path[0][0] == "x":
+            return resolve_input(path[0][1], path[0][2])
+        name = path[0][1]
+        if name not in root:
+            return "!missing"
+        obj = root[name]
+        attrs = self.attrs
+        try:
+            for step in path[1:-1]:
+                if memo and step[0] == "a" and hasattr(obj, "_context"):
+                    key = (id(obj), step[1])
+                    hit = attrs.get(key)
+                    if hit is not None and hit[0] is obj:
+                        obj = hit[1]
+                        continue
+                    value = getattr(obj, step[1])
+                    attrs[key] = (obj, value)
+                    obj = value
+                    continue
+                obj = _follow(obj, step)
+        except Exception as error:
+            return "!" + type(error).__name__
+        return self.terminal(obj, path[-1])
+
+    def terminal(self, obj: Any, step: Step) -> str:
+        """Return the token of the last step of a path."""
+        kind = step[0]
+        try:
+            if kind == "v":
+                return token(obj) if isinstance(obj, PLAIN) else "!notplain"
+            if kind == "len":
+                return str(len(obj))
+            if kind == "atleast":
+                return str(len(obj) >= step[1])
+            if kind == "bool":
+                return str(bool(obj))
+            if kind == "str":
+                return token(str(obj))
+            if kind == "html":
+                return token(obj.__html__())
+            if kind == "keys":
+                return "\x1f".join(identity(key) or "!" for key in obj)
+            if kind == "ids":
+                return self.shared.ids_token(obj)
+            if kind == "id":
+                return identity(obj) or "!noid"
+            if kind == "in":
+                return str(step[1] in obj)
+            if kind == "eq":
+                return str(obj == step[1])
+        except Untracked:
+            return "!untracked"
+        except Exception as error:
+            return "!" + type(error).__name__
+        return "!unknown-step"
+
+
+def _follow(obj: Any, step: Step) -> Any:
+    """Return the object one step further along a path."""
+    kind = step[0]
+    if kind == "a":
+        return getattr(obj, step[1])
+    if kind == "i":
+        return obj[step[1]]
+    if kind == "s":
+        return obj[slice(step[1], step[2], step[3])]
+    if kind == "L":
+        if iter(obj) is obj:
+            raise Untracked("one-shot iterator")
+        return list(obj)
+    raise Untracked(f"unknown step {kind}")

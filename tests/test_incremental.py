@@ -1,0 +1,323 @@
+"""Incremental builds: after each edit, the same bytes as a clean full build.
+
+One generated site is built incrementally in `inc/` through a series of edits;
+after each edit a clean build of the same sources goes to a fresh `clean/`. The
+two trees must be byte-identical, files whose bytes did not change keep their
+time, and the pages the plugin rendered are exactly those whose bytes changed
+(plus the documented excess on add/delete, see docs/INCREMENTAL.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, _env, model, news
+
+MODELS = 24
+NEWS = 24
+FIELDS = ["Kinh tế", "Văn hóa – xã hội", "Quốc phòng – an ninh"]
+LOCALITIES = ["Phan Thiết", "La Gi", "Tuy Phong", "Bắc Bình", "Hàm Tân"]
+KINDS = ["Mô hình", "Điển hình tập thể", "Điển hình cá nhân"]
+
+
+def model_text(i: int, **changes) -> str:
+    """Return the text of generated model number i."""
+    body = changes.pop("body", None)
+    fields = {
+        "title": f"Mô hình số {i:03d}",
+        "category": FIELDS[i % len(FIELDS)],
+        "locality": LOCALITIES[i % len(LOCALITIES)],
+        "year": 2016 + i % 8,
+        "kind": KINDS[i % len(KINDS)],
+        "unit": f"Đơn vị {i}",
+        "summary": f"Tóm tắt mô hình {i}.",
+        "date": f"{2016 + i % 8}-{1 + i % 12:02d}-{1 + i % 27:02d}",
+        **changes,
+    }
+    return model(**fields).replace("Nội dung.\n", body or f"Nội dung mô hình {i}.\n")
+
+
+def news_text(i: int, **changes) -> str:
+    """Return the text of generated news item number i (linking two models)."""
+    fields = {
+        "title": f"Tin số {i:03d}",
+        "date": f"{2017 + i % 8}-{1 + i % 12:02d}-{2 + i % 26:02d}",
+        "summary": f"Tóm tắt tin {i}.",
+        "models": [f"mo-hinh-{i % MODELS:03d}", f"mo-hinh-{(i * 7) % MODELS:03d}"],
+        **changes,
+    }
+    body = fields.pop("body", None)
+    link = f"Xem [mô hình]({{filename}}/models/mo-hinh-{i % MODELS:03d}.md).\n"
+    return news(**fields).replace("Nội dung.\n", body or f"Nội dung tin {i}. {link}")
+
+
+class Sites:
+    """The sources, the incremental output and the clean output."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.content = root / "content"
+        self.data = root / "data"
+        self.theme = root / "theme"
+        self.settings: dict = {}
+        shutil.copytree(ROOT / "data", self.data)
+        shutil.copytree(ROOT / "theme", self.theme)
+        for folder in ("models", "news", "pages", "images"):
+            (self.content / folder).mkdir(parents=True)
+        for i in range(MODELS):
+            self.write(f"models/mo-hinh-{i:03d}.md", model_text(i))
+        for i in range(NEWS):
+            self.write(f"news/tin-{i:03d}.md", news_text(i))
+        self.write("pages/gioi-thieu.md", "---\ntitle: Giới thiệu\n---\nTrang.\n")
+        (self.content / "images" / "anh.jpg").write_bytes(b"\xff\xd8 one \xff\xd9")
+
+    def write(self, relative: str, text: str) -> None:
+        """Write a source file."""
+        path = self.content / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, "utf-8")
+
+    def build(self, name: str, *options: str) -> dict | None:
+        """Build into root/<name> (cache root/<name>-cache); return the report."""
+        return self.finish(name, self.start(name, *options))
+
+    def start(self, name: str, *options: str) -> subprocess.Popen:
+        """Start a build into root/<name> (cache root/<name>-cache)."""
+        settings = {
+            "CACHE_PATH": str(self.root / f"{name}-cache"),
+            "VOCABULARY_PATH": str(self.data),
+            "THEME": str(self.theme),
+            "INCREMENTAL": {"global_inputs": [str(self.data)]},
+            # Pagefind 1.5.2 writes its filter files in a different order each run
+            # (same results, other bytes), so the search index is left out here.
+            "SEARCH": {"enabled": False},
+            **self.settings,
+        }
+        command = [
+            sys.executable,
+            "-m",
+            "pelican",
+            str(self.content),
+            "-o",
+            str(self.root / name),
+            "-s",
+            str(ROOT / "pelicanconf.py"),
+            "--log-handler",
+            "plain",
+            *options,
+            "-e",
+            *[f"{k}={json.dumps(v)}" for k, v in settings.items()],
+        ]
+        return subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=_env(),
+        )
+
+    def finish(self, name: str, process: subprocess.Popen) -> dict | None:
+        """Wait for a build; return its report (None when the plugin is off)."""
+        output, _ = process.communicate(timeout=300)
+        assert process.returncode == 0, output
+        report = self.root / f"{name}-cache" / "incremental-report.json"
+        return json.loads(report.read_text("utf-8")) if report.exists() else None
+
+    def both_builds(self) -> dict:
+        """Build incrementally and, beside it, from nothing into root/clean."""
+        for folder in ("clean", "clean-cache"):
+            shutil.rmtree(self.root / folder, ignore_errors=True)
+        incremental = self.start("inc")
+        clean = self.start("clean")
+        self.finish("clean", clean)
+        return self.finish("inc", incremental)
+
+
+def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
+    """Return every file under a folder with its bytes and modification time."""
+    return {
+        str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def sites(tmp_path_factory) -> Sites:
+    """Return the generated site, built once incrementally and once plain."""
+    sites = Sites(tmp_path_factory.mktemp("incremental"))
+    first = sites.build("inc")
+    assert first["full"] and first["reason"] == "no manifest yet"
+    sites.settings = {}
+    return sites
+
+
+def edit_body(s: Sites) -> None:
+    s.write("models/mo-hinh-005.md", model_text(5, body="Nội dung mới, đã sửa.\n"))
+
+
+def edit_news_title(s: Sites) -> None:
+    s.write("news/tin-003.md", news_text(3, title="Tin số 003 (đã sửa tiêu đề)"))
+
+
+def edit_model_title(s: Sites) -> None:
+    s.write("models/mo-hinh-003.md", model_text(3, title="Mô hình 003 (tên mới)"))
+
+
+def change_field_locality_year(s: Sites) -> None:
+    s.write("models/mo-hinh-007.md", model_text(7, category="Kinh tế"))
+    s.write("models/mo-hinh-008.md", model_text(8, locality="La Gi", year=2015))
+
+
+def add_newest(s: Sites) -> None:
+    s.write("news/tin-900.md", news_text(900, date="2025-06-01"))
+
+
+def add_old_delete_other(s: Sites) -> None:
+    s.write("models/mo-hinh-901.md", model_text(901, date="2010-01-05", year=2010))
+    (s.content / "news" / "tin-010.md").unlink()
+
+
+def change_slug(s: Sites) -> None:
+    s.write("news/tin-011.md", news_text(11, slug="tin-muoi-mot"))
+
+
+def rename_term_edit_template_setting(s: Sites) -> None:
+    path = s.data / "dia-ban.yml"
+    path.write_text(
+        path.read_text("utf-8").replace(
+            "full_name: Thị xã La Gi", "full_name: TX La Gi"
+        ),
+        "utf-8",
+    )
+    card = s.theme / "templates" / "partials" / "card.html"
+    card.write_text(card.read_text("utf-8").replace("<h3>", "<h3 class='t'>"), "utf-8")
+    s.settings = {"SITESUBTITLE": "Phụ đề mới"}
+
+
+def replace_image(s: Sites) -> None:
+    (s.content / "images" / "anh.jpg").write_bytes(b"\xff\xd8 two \xff\xd9")
+
+
+def nothing(s: Sites) -> None:
+    """Change nothing."""
+
+
+def revert_all(s: Sites) -> None:
+    fresh = Sites.__new__(Sites)
+    fresh.root = s.root
+    shutil.rmtree(s.content)
+    shutil.rmtree(s.data)
+    shutil.rmtree(s.theme)
+    Sites.__init__(fresh, s.root)
+    s.settings = {}
+
+
+# (edit, the build must be full, pages rendered beyond those whose bytes change)
+SCENARIOS: list[tuple[Callable[[Sites], None], bool, str]] = [
+    (nothing, False, "none"),
+    (edit_body, False, "none"),
+    (edit_news_title, False, "none"),
+    (edit_model_title, False, "none"),
+    (change_field_locality_year, False, "none"),
+    (add_newest, False, "lists"),
+    (add_old_delete_other, False, "lists"),
+    (change_slug, False, "lists"),
+    (replace_image, False, "none"),
+    (rename_term_edit_template_setting, True, "any"),
+    (revert_all, True, "any"),
+]
+
+
+def is_list_page(name: str) -> bool:
+    """Return whether an output file shows a list of items (news pages show one)."""
+    return (
+        name == "index.html"
+        or name.count("/") <= 2
+        and (name.startswith(("mo-hinh/", "tin-tuc/")))
+    )
+
+
+@pytest.mark.parametrize(
+    ("edit", "full", "excess"),
+    SCENARIOS,
+    ids=[f"{i:02d}-{s[0].__name__}" for i, s in enumerate(SCENARIOS)],
+)
+def test_incremental_build_equals_clean_build(
+    sites: Sites, edit: Callable, full: bool, excess: str
+) -> None:
+    before = snapshot(sites.root / "inc")
+    edit(sites)
+    report = sites.both_builds()
+    after = snapshot(sites.root / "inc")
+    clean = snapshot(sites.root / "clean")
+
+    assert report["full"] is full, report["reason"]
+    assert set(after) == set(clean), "files differ: " + str(
+        sorted(set(after) ^ set(clean))
+    )
+    differing = [name for name in after if after[name][0] != clean[name][0]]
+    assert not differing, f"bytes differ from a clean build: {differing}"
+
+    changed = {n for n in after if n not in before or before[n][0] != after[n][0]}
+    touched = {n for n in after if n in before and before[n][1] != after[n][1]}
+    static = {n for n in after if not n.endswith((".html", ".xml"))}
+    assert touched - static <= changed, "unchanged files were rewritten"
+    assert set(report["written"]) == {n for n in changed if n not in static}
+    gone = set(before) - set(after)
+    # The assets plugin removes the .gz/.br copies of the pages this plugin deletes.
+    assert set(report["deleted"]) == {n for n in gone if not n.endswith((".gz", ".br"))}
+    assert not report["untracked"], report["untracked"]
+    rendered = set(report["rendered"])
+    # Feeds are always regenerated (written only when their bytes change): not "rendered".
+    feeds = {n for n in changed if n.endswith("atom.xml")}
+    assert changed - static - feeds <= rendered
+    extra = rendered - changed
+    if excess == "none":
+        assert not extra, f"rendered without a change: {sorted(extra)}"
+    elif excess == "lists":
+        news_pages = {n for n in extra if n.startswith("tin-tuc/")}
+        assert all(is_list_page(n) for n in extra - news_pages), sorted(extra)
+
+
+def test_plugin_off_gives_the_same_site(sites: Sites) -> None:
+    for folder in ("plain", "plain-cache"):
+        shutil.rmtree(sites.root / folder, ignore_errors=True)
+    sites.settings = {"INCREMENTAL": {"enabled": False}}
+    try:
+        assert sites.build("plain") is None
+    finally:
+        sites.settings = {}
+    plain = snapshot(sites.root / "plain")
+    inc = snapshot(sites.root / "inc")
+    assert {n: b for n, (b, _) in plain.items()} == {n: b for n, (b, _) in inc.items()}
+
+
+@pytest.mark.parametrize("damage", ["garbage", "foreign"])
+def test_bad_manifest_means_full_build(sites: Sites, damage: str) -> None:
+    manifest = sites.root / "inc-cache" / "incremental.json"
+    if damage == "garbage":
+        manifest.write_text("{not json", "utf-8")
+    else:
+        data = json.loads(manifest.read_text("utf-8"))
+        data["global"] = "0" * 32
+        manifest.write_text(json.dumps(data), "utf-8")
+    report = sites.build("inc")
+    assert report["full"]
+    assert report["written"] == []
+    assert len(report["rendered"]) > MODELS + NEWS
+
+
+def test_full_flag_forces_full_build(sites: Sites) -> None:
+    report = sites.build("inc", "--ignore-cache")
+    assert report["full"] and "FULL=1" in report["reason"]
+    assert os.path.exists(sites.root / "inc-cache" / "incremental.json")
+    assert sites.build("inc")["full"] is False

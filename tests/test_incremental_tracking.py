@@ -1,0 +1,118 @@
+"""The read records of one template: replayed, they see every change that matters."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from incremental.tracking import Recorder, Replayer, Shared, TrackingContext, track
+from incremental.tracking import digest as digest_of
+from jinja2 import Environment
+
+
+class Item:
+    """A stand-in for a Pelican content object (identity by source path)."""
+
+    def __init__(self, title: str, tags: list[str] | None = None) -> None:
+        self._context: dict = {}
+        self.source_path = title
+        self.title = title
+        self.tags = tags or []
+
+    def get_url(self) -> str:
+        return "/" + self.title
+
+
+def render_and_check(source: str, before: dict, after: dict) -> tuple[bool, bool]:
+    """Render with records; return (replay says same, rendered output same)."""
+    env = Environment(extensions=["jinja2.ext.loopcontrols"])
+    env.context_class = TrackingContext
+    template = env.from_string(source)
+    recorder = Recorder(before, Shared())
+    with track(recorder):
+        first = template.render(before)
+    assert recorder.untracked is None, recorder.untracked
+    tokens = Replayer(Shared()).tokens(list(recorder.reads), after, set(), True)
+    same = digest_of(tokens) == digest_of(list(recorder.reads.values()))
+    return same, template.render(after) == first
+
+
+ITEMS = [Item("a", ["x"]), Item("b"), Item("c", ["y"]), Item("d"), Item("e")]
+
+
+def with_items(items: list) -> dict:
+    """Return a context holding a list of items and the current one."""
+    return {"items": items, "item": items[1], "SITENAME": "S"}
+
+
+def retitled(index: int, title: str) -> list:
+    """Return the items with one title changed."""
+    items = [copy.copy(i) for i in ITEMS]
+    items[index].title = title
+    return items
+
+
+OTHERS = (
+    "{% for i in items if i != item %}"
+    "{% if loop.index <= 2 %}{{ i.title }}{% endif %}{% endfor %}"
+)
+FIRST_THREE = (
+    "{% for i in items %}{% if loop.index > 2 %}{% break %}{% endif %}.{% endfor %}"
+)
+TAGGED = "{{ items|selectattr('tags')|map(attribute='title')|join(',') }}"
+
+
+@pytest.mark.parametrize(
+    ("source", "after", "expected"),
+    [
+        ("{{ item.title }}", with_items(retitled(1, "B")), False),
+        ("{{ item.title }}", with_items(retitled(3, "D")), True),
+        (
+            "{% for i in items[:2] %}{{ i.title }}{% endfor %}",
+            with_items(retitled(3, "D")),
+            True,
+        ),
+        (
+            "{% for i in items[:2] %}{{ i.title }}{% endfor %}",
+            with_items(retitled(0, "A")),
+            False,
+        ),
+        (FIRST_THREE, with_items(ITEMS[:2]), False),
+        (FIRST_THREE, with_items([*ITEMS, Item("f")]), True),
+        (OTHERS, with_items([ITEMS[0], *ITEMS[2:], ITEMS[1]]), False),
+        (OTHERS, with_items(retitled(4, "E")), True),
+        ("{{ items|length }}" + TAGGED, with_items(ITEMS[:4]), False),
+        (TAGGED, with_items([Item("a"), *ITEMS[1:]]), False),
+        (
+            "{% if 'x' in item.tags %}x{% endif %}{{ SITENAME }}",
+            with_items(ITEMS),
+            True,
+        ),
+        ("{{ missing }}{{ item.nothing }}", with_items(ITEMS), True),
+        ("{{ missing }}", {**with_items(ITEMS), "missing": "now here"}, False),
+    ],
+)
+def test_replay_matches_rendering(source: str, after: dict, expected: bool) -> None:
+    same, rendered_same = render_and_check(source, with_items(ITEMS), after)
+    assert same is expected
+    assert rendered_same or not same  # "unchanged" is never said of a changed page
+
+
+@pytest.mark.parametrize(
+    ("source", "why"),
+    [
+        ("{{ item.get_url() }}", "called"),
+        ("{{ items|tojson }}", "render failed"),
+    ],
+)
+def test_unreplayable_reads_mark_the_page(source: str, why: str) -> None:
+    env = Environment()
+    env.context_class = TrackingContext
+    context = with_items(ITEMS)
+    recorder = Recorder(context, Shared())
+    try:
+        with track(recorder):
+            env.from_string(source).render(context)
+    except TypeError:
+        recorder.give_up("render failed")
+    assert recorder.untracked and why in recorder.untracked
