@@ -140,7 +140,7 @@ def test_compression_rewrites_only_stale_copies(tmp_path):
 @pytest.mark.parametrize(
     ("given", "message"),
     [
-        ({"bogus": 1}, "unknown options bogus"),
+        ({"bogus": 1}, "unknown ASSETS keys: bogus"),
         ({"hash_length": 3}, "hash_length"),
         ({"min_size": -1}, "min_size"),
         ([], "must be a dict"),

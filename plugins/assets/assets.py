@@ -21,6 +21,8 @@ from typing import Any
 
 from pelican import signals
 
+from portal.options import merge_options
+
 try:
     import brotli
 except ImportError:  # pragma: no cover - brotli is pinned; a missing one only logs
@@ -77,14 +79,7 @@ class AssetsError(ValueError):
 
 def get_options(settings: Mapping) -> dict[str, Any]:
     """Merge the ASSETS setting with the defaults and check it once."""
-    given = settings.get(SETTING)
-    given = {} if given is None else given
-    if not isinstance(given, Mapping):
-        raise AssetsError(f"{PREFIX}: {SETTING} must be a dict")
-    unknown = set(given) - set(DEFAULTS)
-    if unknown:
-        raise AssetsError(f"{PREFIX}: unknown options {', '.join(sorted(unknown))}")
-    options = {**DEFAULTS, **given}
+    options = merge_options(settings, SETTING, DEFAULTS, PREFIX, AssetsError)
     if not isinstance(options["hash_length"], int) or not (
         6 <= options["hash_length"] <= 64
     ):

@@ -21,6 +21,7 @@ from pelican.utils import SafeDatetime
 
 from portal import vocab
 from portal.frontmatter import parse_file
+from portal.options import merge_options
 from portal.problems import ContentError, Problem
 from portal.schema import (
     SECTIONS,
@@ -54,15 +55,7 @@ class FileRefused(Exception):
 
 def get_options(settings: Mapping) -> dict[str, Any]:
     """Merge the FRONTMATTER setting with the defaults and check it once."""
-    given = settings.get(SETTING) or {}
-    if not isinstance(given, Mapping):
-        raise OptionsError(
-            f"{PREFIX}: {SETTING} must be a dict, not {type(given).__name__}"
-        )
-    unknown = sorted(set(given) - set(DEFAULTS))
-    if unknown:
-        raise OptionsError(f"{PREFIX}: unknown {SETTING} keys: {', '.join(unknown)}")
-    options = {**DEFAULTS, **given}
+    options = merge_options(settings, SETTING, DEFAULTS, PREFIX, OptionsError)
     for key in ("drafts", "fail_on_error"):
         if not isinstance(options[key], bool):
             raise OptionsError(f"{PREFIX}: {SETTING}['{key}'] must be True or False")

@@ -29,6 +29,7 @@ from pelican import signals
 from pelican.generators import Generator
 from PIL import Image, ImageCms, ImageOps, features
 
+from portal.options import merge_options
 from portal.problems import ContentError, Problem
 from portal.schema import MAX_IMAGE_PIXELS
 from portal.text import slugify
@@ -97,15 +98,7 @@ def _positive_int(options: Mapping, key: str, upper: int | None = None) -> None:
 
 def get_options(settings: Mapping) -> dict[str, Any]:
     """Merge the IMAGES setting with the defaults and check it once."""
-    given = settings.get(SETTING) or {}
-    if not isinstance(given, Mapping):
-        raise OptionsError(
-            f"{PREFIX}: {SETTING} must be a dict, not {type(given).__name__}"
-        )
-    unknown = sorted(set(given) - set(DEFAULTS))
-    if unknown:
-        raise OptionsError(f"{PREFIX}: unknown {SETTING} keys: {', '.join(unknown)}")
-    options = {**DEFAULTS, **given}
+    options = merge_options(settings, SETTING, DEFAULTS, PREFIX, OptionsError)
     widths = options["widths"]
     if (
         not isinstance(widths, list | tuple)

@@ -37,6 +37,8 @@ from pelican.urlwrappers import URLWrapper
 from pelican.utils import get_relative_path, path_to_url, sanitised_join
 from pelican.writers import FileOverwriteFailedError, Writer
 
+from portal.options import merge_options
+
 from .tracking import (
     RESOLVERS,
     Recorder,
@@ -84,15 +86,7 @@ class OptionsError(ValueError):
 
 def get_options(settings: Mapping) -> dict[str, Any]:
     """Merge the INCREMENTAL setting with the defaults and check it once."""
-    given = settings.get(SETTING) or {}
-    if not isinstance(given, Mapping):
-        raise OptionsError(f"{PREFIX}: {SETTING} must be a dict")
-    unknown = set(given) - set(DEFAULTS)
-    if unknown:
-        raise OptionsError(
-            f"{PREFIX}: unknown option(s) {', '.join(sorted(unknown))} in {SETTING}"
-        )
-    options = {**DEFAULTS, **given}
+    options = merge_options(settings, SETTING, DEFAULTS, PREFIX, OptionsError)
     if not isinstance(options["global_inputs"], list | tuple):
         raise OptionsError(f"{PREFIX}: global_inputs must be a list of paths")
     cache = settings.get("CACHE_PATH", "cache")

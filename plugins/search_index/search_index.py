@@ -23,6 +23,7 @@ from typing import Any
 from pelican import signals
 from pelican.generators import Generator
 
+from portal.options import merge_options
 from portal.text import fold, nfc
 
 __all__ = [
@@ -62,13 +63,7 @@ class SearchIndexError(SystemExit):
 
 def get_options(settings: Mapping) -> dict[str, Any]:
     """Merge the SEARCH setting with the defaults and check it once."""
-    given = settings.get(SETTING) or {}
-    if not isinstance(given, Mapping):
-        raise OptionsError(f"{PREFIX}: {SETTING} must be a dict")
-    unknown = sorted(set(given) - set(DEFAULTS))
-    if unknown:
-        raise OptionsError(f"{PREFIX}: unknown {SETTING} keys: {', '.join(unknown)}")
-    options = {**DEFAULTS, **given}
+    options = merge_options(settings, SETTING, DEFAULTS, PREFIX, OptionsError)
     if not isinstance(options["enabled"], bool):
         raise OptionsError(f"{PREFIX}: {SETTING}['enabled'] must be True or False")
     if not str(options["url"]).endswith("/") or str(options["url"]).startswith("/"):

@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 
 from pelican import signals
 
+from portal.options import merge_options
+
 __all__ = [
     "SecurityError",
     "build_policy",
@@ -54,14 +56,7 @@ class SecurityError(ValueError):
 
 def get_options(settings: Mapping) -> dict[str, Any]:
     """Merge the SECURITY setting with the defaults and check it once."""
-    given = settings.get(SETTING)
-    given = {} if given is None else given
-    if not isinstance(given, Mapping):
-        raise SecurityError(f"{PREFIX}: {SETTING} must be a dict")
-    unknown = set(given) - set(DEFAULTS)
-    if unknown:
-        raise SecurityError(f"{PREFIX}: unknown options {', '.join(sorted(unknown))}")
-    options = {**DEFAULTS, **given}
+    options = merge_options(settings, SETTING, DEFAULTS, PREFIX, SecurityError)
     if "{counter_origin}" not in options["csp"]:
         raise SecurityError(f"{PREFIX}: csp must contain {{counter_origin}}")
     if '"' in options["csp"] or "\n" in options["csp"]:

@@ -17,6 +17,8 @@ from xml.sax.saxutils import escape
 from pelican import signals
 from pelican.generators import Generator
 
+from portal.options import merge_options
+
 __all__ = ["SiteFilesGenerator", "get_options", "register"]
 
 log = logging.getLogger(__name__)
@@ -36,13 +38,7 @@ class OptionsError(ValueError):
 
 def get_options(settings: Mapping) -> dict[str, Any]:
     """Merge the SITEFILES setting with the defaults and check it once."""
-    given = settings.get(SETTING) or {}
-    if not isinstance(given, Mapping):
-        raise OptionsError(f"{PREFIX}: {SETTING} must be a dict")
-    unknown = sorted(set(given) - set(DEFAULTS))
-    if unknown:
-        raise OptionsError(f"{PREFIX}: unknown {SETTING} keys: {', '.join(unknown)}")
-    options = {**DEFAULTS, **given}
+    options = merge_options(settings, SETTING, DEFAULTS, PREFIX, OptionsError)
     for key in ("sitemap", "robots", "not_found"):
         value = options[key]
         if value is not None and (not isinstance(value, str) or value.startswith("/")):

@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 from blinker import signal as named_signal
 from pelican import signals
 
+from portal.options import merge_options
+
 __all__ = ["OptionsError", "get_options", "page_id", "register"]
 
 log = logging.getLogger(__name__)
@@ -41,13 +43,7 @@ class OptionsError(ValueError):
 
 def get_options(settings: Mapping, environ: Mapping[str, str] = os.environ) -> dict:
     """Merge the COUNTER setting with the defaults and the environment; check once."""
-    given = settings.get(SETTING) or {}
-    if not isinstance(given, Mapping):
-        raise OptionsError(f"{PREFIX}: {SETTING} must be a dict")
-    unknown = sorted(set(given) - set(DEFAULTS))
-    if unknown:
-        raise OptionsError(f"{PREFIX}: unknown {SETTING} keys: {', '.join(unknown)}")
-    options = {**DEFAULTS, **given}
+    options = merge_options(settings, SETTING, DEFAULTS, PREFIX, OptionsError)
     options["url"] = (
         (options["url"] or environ.get(ENVIRONMENT, "")).strip().rstrip("/")
     )

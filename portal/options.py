@@ -1,0 +1,24 @@
+"""A plugin's options: one dict setting merged with the plugin's defaults."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+def merge_options(
+    settings: Mapping,
+    setting: str,
+    defaults: Mapping[str, Any],
+    prefix: str,
+    error: type[Exception] = ValueError,
+) -> dict[str, Any]:
+    """Merge the dict `setting` over `defaults`; a non-dict or unknown key is an error."""
+    given = settings.get(setting)
+    given = {} if given is None else given
+    if not isinstance(given, Mapping):
+        raise error(f"{prefix}: {setting} must be a dict, not {type(given).__name__}")
+    unknown = sorted(set(given) - set(defaults))
+    if unknown:
+        raise error(f"{prefix}: unknown {setting} keys: {', '.join(unknown)}")
+    return {**defaults, **given}
