@@ -145,3 +145,25 @@ def read_item(path: Path) -> dict:
 
     reader = FrontMatterReader(get_settings(PATH=str(path.parents[1])))
     return reader.read(str(path))[1]
+
+
+def build_sample(
+    factory,
+    name: str,
+    conf: str = "pelicanconf.py",
+    env: dict | None = None,
+    **settings,
+) -> Site:
+    """Build the real sample content into a new temporary folder; fail on any error."""
+    root = factory.mktemp(name)
+    (root / "content").symlink_to(ROOT / "content")
+    site = Site(root)
+    result = site.build(conf, env=env, **settings)
+    assert result.returncode == 0, result.stderr
+    return site
+
+
+@pytest.fixture(scope="session")
+def sample(tmp_path_factory) -> Site:
+    """The sample content as `make html` builds it, built once for every test module."""
+    return build_sample(tmp_path_factory, "sample")

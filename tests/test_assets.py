@@ -11,7 +11,7 @@ import pytest
 from assets import AssetsError, compress_tree, get_options, hashed_name
 from security import SecurityError, build_policy, counter_origin, meta_policy
 
-from tests.conftest import ROOT, Site
+from tests.conftest import ROOT, Site, build_sample
 
 CONTENT = ROOT / "content"
 COUNTER = "https://dem.example.vn/api"
@@ -27,12 +27,7 @@ INLINE = [
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory) -> Site:
     """Build the real sample content once, with a counter on another origin."""
-    root = tmp_path_factory.mktemp("assets")
-    (root / "content").symlink_to(CONTENT)
-    site = Site(root)
-    result = site.build(env={"COUNTER_URL": COUNTER})
-    assert result.returncode == 0, result.stderr
-    return site
+    return build_sample(tmp_path_factory, "assets", env={"COUNTER_URL": COUNTER})
 
 
 def test_pages_link_the_hashed_stylesheet(sample):

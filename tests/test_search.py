@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 from search_index import OptionsError, fold_tail, get_options
 
 from tests.browser import QuietHandler
-from tests.conftest import ROOT, Site, model
+from tests.conftest import model
 
 CSP = (
     "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; "
@@ -25,17 +25,6 @@ CSP = (
     "form-action 'self'; frame-ancestors 'none'"
 )
 ITEM_PAGES = ("mo-hinh/*/index.html", "tin-tuc/*/index.html")
-
-
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory) -> Site:
-    """Build the real sample content, with its search index, once for this module."""
-    root = tmp_path_factory.mktemp("search")
-    (root / "content").symlink_to(ROOT / "content")
-    site = Site(root)
-    result = site.build()
-    assert result.returncode == 0, result.stderr
-    return site
 
 
 class CSPHandler(QuietHandler):

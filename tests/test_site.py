@@ -7,23 +7,11 @@ import sys
 import unicodedata
 from pathlib import Path
 
-import pytest
 import yaml
 
-from tests.conftest import ROOT, Site, model, news
+from tests.conftest import ROOT, model, news
 
 CONTENT = ROOT / "content"
-
-
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory) -> Site:
-    """Build the real sample content once for this module."""
-    root = tmp_path_factory.mktemp("sample")
-    (root / "content").symlink_to(CONTENT)
-    site = Site(root)
-    result = site.build()
-    assert result.returncode == 0, result.stderr
-    return site
 
 
 def _front(path: Path) -> dict:

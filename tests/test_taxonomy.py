@@ -406,17 +406,6 @@ def test_the_defaults_apply_without_the_setting():
     assert options["nam"]["order"] == "newest" and options["dia-ban"]["per_page"] == 12
 
 
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory) -> Site:
-    """Build the real sample content once, with the project's settings."""
-    root = tmp_path_factory.mktemp("sample")
-    (root / "content").symlink_to(CONTENT)
-    site = Site(root)
-    result = site.build()
-    assert result.returncode == 0, result.stderr
-    return site
-
-
 def test_sample_indexes_exist_and_every_link_resolves(sample):
     for taxonomy in ("linh-vuc", "dia-ban", "nam"):
         assert (sample.output / taxonomy / "index.html").is_file()

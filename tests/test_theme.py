@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.browser import artifact, require_program, serve_directory
-from tests.conftest import ROOT, Site, get_settings
+from tests.conftest import ROOT, Site, build_sample, get_settings
 
 CONTENT = ROOT / "content"
 SITEURL = "https://danvankheo.example"
@@ -31,12 +31,7 @@ SITEMAP = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 
 def _build(tmp_path_factory, name: str, conf: str, **settings) -> Site:
     """Build the real sample content once into a temporary folder."""
-    root = tmp_path_factory.mktemp(name)
-    (root / "content").symlink_to(CONTENT)
-    site = Site(root)
-    result = site.build(conf, **settings)
-    assert result.returncode == 0, result.stderr
-    return site
+    return build_sample(tmp_path_factory, name, conf, **settings)
 
 
 @pytest.fixture(scope="module")
