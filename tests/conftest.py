@@ -66,6 +66,27 @@ def news(**changes) -> str:
     )
 
 
+def pelican_command(
+    content: Path, output: Path, conf: str, settings: dict, *options: str
+) -> list[str]:
+    """Return the `pelican` command line; settings go as JSON after one -e."""
+    return [
+        sys.executable,
+        "-m",
+        "pelican",
+        str(content),
+        "-o",
+        str(output),
+        "-s",
+        str(ROOT / conf),
+        "--log-handler",
+        "plain",
+        *options,
+        "-e",
+        *[f"{key}={json.dumps(value)}" for key, value in settings.items()],
+    ]
+
+
 @dataclass
 class Site:
     """A small site in a temporary folder, built by the real `pelican` command."""
@@ -97,18 +118,8 @@ class Site:
     ) -> subprocess.CompletedProcess:
         """Run `pelican` on the site; settings are passed as JSON with -e."""
         settings.setdefault("CACHE_PATH", str(self.root / "cache"))
-        extra = [f"{key}={json.dumps(value)}" for key, value in settings.items()]
-        command = [
-            sys.executable,
-            "-m",
-            "pelican",
-            str(self.content),
-            "-o",
-            str(self.output),
-        ]
-        command += ["-s", str(ROOT / conf), "--log-handler", "plain", "-e", *extra]
         return subprocess.run(
-            command,
+            pelican_command(self.content, self.output, conf, settings),
             cwd=self.root,
             capture_output=True,
             text=True,

@@ -13,13 +13,12 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, _env, model, news
+from tests.conftest import ROOT, _env, model, news, pelican_command
 
 MODELS = 24
 NEWS = 24
@@ -101,21 +100,9 @@ class Sites:
             "SEARCH": {"enabled": False},
             **self.settings,
         }
-        command = [
-            sys.executable,
-            "-m",
-            "pelican",
-            str(self.content),
-            "-o",
-            str(self.root / name),
-            "-s",
-            str(ROOT / "pelicanconf.py"),
-            "--log-handler",
-            "plain",
-            *options,
-            "-e",
-            *[f"{k}={json.dumps(v)}" for k, v in settings.items()],
-        ]
+        command = pelican_command(
+            self.content, self.root / name, "pelicanconf.py", settings, *options
+        )
         return subprocess.Popen(
             command,
             stdout=subprocess.PIPE,
