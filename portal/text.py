@@ -42,8 +42,8 @@ def normalise_key(text: str) -> str:
 
 
 @functools.lru_cache(maxsize=4096)  # few distinct characters: sort keys get cheap
-def _split_tone(char: str) -> tuple[str, int]:
-    """Split one character into its toneless letter and its tone rank."""
+def _char_key(char: str) -> tuple[tuple[int, int | str], int]:
+    """Return one character's place in the alphabet and its tone rank."""
     tone = 0
     kept = []
     for part in unicodedata.normalize("NFD", char):
@@ -51,25 +51,21 @@ def _split_tone(char: str) -> tuple[str, int]:
             tone = _TONES[part]
         else:
             kept.append(part)
-    return unicodedata.normalize("NFC", "".join(kept)), tone
+    base = unicodedata.normalize("NFC", "".join(kept))
+    if base in _RANK:
+        return (1, _RANK[base]), tone
+    if base.isdigit():
+        return (0, base), tone
+    if base.isspace() or not base.isalnum():
+        return (-1, " "), tone
+    return (2, base), tone
 
 
+@functools.lru_cache(maxsize=65536)  # titles are sorted by several indexes
 def sort_key(text: str) -> tuple:
     """Key that orders strings by the Vietnamese alphabet, then by tone."""
-    letters: list[tuple[int, int | str]] = []
-    tones: list[int] = []
-    for char in nfc(text).casefold():
-        base, tone = _split_tone(char)
-        if base in _RANK:
-            letters.append((1, _RANK[base]))
-        elif base.isdigit():
-            letters.append((0, base))
-        elif base.isspace() or not base.isalnum():
-            letters.append((-1, " "))
-        else:
-            letters.append((2, base))
-        tones.append(tone)
-    return (tuple(letters), tuple(tones), text)
+    keys = [_char_key(char) for char in nfc(text).casefold()]
+    return (tuple(k[0] for k in keys), tuple(k[1] for k in keys), text)
 
 
 def format_date(value: dt.date) -> str:

@@ -248,6 +248,8 @@ def test_incremental_build_equals_clean_build(
     clean = snapshot(sites.root / "clean")
 
     assert report["full"] is full, report["reason"]
+    # Nothing changed: Pelican is not even run, the last output is kept.
+    assert report.get("nothing_changed", False) is (edit is nothing)
     assert set(after) == set(clean), "files differ: " + str(
         sorted(set(after) ^ set(clean))
     )
@@ -308,3 +310,32 @@ def test_full_flag_forces_full_build(sites: Sites) -> None:
     assert report["full"] and "FULL=1" in report["reason"]
     assert os.path.exists(sites.root / "inc-cache" / "incremental.json")
     assert sites.build("inc")["full"] is False
+
+
+def test_same_bytes_with_a_new_time_is_no_change(sites: Sites) -> None:
+    sites.build("inc")
+    path = sites.content / "news" / "tin-001.md"
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**10))
+    report = sites.build("inc")
+    assert report["nothing_changed"] is True
+    assert report["skipped"] > MODELS + NEWS
+
+
+def test_a_missing_output_file_is_written_again(sites: Sites) -> None:
+    sites.build("inc")
+    page = sites.root / "inc" / "tin-tuc" / "tin-001" / "index.html"
+    kept = page.read_bytes()
+    page.unlink()
+    report = sites.build("inc")
+    assert "nothing_changed" not in report
+    assert report["rendered"] == ["tin-tuc/tin-001/index.html"]
+    assert page.read_bytes() == kept
+
+
+def test_an_edit_after_an_idle_run_is_seen(sites: Sites) -> None:
+    sites.build("inc")
+    assert sites.build("inc")["nothing_changed"] is True
+    sites.write("models/mo-hinh-005.md", model_text(5, body="Một nội dung khác.\n"))
+    report = sites.build("inc")
+    assert "nothing_changed" not in report
+    assert "mo-hinh/mo-hinh-005/index.html" in report["rendered"]

@@ -5,8 +5,14 @@ from __future__ import annotations
 import copy
 
 import pytest
-from incremental.tracking import Recorder, Replayer, Shared, TrackingContext, track
-from incremental.tracking import digest as digest_of
+from incremental.tracking import (
+    Nodes,
+    Recorder,
+    Replayer,
+    Shared,
+    TrackingContext,
+    track,
+)
 from jinja2 import Environment
 
 
@@ -32,8 +38,9 @@ def render_and_check(source: str, before: dict, after: dict) -> tuple[bool, bool
     with track(recorder):
         first = template.render(before)
     assert recorder.untracked is None, recorder.untracked
-    tokens = Replayer(Shared()).tokens(list(recorder.reads), after, set(), True)
-    same = digest_of(tokens) == digest_of(list(recorder.reads.values()))
+    nodes = Nodes()
+    roots, recorded = nodes.record(recorder.reads)
+    same = Replayer(Shared(), nodes).page_digest(roots, after, memo=True) == recorded
     return same, template.render(after) == first
 
 

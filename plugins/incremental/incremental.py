@@ -25,6 +25,7 @@ import os
 import pickle
 import re
 import sys
+import time
 import types
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -33,6 +34,7 @@ from blinker import signal as named_signal
 from jinja2.runtime import Context
 from pelican import __version__ as pelican_version
 from pelican import signals
+from pelican.log import console
 from pelican.urlwrappers import URLWrapper
 from pelican.utils import get_relative_path, path_to_url, sanitised_join
 from pelican.writers import FileOverwriteFailedError, Writer
@@ -41,11 +43,11 @@ from portal.options import merge_options
 
 from .tracking import (
     RESOLVERS,
+    Nodes,
     Recorder,
     Replayer,
     Shared,
     TrackingContext,
-    digest,
     record_input,
     track,
 )
@@ -66,7 +68,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 PREFIX = "incremental"
 SETTING = "INCREMENTAL"
-FORMAT = 1
+FORMAT = 3
 DEFAULTS: Mapping[str, Any] = {
     "enabled": True,
     "manifest": None,  # default: <CACHE_PATH>/incremental.json
@@ -167,7 +169,9 @@ def _code_files(settings: Mapping) -> list[str]:
         files.update(
             f for f in _files_under(str(folder)) if f.endswith((".py", ".html"))
         )
-    for module in list(sys.modules.values()):
+    for name, module in list(sys.modules.items()):
+        if name == "__main__":  # the command that runs the build, not an input
+            continue
         path = getattr(module, "__file__", None)
         if not path or not path.endswith(".py"):
             continue
@@ -188,8 +192,11 @@ def global_fingerprint(settings: Mapping, options: Mapping) -> str:
     add("format", str(FORMAT).encode())
     add("python", sys.version.encode())
     add("pelican", pelican_version.encode())
-    dists = sorted(
-        f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions()
+    dists = sorted(  # a set: the same package seen twice on sys.path counts once
+        {
+            f"{d.metadata['Name']}=={d.version}"
+            for d in importlib.metadata.distributions()
+        }
     )
     add("packages", "\n".join(dists).encode())
     kept = {k: v for k, v in settings.items() if k not in VOLATILE_SETTINGS}
@@ -220,9 +227,13 @@ def _read(path: str) -> bytes:
 # The state of one build.
 
 
-def _path_key(path: tuple) -> tuple:
-    """Return a JSON-loaded path (lists) as tuples."""
-    return tuple(tuple(step) for step in path)
+def _node(data: Any, index: int) -> tuple[tuple, tuple[int, ...]]:
+    """Return a JSON-loaded read-tree node, checking its children come first."""
+    step, kids = data
+    kids = tuple(kids)
+    if not step or any(type(k) is not int or not 0 <= k < index for k in kids):
+        raise ValueError("bad node")
+    return tuple(step), kids
 
 
 class Manifest:
@@ -231,18 +242,21 @@ class Manifest:
     def __init__(self) -> None:
         self.fingerprint = ""
         self.output = ""
-        self.paths: list[tuple] = []
+        self.nodes: list[tuple[tuple, tuple[int, ...]]] = []
         self.pages: dict[str, list] = {}
         self.files: list[str] = []
         self.extra: dict[str, str] = {}
+        self.inputs: dict[str, list] = {}
+        self.snapshot_ns = 0
+        self.untracked: list[str] = []
 
     @classmethod
     def load(cls, path: str) -> tuple[Manifest, str | None]:
         """Load a manifest; return it with the reason it is unusable, if any."""
         manifest = cls()
         try:
-            with open(path, encoding="utf-8") as handle:
-                data = json.load(handle)
+            with open(path, "rb") as handle:
+                data = json.loads(handle.read())
         except FileNotFoundError:
             return manifest, "no manifest yet"
         except (OSError, ValueError) as error:
@@ -252,27 +266,60 @@ class Manifest:
                 return manifest, "manifest of another version"
             manifest.fingerprint = str(data["global"])
             manifest.output = str(data["output"])
-            manifest.paths = [_path_key(p) for p in data["paths"]]
+            manifest.nodes = [_node(n, i) for i, n in enumerate(data["nodes"])]
             manifest.pages = {str(k): list(v) for k, v in data["pages"].items()}
             manifest.files = [str(f) for f in data["files"]]
             manifest.extra = {str(k): str(v) for k, v in data["extra"].items()}
-            for template, pids, page_digest in manifest.pages.values():
+            manifest.inputs = {str(k): list(v) for k, v in data["inputs"].items()}
+            manifest.snapshot_ns = int(data["snapshot_ns"])
+            manifest.untracked = [str(f) for f in data["untracked"]]
+            count = len(manifest.nodes)
+            for template, roots, page_digest in manifest.pages.values():
                 if not (isinstance(template, str) and isinstance(page_digest, str)):
                     raise ValueError("bad page entry")
-                if any(not 0 <= i < len(manifest.paths) for i in pids):
-                    raise ValueError("bad path index")
+                if any(type(i) is not int or not 0 <= i < count for i in roots):
+                    raise ValueError("bad node index")
         except (AttributeError, KeyError, TypeError, ValueError) as error:
             return cls(), f"damaged manifest ({error})"
         return manifest, None
 
 
-class Build:
-    """Records of one run of Pelican: what was rendered, skipped and produced."""
+RACY_NS = 2_000_000_000  # a file this close to the last snapshot is hashed again
 
-    def __init__(self, settings: dict, output_path: str, options: Mapping) -> None:
-        self.settings = settings
+
+def snapshot_inputs(folder: str, old: Manifest) -> tuple[dict[str, list], int]:
+    """Return [size, mtime, SHA-256] of every file under the content folder.
+
+    The hash is the key; size and time only spare hashing a file again when
+    both match the last build's snapshot and the file is not newer than it.
+    """
+    started = time.time_ns()
+    found: dict[str, list] = {}
+    for path in _files_under(folder):
+        try:
+            stat = os.stat(path)
+        except OSError:
+            continue
+        rel = os.path.relpath(path, folder)
+        before = old.inputs.get(rel)
+        if (
+            before is not None
+            and before[0] == stat.st_size
+            and before[1] == stat.st_mtime_ns
+            and stat.st_mtime_ns < old.snapshot_ns - RACY_NS
+        ):
+            found[rel] = before
+        else:
+            found[rel] = [stat.st_size, stat.st_mtime_ns, _file_hash(path).hex()]
+    return found, started
+
+
+class State:
+    """What decides how a build runs: full, incremental, or nothing to do."""
+
+    def __init__(self, settings: Mapping, output_path: str, options: Mapping) -> None:
         self.output_path = os.path.realpath(output_path)
-        self.options = options
+        self.content = os.path.abspath(settings["PATH"])
         self.fingerprint = global_fingerprint(settings, options)
         self.old, reason = Manifest.load(options["manifest"])
         if reason is None and self.old.output != self.output_path:
@@ -284,12 +331,53 @@ class Build:
         if reason is None and settings.get("DELETE_OUTPUT_DIRECTORY"):
             reason = "DELETE_OUTPUT_DIRECTORY is on"
         self.full_reason = reason
+        self.inputs, self.snapshot_ns = snapshot_inputs(self.content, self.old)
+
+    def nothing_changed(self) -> bool:
+        """Return whether the last build's output is exactly what a build would write.
+
+        Same code, settings and theme, the same bytes in every content file, no
+        page the records could not follow, and every file of the last build there.
+        """
+        return (
+            self.full_reason is None
+            and self.inputs.keys() == self.old.inputs.keys()
+            and all(self.inputs[k][2] == v[2] for k, v in self.old.inputs.items())
+            and not self.old.untracked
+            and all(
+                os.path.isfile(os.path.join(self.output_path, rel))
+                for rel in self.old.files
+            )
+        )
+
+
+# States checked before Pelican's run, handed to the build (by settings id).
+_checked: dict[int, State] = {}
+
+
+class Build:
+    """Records of one run of Pelican: what was rendered, skipped and produced."""
+
+    def __init__(self, settings: dict, output_path: str, options: Mapping) -> None:
+        self.settings = settings
+        self.output_path = os.path.realpath(output_path)
+        self.options = options
+        state = _checked.pop(id(settings), None) or State(
+            settings, output_path, options
+        )
+        self.fingerprint, self.old = state.fingerprint, state.old
+        self.full_reason = state.full_reason
+        self.inputs, self.snapshot_ns = state.inputs, state.snapshot_ns
+        self.input_hashes = {
+            os.path.join(state.content, rel): bytes.fromhex(entry[2])
+            for rel, entry in self.inputs.items()
+        }
         # A build that stops half-way leaves no manifest: the next one is full.
         with contextlib.suppress(OSError):
             os.remove(options["manifest"])
         self.shared = Shared()
-        self.replayer = Replayer(self.shared)
-        self.path_ids: dict[tuple, int] = {}
+        self.nodes = Nodes(() if self.full_reason else self.old.nodes)
+        self.replayer = Replayer(self.shared, self.nodes)
         self.pages: dict[str, list] = {}
         self.produced: set[str] = set()
         self.rendered: list[str] = []
@@ -307,17 +395,12 @@ class Build:
 
     def relative(self, path: str) -> str | None:
         """Return an output file's path relative to the output folder."""
+        if path.startswith(self.output_path + os.sep) and os.sep + "." not in path:
+            return path[len(self.output_path) + 1 :].replace(os.sep, "/")
         real = os.path.realpath(path)
         if not real.startswith(self.output_path + os.sep):
             return None
         return os.path.relpath(real, self.output_path).replace(os.sep, "/")
-
-    def path_id(self, path: tuple) -> int:
-        """Return the index of a path in this build's table."""
-        index = self.path_ids.get(path)
-        if index is None:
-            index = self.path_ids[path] = len(self.path_ids)
-        return index
 
     def try_skip(
         self,
@@ -325,7 +408,6 @@ class Build:
         template: Any,
         context: Mapping,
         localcontext: Mapping,
-        local: set[str],
         memo: bool,
     ) -> bool:
         """Keep a page whose recorded reads are unchanged; return whether kept."""
@@ -336,12 +418,10 @@ class Build:
             return False
         if not os.path.isfile(os.path.join(self.output_path, rel)):
             return False
-        paths = [self.old.paths[i] for i in entry[1]]
         self.replayer.reset(context)
-        tokens = self.replayer.tokens(paths, localcontext, local, memo)
-        if digest(tokens) != entry[2]:
+        if self.replayer.page_digest(entry[1], localcontext, memo) != entry[2]:
             return False
-        self.pages[rel] = [entry[0], [self.path_id(p) for p in paths], entry[2]]
+        self.pages[rel] = entry
         self.produced.add(rel)
         self.skipped += 1
         return True
@@ -355,12 +435,8 @@ class Build:
             self.untracked[rel] = recorder.untracked or "template without a name"
             self.pages.pop(rel, None)
             return
-        paths = list(recorder.reads)
-        self.pages[rel] = [
-            name,
-            [self.path_id(p) for p in paths],
-            digest(list(recorder.reads.values())),
-        ]
+        roots, page_digest = self.nodes.record(recorder.reads)
+        self.pages[rel] = [name, roots, page_digest]
 
     def add_produced(self, path: str) -> None:
         """Note a file of this build (written, kept or declared)."""
@@ -411,14 +487,22 @@ class Build:
 
     def save_manifest(self) -> None:
         """Write the manifest atomically."""
+        nodes, renumber = self.nodes.compact(entry[1] for entry in self.pages.values())
+        pages = {
+            rel: [template, [renumber[i] for i in roots], page_digest]
+            for rel, (template, roots, page_digest) in self.pages.items()
+        }
         data = {
             "format": FORMAT,
             "global": self.fingerprint,
             "output": self.output_path,
-            "paths": list(self.path_ids),
-            "pages": self.pages,
+            "nodes": nodes,
+            "pages": pages,
             "files": sorted(self.produced),
             "extra": self.extra,
+            "inputs": self.inputs,
+            "snapshot_ns": self.snapshot_ns,
+            "untracked": sorted(self.untracked),
         }
         _write_json(self.options["manifest"], data)
 
@@ -427,8 +511,9 @@ def _write_json(path: str, data: Any) -> None:
     """Write JSON to a file atomically."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     temporary = f"{path}.tmp{os.getpid()}"
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     with open(temporary, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, ensure_ascii=False, separators=(",", ":"))
+        handle.write(text)
     os.replace(temporary, path)
 
 
@@ -500,7 +585,8 @@ class ReaderCache:
         if entry is None:
             return default
         self.used.add(filename)
-        if entry[0] != _file_hash(filename):
+        known = _build.input_hashes.get(filename) if _build is not None else None
+        if entry[0] != (known or _file_hash(filename)):
             return default
         return entry[1]
 
@@ -682,12 +768,10 @@ class IncrementalWriter(Writer):
             return None
         localcontext = context.copy()
         localcontext["localsiteurl"] = localcontext.get("localsiteurl", None)
-        local = set(kwargs) | {"output_file"}
         if relative_urls:
             relative_url = path_to_url(get_relative_path(name))
             localcontext["SITEURL"] = relative_url
             localcontext["localsiteurl"] = relative_url
-            local |= {"SITEURL", "localsiteurl"}
         localcontext["output_file"] = name
         localcontext.update(kwargs)
         if localcontext["localsiteurl"]:
@@ -695,7 +779,7 @@ class IncrementalWriter(Writer):
         path = sanitised_join(self.output_path, name)
         rel = build.relative(path)
         if rel is not None and build.try_skip(
-            rel, template, context, localcontext, local, memo=not relative_urls
+            rel, template, context, localcontext, memo=not relative_urls
         ):
             self._claim(path, override_output)
             content_skipped.send(path, context=localcontext)
@@ -790,6 +874,46 @@ def start_build(pelican) -> list:
     return []
 
 
+def wrap_run(pelican) -> None:
+    """Make Pelican's run return at once when nothing changed since the last build."""
+    run = pelican.run
+
+    def run_unless_unchanged() -> None:
+        options = get_options(pelican.settings)
+        if options["enabled"]:
+            state = State(pelican.settings, pelican.output_path, options)
+            if state.nothing_changed():
+                report_unchanged(state, options)
+                return
+            _checked[id(pelican.settings)] = state
+        try:
+            run()
+        finally:
+            _checked.pop(id(pelican.settings), None)
+
+    pelican.run = run_unless_unchanged
+
+
+def report_unchanged(state: State, options: Mapping) -> None:
+    """Write the report of a run that found nothing to do, and log it."""
+    report = {
+        "full": False,
+        "reason": None,
+        "nothing_changed": True,
+        "rendered": [],
+        "written": [],
+        "skipped": len(state.old.pages),
+        "deleted": [],
+        "untracked": {},
+    }
+    _write_json(options["report"], report)
+    log.info("%s: nothing changed since the last build", PREFIX)
+    console.print(
+        f"Done: nothing changed since the last build; {len(state.old.files)} "
+        "files kept as they are."
+    )
+
+
 def get_writer(pelican) -> type[Writer] | None:
     """Return our writer when the plugin is on."""
     return IncrementalWriter if _build is not None else None
@@ -835,6 +959,7 @@ def finish_build(pelican) -> None:
 
 def register() -> None:
     """Connect the plugin to Pelican's signals."""
+    signals.initialized.connect(wrap_run)
     signals.get_generators.connect(start_build)
     signals.get_writer.connect(get_writer)
     signals.readers_init.connect(attach_reader_cache)

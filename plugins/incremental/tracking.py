@@ -18,18 +18,20 @@ import datetime
 import decimal
 import functools
 import hashlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from jinja2.runtime import Context, missing
 
 __all__ = [
     "PLAIN",
+    "Nodes",
     "Proxy",
     "Recorder",
     "Replayer",
     "TrackingContext",
-    "digest",
+    "leaf",
+    "seal",
     "record_input",
     "track",
 ]
@@ -75,16 +77,6 @@ def identity(obj: Any) -> str | None:
         if " at 0x" not in text:
             return "r:" + text
     return None
-
-
-def digest(tokens: list[str]) -> str:
-    """Return one hex digest of a list of tokens."""
-    h = hashlib.blake2b(digest_size=16)
-    for item in tokens:
-        data = item.encode("utf-8", "surrogatepass")
-        h.update(len(data).to_bytes(8, "little"))
-        h.update(data)
-    return h.hexdigest()
 
 
 class Shared:
@@ -415,66 +407,210 @@ class TrackingContext(Context):
         return value
 
 
-class Replayer:
-    """Compute the tokens of recorded paths against a new context."""
+LEAF_LIMIT = 200  # longer leaf tokens (page bodies) are kept as their digest
+# Steps whose tokens are kept as one digest: list items and context names, the
+# reads many pages share (so each page's digest hashes little).
+SEALED = frozenset({"i", "k"})
 
-    def __init__(self, shared: Shared) -> None:
+
+def leaf(value: str) -> str:
+    """Return a leaf token as kept in a page's tokens: long ones as a digest."""
+    if len(value) <= LEAF_LIMIT:
+        return value
+    data = value.encode("utf-8", "surrogatepass")
+    return "#" + hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def seal(tokens: tuple) -> str:
+    """Return the digest of a page's nested token tuples."""
+    data = repr(tokens).encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+class Nodes:
+    """Interned read trees shared by every page of a build.
+
+    The paths of one page form a tree (("k", "article"), ("a", "title"), ("v",)
+    shares its first steps with article.url); a node is (step, child ids) and is
+    stored once however many pages read the same shape, children before parents.
+    """
+
+    def __init__(self, table: Sequence[tuple[Step, tuple[int, ...]]] = ()) -> None:
+        self.table: list[tuple[Step, tuple[int, ...]]] = list(table)
+        self.index = {node: i for i, node in enumerate(self.table)}
+
+    def intern(self, step: Step, kids: tuple[int, ...]) -> int:
+        """Return the id of a node, adding it when new."""
+        node = (step, kids)
+        found = self.index.get(node)
+        if found is None:
+            found = self.index[node] = len(self.table)
+            self.table.append(node)
+        return found
+
+    def record(self, reads: Mapping[Path, str]) -> tuple[list[int], str]:
+        """Return the root node ids of one page's reads and the digest of its tokens."""
+        tree: dict = {}
+        for path, value in reads.items():
+            level = tree
+            for step in path[:-1]:
+                level = level.setdefault(step, {})
+            level[path[-1]] = value
+        ids, tokens = self._fold(tree)
+        return ids, seal(tokens)
+
+    def _fold(self, level: dict) -> tuple[list[int], tuple]:
+        """Intern one level of a read tree; return its ids and tokens."""
+        ids, tokens = [], []
+        for step, below in level.items():
+            if isinstance(below, str):
+                ids.append(self.intern(step, ()))
+                tokens.append(leaf(below))
+            else:
+                kids, value = self._fold(below)
+                ids.append(self.intern(step, tuple(kids)))
+                tokens.append(seal(value) if step[0] in SEALED else value)
+        return ids, tuple(tokens)
+
+    def compact(self, roots: Iterable[list[int]]) -> tuple[list, dict[int, int]]:
+        """Return the nodes reachable from roots, renumbered, and the old-to-new map."""
+        keep: set[int] = set()
+        todo = [i for ids in roots for i in ids]
+        while todo:
+            i = todo.pop()
+            if i not in keep:
+                keep.add(i)
+                todo.extend(self.table[i][1])
+        renumber = {old: new for new, old in enumerate(sorted(keep))}
+        table = [
+            [list(self.table[old][0]), [renumber[k] for k in self.table[old][1]]]
+            for old in sorted(keep)
+        ]
+        return table, renumber
+
+
+class Replayer:
+    """Compute the digest of recorded read trees against a new context.
+
+    The token of a node's children read from an object depends on nothing else,
+    and objects do not change while pages are written: it is memoised by
+    (children, object), so a list card or an article's facts read by many pages
+    are evaluated once.
+    """
+
+    def __init__(self, shared: Shared, nodes: Nodes) -> None:
         self.shared = shared
-        self.memo: dict[Path, tuple[Any, str]] = {}
+        self.nodes = nodes
+        self.memo: dict[tuple, tuple[Any, str]] = {}
         self.memo_root: Any = None
+        self.failures: dict[tuple[int, str], Any] = {}
+        # The children of a node that only reads a plain value, if any page has one.
+        self.v_only = (nodes.index.get((("v",), ())),)
         # Attributes of content objects (url, save_as… are recomputed by Pelican
-        # on every access); objects do not change while pages are written.
+        # on every access).
         self.attrs: dict[tuple[int, str], tuple[Any, Any]] = {}
 
     def reset(self, context: Any) -> None:
         """Forget memoised tokens when a different shared context is used."""
         if context is not self.memo_root:
-            self.memo = {}
+            self.memo, self.attrs = {}, {}
             self.memo_root = context
 
-    def tokens(self, paths: list[Path], root: Mapping, local: set, memo: bool) -> list:
-        """Return the tokens of paths; local root names are never memoised."""
-        out = []
-        cache = self.memo
-        for path in paths:
-            name = path[0][1]
-            shared = memo and name not in local
-            if shared:
-                hit = cache.get(path)
-                if hit is not None and name in root and hit[0] is root[name]:
-                    out.append(hit[1])
-                    continue
-            value = self.evaluate(path, root, memo)
-            if shared and name in root:
-                cache[path] = (root[name], value)
-            out.append(value)
-        return out
+    def page_digest(self, roots: Sequence[int], root: Mapping, memo: bool) -> str:
+        """Return the digest a page with these root nodes would record now."""
+        memos = (self.memo, self.attrs) if memo else ({}, {})
+        table = self.nodes.table
+        tokens = []
+        for i in roots:
+            step, kids = table[i]
+            if not kids:
+                tokens.append(leaf(self.terminal(root, step)))
+            elif step[0] == "x":
+                tokens.append(
+                    tuple(leaf(resolve_input(step[1], step[2])) for _ in kids)
+                )
+            elif step[0] != "k" or step[1] not in root:
+                tokens.append(self._failed(i, "!missing"))
+            else:
+                tokens.append(self._below(kids, root[step[1]], memos, True))
+        return seal(tuple(tokens))
 
-    def evaluate(self, path: Path, root: Mapping, memo: bool = False) -> str:
-        """Return the token at the end of one path (an error gives its own token)."""
-        if path[0][0] == "x":
-            return resolve_input(path[0][1], path[0][2])
-        name = path[0][1]
-        if name not in root:
-            return "!missing"
-        obj = root[name]
-        attrs = self.attrs
-        try:
-            for step in path[1:-1]:
-                if memo and step[0] == "a" and hasattr(obj, "_context"):
-                    key = (id(obj), step[1])
-                    hit = attrs.get(key)
+    def _below(
+        self, kids: tuple[int, ...], obj: Any, memos: tuple, sealed: bool
+    ) -> Any:
+        """Return the tokens of a node's children read from obj, memoised by object."""
+        if isinstance(obj, PLAIN):
+            if not sealed:
+                return self._kids(kids, obj, memos)
+            key: tuple = (kids, type(obj), obj)
+            hit = memos[0].get(key)
+            if hit is None:
+                hit = memos[0][key] = (None, seal(self._kids(kids, obj, memos)))
+            return hit[1]
+        key = (kids, id(obj), sealed)
+        hit = memos[0].get(key)
+        if hit is not None and hit[0] is obj:
+            return hit[1]
+        value = self._kids(kids, obj, memos)
+        if sealed:
+            value = seal(value)
+        memos[0][key] = (obj, value)
+        return value
+
+    def _kids(self, kids: tuple[int, ...], obj: Any, memos: tuple) -> tuple:
+        """Return the tokens of the children of a node read from obj.
+
+        The hot loop of a rebuild: plain values and attributes are read inline.
+        """
+        table = self.nodes.table
+        attrs = memos[1]
+        content = hasattr(obj, "_context")
+        out = []
+        append = out.append
+        for k in kids:
+            step, below = table[k]
+            kind = step[0]
+            if not below:
+                if kind == "v":
+                    text = token(obj) if isinstance(obj, PLAIN) else "!notplain"
+                else:
+                    text = self.terminal(obj, step)
+                append(text if len(text) <= LEAF_LIMIT else leaf(text))
+                continue
+            try:
+                if kind == "a" and content:
+                    hit = attrs.get((id(obj), step[1]))
                     if hit is not None and hit[0] is obj:
-                        obj = hit[1]
-                        continue
-                    value = getattr(obj, step[1])
-                    attrs[key] = (obj, value)
-                    obj = value
-                    continue
-                obj = _follow(obj, step)
-        except Exception as error:
-            return "!" + type(error).__name__
-        return self.terminal(obj, path[-1])
+                        value = hit[1]
+                    else:
+                        value = getattr(obj, step[1])
+                        attrs[(id(obj), step[1])] = (obj, value)
+                else:
+                    value = _follow(obj, step)
+            except Exception as error:
+                append(self._failed(k, "!" + type(error).__name__))
+                continue
+            if kind not in SEALED and isinstance(value, PLAIN) and below == self.v_only:
+                text = token(value)
+                append((text if len(text) <= LEAF_LIMIT else leaf(text),))
+                continue
+            append(self._below(below, value, memos, kind in SEALED))
+        return tuple(out)
+
+    def _failed(self, i: int, failed: str) -> Any:
+        """Return the tokens of a node whose every leaf reads the error `failed`."""
+        key = (i, failed)
+        hit = self.failures.get(key)
+        if hit is None:
+            kids = self.nodes.table[i][1]
+            if kids:
+                hit = tuple(self._failed(k, failed) for k in kids)
+                if self.nodes.table[i][0][0] in SEALED:
+                    hit = seal(hit)
+            else:
+                hit = failed
+            self.failures[key] = hit
+        return hit
 
     def terminal(self, obj: Any, step: Step) -> str:
         """Return the token of the last step of a path."""

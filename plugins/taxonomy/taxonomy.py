@@ -406,6 +406,30 @@ def get_generators(pelican) -> type[TaxonomyGenerator]:
     return TaxonomyGenerator
 
 
+# Pelican's own index pages, which this plugin replaces: (setting, method).
+PELICAN_INDEXES = (
+    ("TAG_SAVE_AS", "generate_tags"),
+    ("CATEGORY_SAVE_AS", "generate_categories"),
+    ("AUTHOR_SAVE_AS", "generate_authors"),
+)
+
+
+def skip_unwritten_pelican_indexes(generator) -> None:
+    """Skip Pelican's tag, category and author loops when they write no page.
+
+    Each loop still filters every article's date against every term (articles x
+    terms) before its writer call finds an empty file name.
+    """
+    for setting, method in PELICAN_INDEXES:
+        if not generator.settings.get(setting):
+            setattr(generator, method, _write_nothing)
+
+
+def _write_nothing(write) -> None:
+    """Write no page."""
+
+
 def register() -> None:
     """Connect the plugin to Pelican's signals."""
     signals.get_generators.connect(get_generators)
+    signals.article_generator_finalized.connect(skip_unwritten_pelican_indexes)

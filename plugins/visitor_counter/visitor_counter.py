@@ -100,7 +100,7 @@ class PageList:
         """Remember an HTML page the writer wrote."""
         if self.output is None or not path.endswith(".html"):
             return
-        relative = Path(path).resolve().relative_to(self.output.resolve()).as_posix()
+        relative = _relative(path, self.output)
         if relative not in self.options["exclude"]:
             self.pages.add(page_id(relative))
 
@@ -112,6 +112,14 @@ class PageList:
         temporary.write_text(body + "\n", "utf-8")
         temporary.replace(target)
         log.info("%s: wrote %s countable pages to %s", PREFIX, len(self.pages), target)
+
+
+def _relative(path: str, output: Path) -> str:
+    """Return a written file's path from the output folder, in URL form."""
+    top = os.path.abspath(output) + os.sep
+    if path.startswith(top):
+        return path[len(top) :].replace(os.sep, "/")
+    return Path(path).resolve().relative_to(output.resolve()).as_posix()
 
 
 _pages = PageList()
