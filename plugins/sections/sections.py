@@ -190,6 +190,36 @@ def get_generators(pelican) -> type[SectionsGenerator]:
     return SectionsGenerator
 
 
+CONTENT_LISTS = (
+    "articles",
+    "translations",
+    "drafts",
+    "drafts_translations",
+    "hidden_articles",
+    "hidden_translations",
+    "pages",
+    "hidden_pages",
+    "draft_pages",
+    "draft_translations",
+)
+
+
+def pin_urls(generator) -> None:
+    """Fix every item's url and save_as once its slug is known.
+
+    Pelican formats them from the URL settings on every access (the item's path,
+    slug, category…), and pages read each item's url many times (cards, lists,
+    "Các tin khác"); its `override_url`/`override_save_as` give the same value
+    for free.
+    """
+    for name in CONTENT_LISTS:
+        for item in getattr(generator, name, None) or ():
+            item.override_url = item.url
+            item.override_save_as = item.save_as
+
+
 def register() -> None:
     """Connect the plugin to Pelican's signals."""
     signals.get_generators.connect(get_generators)
+    signals.article_generator_finalized.connect(pin_urls)
+    signals.page_generator_finalized.connect(pin_urls)
