@@ -8,6 +8,26 @@ build is a child process waited for with `os.wait4`, which gives its own peak
 RSS. Rows for optional plugins (images, search, compression) appear only when
 such a plugin is in PLUGINS; the others are marked "n/a".
 
+The rows: our full build (no content cache), plain Pelican, Hugo, four rebuilds
+of our site that share one output folder and one cache, our full build with a
+cold image cache, and our full build plus each post-build plugin or option. The
+rebuilds, each timed after the one before it in the same round:
+
+- nothing changed (an untimed build first fills the cache);
+- one body edited: a new sentence at the end of one model;
+- one title edited: a new `title:` in the front matter of another model;
+- newest item added: a copy of the newest news item under a new file name, with
+  a new title and a date a day after every other item. Its previous copy is
+  deleted first, so the build sees one deletion and one addition; the other rows
+  build one item more than the size from the second round on.
+
+Every edit leaves the front matter valid YAML (checked by parsing it again); once
+all rounds of a size are done the edited files get their generated text back and
+the added file is deleted. When PLUGINS has the incremental plugin, each build's
+report (`<CACHE_PATH>/incremental-report.json`) gives the pages rendered; a
+rebuild that turned out to be a full build is marked as such, since it did not
+measure a rebuild.
+
     .venv/bin/python bench/run.py --sizes 1000,5000 --runs 3
 """
 
@@ -17,6 +37,7 @@ import argparse
 import datetime as dt
 import hashlib
 import importlib.util
+import json
 import os
 import platform
 import re
@@ -33,12 +54,26 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-from portal.frontmatter import parse_file  # noqa: E402
+from portal.frontmatter import CLOSERS, parse_file, parse_text  # noqa: E402
+from portal.text import nfc  # noqa: E402
 
 # Plugins whose work the issue times as rows of their own, not in the "full build".
 POST_BUILD = re.compile(r"search|pagefind|compress|gzip|brotli|zstd|minif")
 IMAGE_PLUGIN = re.compile(r"image|picture|photo")
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".avif", ".gif"}
+# The rebuild rows: our build again, with its cache, after a change (or none).
+NOTHING_CHANGED = "ours: rebuild, nothing changed"
+REBUILDS = (
+    NOTHING_CHANGED,
+    "ours: rebuild, one body edited",
+    "ours: rebuild, one title edited",
+    "ours: rebuild, newest item added",
+)
+# What the edits of the rebuild rows add, to recognise it in content left edited.
+BODY_EDIT = re.compile(r"\n\nCập nhật lần \d+: thêm một câu vào bài\.\n\Z")
+TITLE_EDIT = re.compile(r" \(sửa lần \d+\)\Z")
+ADDED_PREFIX = "bench-moi-"
+REPORT = "incremental-report.json"  # the incremental plugin's, in CACHE_PATH
 
 
 @dataclass
@@ -49,6 +84,8 @@ class Run:
     cpu_seconds: float
     max_rss_mb: float
     images_written: int = 0
+    rendered: int | None = None  # pages the incremental plugin rendered
+    full_reason: str | None = None  # why the plugin built everything, if it did
 
 
 @dataclass
@@ -61,6 +98,9 @@ class Row:
     output: Path | None = None
     counts_images: bool = False
     warm: bool = False  # needs an untimed run first (to fill a cache)
+    report: Path | None = None  # the incremental plugin's report, if it has one
+    rebuild: bool = False  # a full build would measure the wrong thing
+    restore: Callable[[], None] = lambda: None  # undo prepare's edits, at the end
     runs: list[Run] = field(default_factory=list)
     failed: str = ""
 
@@ -71,6 +111,13 @@ class Row:
     def median_cpu(self) -> float:
         """Return the median CPU time (user + system) in seconds."""
         return statistics.median(r.cpu_seconds for r in self.runs)
+
+    def full_builds(self) -> list[str]:
+        """Return why runs of a rebuild row were full builds (none: empty list)."""
+        if not self.rebuild:
+            return []
+        reasons = (r.full_reason for r in self.runs if r.full_reason is not None)
+        return list(dict.fromkeys(reasons))
 
 
 def load_generator():
@@ -403,6 +450,8 @@ def run_once(row: Row, image_dirs: list[Path], log: Path) -> None:
     """Prepare and run one build of a row, recording time, peak RSS and images."""
     row.prepare()
     before = snapshot(image_dirs) if row.counts_images else {}
+    if row.report:
+        row.report.unlink(missing_ok=True)  # never read the report of another run
     with log.open("ab") as out:
         start = time.perf_counter()
         child = subprocess.Popen(row.command, stdout=out, stderr=out, cwd=ROOT)
@@ -414,10 +463,18 @@ def run_once(row: Row, image_dirs: list[Path], log: Path) -> None:
     after = snapshot(image_dirs) if row.counts_images else {}
     written = sum(1 for p, m in after.items() if before.get(p) != m)
     cpu = usage.ru_utime + usage.ru_stime
-    row.runs.append(Run(seconds, cpu, usage.ru_maxrss / 1024, written))
+    run = Run(seconds, cpu, usage.ru_maxrss / 1024, written)
+    if row.report and row.report.exists():
+        data = json.loads(row.report.read_text(encoding="utf-8"))
+        run.rendered = len(data["rendered"])
+        if data["full"]:
+            run.full_reason = data.get("reason") or "no reason given"
+    row.runs.append(run)
+    rendered = "" if run.rendered is None else f", {run.rendered} page(s) rendered"
+    full = "" if run.full_reason is None else f" (full build: {run.full_reason})"
     print(
         f"bench: {row.name}: {seconds:.2f} s wall, {cpu:.2f} s CPU,"
-        f" {usage.ru_maxrss / 1024:.0f} MB",
+        f" {usage.ru_maxrss / 1024:.0f} MB{rendered}{full}",
         flush=True,
     )
 
@@ -439,17 +496,126 @@ def remove(*paths: Path) -> Callable[[], None]:
     return step
 
 
-def edit_one_item(content: Path) -> Callable[[], None]:
-    """Return a step that changes one model's body (a new sentence each time)."""
+def _field_text(text: str, key: str, value: str) -> str:
+    """Return a Markdown file's text with one front-matter field set to a text.
+
+    The value is written as JSON, which YAML reads (as bench/synth.py writes it),
+    in place of the field's lines. The result is parsed again: an edit that would
+    break the front matter or not give the field its value stops the benchmark.
+    """
+    doc = parse_text("bench", text)
+    lines = text.split("\n")
+    line = f"{key}: {json.dumps(value, ensure_ascii=False)}"
+    if doc.problems:
+        sys.exit(f"bench: cannot edit front matter: {doc.problems[0]}")
+    if key in doc.lines:
+        start = doc.lines[key] - 1
+        closing = next(
+            i for i, other in enumerate(lines[1:], 1) if other.strip() in CLOSERS
+        )
+        end = min([n - 1 for n in doc.lines.values() if n - 1 > start] + [closing])
+        lines[start:end] = [line]
+    else:
+        lines.insert(1, line)
+    edited = "\n".join(lines)
+    check = parse_text("bench", edited)
+    if check.problems or check.meta.get(key) != nfc(value):
+        sys.exit(f"bench: editing {key} would break the front matter:\n{edited[:500]}")
+    return edited
+
+
+def _clean(path: Path, text: str) -> str:
+    """Write a file's text back if it differs (left by an interrupted run)."""
+    if path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")
+    return text
+
+
+def _restorer(originals: dict[Path, str]) -> Callable[[], None]:
+    """Return a step that gives files their original text back."""
+
+    def step() -> None:
+        for path, text in originals.items():
+            _clean(path, text)
+
+    return step
+
+
+def edit_one_body(content: Path) -> tuple[Callable[[], None], Callable[[], None]]:
+    """Return a step changing one model's body (a new sentence each time), its undo."""
     target = sorted((content / "models").glob("*.md"))[0]
-    original = target.read_text(encoding="utf-8")
+    original = _clean(target, BODY_EDIT.sub("", target.read_text(encoding="utf-8")))
     counter = iter(range(1, 1_000_000))
 
     def step() -> None:
         extra = f"\n\nCập nhật lần {next(counter)}: thêm một câu vào bài.\n"
         target.write_text(original + extra, encoding="utf-8")
 
-    return step
+    return step, _restorer({target: original})
+
+
+def edit_one_title(content: Path) -> tuple[Callable[[], None], Callable[[], None]]:
+    """Return a step giving another model a new title each time, and its undo."""
+    target = sorted((content / "models").glob("*.md"))[1]
+    text = target.read_text(encoding="utf-8")
+    title = TITLE_EDIT.sub("", str(parse_text("bench", text).meta["title"]))
+    original = _clean(target, _field_text(text, "title", title))
+    counter = iter(range(1, 1_000_000))
+
+    def step() -> None:
+        new = f"{title} (sửa lần {next(counter)})"
+        target.write_text(_field_text(original, "title", new), encoding="utf-8")
+
+    return step, _restorer({target: original})
+
+
+def _item_date(meta: dict) -> dt.date | None:
+    """Return the date of an item's metadata, if it has a readable one."""
+    try:
+        return dt.date.fromisoformat(str(meta.get("date", ""))[:10])
+    except ValueError:
+        return None
+
+
+def add_newest_item(content: Path) -> tuple[Callable[[], None], Callable[[], None]]:
+    """Return a step adding a copy of the newest news item, newer still, and its undo.
+
+    Each time it first deletes the copy it added before: each build sees one item
+    deleted and one newest item added, never a growing site.
+    """
+    news = content / "news"
+    for leftover in news.glob(f"{ADDED_PREFIX}*.md"):
+        leftover.unlink()
+    dated = []
+    for path in markdown_files(content):
+        if path.parent.name in ("models", "news"):
+            date = _item_date(parse_file(path, path.name).meta)
+            if date:
+                dated.append((date, path.parent.name == "news", path.name, path))
+    template = max(d for d in dated if d[1])[3]
+    date = max(d[0] for d in dated) + dt.timedelta(days=1)
+    text = template.read_text(encoding="utf-8")
+    meta = parse_text("bench", text).meta
+    title = str(meta["title"])
+    text = _field_text(text, "date", date.isoformat())
+    counter = iter(range(1, 1_000_000))
+    added: list[Path] = []
+
+    def remove_added() -> None:
+        while added:
+            added.pop().unlink(missing_ok=True)
+
+    def step() -> None:
+        remove_added()
+        number = next(counter)
+        name = f"{ADDED_PREFIX}{number}-{template.stem}"
+        new = _field_text(text, "title", f"{title} (tin mới {number})")
+        if "slug" in meta:
+            new = _field_text(new, "slug", name)
+        added.append(news / f"{name}.md")
+        added[-1].write_text(new, encoding="utf-8")
+
+    return step, remove_added
 
 
 def bench_size(size: int, args, work_root: Path) -> tuple[list[Row], dict]:
@@ -485,6 +651,14 @@ def bench_size(size: int, args, work_root: Path) -> tuple[list[Row], dict]:
     quiet = ["-q", "--log-handler", "plain"]
 
     toggles = post_build_options(settings, base)
+    incremental = "incremental" in base
+    report_option = (settings.get("INCREMENTAL") or {}).get("report")
+
+    def report(cache: str) -> Path | None:
+        """Return where the incremental plugin writes its report with this cache."""
+        if not incremental:
+            return None
+        return Path(report_option) if report_option else work / cache / REPORT
 
     def ours(
         name: str,
@@ -508,6 +682,7 @@ def bench_size(size: int, args, work_root: Path) -> tuple[list[Row], dict]:
             work / "out-ours",
             counts_images=bool(images),
             warm=bool(images),
+            report=report("cache"),
         ),
         Row(
             "plain Pelican",
@@ -541,22 +716,28 @@ def bench_size(size: int, args, work_root: Path) -> tuple[list[Row], dict]:
                 work / "out-hugo",
             )
         )
-    rows += [
-        Row(
-            "ours: rebuild, nothing changed",
-            ours("ours_cached", base, True, "out-cached", "cache-content"),
-            output=work / "out-cached",
-            counts_images=bool(images),
-            warm=True,
-        ),
-        Row(
-            "ours: rebuild, one item edited",
-            ours("ours_cached", base, True, "out-cached", "cache-content"),
-            edit_one_item(content),
-            work / "out-cached",
-            counts_images=bool(images),
-        ),
-    ]
+    # The rebuilds share one output and cache: each starts from the one before.
+    edits = {
+        NOTHING_CHANGED: (lambda: None, lambda: None),
+        REBUILDS[1]: edit_one_body(content),
+        REBUILDS[2]: edit_one_title(content),
+        REBUILDS[3]: add_newest_item(content),
+    }
+    for name in REBUILDS:
+        prepare, restore = edits[name]
+        rows.append(
+            Row(
+                name,
+                ours("ours_cached", base, True, "out-cached", "cache-content"),
+                prepare,
+                work / "out-cached",
+                counts_images=bool(images),
+                warm=name == NOTHING_CHANGED,
+                report=report("cache-content"),
+                rebuild=True,
+                restore=restore,
+            )
+        )
     if images:
         rows.append(
             Row(
@@ -565,6 +746,7 @@ def bench_size(size: int, args, work_root: Path) -> tuple[list[Row], dict]:
                 remove(work / "out-ours-cold", work / "cache-cold"),
                 work / "out-ours-cold",
                 counts_images=True,
+                report=report("cache-cold"),
             )
         )
     for name, keys in toggles.items():
@@ -582,6 +764,7 @@ def bench_size(size: int, args, work_root: Path) -> tuple[list[Row], dict]:
                 remove(work / f"out-{name}"),
                 work / f"out-{name}",
                 warm=bool(images),
+                report=report("cache"),
             )
         )
     for plugin in post:
@@ -592,26 +775,35 @@ def bench_size(size: int, args, work_root: Path) -> tuple[list[Row], dict]:
                 remove(work / f"out-{plugin}"),
                 work / f"out-{plugin}",
                 warm=bool(images),
+                report=report("cache"),
             )
         )
 
+    restores = [row.restore for row in rows]
     rows = [row for row in rows if re.search(args.rows, row.name)]
+    rebuilds = [row for row in rows if row.rebuild]
+    if rebuilds and not any(row.warm for row in rebuilds):
+        rebuilds[0].warm = True  # the rebuilds must start from a filled cache
     log = work / "build.log"
     log.write_bytes(b"")
-    # Untimed warm-up: fills the processed-image cache and the content cache.
-    for row in rows:
-        if row.warm:
-            row.prepare()
-            run_once(row, [], log)
-            row.runs.clear()
-    for round_number in range(args.runs):
+    try:
+        # Untimed warm-up: fills the processed-image cache and the content cache.
         for row in rows:
-            if not row.failed:
-                run_once(row, image_dirs, log)
-        print(
-            f"bench: {size} items, round {round_number + 1}/{args.runs} done",
-            flush=True,
-        )
+            if row.warm:
+                row.prepare()
+                run_once(row, [], log)
+                row.runs.clear()
+        for round_number in range(args.runs):
+            for row in rows:
+                if not row.failed:
+                    run_once(row, image_dirs, log)
+            print(
+                f"bench: {size} items, round {round_number + 1}/{args.runs} done",
+                flush=True,
+            )
+    finally:
+        for restore in restores:  # leave the content as generated
+            restore()
     info = {
         "source": source,
         "plugins": base,
@@ -680,15 +872,14 @@ def table(results: dict[int, tuple[list[Row], dict]]) -> list[str]:
     """Render the timings as a Markdown table."""
     lines = [
         "| items | row | median s | min s | max s | median CPU s | peak RSS MB"
-        " | HTML pages | images written |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+        " | HTML pages | pages rendered | images written |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     expected = [
         "ours: full build",
         "plain Pelican",
         "Hugo",
-        "ours: rebuild, nothing changed",
-        "ours: rebuild, one item edited",
+        *REBUILDS,
         "ours: full build, cold image cache",
     ]
     for size, (rows, _info) in results.items():
@@ -701,14 +892,18 @@ def table(results: dict[int, tuple[list[Row], dict]]) -> list[str]:
                     if row
                     else "n/a (no such plugin or tool, or not in --rows)"
                 )
-                lines.append(f"| {size} | {name} | {why} | | | | | | |")
+                lines.append(f"| {size} | {name} | {why} | | | | | | | |")
                 continue
             secs = [r.seconds for r in row.runs]
             imgs = [r.images_written for r in row.runs] if row.counts_images else None
+            counts = [r.rendered for r in row.runs if r.rendered is not None]
+            rendered = str(max(counts)) if counts else "n/a"
+            if row.full_builds():  # then it measured a full build, not a rebuild
+                rendered += f" (full build: {'; '.join(row.full_builds())})"
             lines.append(
                 f"| {size} | {name} | {row.median():.2f} | {min(secs):.2f} | "
                 f"{max(secs):.2f} | {row.median_cpu():.2f} | {max(r.max_rss_mb for r in row.runs):.0f} | "
-                f"{count_pages(row.output) or 'n/a'} | "
+                f"{count_pages(row.output) or 'n/a'} | {rendered} | "
                 f"{'n/a' if imgs is None else max(imgs)} |"
             )
     return lines
@@ -732,6 +927,8 @@ def ratios(results: dict[int, tuple[list[Row], dict]]) -> list[str]:
             verdict = "met" if min(wall, cpu) <= limit else "**missed**"
             if (wall <= limit) != (cpu <= limit):
                 verdict = "met on CPU only" if cpu <= limit else "met on wall only"
+        if a.full_builds():
+            verdict += " (not valid: a run was a full build)"
         return f"| {label} | {wall:.2f} | {cpu:.2f} | {target} | {verdict} |"
 
     out = ["| ratio | wall | CPU | target | |", "|---|---:|---:|---:|---|"]
@@ -743,10 +940,21 @@ def ratios(results: dict[int, tuple[list[Row], dict]]) -> list[str]:
             line(f"ours / plain Pelican, {size}", ours, get(size, "plain Pelican"), 1.3)
         )
         out.append(line(f"ours / Hugo, {size}", ours, get(size, "Hugo"), None))
-        nothing = get(size, "ours: rebuild, nothing changed")
-        out.append(line(f"rebuild, nothing changed / full, {size}", nothing, ours, 0.5))
-        edited = get(size, "ours: rebuild, one item edited")
-        out.append(line(f"rebuild, one item edited / full, {size}", edited, ours, None))
+        nothing = get(size, NOTHING_CHANGED)
+        out.append(
+            line(
+                f"rebuild, nothing changed / full, {size} (issue #8)",
+                nothing,
+                ours,
+                0.5,
+            )
+        )
+        hugo = get(size, "Hugo")
+        for name in REBUILDS:
+            rebuild = get(size, name)
+            short = name.removeprefix("ours: ")
+            out.append(line(f"{short} / full, {size}", rebuild, ours, 0.2))
+            out.append(line(f"{short} / Hugo, {size}", rebuild, hugo, 1))
         cold = get(size, "ours: full build, cold image cache")
         out.append(line(f"cold image cache / warm, {size}", cold, ours, None))
     if len(sizes) >= 2:
@@ -769,12 +977,22 @@ def ratios(results: dict[int, tuple[list[Row], dict]]) -> list[str]:
             out.append(
                 f"| ours: peak RSS MB, {size} | {peak:.0f} | | < 500 | {verdict} |"
             )
-        nothing = get(size, "ours: rebuild, nothing changed")
+        nothing = get(size, NOTHING_CHANGED)
         if nothing and nothing.counts_images:
             written = max(r.images_written for r in nothing.runs)
             verdict = "met" if written == 0 else "**missed**"
             out.append(
                 f"| images written by a no-change rebuild, {size} | {written} | | 0 | {verdict} |"
+            )
+        rebuilds = [row for row in (get(size, n) for n in REBUILDS) if row]
+        plain = get(size, "plain Pelican")
+        if rebuilds and plain:
+            peak = max(r.max_rss_mb for row in rebuilds for r in row.runs)
+            base = max(r.max_rss_mb for r in plain.runs)
+            verdict = "met" if peak / base <= 2 else "**missed**"
+            out.append(
+                f"| rebuild peak RSS / plain Pelican, {size} ({peak:.0f} / {base:.0f} MB)"
+                f" | {peak / base:.2f} | | ≤ 2 | {verdict} |"
             )
     return out
 
