@@ -506,19 +506,16 @@ class Replayer:
         self.failures: dict[tuple[int, str], Any] = {}
         # The children of a node that only reads a plain value, if any page has one.
         self.v_only = (nodes.index.get((("v",), ())),)
-        # Attributes of content objects (url, save_as… are recomputed by Pelican
-        # on every access).
-        self.attrs: dict[tuple[int, str], tuple[Any, Any]] = {}
 
     def reset(self, context: Any) -> None:
         """Forget memoised tokens when a different shared context is used."""
         if context is not self.memo_root:
-            self.memo, self.attrs = {}, {}
+            self.memo = {}
             self.memo_root = context
 
     def page_digest(self, roots: Sequence[int], root: Mapping, memo: bool) -> str:
         """Return the digest a page with these root nodes would record now."""
-        memos = (self.memo, self.attrs) if memo else ({}, {})
+        memos = self.memo if memo else {}
         table = self.nodes.table
         tokens = []
         for i in roots:
@@ -535,36 +532,32 @@ class Replayer:
                 tokens.append(self._below(kids, root[step[1]], memos, True))
         return seal(tuple(tokens))
 
-    def _below(
-        self, kids: tuple[int, ...], obj: Any, memos: tuple, sealed: bool
-    ) -> Any:
+    def _below(self, kids: tuple[int, ...], obj: Any, memos: dict, sealed: bool) -> Any:
         """Return the tokens of a node's children read from obj, memoised by object."""
         if isinstance(obj, PLAIN):
             if not sealed:
                 return self._kids(kids, obj, memos)
             key: tuple = (kids, type(obj), obj)
-            hit = memos[0].get(key)
+            hit = memos.get(key)
             if hit is None:
-                hit = memos[0][key] = (None, seal(self._kids(kids, obj, memos)))
+                hit = memos[key] = (None, seal(self._kids(kids, obj, memos)))
             return hit[1]
         key = (kids, id(obj), sealed)
-        hit = memos[0].get(key)
+        hit = memos.get(key)
         if hit is not None and hit[0] is obj:
             return hit[1]
         value = self._kids(kids, obj, memos)
         if sealed:
             value = seal(value)
-        memos[0][key] = (obj, value)
+        memos[key] = (obj, value)
         return value
 
-    def _kids(self, kids: tuple[int, ...], obj: Any, memos: tuple) -> tuple:
+    def _kids(self, kids: tuple[int, ...], obj: Any, memos: dict) -> tuple:
         """Return the tokens of the children of a node read from obj.
 
         The hot loop of a rebuild: plain values and attributes are read inline.
         """
         table = self.nodes.table
-        attrs = memos[1]
-        content = hasattr(obj, "_context")
         out = []
         append = out.append
         for k in kids:
@@ -578,15 +571,7 @@ class Replayer:
                 append(text if len(text) <= LEAF_LIMIT else leaf(text))
                 continue
             try:
-                if kind == "a" and content:
-                    hit = attrs.get((id(obj), step[1]))
-                    if hit is not None and hit[0] is obj:
-                        value = hit[1]
-                    else:
-                        value = getattr(obj, step[1])
-                        attrs[(id(obj), step[1])] = (obj, value)
-                else:
-                    value = _follow(obj, step)
+                value = getattr(obj, step[1]) if kind == "a" else _follow(obj, step)
             except Exception as error:
                 append(self._failed(k, "!" + type(error).__name__))
                 continue
