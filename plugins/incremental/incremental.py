@@ -27,7 +27,7 @@ import re
 import sys
 import time
 import types
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from blinker import signal as named_signal
@@ -450,16 +450,16 @@ class Build:
             cache.save_cache()
         deleted = self.remove_stale()
         self.save_manifest()
-        report = {
-            "full": self.full,
-            "reason": self.full_reason,
-            "rendered": sorted(self.rendered),
-            "written": sorted(self.written),
-            "skipped": self.skipped,
-            "deleted": deleted,
-            "untracked": dict(sorted(self.untracked.items())),
-        }
-        _write_json(self.options["report"], report)
+        write_report(
+            self.options,
+            full=self.full,
+            reason=self.full_reason,
+            rendered=sorted(self.rendered),
+            written=sorted(self.written),
+            skipped=self.skipped,
+            deleted=deleted,
+            untracked=dict(sorted(self.untracked.items())),
+        )
         log.info(
             "%s: %s page(s) rendered, %s file(s) written, %s unchanged page(s) "
             "skipped, %s stale file(s) removed%s",
@@ -505,6 +505,32 @@ class Build:
             "untracked": sorted(self.untracked),
         }
         _write_json(self.options["manifest"], data)
+
+
+def write_report(
+    options: Mapping,
+    *,
+    full: bool = False,
+    reason: str | None = None,
+    rendered: Sequence[str] = (),
+    written: Sequence[str] = (),
+    skipped: int = 0,
+    deleted: Sequence[str] = (),
+    untracked: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> None:
+    """Write incremental-report.json: what a run did (the same keys every run)."""
+    report = {
+        "full": full,
+        "reason": reason,
+        **extra,
+        "rendered": list(rendered),
+        "written": list(written),
+        "skipped": skipped,
+        "deleted": list(deleted),
+        "untracked": dict(untracked or {}),
+    }
+    _write_json(options["report"], report)
 
 
 def _write_json(path: str, data: Any) -> None:
@@ -896,17 +922,7 @@ def wrap_run(pelican) -> None:
 
 def report_unchanged(state: State, options: Mapping) -> None:
     """Write the report of a run that found nothing to do, and log it."""
-    report = {
-        "full": False,
-        "reason": None,
-        "nothing_changed": True,
-        "rendered": [],
-        "written": [],
-        "skipped": len(state.old.pages),
-        "deleted": [],
-        "untracked": {},
-    }
-    _write_json(options["report"], report)
+    write_report(options, skipped=len(state.old.pages), nothing_changed=True)
     log.info("%s: nothing changed since the last build", PREFIX)
     console.print(
         f"Done: nothing changed since the last build; {len(state.old.files)} "
