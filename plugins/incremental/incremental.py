@@ -395,8 +395,10 @@ class Build:
 
     def relative(self, path: str) -> str | None:
         """Return an output file's path relative to the output folder."""
-        if path.startswith(self.output_path + os.sep) and os.sep + "." not in path:
-            return path[len(self.output_path) + 1 :].replace(os.sep, "/")
+        if path.startswith(self.output_path + os.sep):
+            rest = path[len(self.output_path) + 1 :]
+            if os.path.normpath(rest) == rest:  # no "..", "." or "//" to resolve
+                return rest.replace(os.sep, "/")
         real = os.path.realpath(path)
         if not real.startswith(self.output_path + os.sep):
             return None

@@ -81,12 +81,14 @@ class PageList:
     def __init__(self) -> None:
         self.pages: set[str] = set()
         self.output: Path | None = None
+        self.top = ""
         self.options: dict = {}
 
     def start(self, pelican) -> None:
         """Check the options and expose them to the templates."""
         self.options = get_options(pelican.settings)
         self.output = Path(pelican.settings["OUTPUT_PATH"])
+        self.top = os.path.abspath(self.output) + os.sep
         self.pages = set()
 
     def add_context(self, generator) -> None:
@@ -100,9 +102,17 @@ class PageList:
         """Remember an HTML page the writer wrote."""
         if self.output is None or not path.endswith(".html"):
             return
-        relative = _relative(path, self.output)
+        relative = self.relative(path)
         if relative not in self.options["exclude"]:
             self.pages.add(page_id(relative))
+
+    def relative(self, path: str) -> str:
+        """Return a written file's path from the output folder, in URL form."""
+        if path.startswith(self.top):
+            rest = path[len(self.top) :]
+            if os.path.normpath(rest) == rest:  # no "..", "." or "//" to resolve
+                return rest.replace(os.sep, "/")
+        return Path(path).resolve().relative_to(self.output.resolve()).as_posix()
 
     def write(self, pelican) -> None:
         """Write the countable page ids, sorted, for the counter service."""
@@ -112,14 +122,6 @@ class PageList:
         temporary.write_text(body + "\n", "utf-8")
         temporary.replace(target)
         log.info("%s: wrote %s countable pages to %s", PREFIX, len(self.pages), target)
-
-
-def _relative(path: str, output: Path) -> str:
-    """Return a written file's path from the output folder, in URL form."""
-    top = os.path.abspath(output) + os.sep
-    if path.startswith(top):
-        return path[len(top) :].replace(os.sep, "/")
-    return Path(path).resolve().relative_to(output.resolve()).as_posix()
 
 
 _pages = PageList()
