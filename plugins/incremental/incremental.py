@@ -22,7 +22,6 @@ import io
 import json
 import logging
 import os
-import pickle
 import re
 import sys
 import time
@@ -34,13 +33,14 @@ from blinker import signal as named_signal
 from jinja2.runtime import Context
 from pelican import __version__ as pelican_version
 from pelican import signals
+from pelican.generators import CachingGenerator
 from pelican.log import console
-from pelican.urlwrappers import URLWrapper
 from pelican.utils import get_relative_path, path_to_url, sanitised_join
 from pelican.writers import FileOverwriteFailedError, Writer
 
 from portal.options import merge_options
 
+from .contentcache import ContentCache
 from .tracking import (
     RESOLVERS,
     Nodes,
@@ -69,6 +69,7 @@ log = logging.getLogger(__name__)
 PREFIX = "incremental"
 SETTING = "INCREMENTAL"
 FORMAT = 3
+CONTENT_CACHE = "incremental-contents.pickle"
 DEFAULTS: Mapping[str, Any] = {
     "enabled": True,
     "manifest": None,  # default: <CACHE_PATH>/incremental.json
@@ -386,7 +387,11 @@ class Build:
         self.skipped = 0
         self.extra: dict[str, str] = {}
         self.restore_cache: Any = None
-        self.reader_caches: dict[str, ReaderCache] = {}
+        self.content_cache: ContentCache | None = None
+
+    def input_hash(self, path: str) -> bytes:
+        """Return the SHA-256 of a content file, from the snapshot when it has it."""
+        return self.input_hashes.get(path) or _file_hash(path)
 
     @property
     def full(self) -> bool:
@@ -448,8 +453,8 @@ class Build:
 
     def finish(self) -> None:
         """Remove stale files, save the manifest and the report, log a summary."""
-        for cache in self.reader_caches.values():
-            cache.save_cache()
+        if self.content_cache is not None:
+            self.content_cache.save()
         deleted = self.remove_stale()
         self.save_manifest()
         write_report(
@@ -559,91 +564,7 @@ _build: Build | None = None
 
 
 # --------------------------------------------------------------------------
-# Reading: a content cache keyed by the hash of each file.
-
-
-class _Pickler(pickle.Pickler):
-    """Pickle metadata, keeping Pelican's URL wrappers (which hold settings) by name."""
-
-    def persistent_id(self, obj: Any) -> Any:
-        if isinstance(obj, URLWrapper):
-            slug = None if obj._slug_from_name else obj.slug
-            kind = type(obj)
-            return ("urlwrapper", kind.__module__, kind.__qualname__, obj.name, slug)
-        return None
-
-
-class _Unpickler(pickle.Unpickler):
-    """Unpickle metadata, rebuilding URL wrappers with the current settings."""
-
-    def __init__(self, handle, settings: Mapping) -> None:
-        super().__init__(handle)
-        self.settings = settings
-
-    def persistent_load(self, pid: Any) -> Any:
-        _, module, qualname, name, slug = pid
-        kind = getattr(importlib.import_module(module), qualname)
-        wrapper = kind(name, self.settings)
-        if slug is not None:
-            wrapper.slug = slug
-        return wrapper
-
-
-class ReaderCache:
-    """What the readers returned for each file, keyed by the file's SHA-256."""
-
-    def __init__(self, path: str, settings: Mapping, load: bool) -> None:
-        self.path = path
-        self.settings = settings
-        self.entries: dict[str, tuple[bytes, Any]] = {}
-        self.used: set[str] = set()
-        self.dirty = False
-        if load:
-            try:
-                with open(path, "rb") as handle:
-                    entries = _Unpickler(handle, settings).load()
-                if isinstance(entries, dict):
-                    self.entries = entries
-            except Exception as error:  # a damaged cache only costs a full read
-                log.debug("%s: content cache not loaded: %r", PREFIX, error)
-
-    def get_cached_data(self, filename: str, default: Any = None) -> Any:
-        """Return what the reader gave for this file's current bytes, or default."""
-        entry = self.entries.get(filename)
-        if entry is None:
-            return default
-        self.used.add(filename)
-        known = _build.input_hashes.get(filename) if _build is not None else None
-        if entry[0] != (known or _file_hash(filename)):
-            return default
-        return entry[1]
-
-    def cache_data(self, filename: str, data: Any) -> None:
-        """Remember what the reader gave for a file (static files are not kept)."""
-        if not isinstance(data, tuple) or data[0] is None:
-            return
-        self.entries[filename] = (_file_hash(filename), data)
-        self.used.add(filename)
-        self.dirty = True
-
-    def save_cache(self) -> None:
-        """Save the cache if it changed (files read, changed or deleted)."""
-        stale = set(self.entries) - self.used
-        if not (self.dirty or stale):
-            return
-        for filename in stale:
-            del self.entries[filename]
-        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        temporary = f"{self.path}.tmp{os.getpid()}"
-        try:
-            with open(temporary, "wb") as handle:
-                _Pickler(handle, protocol=pickle.HIGHEST_PROTOCOL).dump(self.entries)
-            os.replace(temporary, self.path)
-        except (OSError, pickle.PicklingError, TypeError, AttributeError) as error:
-            log.warning("%s: không lưu được bộ nhớ đệm nội dung: %s", PREFIX, error)
-            with contextlib.suppress(OSError):
-                os.remove(temporary)
-        self.dirty = False
+# Reading: content objects kept between builds (see contentcache.py).
 
 
 def _file_hash(filename: str) -> bytes:
@@ -655,26 +576,17 @@ def _file_hash(filename: str) -> bytes:
         return b""
 
 
-def attach_reader_cache(readers) -> None:
-    """Give Pelican's Readers our hash-keyed content cache."""
-    if _build is None:
+def attach_content_cache(generator) -> None:
+    """Give Pelican's article and page generators our hash-keyed content cache."""
+    if _build is None or not isinstance(generator, CachingGenerator):
         return
-    name = "incremental-readers.pickle"
-    caches = _build.reader_caches
-    cache = caches.get(name)
-    if cache is None:
-        cache = caches[name] = ReaderCache(
-            os.path.join(_build.settings["CACHE_PATH"], name),
-            _build.settings,
+    if _build.content_cache is None:
+        _build.content_cache = ContentCache(
+            os.path.join(_build.settings["CACHE_PATH"], CONTENT_CACHE),
+            _build.input_hash,
             load=not _build.full,
         )
-    readers.get_cached_data = cache.get_cached_data
-    readers.cache_data = cache.cache_data
-    readers.save_cache = _nothing  # saved once, after every generator has read
-
-
-def _nothing() -> None:
-    """Do nothing."""
+    _build.content_cache.attach(generator)
 
 
 # --------------------------------------------------------------------------
@@ -980,6 +892,6 @@ def register() -> None:
     signals.initialized.connect(wrap_run)
     signals.get_generators.connect(start_build)
     signals.get_writer.connect(get_writer)
-    signals.readers_init.connect(attach_reader_cache)
+    signals.generator_init.connect(attach_content_cache)
     signals.static_generator_finalized.connect(note_static)
     signals.finalized.connect(finish_build)
