@@ -128,6 +128,14 @@ class Sites:
         return self.finish("inc", incremental)
 
 
+def sources(content: Path) -> dict[str, bytes]:
+    """Return every Markdown source under the content folder with its bytes."""
+    return {
+        p.relative_to(content).as_posix(): p.read_bytes()
+        for p in sorted(content.rglob("*.md"))
+    }
+
+
 def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
     """Return every file under a folder with its bytes and modification time."""
     return {
@@ -242,14 +250,19 @@ def test_incremental_build_equals_clean_build(
     sites: Sites, edit: Callable, full: bool, excess: str
 ) -> None:
     before = snapshot(sites.root / "inc")
+    sources_before = sources(sites.content)
     edit(sites)
     report = sites.both_builds()
+    sources_after = sources(sites.content)
     after = snapshot(sites.root / "inc")
     clean = snapshot(sites.root / "clean")
 
     assert report["full"] is full, report["reason"]
     # Nothing changed: Pelican is not even run, the last output is kept.
     assert report.get("nothing_changed", False) is (edit is nothing)
+    # Only new or edited files are read: the others come from the content cache.
+    edited = {n for n, b in sources_after.items() if sources_before.get(n) != b}
+    assert set(report["read"]) == (set(sources_after) if full else edited)
     assert set(after) == set(clean), "files differ: " + str(
         sorted(set(after) ^ set(clean))
     )
@@ -303,6 +316,23 @@ def test_bad_manifest_means_full_build(sites: Sites, damage: str) -> None:
     assert report["full"]
     assert report["written"] == []
     assert len(report["rendered"]) > MODELS + NEWS
+
+
+def test_damaged_content_cache_means_reading_again(sites: Sites) -> None:
+    sites.build("inc")
+    before = snapshot(sites.root / "inc")
+    cache = sites.root / "inc-cache" / "incremental-contents.pickle"
+    cache.write_bytes(b"\x80garbage")
+    sites.write("news/tin-002.md", news_text(2, body="Tin 2, nội dung khác.\n"))
+    report = sites.build("inc")
+    assert report["full"] is False
+    assert set(report["read"]) == set(sources(sites.content))
+    assert report["rendered"] == ["tin-tuc/tin-002/index.html"]
+    assert {n for n in report["written"] if not n.endswith(".xml")} == {
+        "tin-tuc/tin-002/index.html"
+    }
+    assert snapshot(sites.root / "inc").keys() == before.keys()
+    assert sites.build("inc", "--ignore-cache")["written"] == []
 
 
 def test_full_flag_forces_full_build(sites: Sites) -> None:

@@ -91,6 +91,7 @@ class ContentCache:
         self.entries: dict[str, Entry] = self._load() if load else {}
         self.used: set[str] = set()
         self.live: dict[str, Any] = {}
+        self.read: list[str] = []  # files built from their bytes in this build
         self.wrappers: dict[tuple, URLWrapper] = {}
         self.dirty = False
 
@@ -145,6 +146,7 @@ class ContentCache:
     def put(self, generator, path: str, obj: Any) -> None:
         """Keep an object Pelican just built and accepted."""
         self.used.add(path)
+        self.read.append(path)
         handle = io.BytesIO()
         try:
             _Pickler(handle, generator.settings, generator.context).dump(obj)

@@ -461,6 +461,7 @@ class Build:
             self.options,
             full=self.full,
             reason=self.full_reason,
+            read=self.files_read(),
             rendered=sorted(self.rendered),
             written=sorted(self.written),
             skipped=self.skipped,
@@ -476,6 +477,16 @@ class Build:
             self.skipped,
             len(deleted),
             f" (full build: {self.full_reason})" if self.full else "",
+        )
+
+    def files_read(self) -> list[str]:
+        """Return the content files built from their bytes (not from the cache)."""
+        if self.content_cache is None:
+            return []
+        content = os.path.abspath(self.settings["PATH"])
+        return sorted(
+            os.path.relpath(path, content).replace(os.sep, "/")
+            for path in self.content_cache.read
         )
 
     def remove_stale(self) -> list[str]:
@@ -519,6 +530,7 @@ def write_report(
     *,
     full: bool = False,
     reason: str | None = None,
+    read: Sequence[str] = (),
     rendered: Sequence[str] = (),
     written: Sequence[str] = (),
     skipped: int = 0,
@@ -531,6 +543,7 @@ def write_report(
         "full": full,
         "reason": reason,
         **extra,
+        "read": list(read),
         "rendered": list(rendered),
         "written": list(written),
         "skipped": skipped,
