@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
+import os
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 
+import images.images as images_module
 import pytest
-from images import OptionsError, Picture, get_options, plan_widths, prepare
+from images import (
+    ImageError,
+    OptionsError,
+    Picture,
+    get_options,
+    plan_widths,
+    prepare,
+)
 from jinja2 import Environment, FileSystemLoader
 from PIL import Image, ImageCms
 
@@ -18,6 +29,7 @@ WIDTHS = [100, 200, 400]
 OPTIONS = {"widths": WIDTHS, "fallback_width": 300, "workers": 2}
 RED, BLUE = (220, 30, 30), (30, 30, 220)
 MAKER = "Fake camera maker"
+AN_HOUR_AGO = 3600 * 10**9  # ns: older than the index, so not "racy"
 
 
 def jpeg(size=(600, 400), colour=RED, orientation=None, gps=True) -> bytes:
@@ -52,6 +64,19 @@ def with_icc() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (400, 300), RED).save(out, "JPEG", icc_profile=profile)
     return out.getvalue()
+
+
+def same_size(first: bytes, second: bytes) -> tuple[bytes, bytes]:
+    """Pad the shorter of two JPEGs with zeros after its end, so both are as long."""
+    length = max(len(first), len(second))
+    return first.ljust(length, b"\0"), second.ljust(length, b"\0")
+
+
+def age(path: Path, mtime_ns: int | None = None) -> int:
+    """Set a file's mtime (an hour ago unless given) and return it, in ns."""
+    mtime_ns = time.time_ns() - AN_HOUR_AGO if mtime_ns is None else mtime_ns
+    os.utime(path, ns=(mtime_ns, mtime_ns))
+    return mtime_ns
 
 
 def png(size=(150, 100)) -> bytes:
@@ -124,6 +149,8 @@ def built(tmp_path_factory):
     site.write("images/tin-tuc/nho.png", png())
     site.write("images/mo-hinh/nhap.jpg", jpeg(colour=BLUE))
     site.write("images/mo-hinh/mau.jpg", with_icc())
+    for path in (site.content / "images").rglob("*.*"):
+        age(path)  # the second build trusts the index: it must not rewrite it
     site.write(
         "models/mau.md", model(title="Màu", image="mo-hinh/mau.jpg", image_alt="Đỏ")
     )
@@ -305,7 +332,174 @@ def test_changed_image_is_processed_again_under_a_new_name(site):
     assert before != after and before.rsplit("-", 1)[1] == after.rsplit("-", 1)[1]
     with Image.open(site.output / after.lstrip("/")) as image:
         assert image.convert("RGB").getpixel((5, 5))[2] > 150  # the new, blue one
-    assert len(list((site.root / "cache" / "images").glob("*.json"))) == 2
+    manifests = (site.root / "cache" / "images").glob("*.json")
+    assert len([p for p in manifests if p.name != "index.json"]) == 2
+
+
+def counting_hashes(monkeypatch) -> list[str]:
+    """Count the sources the images plugin reads and hashes, by name."""
+    read: list[str] = []
+    original = images_module._hash
+
+    def hashing(path: Path, salt: bytes) -> str:
+        read.append(path.name)
+        return original(path, salt)
+
+    monkeypatch.setattr(images_module, "_hash", hashing)
+    return read
+
+
+def test_unchanged_sources_are_neither_read_nor_hashed(tmp_path, monkeypatch):
+    root = tmp_path / "images"
+    root.mkdir()
+    (root / "a.jpg").write_bytes(jpeg((300, 200)))
+    (root / "b.jpg").write_bytes(jpeg((300, 200), colour=BLUE))
+    for path in root.iterdir():
+        age(path)
+    options = get_options({"IMAGES": OPTIONS, "CACHE_PATH": str(tmp_path / "c")})
+    first, _ = prepare(["a.jpg", "b.jpg"], root, options)
+    index = tmp_path / "c" / "images" / "index.json"
+    written = index.stat()
+    read = counting_hashes(monkeypatch)
+    second, failed = prepare(["a.jpg", "b.jpg"], root, options)
+    assert read == [] and not failed
+    assert {s: p.variants for s, p in second.items()} == {
+        s: p.variants for s, p in first.items()
+    }
+    assert not any(p.fresh for p in second.values())
+    assert index.stat().st_ino == written.st_ino  # not written: nothing changed
+    (root / "b.jpg").write_bytes(jpeg((300, 200), colour=RED))  # a's bytes
+    third, _ = prepare(["a.jpg", "b.jpg"], root, options)
+    assert read == ["b.jpg"] and third["b.jpg"].key == first["a.jpg"].key
+    assert index.stat().st_ino != written.st_ino
+    age(root / "b.jpg")
+    prepare(["a.jpg", "b.jpg"], root, options)
+    assert read == ["b.jpg", "b.jpg"]  # a new mtime: read, hashed, indexed
+    read.clear()
+    prepare(["a.jpg", "b.jpg"], root, options)
+    assert read == []
+
+
+def test_source_changed_as_the_index_was_taken_is_hashed_again(tmp_path):
+    root = tmp_path / "images"
+    root.mkdir()
+    red, blue = same_size(jpeg((300, 200)), jpeg((300, 200), colour=BLUE))
+    source = root / "a.jpg"
+    source.write_bytes(red)
+    options = get_options({"IMAGES": OPTIONS, "CACHE_PATH": str(tmp_path / "c")})
+    first, _ = prepare(["a.jpg"], root, options)
+    same_instant = source.stat().st_mtime_ns  # a coarse clock: same mtime
+    source.write_bytes(blue)
+    age(source, same_instant)
+    second, _ = prepare(["a.jpg"], root, options)
+    assert second["a.jpg"].key != first["a.jpg"].key and second["a.jpg"].fresh
+
+
+def test_redo_makes_the_same_files_or_stops_if_the_source_changed(tmp_path):
+    root = tmp_path / "images"
+    root.mkdir()
+    (root / "a.jpg").write_bytes(jpeg((300, 200)))
+    options = get_options({"IMAGES": OPTIONS, "CACHE_PATH": str(tmp_path / "c")})
+    processed = prepare(["a.jpg"], root, options)[0]["a.jpg"]
+    os.remove(processed.variants[0].cached)
+    again = images_module.redo(processed, root, options)
+    assert (
+        again.variants == processed.variants
+        and Path(again.variants[0].cached).is_file()
+    )
+    (root / "a.jpg").write_bytes(jpeg((300, 200), colour=BLUE))
+    with pytest.raises(ImageError) as raised:
+        images_module.redo(processed, root, options)
+    assert "ảnh “a.jpg” vừa thay đổi trong lúc dựng trang" in str(raised.value.code)
+
+
+def outputs(site: Site) -> dict[str, bytes]:
+    """Return the bytes of every published image variant, by name."""
+    return {p.name: p.read_bytes() for p in (site.output / "images").iterdir()}
+
+
+def image_site(site: Site) -> Site:
+    """Write two items with an image each, older than any index; build once."""
+    red, blue = same_size(jpeg(), jpeg(colour=BLUE))
+    site.write("images/a.jpg", red)
+    site.write("images/b.jpg", blue)
+    age(site.content / "images" / "a.jpg")
+    age(site.content / "images" / "b.jpg")
+    site.write("models/a.md", model(image="a.jpg", image_alt="A"))
+    site.write("models/b.md", model(title="Bê", image="b.jpg", image_alt="B"))
+    result = site.build(IMAGES=OPTIONS)
+    assert result.returncode == 0, result.stderr
+    return site
+
+
+def edit_text(site: Site, alt: str) -> None:
+    """Change an item's text, so the incremental plugin runs the generators."""
+    site.write("models/a.md", model(image="a.jpg", image_alt=alt))
+
+
+def test_index_trusts_size_and_mtime_and_sees_an_edit_in_place(site):
+    image_site(site)
+    before = outputs(site)
+    a, b = site.content / "images" / "a.jpg", site.content / "images" / "b.jpg"
+    red, blue = a.read_bytes(), b.read_bytes()
+    # a: other bytes, same size and mtime: the index vouches, it is not read.
+    kept = a.stat().st_mtime_ns
+    a.write_bytes(blue)
+    age(a, kept)
+    # b: edited in place, same size, mtime bumped: read, hashed, made again.
+    b.write_bytes(red)
+    age(b, kept + 10**9)
+    result = site.build(IMAGES=OPTIONS)
+    assert result.returncode == 0, result.stderr
+    after = outputs(site)
+    a_names = [n for n in before if n.startswith("a-")]
+    assert a_names and all(after[n] == before[n] for n in a_names)
+    assert Path(pictures(site.page("mo-hinh/a/")).imgs[0]["src"]).name in a_names
+    src = pictures(site.page("mo-hinh/b/")).imgs[0]["src"]
+    assert Path(src).name not in before
+    with Image.open(site.output / src.lstrip("/")) as image:
+        assert image.convert("RGB").getpixel((5, 5))[0] > 150  # now red
+
+
+def test_missing_cached_variant_is_made_again(site):
+    image_site(site)
+    before = outputs(site)
+    cache = site.root / "cache" / "images"
+    victim = sorted(cache.glob("*-200.webp"))[0]
+    victim.unlink()
+    for path in (site.output / "images").iterdir():
+        path.unlink()
+    edit_text(site, "Ảnh A")
+    result = site.build(IMAGES=OPTIONS)
+    assert result.returncode == 0, result.stderr
+    said = result.stdout + result.stderr
+    assert "thiếu tệp trong bộ nhớ đệm, xử lý lại ảnh" in said
+    assert outputs(site) == before and victim.is_file()
+    index = json.loads((cache / "index.json").read_text("utf-8"))
+    assert len(index["sources"]) == 1  # the image made again is hashed next time
+    edit_text(site, "Ảnh A, lần hai")
+    again = site.build(IMAGES=OPTIONS)
+    assert again.returncode == 0, again.stderr
+    assert outputs(site) == before and "thiếu tệp" not in again.stdout + again.stderr
+    index = json.loads((cache / "index.json").read_text("utf-8"))
+    assert len(index["sources"]) == 2
+
+
+def test_damaged_index_is_ignored_and_written_again(site):
+    image_site(site)
+    before = outputs(site)
+    cache = site.root / "cache" / "images"
+    index = cache / "index.json"
+    assert json.loads(index.read_text("utf-8"))["format"] == 1
+    variants = {p: p.stat().st_mtime_ns for p in cache.glob("*-*.*")}
+    for damage in (os.urandom(512) + b"\xff\xfe", b'{"format": 1, "sources": []}'):
+        index.write_bytes(damage)
+        edit_text(site, damage[:8].hex())
+        result = site.build(IMAGES=OPTIONS)
+        assert result.returncode == 0, result.stderr
+        assert outputs(site) == before
+        assert {p: p.stat().st_mtime_ns for p in cache.glob("*-*.*")} == variants
+        assert len(json.loads(index.read_text("utf-8"))["sources"]) == 2
 
 
 def truncated() -> bytes:

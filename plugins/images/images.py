@@ -5,6 +5,9 @@ orientation), converted to sRGB RGB, stripped of all metadata (GPS included) and
 resized to a few widths, each written as WebP and as a progressive JPEG. Results are
 cached by content hash (source bytes + options), so a rebuild with unchanged images
 processes none; output names carry that hash, so a changed image gets new names.
+One index in the cache folder remembers each source's size, mtime, hash and variant
+sizes: a rebuild reads (and hashes) only the sources whose size or mtime changed, or
+that changed within seconds of the last index, and publishes with one stat per file.
 A missing, unreadable or huge image stops the build, in Vietnamese, before any page
 is written. Templates get `article.picture` and `partials/picture.html`.
 """
@@ -16,7 +19,10 @@ import io
 import json
 import logging
 import os
+import re
 import shutil
+import stat
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -69,6 +75,17 @@ DEFAULTS: Mapping[str, Any] = {
     "fail_on_error": True,  # False: report bad images, show items without them
 }
 SUFFIXES = {"webp": ".webp", "jpeg": ".jpg"}
+INDEX_NAME = "index.json"  # in the cache folder: what each source was last time
+# Bump when the index's layout changes, so an old index is ignored (not misread).
+INDEX_FORMAT = 1
+# A source modified this close to the index's snapshot may have changed after it was
+# looked at, within the file system's timestamp precision: read and hash it again.
+RACY_NS = 2_000_000_000
+KEY_PATTERN = re.compile(r"[0-9a-f]{64}")
+MISSING = (
+    "không có trong thư mục ảnh",
+    "kiểm tra tên tệp ảnh (phân biệt chữ hoa, chữ thường) và thư mục",
+)
 
 
 class OptionsError(ContentError):
@@ -144,8 +161,9 @@ class Variant:
     kind: str  # "webp" | "jpeg"
     width: int
     height: int
-    cached: Path  # in the cache folder
+    cached: str  # the file's path in the cache folder
     name: str  # under the output folder's image folder
+    nbytes: int | None = None  # the file's size; None: not known, stat the file
 
 
 @dataclass(frozen=True)
@@ -215,10 +233,7 @@ def _decode(path: Path, max_pixels: int, widest: int) -> Image.Image:
             image = ImageOps.exif_transpose(opened)
             image.load()
     except FileNotFoundError:
-        raise BadImage(
-            "không có trong thư mục ảnh",
-            "kiểm tra tên tệp ảnh (phân biệt chữ hoa, chữ thường) và thư mục",
-        ) from None
+        raise BadImage(*MISSING) from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
         raise BadImage(
             f"bị hỏng hoặc không đọc được ({error})",
@@ -248,9 +263,14 @@ def _clean(image: Image.Image, path: Path) -> Image.Image:
     return image
 
 
-def _save(image: Image.Image, kind: str, path: Path, options: Mapping) -> None:
-    """Encode one variant into `path` atomically (no metadata is passed)."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+def _temporary(path: Path) -> Path:
+    """Return a temporary name beside `path`, this process's and thread's own."""
+    return path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+
+
+def _save(image: Image.Image, kind: str, path: Path, options: Mapping) -> int:
+    """Encode one variant into `path` atomically (no metadata); return its size."""
+    temporary = _temporary(path)
     if kind == "webp":
         image.save(temporary, "WEBP", quality=options["webp_quality"], method=4)
     else:
@@ -261,38 +281,61 @@ def _save(image: Image.Image, kind: str, path: Path, options: Mapping) -> None:
             optimize=True,
             progressive=True,
         )
+    nbytes = temporary.stat().st_size
     os.replace(temporary, path)
+    return nbytes
 
 
 def _manifest_path(cache: Path, key: str) -> Path:
     return cache / f"{key}.json"
 
 
-def _variants(source: str, key: str, sizes: list, cache: Path) -> tuple[Variant, ...]:
-    """Name the variant files of an image from its manifest sizes."""
-    stem = slugify(Path(source).stem) or "anh"
-    return tuple(
-        Variant(
+def _variants(
+    source: str, key: str, sizes: list, cache: str | Path, nbytes: list | None = None
+) -> tuple[Variant, ...]:
+    """Name the variant files of an image from its manifest sizes (and file sizes)."""
+    stem = slugify(os.path.splitext(os.path.basename(source))[0]) or "anh"
+    folder = os.path.join(cache, "")  # with its separator: names are appended
+    files = [
+        (
             kind,
             width,
             height,
-            cache / f"{key}-{width}{suffix}",
+            f"{key}-{width}{suffix}",
             f"{stem}-{key[:8]}-{width}{suffix}",
         )
         for width, height in sizes
         for kind, suffix in SUFFIXES.items()
+    ]
+    if nbytes is None:
+        nbytes = [None] * len(files)
+    return tuple(
+        Variant(kind, width, height, folder + cached, name, size)
+        for (kind, width, height, cached, name), size in zip(files, nbytes, strict=True)
     )
 
 
-def _cached(source: str, key: str, cache: Path) -> Processed | None:
+def _file_size(path: str) -> int | None:
+    """Return the size of a regular file, or None if it is not there."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return status.st_size if stat.S_ISREG(status.st_mode) else None
+
+
+def _cached(source: str, key: str, cache: str | Path) -> Processed | None:
     """Return an image's variants from the cache, if all of them are there."""
     try:
-        sizes = json.loads(_manifest_path(cache, key).read_text("utf-8"))["sizes"]
-    except (OSError, ValueError, KeyError):
+        manifest = _manifest_path(Path(cache), key)
+        sizes = json.loads(manifest.read_text("utf-8"))["sizes"]
+        variants = _variants(source, key, sizes, cache)
+    except (OSError, ValueError, KeyError, TypeError):
         return None
-    variants = _variants(source, key, sizes, cache)
-    if not all(v.cached.is_file() for v in variants):
+    nbytes = [_file_size(v.cached) for v in variants]
+    if None in nbytes:
         return None
+    variants = _variants(source, key, sizes, cache, nbytes)
     return Processed(source, key, variants, fresh=False)
 
 
@@ -301,6 +344,7 @@ def render(source: str, path: Path, key: str, options: Mapping) -> Processed:
     cache = Path(options["cache_dir"])
     image = _decode(path, options["max_pixels"], max(options["widths"]))
     sizes = []
+    nbytes = []
     resized = image
     # Widest first, each from the previous one: half the work of resizing each
     # from the full image, with no visible difference.
@@ -310,54 +354,189 @@ def render(source: str, path: Path, key: str, options: Mapping) -> Processed:
             resized = resized.resize((width, height), Image.Resampling.LANCZOS)
         sizes.append((width, height))
         for kind, suffix in SUFFIXES.items():
-            _save(resized, kind, cache / f"{key}-{width}{suffix}", options)
+            path = cache / f"{key}-{width}{suffix}"
+            nbytes.append(_save(resized, kind, path, options))
     manifest = _manifest_path(cache, key)
-    temporary = manifest.with_name(f".{manifest.name}.{os.getpid()}.tmp")
+    temporary = _temporary(manifest)
     temporary.write_text(json.dumps({"source": source, "sizes": sizes}), "utf-8")
     os.replace(temporary, manifest)
-    return Processed(source, key, _variants(source, key, sizes, cache), fresh=True)
+    variants = _variants(source, key, sizes, cache, nbytes)
+    return Processed(source, key, variants, fresh=True)
 
 
-def _one(source: str, root: Path, options: Mapping, salt: bytes) -> Processed:
-    """Return one image's variants, from the cache or made now."""
-    path = root / source
+def _stat(path: Path) -> os.stat_result:
+    """Return a source image's status, or say why it cannot be read."""
+    try:
+        return path.stat()
+    except FileNotFoundError:
+        raise BadImage(*MISSING) from None
+    except OSError as error:
+        raise BadImage(f"không đọc được ({error})", "") from None
+
+
+def _hash(path: Path, salt: bytes) -> str:
+    """Read a source image and return the sha256 of the options and its bytes."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise BadImage(
-            "không có trong thư mục ảnh",
-            "kiểm tra tên tệp ảnh (phân biệt chữ hoa, chữ thường) và thư mục",
-        ) from None
+        raise BadImage(*MISSING) from None
     except OSError as error:
         raise BadImage(f"không đọc được ({error})", "") from None
-    key = hashlib.sha256(salt + data).hexdigest()
-    cache = Path(options["cache_dir"])
-    return _cached(source, key, cache) or render(source, path, key, options)
+    return hashlib.sha256(salt + data).hexdigest()
+
+
+def _load_index(cache: Path, salt: bytes) -> tuple[int, dict[str, Any]]:
+    """Return the index's snapshot time and entries; (0, {}) if unusable."""
+    try:
+        index = json.loads((cache / INDEX_NAME).read_bytes())
+        if (
+            index["format"] == INDEX_FORMAT
+            and index["options"] == salt.decode()
+            and isinstance(index["taken"], int)
+            and isinstance(index["sources"], dict)
+        ):
+            return index["taken"], index["sources"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return 0, {}
+
+
+def _save_index(
+    cache: Path, salt: bytes, taken: int, entries: dict[str, dict], old: tuple
+) -> None:
+    """Write the index atomically if its entries changed or one was racy."""
+    old_taken, old_entries = old
+    racy = any(e["mtime_ns"] >= old_taken - RACY_NS for e in entries.values())
+    if entries != old_entries or racy:
+        _write_index(cache, salt, taken, entries)
+
+
+def _write_index(cache: Path, salt: bytes, taken: int, entries: dict) -> None:
+    """Write the index atomically: a temporary file, then a rename."""
+    index = {
+        "format": INDEX_FORMAT,
+        "options": salt.decode(),
+        "taken": taken,
+        "sources": entries,
+    }
+    path = cache / INDEX_NAME
+    temporary = _temporary(path)
+    try:
+        temporary.write_text(json.dumps(index, separators=(",", ":")), "utf-8")
+        os.replace(temporary, path)
+    except OSError as error:
+        log.warning("%s: không ghi được chỉ mục ảnh %s (%s)", PREFIX, path, error)
+
+
+def _forget(cache: Path, salt: bytes, sources: Iterable[str]) -> None:
+    """Drop some sources from the index, so the next build hashes them again."""
+    taken, old = _load_index(cache, salt)
+    dropped = set(sources)
+    entries = {k: v for k, v in old.items() if k not in dropped}
+    if entries != old:
+        _write_index(cache, salt, taken, entries)
+
+
+def _entry(status: os.stat_result, processed: Processed) -> dict[str, Any]:
+    """Return a source's index entry: its size, mtime, key and variant sizes."""
+    variants = processed.variants
+    return {
+        "size": status.st_size,
+        "mtime_ns": status.st_mtime_ns,
+        "key": processed.key,
+        "sizes": [[v.width, v.height] for v in variants[:: len(SUFFIXES)]],
+        "bytes": [v.nbytes for v in variants],
+    }
+
+
+def _unchanged(entry: dict, status: os.stat_result, taken: int) -> bool:
+    """Tell whether the index vouches for a source's bytes without reading them."""
+    return (
+        entry.get("size") == status.st_size
+        and entry.get("mtime_ns") == status.st_mtime_ns
+        and status.st_mtime_ns < taken - RACY_NS
+    )
+
+
+def _sound(key: Any, sizes: Any, nbytes: Any) -> bool:
+    """Tell whether an index entry's key, sizes and file sizes are well formed."""
+    return (
+        isinstance(key, str)
+        and KEY_PATTERN.fullmatch(key) is not None
+        and isinstance(sizes, list)
+        and bool(sizes)
+        and all(
+            isinstance(size, list)
+            and len(size) == 2
+            and all(type(n) is int and n > 0 for n in size)
+            for size in sizes
+        )
+        and isinstance(nbytes, list)
+        and len(nbytes) == len(sizes) * len(SUFFIXES)
+        and all(n is None or type(n) is int for n in nbytes)
+    )
+
+
+def _indexed(source: str, entry: dict, cache: str) -> Processed | None:
+    """Return an image's variants as its index entry names them, if it is sound."""
+    key, sizes, nbytes = entry.get("key"), entry.get("sizes"), entry.get("bytes")
+    if not _sound(key, sizes, nbytes):
+        return None
+    variants = _variants(source, key, sizes, cache, nbytes)
+    return Processed(source, key, variants, fresh=False)
+
+
+def _one(
+    source: str, root: Path, options: Mapping, salt: bytes, index: tuple
+) -> tuple[Processed, dict[str, Any]]:
+    """Return one image's variants and index entry, from the index, cache or made now."""
+    taken, entries = index
+    path = root / source
+    status = _stat(path)
+    cache = options["cache_dir"]
+    entry = entries.get(source)
+    if not isinstance(entry, dict):
+        entry = None
+    if entry and _unchanged(entry, status, taken):
+        processed = _indexed(source, entry, cache)
+        if processed:
+            return processed, entry
+    key = _hash(path, salt)
+    processed = (
+        (entry and entry.get("key") == key and _indexed(source, entry, cache))
+        or _cached(source, key, cache)
+        or render(source, path, key, options)
+    )
+    return processed, _entry(status, processed)
 
 
 def prepare(
     sources: Iterable[str], root: Path, options: Mapping
 ) -> tuple[dict[str, Processed], dict[str, BadImage]]:
     """Process every source image (relative to `root`) not already in the cache."""
-    Path(options["cache_dir"]).mkdir(parents=True, exist_ok=True)
+    cache = Path(options["cache_dir"])
+    cache.mkdir(parents=True, exist_ok=True)
     salt = options_key(options)
+    taken = time.time_ns()  # before any source is looked at
+    index = _load_index(cache, salt)
     unique = sorted(set(sources))
-    done: dict[str, Processed] = {}
-    failed: dict[str, BadImage] = {}
 
-    def work(source: str) -> None:
+    def work(source: str) -> tuple[str, Processed | BadImage, dict | None]:
         try:
-            done[source] = _one(source, root, options, salt)
+            return (source, *_one(source, root, options, salt, index))
         except BadImage as error:
-            failed[source] = error
+            return source, error, None
 
     started = time.perf_counter()
     if options["workers"] > 1 and len(unique) > 1:
         with ThreadPoolExecutor(options["workers"]) as pool:
-            list(pool.map(work, unique))
+            results = list(pool.map(work, unique))
     else:
-        for source in unique:
-            work(source)
+        results = [work(source) for source in unique]
+    done = {s: p for s, p, _ in results if isinstance(p, Processed)}
+    failed = {s: p for s, p, _ in results if isinstance(p, BadImage)}
+    entries = {s: e for s, _, e in results if e is not None}
+    _save_index(cache, salt, taken, entries, index)
     fresh = sum(p.fresh for p in done.values())
     log.info(
         "%s: %s ảnh: xử lý %s, dùng lại %s từ bộ nhớ đệm, %s lỗi (%.2f s)",
@@ -430,6 +609,7 @@ class ImagesGenerator(Generator):
         # Drafts not written (DRAFT_SAVE_AS empty) must not publish their images.
         used = [c for c in contents if getattr(c, "image", None) and c.save_as]
         root = Path(self.settings["PATH"]) / _source_dir(self.settings)
+        self.root = root
         done, failed = prepare((c.image for c in used), root, self.options)
         problems = [
             _problem(c, self.settings, failed[c.image])
@@ -450,23 +630,62 @@ class ImagesGenerator(Generator):
 
     def generate_output(self, writer) -> None:
         """Link (or copy) every variant from the cache into the output folder."""
-        for processed in self.processed.values():
-            self.generate_variants(processed)
-
-    def generate_variants(self, processed: Processed) -> None:
-        """Put one image's variant files into the output folder."""
+        if not self.processed:
+            return
         folder = Path(self.output_path) / self.options["output_dir"]
         folder.mkdir(parents=True, exist_ok=True)
-        for variant in processed.variants:
-            target = folder / variant.name
-            if target.exists():
-                if target.stat().st_size == variant.cached.stat().st_size:
-                    continue  # the name carries the content hash: same file
-                target.unlink()
+        prefix = os.path.join(folder, "")  # with its separator: names are appended
+        redone = []
+        for source, processed in self.processed.items():
             try:
-                os.link(variant.cached, target)
-            except OSError:
-                shutil.copyfile(variant.cached, target)
+                publish(processed, prefix)
+            except FileNotFoundError:
+                log.warning(
+                    "%s: %s: thiếu tệp trong bộ nhớ đệm, xử lý lại ảnh", PREFIX, source
+                )
+                publish(redo(processed, self.root, self.options), prefix)
+                redone.append(source)
+        if redone:
+            _forget(Path(self.options["cache_dir"]), options_key(self.options), redone)
+
+
+def publish(processed: Processed, prefix: str) -> None:
+    """Put one image's variant files into the output folder (one stat each if there)."""
+    for variant in processed.variants:
+        target = prefix + variant.name
+        try:
+            size = os.stat(target).st_size
+        except OSError:
+            size = None
+        if size is not None:
+            expected = variant.nbytes
+            if expected is None:
+                expected = os.stat(variant.cached).st_size
+            if size == expected:
+                continue  # the name carries the content hash: same file
+            os.unlink(target)
+        try:
+            os.link(variant.cached, target)
+        except FileNotFoundError:
+            raise
+        except OSError:
+            shutil.copyfile(variant.cached, target)
+
+
+def redo(processed: Processed, root: Path, options: Mapping) -> Processed:
+    """Make an image's variants again, under the key its pages already name."""
+    path = root / processed.source
+    try:
+        if _hash(path, options_key(options)) != processed.key:
+            raise BadImage(
+                "vừa thay đổi trong lúc dựng trang", "chạy lại lệnh dựng trang"
+            )
+        return render(processed.source, path, processed.key, options)
+    except BadImage as error:
+        hint = f" – {error.fix}" if error.fix else ""
+        raise ImageError(
+            f"{PREFIX}: ảnh “{processed.source}” {error.message}{hint}."
+        ) from None
 
 
 def _source_dir(settings: Mapping) -> str:
