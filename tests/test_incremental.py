@@ -321,7 +321,7 @@ def test_bad_manifest_means_full_build(sites: Sites, damage: str) -> None:
 def test_damaged_content_cache_means_reading_again(sites: Sites) -> None:
     sites.build("inc")
     before = snapshot(sites.root / "inc")
-    cache = sites.root / "inc-cache" / "incremental-contents.pickle"
+    cache = sites.root / "inc-cache" / "incremental-contents.sqlite"
     cache.write_bytes(b"\x80garbage")
     sites.write("news/tin-002.md", news_text(2, body="Tin 2, nội dung khác.\n"))
     report = sites.build("inc")

@@ -20,6 +20,7 @@ import io
 import logging
 import os
 import pickle
+import sqlite3
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -32,7 +33,6 @@ PREFIX = "incremental"
 FORMAT = 1
 # Pinned attributes kept beside each object (see the sections plugin).
 PINNED = ("override_url", "override_save_as")
-Entry = list  # [sha256 bytes, pickled object bytes, pinned url, pinned save_as]
 
 
 class _Pickler(pickle.Pickler):
@@ -83,32 +83,40 @@ def _wrapper(pid: tuple, settings: Mapping) -> URLWrapper:
 
 
 class ContentCache:
-    """Content objects of the last builds, by source path, checked by content hash."""
+    """Content objects of the last builds, by source path, checked by content hash.
+
+    They live in an SQLite file: a rebuild loads the small index (path, hash,
+    pinned URLs), fetches the pickles it uses one by one, and writes only what
+    changed, in one transaction committed when the build ends (a build that
+    stops half-way changes nothing). A damaged file only means reading every
+    source again.
+    """
 
     def __init__(self, path: str, hash_of: Callable[[str], bytes], load: bool) -> None:
         self.path = path
         self.hash_of = hash_of
-        self.entries: dict[str, Entry] = self._load() if load else {}
+        self.db = _open(path, fresh=not load)
+        self.index: dict[str, tuple] = self._index()
+        self.new: set[str] = set()  # files whose row this build wrote
         self.used: set[str] = set()
         self.live: dict[str, Any] = {}
         self.read: list[str] = []  # files built from their bytes in this build
         self.wrappers: dict[tuple, URLWrapper] = {}
-        self.dirty = False
 
-    def _load(self) -> dict[str, Entry]:
-        """Return the saved entries, or none if the file is missing or damaged."""
+    def _index(self) -> dict[str, tuple]:
+        """Return (hash, url, save_as) of every cached file, by path."""
+        if self.db is None:
+            return {}
         try:
-            with open(self.path, "rb") as handle:
-                data = pickle.load(handle)
-            if isinstance(data, dict) and data.get("format") == FORMAT:
-                return data["entries"]
-        except Exception as error:  # a damaged cache only costs reading again
+            rows = self.db.execute("SELECT path, hash, url, save_as FROM contents")
+            return {row[0]: row[1:] for row in rows}
+        except sqlite3.Error as error:
             log.debug("%s: content cache not loaded: %r", PREFIX, error)
-        return {}
+            self.db = _open(self.path, fresh=True)
+            return {}
 
     def attach(self, generator) -> None:
         """Serve a caching generator's objects from here (Pelican's own cache is off)."""
-
         base = os.path.abspath(generator.path)
 
         def get_cached_data(filename: str, default: Any = None) -> Any:
@@ -123,69 +131,104 @@ class ContentCache:
 
     def get(self, generator, path: str, default: Any = None) -> Any:
         """Return the object built last time from this file's bytes, or default."""
-        entry = self.entries.get(path)
-        if entry is None:
+        row = self.index.get(path)
+        if row is None:
             return default
         self.used.add(path)
-        if entry[0] != self.hash_of(path):
+        if row[0] != self.hash_of(path):
             return default
         try:
-            handle = io.BytesIO(entry[1])
+            (data,) = self.db.execute(
+                "SELECT data FROM contents WHERE path = ?", (path,)
+            ).fetchone()
             obj = _Unpickler(
-                handle, generator.settings, generator.context, self.wrappers
+                io.BytesIO(data), generator.settings, generator.context, self.wrappers
             ).load()
         except Exception as error:  # an entry that no longer loads is read again
             log.debug("%s: cached %s not loaded: %r", PREFIX, path, error)
             return default
-        for name, value in zip(PINNED, entry[2:], strict=True):
+        for name, value in zip(PINNED, row[1:], strict=True):
             if value is not None:
                 setattr(obj, name, value)
         self.live[path] = obj
         return obj
 
     def put(self, generator, path: str, obj: Any) -> None:
-        """Keep an object Pelican just built and accepted."""
+        """Keep an object Pelican just built and accepted (committed when the build ends)."""
         self.used.add(path)
         self.read.append(path)
+        if self.db is None:
+            return
         handle = io.BytesIO()
         try:
             _Pickler(handle, generator.settings, generator.context).dump(obj)
-        except (pickle.PicklingError, TypeError, AttributeError) as error:
+            self.db.execute(
+                "INSERT OR REPLACE INTO contents VALUES (?, ?, ?, NULL, NULL)",
+                (path, self.hash_of(path), handle.getvalue()),
+            )
+        except (
+            pickle.PicklingError,
+            TypeError,
+            AttributeError,
+            sqlite3.Error,
+        ) as error:
             log.debug("%s: %s not cached: %r", PREFIX, path, error)
-            self.entries.pop(path, None)
             return
-        self.entries[path] = [self.hash_of(path), handle.getvalue(), None, None]
+        self.new.add(path)
         self.live[path] = obj
-        self.dirty = True
 
     def save(self) -> None:
-        """Pin each object's URLs into its entry; save if anything changed."""
+        """Pin URLs that changed, forget deleted files, and commit."""
+        if self.db is None:
+            return
+        pinned = []
         for path, obj in self.live.items():
-            entry = self.entries.get(path)
-            pinned = [obj.__dict__.get(name) for name in PINNED]
-            if entry is not None and entry[2:] != pinned:
-                entry[2:] = pinned
-                self.dirty = True
-        stale = self.entries.keys() - self.used
-        for path in stale:
-            del self.entries[path]
-        if self.dirty or stale:
-            self._write()
-        self.dirty = False
-
-    def _write(self) -> None:
-        """Write the entries atomically (a failure costs reading them again)."""
-        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        temporary = f"{self.path}.tmp{os.getpid()}"
-        data = {"format": FORMAT, "entries": self.entries}
+            urls = [obj.__dict__.get(name) for name in PINNED]
+            if path in self.new or list(self.index[path][1:]) != urls:
+                pinned.append((*urls, path))
+        stale = [(path,) for path in self.index.keys() - self.used]
         try:
-            with open(temporary, "wb") as handle:
-                pickle.dump(data, handle, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(temporary, self.path)
-        except OSError as error:
+            with self.db:
+                self.db.executemany(
+                    "UPDATE contents SET url = ?, save_as = ? WHERE path = ?", pinned
+                )
+                self.db.executemany("DELETE FROM contents WHERE path = ?", stale)
+        except sqlite3.Error as error:
             log.warning("%s: không lưu được bộ nhớ đệm nội dung: %s", PREFIX, error)
+        finally:
+            self.db.close()
+            self.db = None
+
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS contents (
+    path TEXT PRIMARY KEY,  -- absolute path of the source file
+    hash BLOB NOT NULL,     -- SHA-256 of its bytes
+    data BLOB NOT NULL,     -- the pickled content object
+    url TEXT,               -- pinned url and save_as, when the build pinned them
+    save_as TEXT
+)
+"""
+
+
+def _open(path: str, fresh: bool) -> sqlite3.Connection | None:
+    """Open the cache database (emptied when fresh, damaged or of another format)."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    for attempt in (False, True):
+        if fresh or attempt:
             with contextlib.suppress(OSError):
-                os.remove(temporary)
+                os.remove(path)
+        try:
+            db = sqlite3.connect(path)
+            if db.execute("PRAGMA user_version").fetchone()[0] != FORMAT:
+                db.execute("DROP TABLE IF EXISTS contents")
+                db.execute(f"PRAGMA user_version = {FORMAT}")
+            db.execute(SCHEMA)
+            return db
+        except sqlite3.Error as error:
+            log.debug("%s: content cache %s unusable: %r", PREFIX, path, error)
+    log.warning("%s: không mở được bộ nhớ đệm nội dung %s", PREFIX, path)
+    return None
 
 
 def _nothing() -> None:

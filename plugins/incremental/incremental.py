@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import gc
 import hashlib
 import importlib
 import importlib.metadata
@@ -30,6 +31,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from blinker import signal as named_signal
+from jinja2 import FileSystemBytecodeCache
 from jinja2.runtime import Context
 from pelican import __version__ as pelican_version
 from pelican import signals
@@ -69,7 +71,12 @@ log = logging.getLogger(__name__)
 PREFIX = "incremental"
 SETTING = "INCREMENTAL"
 FORMAT = 3
-CONTENT_CACHE = "incremental-contents.pickle"
+CONTENT_CACHE = "incremental-contents.sqlite"
+# The garbage collector's thresholds during a build. With Python's (700, 10, 10)
+# a rebuild at 5,000 items spent 1.2 s of 7.5 in 750 collections, five of them
+# walking the whole heap of content objects and records; a build makes few
+# reference cycles, so collecting far less often costs no memory worth noting.
+GC_THRESHOLDS = (100_000, 50, 100)
 DEFAULTS: Mapping[str, Any] = {
     "enabled": True,
     "manifest": None,  # default: <CACHE_PATH>/incremental.json
@@ -589,10 +596,21 @@ def _file_hash(filename: str) -> bytes:
         return b""
 
 
+def attach_caches(generator) -> None:
+    """Give a generator our content cache and a cache of compiled templates."""
+    if _build is None:
+        return
+    env = getattr(generator, "env", None)
+    if env is not None and env.bytecode_cache is None:
+        folder = os.path.join(_build.settings["CACHE_PATH"], "jinja")
+        os.makedirs(folder, exist_ok=True)
+        env.bytecode_cache = FileSystemBytecodeCache(folder)
+    if isinstance(generator, CachingGenerator):
+        attach_content_cache(generator)
+
+
 def attach_content_cache(generator) -> None:
     """Give Pelican's article and page generators our hash-keyed content cache."""
-    if _build is None or not isinstance(generator, CachingGenerator):
-        return
     if _build.content_cache is None:
         _build.content_cache = ContentCache(
             os.path.join(_build.settings["CACHE_PATH"], CONTENT_CACHE),
@@ -839,9 +857,12 @@ def wrap_run(pelican) -> None:
                 report_unchanged(state, options)
                 return
             _checked[id(pelican.settings)] = state
+        thresholds = gc.get_threshold()
+        gc.set_threshold(*GC_THRESHOLDS)
         try:
             run()
         finally:
+            gc.set_threshold(*thresholds)
             _checked.pop(id(pelican.settings), None)
 
     pelican.run = run_unless_unchanged
@@ -905,6 +926,6 @@ def register() -> None:
     signals.initialized.connect(wrap_run)
     signals.get_generators.connect(start_build)
     signals.get_writer.connect(get_writer)
-    signals.generator_init.connect(attach_content_cache)
+    signals.generator_init.connect(attach_caches)
     signals.static_generator_finalized.connect(note_static)
     signals.finalized.connect(finish_build)
