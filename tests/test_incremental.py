@@ -263,6 +263,11 @@ def test_incremental_build_equals_clean_build(
     # Only new or edited files are read: the others come from the content cache.
     edited = {n for n, b in sources_after.items() if sources_before.get(n) != b}
     assert set(report["read"]) == (set(sources_after) if full else edited)
+    # Item pages kept without replaying their item's own fields: every item
+    # page kept but the edited items' when no URL changed.
+    if edit in (edit_body, edit_news_title, replace_image):
+        kept = MODELS + NEWS - len(report["rendered"]) - len(edited)
+        assert report["reused"] >= kept > MODELS
     assert set(after) == set(clean), "files differ: " + str(
         sorted(set(after) ^ set(clean))
     )
@@ -333,6 +338,27 @@ def test_damaged_content_cache_means_reading_again(sites: Sites) -> None:
     }
     assert snapshot(sites.root / "inc").keys() == before.keys()
     assert sites.build("inc", "--ignore-cache")["written"] == []
+
+
+def test_a_link_follows_the_item_it_points_to(sites: Sites) -> None:
+    # tin-005 links to tin-017, an old news item it shows nowhere else.
+    link = "Xem [tin cũ]({filename}/news/tin-017.md).\n"
+    sites.write("news/tin-005.md", news_text(5, body=link))
+    sites.build("inc")
+    sites.write("news/tin-017.md", news_text(17, slug="tin-muoi-bay"))  # moves it
+    try:
+        report = sites.both_builds()
+        news_page = "tin-tuc/tin-005/index.html"
+        assert news_page in report["rendered"]
+        assert "tin-muoi-bay" in (sites.root / "inc" / news_page).read_text("utf-8")
+        clean = snapshot(sites.root / "clean")
+        assert {n: b for n, (b, _) in snapshot(sites.root / "inc").items()} == {
+            n: b for n, (b, _) in clean.items()
+        }
+    finally:
+        sites.write("news/tin-005.md", news_text(5))
+        sites.write("news/tin-017.md", news_text(17))
+        sites.build("inc")
 
 
 def test_full_flag_forces_full_build(sites: Sites) -> None:

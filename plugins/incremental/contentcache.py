@@ -26,6 +26,8 @@ from typing import Any
 
 from pelican.urlwrappers import URLWrapper
 
+from .tracking import SAFE_PROPERTIES
+
 __all__ = ["ContentCache"]
 
 log = logging.getLogger(__name__)
@@ -102,6 +104,10 @@ class ContentCache:
         self.live: dict[str, Any] = {}
         self.read: list[str] = []  # files built from their bytes in this build
         self.wrappers: dict[tuple, URLWrapper] = {}
+        # Each live object's fields as built (names, values), to tell them from
+        # fields plugins set later; names are shared, with their positions.
+        self.snapshots: dict[str, tuple[dict[str, int], tuple]] = {}
+        self.layouts: dict[tuple, dict[str, int]] = {}
 
     def _index(self) -> dict[str, tuple]:
         """Return (hash, url, save_as) of every cached file, by path."""
@@ -151,12 +157,14 @@ class ContentCache:
             if value is not None:
                 setattr(obj, name, value)
         self.live[path] = obj
+        self._snapshot(path, obj)
         return obj
 
     def put(self, generator, path: str, obj: Any) -> None:
         """Keep an object Pelican just built and accepted (committed when the build ends)."""
         self.used.add(path)
         self.read.append(path)
+        self._snapshot(path, obj)
         if self.db is None:
             return
         handle = io.BytesIO()
@@ -176,6 +184,46 @@ class ContentCache:
             return
         self.new.add(path)
         self.live[path] = obj
+
+    def _snapshot(self, path: str, obj: Any) -> None:
+        """Remember an object's fields as built, before any plugin adds to them."""
+        fields = obj.__dict__
+        names = tuple(fields)
+        layout = self.layouts.get(names)
+        if layout is None:
+            layout = self.layouts[names] = {n: i for i, n in enumerate(names)}
+        self.snapshots[path] = (layout, tuple(fields.values()))
+
+    def own_fields(self, obj: Any) -> Callable[[tuple], bool] | None:
+        """Return which read steps on obj read only its fields as built, or None.
+
+        Those are the fields the file's bytes decide (not `_context`, not one a
+        plugin set or replaced since) and Pelican's properties made of them.
+        """
+        path = getattr(obj, "source_path", None)
+        snapshot = self.snapshots.get(path) if isinstance(path, str) else None
+        if snapshot is None or self.live.get(path) is not obj:
+            return None
+        layout, values = snapshot
+        fields = obj.__dict__
+
+        def own(step: tuple) -> bool:
+            if step[0] != "a":
+                return False
+            name = step[1]
+            if name in SAFE_PROPERTIES:
+                return True
+            i = layout.get(name)
+            return (
+                i is not None and name != "_context" and fields.get(name) is values[i]
+            )
+
+        return own
+
+    def unchanged(self, obj: Any) -> bool:
+        """Return whether obj was taken from the cache: built from the same bytes."""
+        path = getattr(obj, "source_path", None)
+        return self.live.get(path) is obj and path not in self.new
 
     def save(self) -> None:
         """Pin URLs that changed, forget deleted files, and commit."""

@@ -407,6 +407,11 @@ class TrackingContext(Context):
         return value
 
 
+# The root whose reads of the item's own fields a rebuild may take from the last
+# build (see Replayer.page_digest), and the properties of Pelican's content
+# objects that read nothing but those fields, the settings and the URL map.
+OWN_ROOT = ("k", "article")
+SAFE_PROPERTIES = frozenset({"url", "save_as", "content", "summary", "status"})
 LEAF_LIMIT = 200  # longer leaf tokens (page bodies) are kept as their digest
 # Steps whose tokens are kept as one digest: list items and context names, the
 # reads many pages share (so each page's digest hashes little).
@@ -448,16 +453,34 @@ class Nodes:
             self.table.append(node)
         return found
 
-    def record(self, reads: Mapping[Path, str]) -> tuple[list[int], str]:
-        """Return the root node ids of one page's reads and the digest of its tokens."""
+    def record(
+        self, reads: Mapping[Path, str], own: Callable[[Step], bool] | None = None
+    ) -> tuple[list[int], str, str | None]:
+        """Return a page's root node ids, the digest of its tokens and its own part.
+
+        With `own` (which steps on the page's item read its own fields), the
+        item root's token is (digest of those fields' tokens, other tokens...),
+        and that first digest is returned too: see Replayer.page_digest.
+        """
         tree: dict = {}
         for path, value in reads.items():
             level = tree
             for step in path[:-1]:
                 level = level.setdefault(step, {})
             level[path[-1]] = value
+        below = tree.pop(OWN_ROOT, None) if own is not None else None
+        if not isinstance(below, dict):
+            if below is not None:
+                tree[OWN_ROOT] = below
+            ids, tokens = self._fold(tree)
+            return ids, seal(tokens), None
+        kids, kid_tokens = self._fold(below)
+        mine = tuple(t for step, t in zip(below, kid_tokens, strict=True) if own(step))
+        others = [t for step, t in zip(below, kid_tokens, strict=True) if not own(step)]
+        own_seal = seal(mine)
         ids, tokens = self._fold(tree)
-        return ids, seal(tokens)
+        ids.append(self.intern(OWN_ROOT, tuple(kids)))
+        return ids, seal((*tokens, seal((own_seal, *others)))), own_seal
 
     def _fold(self, level: dict) -> tuple[list[int], tuple]:
         """Intern one level of a read tree; return its ids and tokens."""
@@ -513,14 +536,33 @@ class Replayer:
             self.memo = {}
             self.memo_root = context
 
-    def page_digest(self, roots: Sequence[int], root: Mapping, memo: bool) -> str:
-        """Return the digest a page with these root nodes would record now."""
+    def page_digest(
+        self,
+        roots: Sequence[int],
+        root: Mapping,
+        memo: bool,
+        own: Callable[[Step], bool] | None = None,
+        known: str | None = None,
+    ) -> tuple[str, str | None]:
+        """Return the digest a page with these root nodes would record now.
+
+        With `own`, the reads of the item's own fields are folded apart (as
+        Nodes.record does) and their digest is returned too; `known` is that
+        digest from the last build, used as it is when the caller knows the
+        item's own fields are the same objects as then.
+        """
         memos = self.memo if memo else {}
         table = self.nodes.table
         tokens = []
+        own_seal = None
         for i in roots:
             step, kids = table[i]
-            if not kids:
+            if own is not None and step == OWN_ROOT and kids and "article" in root:
+                own_seal, token_ = self._own_root(
+                    kids, root["article"], own, known, memos
+                )
+                tokens.append(token_)
+            elif not kids:
                 tokens.append(leaf(self.terminal(root, step)))
             elif step[0] == "x":
                 tokens.append(
@@ -530,7 +572,22 @@ class Replayer:
                 tokens.append(self._failed(i, "!missing"))
             else:
                 tokens.append(self._below(kids, root[step[1]], memos, True))
-        return seal(tuple(tokens))
+        return seal(tuple(tokens)), own_seal
+
+    def _own_root(
+        self,
+        kids: tuple[int, ...],
+        obj: Any,
+        own: Callable,
+        known: str | None,
+        memos: dict,
+    ) -> tuple[str, str]:
+        """Return the digest of an item's own reads and the token of its root."""
+        table = self.nodes.table
+        mine = tuple(k for k in kids if own(table[k][0]))
+        others = tuple(k for k in kids if not own(table[k][0]))
+        own_seal = known or seal(self._kids(mine, obj, memos))
+        return own_seal, seal((own_seal, *self._kids(others, obj, memos)))
 
     def _below(self, kids: tuple[int, ...], obj: Any, memos: dict, sealed: bool) -> Any:
         """Return the tokens of a node's children read from obj, memoised by object."""
