@@ -584,10 +584,12 @@ class Replayer:
     ) -> tuple[str, str]:
         """Return the digest of an item's own reads and the token of its root."""
         table = self.nodes.table
-        mine = tuple(k for k in kids if own(table[k][0]))
-        others = tuple(k for k in kids if not own(table[k][0]))
-        own_seal = known or seal(self._kids(mine, obj, memos))
-        return own_seal, seal((own_seal, *self._kids(others, obj, memos)))
+        mine: list[int] = []
+        others: list[int] = []
+        for k in kids:
+            (mine if own(table[k][0]) else others).append(k)
+        own_seal = known or seal(self._kids(tuple(mine), obj, memos))
+        return own_seal, seal((own_seal, *self._kids(tuple(others), obj, memos)))
 
     def _below(self, kids: tuple[int, ...], obj: Any, memos: dict, sealed: bool) -> Any:
         """Return the tokens of a node's children read from obj, memoised by object."""
