@@ -1,0 +1,72 @@
+"""The incremental plugin's cheaper Pelican steps give Pelican's own results."""
+
+from __future__ import annotations
+
+import logging
+
+import pelican.generators
+import pelican.utils
+import pytest
+from incremental import speedups
+from pelican.log import LimitFilter
+
+
+class Item:
+    """A stand-in for a Pelican content object (compared by identity)."""
+
+    def __init__(self, slug: str, lang: str, translation: str = "false") -> None:
+        self.slug = slug
+        self.lang = lang
+        self.in_default_lang = lang == "vi"
+        self.metadata = {"translation": translation}
+        self.source_path = f"{slug}-{lang}-{translation}.md"
+        self.translations: list = []
+
+
+def items() -> list[Item]:
+    """Return items with translations, duplicate slugs and translation-only groups."""
+    return [
+        Item("b", "vi"),
+        Item("a", "en"),
+        Item("a", "vi"),
+        Item("c", "vi"),
+        Item("c", "vi"),  # two originals with one slug: Pelican warns
+        Item("d", "en", translation="true"),  # all translations: Pelican warns
+        Item("e", "fr"),  # no item in the default language
+        Item("a", "fr", translation="true"),
+    ]
+
+
+def names(found: list[Item]) -> list[str]:
+    """Return the source paths of items, in order."""
+    return [i.source_path for i in found]
+
+
+@pytest.mark.parametrize("translation_id", ["slug", ("slug", "lang"), None, ""])
+def test_process_translations_gives_pelicans_results(
+    caplog: pytest.LogCaptureFixture, translation_id
+) -> None:
+    caplog.set_level(logging.WARNING)
+    theirs_in = items()
+    theirs = pelican.utils.process_translations(theirs_in, translation_id)
+    their_log = [r.getMessage() for r in caplog.records]
+    caplog.clear()
+    LimitFilter._raised_messages.clear()  # Pelican logs a message only once
+    LimitFilter._group_count.clear()
+    ours_in = items()
+    ours = speedups.process_translations(ours_in, translation_id)
+
+    assert [r.getMessage() for r in caplog.records] == their_log
+    assert names(ours[0]) == names(theirs[0])
+    assert names(ours[1]) == names(theirs[1])
+    assert [names(i.translations) for i in ours_in] == [
+        names(i.translations) for i in theirs_in
+    ]
+
+
+def test_install_makes_the_generators_use_it(monkeypatch) -> None:
+    monkeypatch.setattr(
+        pelican.generators, "process_translations", pelican.utils.process_translations
+    )
+    speedups.install()
+    assert pelican.generators.process_translations is speedups.process_translations
