@@ -8,7 +8,13 @@ from types import SimpleNamespace
 
 import pytest
 from sections.sections import OptionsError as SectionsOptionsError
-from sections.sections import buckets, get_options, others_of, related_of
+from sections.sections import (
+    SectionsGenerator,
+    buckets,
+    get_options,
+    others_of,
+    related_of,
+)
 from sitefiles.sitefiles import OptionsError as SiteFilesOptionsError
 from sitefiles.sitefiles import get_options as sitefiles_options
 from sitefiles.sitefiles import render_robots, render_sitemap
@@ -28,6 +34,17 @@ def test_others_are_newest_first_and_never_the_item_itself():
     assert others_of(items[2], items, 3) == [items[0], items[1], items[3]]
     assert others_of(items[2], items, 0) == []
     assert others_of(items[0], items[:1], 5) == []
+
+
+@pytest.mark.parametrize("limit", [0, 1, 3, 12])
+def test_each_item_gets_its_others_and_those_past_the_newest_share_one_list(limit):
+    items = [_item(str(n), "f", "l", 28 - n) for n in range(10)]
+    section = {"others": limit, "related": 2, "related_by": ("field",)}
+    SectionsGenerator.link_items(None, items, section)
+    for item in items:
+        assert item.others == others_of(item, items, limit)
+    shared = {id(item.others) for item in items[limit:]}
+    assert len(shared) <= 1
 
 
 def test_related_share_a_field_or_locality_and_both_rank_first():

@@ -144,8 +144,12 @@ class SectionsGenerator(Generator):
     def link_items(self, items: list, section: Mapping[str, Any]) -> None:
         """Give every item its `others` and `related` lists, in O(items)."""
         grouped = buckets(items, section["related_by"])
-        for item in items:
-            item.others = others_of(item, items, section["others"])
+        limit = section["others"]
+        # Every item past the first `limit` lists the same ones: one list for all
+        # (a rebuild then checks what those pages read from it once).
+        newest = items[:limit]
+        for index, item in enumerate(items):
+            item.others = newest if index >= limit else others_of(item, items, limit)
             item.related = related_of(
                 item, grouped, section["related_by"], section["related"]
             )

@@ -301,6 +301,7 @@ def build_taxonomies(
         )
         taxonomy.seed_vocabulary()
         taxonomies.append(taxonomy)
+    shared: dict[tuple, list] = {}  # items with the same terms share one list
     for item in newest_first(items):
         term_pages = []
         for taxonomy in taxonomies:
@@ -308,7 +309,7 @@ def build_taxonomies(
                 (page.models if item.type == "model" else page.news).append(item)
                 page.latest.append(item)
                 term_pages.append(page)
-        item.term_pages = term_pages
+        item.term_pages = shared.setdefault(tuple(map(id, term_pages)), term_pages)
     for taxonomy in taxonomies:
         taxonomy.finish()
     return taxonomies
