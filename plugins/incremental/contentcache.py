@@ -35,6 +35,7 @@ PREFIX = "incremental"
 FORMAT = 1
 # Pinned attributes kept beside each object (see the sections plugin).
 PINNED = ("override_url", "override_save_as")
+_MISSING = object()  # a field deleted since it was built
 
 
 class _Pickler(pickle.Pickler):
@@ -215,7 +216,9 @@ class ContentCache:
                 return True
             i = layout.get(name)
             return (
-                i is not None and name != "_context" and fields.get(name) is values[i]
+                i is not None
+                and name != "_context"
+                and fields.get(name, _MISSING) is values[i]
             )
 
         return own

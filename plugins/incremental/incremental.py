@@ -445,7 +445,7 @@ class Build:
             return False
         self.replayer.reset(context)
         item = localcontext.get("article")
-        own = self.own_fields(item, context)
+        own = self.own_fields(item)
         # The item's own fields are the objects built from the same bytes as
         # last time (and every URL its content links to is the same): the
         # digest of what the page read from them is the last build's.
@@ -461,7 +461,7 @@ class Build:
         self.reused += known is not None
         return True
 
-    def own_fields(self, item: Any, context: Mapping) -> Callable | None:
+    def own_fields(self, item: Any) -> Callable | None:
         """Return which reads on a page's item read its fields as built, or None."""
         if item is None or self.content_cache is None:
             return None
@@ -486,7 +486,7 @@ class Build:
             return
         if self.urls is None:
             self.urls = url_map_digest(context)
-        own = self.own_fields(recorder.root.get("article"), context)
+        own = self.own_fields(recorder.root.get("article"))
         roots, page_digest, own_seal = self.nodes.record(recorder.reads, own)
         self.pages[rel] = [name, roots, page_digest, own_seal]
 
@@ -582,7 +582,8 @@ def url_map_digest(context: Mapping) -> str:
     for name in ("generated_content", "static_content"):
         for path, content in sorted((context.get(name) or {}).items()):
             parts.append(f"{name}\x1f{path}\x1f{getattr(content, 'url', None)}")
-    return hashlib.blake2b("\x1e".join(parts).encode(), digest_size=16).hexdigest()
+    data = "\x1e".join(parts).encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 def write_report(

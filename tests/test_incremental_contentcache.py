@@ -1,0 +1,76 @@
+"""The content cache: objects back by file hash, and which of their fields are "own"."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from incremental.contentcache import ContentCache
+
+
+class Item:
+    """A stand-in for a Pelican content object."""
+
+    def __init__(self, source_path: str, context: dict) -> None:
+        self.source_path = source_path
+        self._context = context
+        self.title = "Tiêu đề"
+        self.note = None
+        self.tags = ["a"]
+
+
+def cache_with(tmp_path: Path, hashes: dict, load: bool = True) -> ContentCache:
+    """Return a cache in tmp_path whose files have the given hashes."""
+    return ContentCache(str(tmp_path / "c.sqlite"), hashes.__getitem__, load)
+
+
+@pytest.fixture
+def generator(tmp_path: Path) -> SimpleNamespace:
+    """Return the parts of a generator the cache uses."""
+    return SimpleNamespace(path=str(tmp_path), settings={"PATH": "x"}, context={})
+
+
+def test_an_object_comes_back_only_for_the_same_bytes(tmp_path, generator) -> None:
+    path = str(tmp_path / "a.md")
+    first = cache_with(tmp_path, {path: b"1"}, load=False)
+    item = Item(path, generator.context)
+    first.put(generator, path, item)
+    item.override_url = "a/"  # pinned after reading: kept beside the object
+    first.save()
+
+    again = cache_with(tmp_path, {path: b"1"})
+    back = again.get(generator, path)
+    assert back is not item and back.title == "Tiêu đề" and back.override_url == "a/"
+    assert back._context is generator.context  # shared objects by reference
+    assert again.unchanged(back)
+    assert cache_with(tmp_path, {path: b"2"}).get(generator, path, "none") == "none"
+
+
+def test_own_fields_are_the_fields_as_built(tmp_path, generator) -> None:
+    path = str(tmp_path / "a.md")
+    cache = cache_with(tmp_path, {path: b"1"}, load=False)
+    item = Item(path, generator.context)
+    cache.put(generator, path, item)
+    item.related = []  # set by a plugin after reading
+    own = cache.own_fields(item)
+    assert own(("a", "title")) and own(("a", "tags")) and own(("a", "note"))
+    assert own(("a", "content"))  # Pelican's properties made of own fields
+    assert not own(("a", "related"))
+    assert not own(("a", "_context"))
+    assert not own(("i", "title"))
+    item.title = "Khác"  # replaced since
+    del item.note  # deleted since (it was None)
+    assert not own(("a", "title")) and not own(("a", "note"))
+    assert cache.own_fields(Item(path, {})) is None  # not the object it built
+    assert not cache.unchanged(item)  # built from its bytes in this build
+
+
+def test_a_damaged_file_means_an_empty_cache(tmp_path, generator) -> None:
+    (tmp_path / "c.sqlite").write_bytes(b"\x80 not a database")
+    path = str(tmp_path / "a.md")
+    cache = cache_with(tmp_path, {path: b"1"})
+    assert cache.get(generator, path, "none") == "none"
+    cache.put(generator, path, Item(path, generator.context))
+    cache.save()
+    assert cache_with(tmp_path, {path: b"1"}).get(generator, path) is not None
