@@ -334,6 +334,20 @@ def test_changed_image_is_processed_again_under_a_new_name(site):
         assert image.convert("RGB").getpixel((5, 5))[2] > 150  # the new, blue one
     manifests = (site.root / "cache" / "images").glob("*.json")
     assert len([p for p in manifests if p.name != "index.json"]) == 2
+    # As in a clean build, the old image's files are gone from the output.
+    assert not (site.output / before.lstrip("/")).exists()
+
+
+def test_deleted_output_images_are_published_again(site):
+    site.write("images/a.jpg", jpeg())
+    site.write("models/a.md", model(image="a.jpg", image_alt="A"))
+    assert site.build(IMAGES=OPTIONS).returncode == 0
+    published = sorted((site.output / "images").iterdir())
+    for path in published:
+        path.unlink()
+    result = site.build(IMAGES=OPTIONS)  # no content changed
+    assert result.returncode == 0, result.stderr
+    assert sorted((site.output / "images").iterdir()) == published
 
 
 def counting_hashes(monkeypatch) -> list[str]:

@@ -628,6 +628,19 @@ class ImagesGenerator(Generator):
             if content.image in done:
                 content.picture = picture(content, done[content.image], self.options)
 
+    def output_files(self) -> list[str]:
+        """Return the files this generator writes outside Pelican's writer.
+
+        The incremental plugin keeps them in its list of the build's files: a
+        missing one means a build, and one no longer made is removed.
+        """
+        folder = os.path.join(self.output_path, self.options["output_dir"])
+        return [
+            os.path.join(folder, variant.name)
+            for processed in self.processed.values()
+            for variant in processed.variants
+        ]
+
     def generate_output(self, writer) -> None:
         """Link (or copy) every variant from the cache into the output folder."""
         if not self.processed:

@@ -916,7 +916,7 @@ def wrap_run(pelican) -> None:
                 return
             _checked[id(pelican.settings)] = state
         thresholds = gc.get_threshold()
-        gc.unfreeze()  # what the last run left (see freeze_heap)
+        gc.unfreeze()  # what the last run left (see note_generators)
         gc.set_threshold(*GC_THRESHOLDS)
         try:
             run()
@@ -938,10 +938,19 @@ def report_unchanged(state: State, options: Mapping) -> None:
     )
 
 
-def freeze_heap(generators) -> None:
-    """Leave what was read out of the collections while pages are written."""
-    if _build is not None:
-        gc.freeze()
+def note_generators(generators) -> None:
+    """Record the files generators write themselves; freeze what was read.
+
+    A generator with an `output_files()` method (the images plugin's) lists
+    the files it writes outside Pelican's writer. What was read is left out of
+    the garbage collector's work while pages are written (see GC_THRESHOLDS).
+    """
+    if _build is None:
+        return
+    for generator in generators:
+        for path in getattr(generator, "output_files", list)():
+            _build.add_produced(path)
+    gc.freeze()
 
 
 def get_writer(pelican) -> type[Writer] | None:
@@ -994,5 +1003,5 @@ def register() -> None:
     signals.get_writer.connect(get_writer)
     signals.generator_init.connect(attach_caches)
     signals.static_generator_finalized.connect(note_static)
-    signals.all_generators_finalized.connect(freeze_heap)
+    signals.all_generators_finalized.connect(note_generators)
     signals.finalized.connect(finish_build)
