@@ -119,6 +119,7 @@ class ContentCache:
             return {row[0]: row[1:] for row in rows}
         except sqlite3.Error as error:
             log.debug("%s: content cache not loaded: %r", PREFIX, error)
+            self.db.close()
             self.db = _open(self.path, fresh=True)
             return {}
 
