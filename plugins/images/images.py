@@ -38,6 +38,7 @@ from PIL import Image, ImageCms, ImageOps, features
 from portal.options import merge_options
 from portal.problems import ContentError, Problem
 from portal.schema import MAX_IMAGE_PIXELS
+from portal.stamps import is_racy, vouches
 from portal.text import slugify
 
 __all__ = [
@@ -78,9 +79,6 @@ SUFFIXES = {"webp": ".webp", "jpeg": ".jpg"}
 INDEX_NAME = "index.json"  # in the cache folder: what each source was last time
 # Bump when the index's layout changes, so an old index is ignored (not misread).
 INDEX_FORMAT = 1
-# A source modified this close to the index's snapshot may have changed after it was
-# looked at, within the file system's timestamp precision: read and hash it again.
-RACY_NS = 2_000_000_000
 KEY_PATTERN = re.compile(r"[0-9a-f]{64}")
 MISSING = (
     "không có trong thư mục ảnh",
@@ -406,7 +404,7 @@ def _save_index(
 ) -> None:
     """Write the index atomically if its entries changed or one was racy."""
     old_taken, old_entries = old
-    racy = any(e["mtime_ns"] >= old_taken - RACY_NS for e in entries.values())
+    racy = any(is_racy(e["mtime_ns"], old_taken) for e in entries.values())
     if entries != old_entries or racy:
         _write_index(cache, salt, taken, entries)
 
@@ -451,11 +449,7 @@ def _entry(status: os.stat_result, processed: Processed) -> dict[str, Any]:
 
 def _unchanged(entry: dict, status: os.stat_result, taken: int) -> bool:
     """Tell whether the index vouches for a source's bytes without reading them."""
-    return (
-        entry.get("size") == status.st_size
-        and entry.get("mtime_ns") == status.st_mtime_ns
-        and status.st_mtime_ns < taken - RACY_NS
-    )
+    return vouches(entry.get("size"), entry.get("mtime_ns"), status, taken)
 
 
 def _sound(key: Any, sizes: Any, nbytes: Any) -> bool:

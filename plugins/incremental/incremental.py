@@ -41,6 +41,7 @@ from pelican.utils import get_relative_path, path_to_url, sanitised_join
 from pelican.writers import FileOverwriteFailedError, Writer
 
 from portal.options import merge_options
+from portal.stamps import vouches
 
 from . import speedups
 from .contentcache import ContentCache
@@ -301,9 +302,6 @@ class Manifest:
         return manifest, None
 
 
-RACY_NS = 2_000_000_000  # a file this close to the last snapshot is hashed again
-
-
 def snapshot_inputs(folder: str, old: Manifest) -> tuple[dict[str, list], int]:
     """Return [size, mtime, SHA-256] of every file under the content folder.
 
@@ -319,12 +317,7 @@ def snapshot_inputs(folder: str, old: Manifest) -> tuple[dict[str, list], int]:
             continue
         rel = os.path.relpath(path, folder)
         before = old.inputs.get(rel)
-        if (
-            before is not None
-            and before[0] == stat.st_size
-            and before[1] == stat.st_mtime_ns
-            and stat.st_mtime_ns < old.snapshot_ns - RACY_NS
-        ):
+        if before is not None and vouches(before[0], before[1], stat, old.snapshot_ns):
             found[rel] = before
         else:
             found[rel] = [stat.st_size, stat.st_mtime_ns, _file_hash(path).hex()]

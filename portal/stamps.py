@@ -1,0 +1,31 @@
+"""When a file's size and modification time vouch for its bytes.
+
+Caches keyed by content hash (the incremental plugin's snapshot, the images
+plugin's index) skip reading a file whose size and time are those they noted,
+unless the file was modified within the time stamps' precision of the moment
+they looked: it may have changed again in that same instant.
+"""
+
+from __future__ import annotations
+
+import os
+
+__all__ = ["RACY_NS", "is_racy", "vouches"]
+
+RACY_NS = 2_000_000_000  # a file this close to the last look is read again
+
+
+def is_racy(mtime_ns: int, taken_ns: int) -> bool:
+    """Return whether a file modified at mtime_ns may have changed after taken_ns."""
+    return mtime_ns >= taken_ns - RACY_NS
+
+
+def vouches(
+    size: object, mtime_ns: object, status: os.stat_result, taken_ns: int
+) -> bool:
+    """Return whether a noted size and time still stand for the file's bytes."""
+    return (
+        size == status.st_size
+        and mtime_ns == status.st_mtime_ns
+        and not is_racy(status.st_mtime_ns, taken_ns)
+    )
