@@ -14,6 +14,7 @@ is written. Templates get `article.picture` and `partials/picture.html`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -24,7 +25,7 @@ import shutil
 import stat
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -362,24 +363,27 @@ def render(source: str, path: Path, key: str, options: Mapping) -> Processed:
     return Processed(source, key, variants, fresh=True)
 
 
-def _stat(path: Path) -> os.stat_result:
-    """Return a source image's status, or say why it cannot be read."""
+@contextlib.contextmanager
+def _as_bad_image() -> Iterator[None]:
+    """Turn a failure to read a source image into a BadImage, in Vietnamese."""
     try:
-        return path.stat()
+        yield
     except FileNotFoundError:
         raise BadImage(*MISSING) from None
     except OSError as error:
         raise BadImage(f"không đọc được ({error})", "") from None
+
+
+def _stat(path: Path) -> os.stat_result:
+    """Return a source image's status, or say why it cannot be read."""
+    with _as_bad_image():
+        return path.stat()
 
 
 def _hash(path: Path, salt: bytes) -> str:
     """Read a source image and return the sha256 of the options and its bytes."""
-    try:
+    with _as_bad_image():
         data = path.read_bytes()
-    except FileNotFoundError:
-        raise BadImage(*MISSING) from None
-    except OSError as error:
-        raise BadImage(f"không đọc được ({error})", "") from None
     return hashlib.sha256(salt + data).hexdigest()
 
 
