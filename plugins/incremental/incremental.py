@@ -46,6 +46,7 @@ from portal.stamps import vouches
 from . import speedups
 from .contentcache import ContentCache
 from .tracking import (
+    ITEM,
     RESOLVERS,
     Nodes,
     Recorder,
@@ -437,7 +438,7 @@ class Build:
         if not os.path.isfile(os.path.join(self.output_path, rel)):
             return False
         self.replayer.reset(context)
-        item = localcontext.get("article")
+        item = localcontext.get(ITEM)
         own = self.own_fields(item)
         # The item's own fields are the objects built from the same bytes as
         # last time (and every URL its content links to is the same): the
@@ -479,7 +480,7 @@ class Build:
             return
         if self.urls is None:
             self.urls = url_map_digest(context)
-        own = self.own_fields(recorder.root.get("article"))
+        own = self.own_fields(recorder.root.get(ITEM))
         roots, page_digest, own_seal = self.nodes.record(recorder.reads, own)
         self.pages[rel] = [name, roots, page_digest, own_seal]
 

@@ -25,6 +25,7 @@ from typing import Any
 from jinja2.runtime import Context, missing
 
 __all__ = [
+    "ITEM",
     "PLAIN",
     "Nodes",
     "Proxy",
@@ -411,7 +412,8 @@ class TrackingContext(Context):
 # The root whose reads of the item's own fields a rebuild may take from the last
 # build (see Replayer.page_digest), and the properties of Pelican's content
 # objects that read nothing but those fields, the settings and the URL map.
-OWN_ROOT = ("k", "article")
+ITEM = "article"  # the context name of an item page's item
+OWN_ROOT = ("k", ITEM)
 SAFE_PROPERTIES = frozenset({"url", "save_as", "content", "summary", "status"})
 LEAF_LIMIT = 200  # longer leaf tokens (page bodies) are kept as their digest
 # Steps whose tokens are kept as one digest: list items and context names, the
@@ -561,10 +563,8 @@ class Replayer:
         own_seal = None
         for i in roots:
             step, kids = table[i]
-            if own is not None and step == OWN_ROOT and kids and "article" in root:
-                own_seal, token_ = self._own_root(
-                    kids, root["article"], own, known, memos
-                )
+            if own is not None and step == OWN_ROOT and kids and ITEM in root:
+                own_seal, token_ = self._own_root(kids, root[ITEM], own, known, memos)
                 tokens.append(token_)
             elif not kids:
                 tokens.append(leaf(self.terminal(root, step)))
