@@ -41,6 +41,7 @@ from pelican.utils import get_relative_path, path_to_url, sanitised_join
 from pelican.writers import FileOverwriteFailedError, Writer
 
 from portal.options import merge_options
+from portal.paths import under
 from portal.stamps import vouches
 
 from . import speedups
@@ -412,14 +413,7 @@ class Build:
 
     def relative(self, path: str) -> str | None:
         """Return an output file's path relative to the output folder."""
-        if path.startswith(self.output_path + os.sep):
-            rest = path[len(self.output_path) + 1 :]
-            if os.path.normpath(rest) == rest:  # no "..", "." or "//" to resolve
-                return rest.replace(os.sep, "/")
-        real = os.path.realpath(path)
-        if not real.startswith(self.output_path + os.sep):
-            return None
-        return os.path.relpath(real, self.output_path).replace(os.sep, "/")
+        return under(path, self.output_path)
 
     def try_skip(
         self,

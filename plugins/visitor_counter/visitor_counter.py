@@ -20,6 +20,7 @@ from blinker import signal as named_signal
 from pelican import signals
 
 from portal.options import merge_options
+from portal.paths import under
 
 __all__ = ["OptionsError", "get_options", "page_id", "register"]
 
@@ -81,14 +82,14 @@ class PageList:
     def __init__(self) -> None:
         self.pages: set[str] = set()
         self.output: Path | None = None
-        self.top = ""
+        self.folder = ""  # the output folder, absolute, symlinks resolved
         self.options: dict = {}
 
     def start(self, pelican) -> None:
         """Check the options and expose them to the templates."""
         self.options = get_options(pelican.settings)
         self.output = Path(pelican.settings["OUTPUT_PATH"])
-        self.top = os.path.abspath(self.output) + os.sep
+        self.folder = os.path.realpath(self.output)
         self.pages = set()
 
     def add_context(self, generator) -> None:
@@ -108,11 +109,10 @@ class PageList:
 
     def relative(self, path: str) -> str:
         """Return a written file's path from the output folder, in URL form."""
-        if path.startswith(self.top):
-            rest = path[len(self.top) :]
-            if os.path.normpath(rest) == rest:  # no "..", "." or "//" to resolve
-                return rest.replace(os.sep, "/")
-        return Path(path).resolve().relative_to(self.output.resolve()).as_posix()
+        relative = under(path, self.folder)
+        if relative is None:
+            raise ValueError(f"{PREFIX}: {path} is not in {self.output}")
+        return relative
 
     def write(self, pelican) -> None:
         """Write the countable page ids, sorted, for the counter service."""
