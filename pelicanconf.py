@@ -45,6 +45,7 @@ PLUGINS = [
     "search_index",
     "assets",
     "security",
+    "deploy_marker",
 ]
 
 # The vocabularies (fields, localities, kinds) editors can change.
