@@ -164,7 +164,7 @@ def _locality(f: _Field, name: str, value: Any) -> Term | None:
             name,
             f"“{value}” ({term.full_name}) không còn từ {after}; năm {year} phải"
             " ghi xã, phường, đặc khu mới",
-            f"chọn nơi mô hình ở: {successors}"
+            f"chọn đúng xã, phường trong số: {successors}"
             if successors
             else "chọn một địa bàn đang có trong data/dia-ban.yml",
         )

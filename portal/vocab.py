@@ -2,6 +2,15 @@
 
 Each vocabulary is a YAML file in the data folder (`data/linh-vuc.yml`, …) that
 editors may change. Everything else asks this module for terms.
+
+Localities also change over time (data/dia-ban.yml, made by
+scripts/update_localities.py): a term may have a level, a parent (`part_of`), an
+official code, validity dates, and the terms it succeeded or was succeeded by.
+`Term.valid_in(year)` tells whether an item of that year may name it,
+`Vocabulary.successors/predecessors/parent` follow the links, `valid_at(year)`
+gives the terms an editor may choose for a year, and `periods()` groups the terms
+as the /dia-ban/ overview shows them. Files named in NOT_VOCABULARIES (the site's
+identity, data/co-quan.yml, read by portal/identity.py) are skipped.
 """
 
 from __future__ import annotations
