@@ -10,11 +10,12 @@ AUTHOR = "Ban Dân vận Tỉnh ủy Bình Thuận"
 SITENAME = "Dân vận khéo"
 # The agency behind the site changes over time (Bình Thuận until 30/6/2025, then
 # Lâm Đồng): data/co-quan.yml, read by portal/identity.py. The footer shows the
-# agency of BUILD_DATE (env BUILD_DATE or SOURCE_DATE_EPOCH, else today: an input
-# of the build); items show the agency of their own date ({{ date|agency }}).
-BUILD_DATE = identity.build_date()
+# agency of the build date (env BUILD_DATE or SOURCE_DATE_EPOCH, else today: an
+# input of the build); items show the agency of their own date ({{ date|agency }}).
+# The date itself is no setting: only AGENCY (which changes on 01/7/2025) is, so
+# an incremental build is full when the footer's agency changes, not every day.
 AGENCIES = identity.Agencies(ROOT / "data" / "co-quan.yml")
-AGENCY = AGENCIES(BUILD_DATE)
+AGENCY = AGENCIES(identity.build_date())
 SITESUBTITLE = f"Mô hình, điển hình “Dân vận khéo” tỉnh {AGENCY['province']}"
 SITEURL = ""
 RELATIVE_URLS = False

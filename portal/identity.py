@@ -94,5 +94,8 @@ class Agencies:
     def __call__(self, day: dt.date) -> dict:
         return agency_on(self.agencies, day)
 
+    def __repr__(self) -> str:
+        return f"Agencies({self.path!r})"
+
     def __reduce__(self):  # Pelican pickles settings: pickle the path only
         return (Agencies, (self.path,))
