@@ -74,7 +74,8 @@ HEADER = """\
 # Mỗi mục: slug, name, full_name, aliases; level (tỉnh | huyện | xã); part_of (slug
 # đơn vị cấp trên); code (mã đơn vị hành chính); valid_from / valid_to (ngày đầu,
 # ngày cuối còn hiệu lực); preceded_by / succeeded_by (danh sách slug, hoặc
-# {{term: slug, note: một phần}} khi chỉ một phần địa bàn chuyển sang).
+# {{term: slug, note: một phần}} khi xã mới gồm địa bàn của nhiều huyện cũ, hoặc chỉ
+# nhận một phần của một xã cũ bị chia).
 """
 
 
@@ -251,6 +252,10 @@ def build(existing: list[dict]) -> list[dict]:
         origin = sources.get(key(ward.name))
         if not origin:
             raise SystemExit(f"vietnamadminunits không có nguồn gốc của “{ward.name}”")
+        # "một phần": the unit spans several former districts, or took only part
+        # of a divided commune; the link then covers only part of either area.
+        if len(origin) > 1:
+            origin = dict.fromkeys(origin, False)
         preceded = []
         for district, whole in sorted(origin.items(), key=lambda kv: not kv[1]):
             previous = former[district]

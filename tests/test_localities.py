@@ -229,3 +229,14 @@ def test_a_wrong_agency_file_is_a_clear_error(tmp_path):
     path.write_text("agencies:\n  - {name: A, valid_to: sau này}\n", "utf-8")
     with pytest.raises(identity.IdentityError, match="không phải ngày"):
         identity.read_agencies(path)
+
+
+def test_a_unit_spanning_two_former_districts_is_noted_as_partial(localities):
+    ward = localities.by_slug("phuong-binh-thuan")
+    assert [(t.slug, note) for t, note in localities.predecessors(ward)] == [
+        ("phan-thiet", "một phần"),
+        ("ham-thuan-bac", "một phần"),
+    ]
+    city = localities.by_slug("phan-thiet")
+    after = {t.slug: note for t, note in localities.successors(city)}
+    assert after["phuong-binh-thuan"] == "một phần" and after["mui-ne"] == ""
