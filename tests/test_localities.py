@@ -138,6 +138,10 @@ def test_a_new_unit_page_links_its_predecessors_and_breadcrumbs(accepted):
     assert re.search(r'Trước 01/7/2025 thuộc:\s*<a href="/dia-ban/phan-thiet/">', html)
     crumbs = html.split('class="breadcrumbs"', 1)[1].split("</nav>", 1)[0]
     assert 'href="/dia-ban/#tu-2025"' in crumbs and "Từ 01/7/2025" in crumbs
+    group = re.search(
+        r'href="/dia-ban/#(tu-2025-\d+)">Khu vực Bình Thuận \(cũ\)<', crumbs
+    )
+    assert group and f'<h3 id="{group.group(1)}">' in site.page("dia-ban/")
 
 
 def test_the_overview_groups_by_period_and_lists_empty_terms(accepted):

@@ -296,11 +296,12 @@ def test_term_pages_have_breadcrumbs_and_neighbours(built):
     html = built.page("dia-ban/duc-linh/")
     crumbs = html.split('<nav class="breadcrumbs" aria-label="Đường dẫn">')[1]
     crumbs = crumbs.split("</nav>")[0]
-    # A locality's trail goes through its period (tests/test_localities.py).
+    # A locality's trail goes through its period and group (test_localities.py).
     assert re.findall(r'href="([^"]*)"', crumbs) == [
         "/",
         "/dia-ban/",
         "/dia-ban/#truoc-2025",
+        "/dia-ban/#truoc-2025-1",
     ]
     assert '<li aria-current="page">Đức Linh</li>' in crumbs
     neighbours = html.split('class="term-neighbours"')[1].split("</nav>")[0]

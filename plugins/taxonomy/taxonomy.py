@@ -15,7 +15,7 @@ found are the terms). The templates taxonomy.html and term.html serve them all.
 A vocabulary with dates (localities, portal/vocab.py) also gives the overview its
 `periods` (from 01/7/2025, before it; terms in groups), and each term page its
 period, parent, successors, predecessors and `successor_items` (the items of the
-units that succeeded a former one); breadcrumbs follow the period and parent.
+units that succeeded a former one); breadcrumbs follow the period and group.
 """
 
 from __future__ import annotations
@@ -165,6 +165,7 @@ class TermPage:
     feed_url: str | None = None
     # Localities over time (a vocabulary with dates): the term's place and history.
     period: PeriodPages | None = None
+    group: GroupPages | None = None
     parent: TermPage | None = None
     successors: list[tuple[TermPage, str]] = field(default_factory=list)
     predecessors: list[tuple[TermPage, str]] = field(default_factory=list)
@@ -196,6 +197,7 @@ class GroupPages:
     label: str
     page: TermPage | None  # the term page the group is named after, if any
     terms: list[TermPage]
+    anchor: str = ""  # its id on the overview
 
 
 @dataclass(eq=False)
@@ -314,13 +316,14 @@ class Taxonomy:
                     g.label,
                     pages.get(g.term.slug) if g.term else None,
                     [pages[t.slug] for t in g.terms],
+                    f"{period.anchor}-{index}",
                 )
-                for g in period.groups
+                for index, g in enumerate(period.groups, start=1)
             ]
             self.periods.append(PeriodPages(period.label, period.anchor, groups))
             for group in groups:
                 for page in group.terms:
-                    page.period = self.periods[-1]
+                    page.period, page.group = self.periods[-1], group
         for page in pages.values():
             term = page.term
             if term is None:
@@ -343,12 +346,14 @@ class Taxonomy:
                 page.successor_items = newest_first(found.values())
 
     def crumbs(self, page: TermPage) -> list[tuple[str, str | None]]:
-        """Return a term page's breadcrumbs: index, period, parent, the term."""
+        """Return a term page's breadcrumbs: index, period, group, the term."""
         trail = [(HOME, ""), (self.title, self.url)]
         if page.period is not None:
             trail.append((page.period.label, f"{self.url}#{page.period.anchor}"))
-        if page.parent is not None and page.parent.url:
-            trail.append((page.parent.name, page.parent.url))
+        group = page.group
+        if group is not None and group.label:
+            link = group.page.url if group.page and group.page.url else None
+            trail.append((group.label, link or f"{self.url}#{group.anchor}"))
         return [*trail, (page.name, None)]
 
     def neighbours(self) -> Iterator[tuple[TermPage | None, TermPage, TermPage | None]]:
