@@ -18,13 +18,10 @@ from typing import Any
 
 from portal import imagecheck
 from portal.frontmatter import LIMITS, Document, Limits
-from portal.imagecheck import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS
 from portal.problems import Problem
 from portal.reserved import WINDOWS_DEVICE_NAMES, is_reserved
 from portal.text import slugify
 from portal.vocab import FIELD_VOCABULARY, Vocabulary
-
-__all__ = ["MAX_IMAGE_BYTES", "MAX_IMAGE_PIXELS"]  # and the names below
 
 MIN_YEAR = 1990
 FUTURE_MARGIN = dt.timedelta(days=1)
