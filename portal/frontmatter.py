@@ -48,6 +48,7 @@ class Limits:
     text: int = 300  # a line of text: title, unit, author, image_alt…
     summary: int = 1000
     image_caption: int = 1000
+    slug: int = 100  # an explicit `slug:` (a folder name on every system)
     tag: int = 60  # one tag (or one related model's slug)
     tags: int = 30  # how many tags (or related models) an item has
 
@@ -69,7 +70,7 @@ class Limits:
         return getattr(self, name, self.text) if name in _TEXT_LIMITS else self.text
 
 
-_TEXT_LIMITS = ("summary", "image_caption")
+_TEXT_LIMITS = ("summary", "image_caption", "slug")
 LIMITS = Limits()
 
 

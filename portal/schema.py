@@ -425,6 +425,8 @@ def check_document(doc: Document, kind: str, ctx: Context) -> Item:
                     f"thêm một dòng “{name}: …” vào phần thông tin đầu",
                 )
             continue
+        if isinstance(value, str) and _capped(f, name, value) is None:
+            continue  # too long to check further (or to quote in a message)
         clean = checker(f, name, value)
         if clean is not None:
             item.meta[name] = clean
