@@ -380,7 +380,12 @@ def test_common_yaml_mistakes_are_explained_in_vietnamese(
 
 def test_every_top_level_folder_of_the_built_site_is_reserved(sample):
     pages = {p.stem for p in (sample.content / "pages").glob("*.md")}
-    folders = {p.name for p in sample.output.iterdir() if p.is_dir()}
+    # A dot-folder (the server's files) is no URL a slug could take.
+    folders = {
+        p.name
+        for p in sample.output.iterdir()
+        if p.is_dir() and not p.name.startswith(".")
+    }
     assert folders - pages <= RESERVED_PATHS, folders - pages - RESERVED_PATHS
     assert not any(is_reserved(page) for page in pages)
 
