@@ -10,6 +10,7 @@ from pathlib import Path
 
 from portal import vocab
 from portal.frontmatter import Limits, parse_file
+from portal.imagecheck import MAX_IMAGE_PIXELS
 from portal.problems import Problem
 from portal.sanitize import BodyRenderer
 from portal.schema import (
@@ -122,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         help="ngày ở tương lai là cảnh báo hay lỗi (mặc định: theo cấu hình)",
     )
     args = parser.parse_args(argv)
-    markdown, options = _settings(args.settings)
+    markdown, options, max_pixels = _settings(args.settings)
     try:
         limits = Limits.from_mapping(options.get("limits"))
     except ValueError as error:
@@ -134,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
             args.content / options.get("images_dir", "images"),
             limits=limits,
             future_dates=args.future_dates or options.get("future_dates", "warning"),
+            max_pixels=max_pixels,
         )
     except vocab.VocabularyError as error:
         print(f"LỖI {error}")
@@ -143,14 +145,19 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if report(problems, len(items), args.github) else 0
 
 
-def _settings(path: Path) -> tuple[dict, dict]:
-    """Return the MARKDOWN and FRONTMATTER settings the build would use."""
+def _settings(path: Path) -> tuple[dict, dict, int]:
+    """Return the MARKDOWN and FRONTMATTER settings and pixel limit of the build."""
     if not path.is_file():
-        return dict(MARKDOWN), {"limits": {}}
+        return dict(MARKDOWN), {"limits": {}}, MAX_IMAGE_PIXELS
     from pelican.settings import read_settings  # only when there is a file to read
 
     settings = read_settings(str(path))
-    return settings["MARKDOWN"], dict(settings.get("FRONTMATTER") or {})
+    images = settings.get("IMAGES") or {}
+    return (
+        settings["MARKDOWN"],
+        dict(settings.get("FRONTMATTER") or {}),
+        images.get("max_pixels", MAX_IMAGE_PIXELS),
+    )
 
 
 if __name__ == "__main__":

@@ -45,6 +45,7 @@ class Context:
     images_dir: Path
     today: dt.date = field(default_factory=dt.date.today)
     limits: Limits = LIMITS
+    max_pixels: int = imagecheck.MAX_IMAGE_PIXELS  # IMAGES["max_pixels"]
     future_dates: str = "warning"  # a date over a day ahead: "warning" or "error"
 
 
@@ -309,7 +310,7 @@ def _image(f: _Field, name: str, value: Any) -> str | None:
         )
         return None
     try:
-        imagecheck.verify(path)
+        imagecheck.verify(path, f.ctx.max_pixels)
     except imagecheck.BadImage as error:
         f.fail(name, f"ảnh “{value}” {error.message}", error.fix)
         return None

@@ -537,7 +537,7 @@ def truncated() -> bytes:
             jpeg((200, 100)),
             {**OPTIONS, "max_pixels": 10_000},
             "có 200×100 điểm ảnh, quá 0,01 megapixel",
-            "images: 1 ảnh lỗi, chưa dựng trang nào",
+            "frontmatter: 1 lỗi trong nội dung, chưa dựng trang nào",
         ),
     ],
     ids=["corrupt", "huge"],

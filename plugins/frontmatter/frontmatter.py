@@ -19,7 +19,7 @@ from pelican.readers import BaseReader
 from pelican.urlwrappers import Author, Category, Tag
 from pelican.utils import SafeDatetime
 
-from portal import vocab
+from portal import imagecheck, vocab
 from portal.files import write_atomic
 from portal.frontmatter import Document, Limits, parse_file
 from portal.options import merge_options
@@ -134,6 +134,7 @@ class FrontMatterReader(BaseReader):
             self.content_root / self.options["images_dir"],
             limits=self.options["limits"],
             future_dates=self.options["future_dates"],
+            max_pixels=max_pixels(settings),
         )
         self.refused: list[Item] = []
         self._renderer: BodyRenderer | None = None
@@ -186,6 +187,12 @@ class FrontMatterReader(BaseReader):
         if meta["is_draft"] and self.options["drafts"]:
             meta["status"] = "published"
         return meta
+
+
+def max_pixels(settings: Mapping) -> int:
+    """Return the images plugin's pixel limit, so both check an image alike."""
+    images = settings.get("IMAGES") or {}
+    return images.get("max_pixels", imagecheck.MAX_IMAGE_PIXELS)
 
 
 def _category(term: vocab.Term | None, settings: Mapping) -> Category:
