@@ -21,7 +21,7 @@ from tests.conftest import ROOT, model
 
 CSP = (
     "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; "
-    "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "img-src 'self' data:; media-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
 ITEM_PAGES = ("mo-hinh/*/index.html", "tin-tuc/*/index.html")

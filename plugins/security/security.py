@@ -41,7 +41,7 @@ PREFIX = "security"
 SETTING = "SECURITY"
 CSP_TEMPLATE = (
     "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; "
-    "img-src 'self' data:; connect-src 'self' {counter_origin}; object-src 'none'; "
+    "img-src 'self' data:; media-src 'self'; connect-src 'self' {counter_origin}; object-src 'none'; "
     "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
 DEFAULTS: Mapping[str, Any] = {
