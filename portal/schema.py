@@ -326,6 +326,8 @@ COMMON = {
     "featured": (False, _flag),
     "slug": (False, _slug),
     "status": (False, _status),
+    # The address of the article on the legacy portal (portal/importer).
+    "legacy_url": (False, _text),
 }
 SCHEMAS: dict[str, dict[str, tuple[bool, Checker]]] = {
     "model": COMMON
