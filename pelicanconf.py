@@ -37,6 +37,7 @@ PLUGINS = [
     "sections",
     "taxonomy",
     "sitefiles",
+    "redirects",
     "images",
     # Before the plugins that work on the finished output (page list, search index,
     # compressed copies): it removes the pages of deleted items first.

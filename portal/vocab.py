@@ -18,6 +18,8 @@ from portal.text import fold, nfc, normalise_key, slugify, sort_key
 
 # Which vocabulary each front-matter field is checked against.
 FIELD_VOCABULARY = {"category": "linh-vuc", "locality": "dia-ban", "kind": "hinh-thuc"}
+# Data files that are not vocabularies (plugins/redirects reads redirects.yml).
+NOT_VOCABULARIES = frozenset({"redirects.yml"})
 
 
 class VocabularyError(ValueError):
@@ -149,10 +151,12 @@ def read_vocabulary(path: Path) -> Vocabulary:
 @functools.lru_cache(maxsize=8)
 def _load(directory: str, stamp: tuple) -> Mapping[str, Vocabulary]:
     """Read every vocabulary in a folder (cached while its files are unchanged)."""
-    return {
-        path.stem: read_vocabulary(path)
-        for path in sorted(Path(directory).glob("*.yml"))
-    }
+    return {path.stem: read_vocabulary(path) for path in _files(Path(directory))}
+
+
+def _files(folder: Path) -> list[Path]:
+    """Return the vocabulary files of a data folder, in a stable order."""
+    return sorted(p for p in folder.glob("*.yml") if p.name not in NOT_VOCABULARIES)
 
 
 def load(directory: str | Path) -> Mapping[str, Vocabulary]:
@@ -161,8 +165,7 @@ def load(directory: str | Path) -> Mapping[str, Vocabulary]:
     if not folder.is_dir():
         raise VocabularyError(f"{folder}: không có thư mục danh mục")
     stamp = tuple(
-        (p.name, p.stat().st_mtime_ns, p.stat().st_size)
-        for p in sorted(folder.glob("*.yml"))
+        (p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in _files(folder)
     )
     return _load(str(folder.resolve()), stamp)
 
