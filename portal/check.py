@@ -10,6 +10,7 @@ from pathlib import Path
 from portal import vocab
 from portal.frontmatter import parse_file
 from portal.problems import Problem
+from portal.renames import check_renames
 from portal.schema import (
     SECTIONS,
     Context,
@@ -82,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--github", action="store_true", help="in dạng chú thích GitHub"
     )
+    parser.add_argument(
+        "--since", default="HEAD", help="so địa chỉ trang với lần commit này"
+    )
     args = parser.parse_args(argv)
     try:
         ctx = Context(vocab.load(args.data), args.content / "images")
@@ -89,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"LỖI {error}")
         return 1
     items, problems = check_tree(args.content, ctx)
+    problems += check_renames(args.content, args.data, items, args.since)
     return 1 if report(problems, len(items), args.github) else 0
 
 
