@@ -113,6 +113,19 @@ def set_starting_totals(
     return record
 
 
+def read_record(storage: Storage) -> str | None:
+    """Return the record of the legacy totals, if they were set."""
+    conn = storage._connect()  # see set_starting_totals()
+    mark = "?" if isinstance(storage, SQLiteStorage) else "%s"
+    try:
+        found = conn.execute(
+            f"SELECT value FROM counter_meta WHERE key = {mark}", (RECORD,)
+        ).fetchone()
+    finally:
+        conn.close()
+    return found[0] if found else None
+
+
 def _begin(conn: Any, storage: Storage) -> None:
     """Start a write transaction."""
     conn.execute("BEGIN IMMEDIATE" if isinstance(storage, SQLiteStorage) else "BEGIN")
@@ -136,14 +149,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Đặt một lần tổng lượt truy cập mang sang từ cổng cũ"
         " (cấu hình COUNTER_* như dịch vụ đếm, xem docs/COUNTER.md).",
     )
-    parser.add_argument("--site", type=int, required=True, help="tổng lượt của cổng cũ")
+    parser.add_argument("--site", type=int, help="tổng lượt của cổng cũ")
+    parser.add_argument("--show", action="store_true", help="in bản ghi đã đặt")
     parser.add_argument("--pages", type=Path, help="CSV “địa chỉ cũ,số lượt” theo bài")
     parser.add_argument("--redirects", type=Path, default=Path("data/redirects.yml"))
     parser.add_argument("--prefix", default="", help="đường dẫn con của SITEURL")
     parser.add_argument("--note", default="", help="ghi chú (nguồn số liệu)")
     args = parser.parse_args(argv)
+    if args.site is None and not args.show:
+        parser.error("cần --site N (hoặc --show)")
     try:
         config = Config.from_env(os.environ)
+        if args.show:
+            print(read_record(open_storage(config)) or "chưa đặt")
+            return 0
         pages = {}
         if args.pages:
             redirects = read_redirects(args.redirects)

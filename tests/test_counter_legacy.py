@@ -37,6 +37,8 @@ def test_the_starting_total_is_set_once_and_counted_on(tmp_path, monkeypatch, ca
     assert stats.pages == {"/tin-tuc/hoi-nghi/": 5300, "/tin-tuc/ke-hoach/": 120}
     assert main(argv) == 1
     assert "đã được đặt" in capsys.readouterr().err
+    assert main(["--show"]) == 0
+    assert '"site": 10810' in capsys.readouterr().out
     assert storage.stats().site == 10810
     storage.open()
     try:
