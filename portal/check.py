@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from portal import vocab
+from portal.attachments import check_attachments
 from portal.frontmatter import parse_file
 from portal.problems import Problem
 from portal.renames import check_renames
@@ -94,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     items, problems = check_tree(args.content, ctx)
     problems += check_renames(args.content, args.data, items, args.since)
+    problems += check_attachments(args.content)
     return 1 if report(problems, len(items), args.github) else 0
 
 

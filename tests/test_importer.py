@@ -17,12 +17,13 @@ import pytest
 from PIL import Image
 
 from portal import check
+from portal.attachments import check_attachments
 from portal.frontmatter import parse_file
 from portal.importer.__main__ import main
 from portal.importer.dates import parse_date
 from portal.importer.state import read_redirects
 from tests.browser import QuietHandler
-from tests.conftest import ROOT
+from tests.conftest import ROOT, Site
 from tests.legacy_site import (
     A_ARTICLES,
     B_ARTICLES,
@@ -195,7 +196,7 @@ def test_images_keep_their_captions_and_gif_is_converted(imported):
 
 def test_attachments_are_saved_and_linked(imported):
     text = imported.by_url()[a_url(A_ARTICLES[0])].read_text("utf-8")
-    link = re.search(r"\{static\}/(files/imported/[a-z0-9-]+\.pdf)", text)
+    link = re.search(r"\(<?\.\./\.\./(files/imported/[a-z0-9-]+\.pdf)>?\)", text)
     assert link, text
     assert (imported.content / link.group(1)).read_bytes().startswith(b"%PDF")
 
@@ -250,6 +251,31 @@ def fill_flagged(path: Path) -> None:
     path.write_text("\n".join(lines) + "\n", "utf-8")
 
 
+def first_news(site: Imported) -> str:
+    """Return the slug of the first layout A article (it links the attachment)."""
+    for path in site.content.glob("news/*.md"):
+        if parse_file(path, "x").meta.get("legacy_url") == a_url(A_ARTICLES[0]):
+            return path.stem + "/"
+    raise AssertionError("not accepted")
+
+
+@pytest.mark.parametrize(
+    ("name", "size", "expected"),
+    [
+        ("ke-hoach.pdf", 10, None),
+        ("chuong-trinh.exe", 10, "không phải loại tệp đính kèm"),
+        ("bao-cao.pdf", 21 * 2**20, "nặng hơn 20 MB"),
+    ],
+)
+def test_attachments_have_a_kind_and_a_size_cap(tmp_path, name, size, expected):
+    path = tmp_path / "files" / name
+    path.parent.mkdir()
+    with path.open("wb") as stream:
+        stream.truncate(size)
+    problems = [str(p) for p in check_attachments(tmp_path)]
+    assert (expected is None and not problems) or expected in problems[0]
+
+
 def test_accepted_files_pass_the_check(imported, tmp_path, capsys):
     site = copy_of(imported, tmp_path)
     redirects = site.root / "redirects.yml"
@@ -267,6 +293,23 @@ def test_accepted_files_pass_the_check(imported, tmp_path, capsys):
     assert (site.content / first.relative_to(site.out)).is_file()
     assert check.main([str(site.content), "--data", str(ROOT / "data")]) == 0
     assert "0 lỗi" in capsys.readouterr().out
+    kept_draft = next(site.content.glob("news/tong-ket-*.md"))
+    for path in site.content.rglob("*.md"):  # the editor publishes all but one
+        if path != kept_draft:
+            text = path.read_text("utf-8")
+            path.write_text(text.replace("status: draft", "status: published"))
+    built = Site(site.root).build(REDIRECTS={"path": str(redirects)})
+    assert built.returncode == 0, built.stdout + built.stderr
+    assert f"/tin-tuc/{kept_draft.stem}/” còn là bản nháp" in built.stderr
+    nginx_map = (site.root / "output-server" / "redirects.map").read_text("utf-8")
+    assert nginx_map.count(";\n") == EVERY - 1
+    assert kept_draft.stem not in nginx_map
+    page = Site(site.root).page("tin-tuc/" + first_news(site))
+    link = re.search(
+        r'href="\.\./\.\./(files/imported/ke-hoach-[0-9a-f-]+\.pdf)"', page
+    )
+    assert link and (site.root / "output" / link.group(1)).is_file()
+    assert list((site.root / "output" / "files" / "imported").glob("*.pdf"))
     mapped = read_redirects(redirects)
     assert mapped["/portal/Pages/Article.aspx?ArticleID=123"].startswith("/tin-tuc/")
     assert len(mapped) == EVERY

@@ -164,9 +164,16 @@ def page_path(path: str) -> str:
 
 
 def check_redirects(
-    redirects: Iterable[Redirect], pages: set[str], display: str
+    redirects: Iterable[Redirect],
+    pages: set[str],
+    display: str,
+    drafts: frozenset[str] = frozenset(),
 ) -> list[Problem]:
-    """Check that targets exist and that no redirect chains, loops or shadows a page."""
+    """Check that targets exist and that no redirect chains, loops or shadows a page.
+
+    A redirect to a draft (an accepted import not published yet) is a warning: it
+    is left out of the outputs until the draft is published.
+    """
     redirects = list(redirects)
     by_path = {page_path(r.path): r for r in redirects if not r.has_query}
     problems = []
@@ -217,6 +224,19 @@ def check_redirects(
                 )
             )
             continue
+        if redirect.target in drafts and redirect.target not in pages:
+            problems.append(
+                Problem(
+                    display,
+                    "",
+                    f"trang “{redirect.target}” còn là bản nháp: chuyển hướng này"
+                    " chưa được bật",
+                    "đổi bài thành “status: published” khi đã duyệt xong",
+                    redirect.line,
+                    "warning",
+                )
+            )
+            continue
         if redirect.target not in pages:
             problems.append(
                 Problem(
@@ -228,6 +248,20 @@ def check_redirects(
                 )
             )
     return problems
+
+
+def draft_pages(content: Path) -> frozenset[str]:
+    """Return the paths the content's drafts will have once published."""
+    from portal.frontmatter import parse_file
+    from portal.schema import SECTIONS
+
+    paths = set()
+    for section, (_kind, prefix) in SECTIONS.items():
+        for path in sorted((content / section).rglob("*.md")):
+            meta = parse_file(path, str(path)).meta
+            if meta.get("status") == "draft":
+                paths.add(f"/{prefix}{meta.get('slug') or path.stem}/")
+    return frozenset(paths)
 
 
 def _final(redirect: Redirect, by_path: Mapping[str, Redirect]) -> Redirect | None:
@@ -324,15 +358,23 @@ class RedirectsGenerator(Generator):
 
     def generate_output(self, writer) -> None:
         """Check the map against the site's pages, then write its files."""
+        pages = site_pages(self.context)
+        waiting = {r.target for r in self.redirects} - pages
+        drafts = draft_pages(Path(self.settings["PATH"])) if waiting else frozenset()
         problems = self.problems + check_redirects(
-            self.redirects, site_pages(self.context), self.display
+            self.redirects, pages, self.display, drafts
         )
-        if problems:
-            for problem in problems:
+        errors = [problem for problem in problems if problem.is_error]
+        for problem in problems:
+            if problem.is_error:
                 log.error("%s: LỖI %s", PREFIX, problem)
+            else:
+                log.warning("%s: CẢNH BÁO %s", PREFIX, problem)
+        if errors:
             raise ContentError(
-                f"{PREFIX}: {len(problems)} lỗi trong {self.display} (xem bên trên)"
+                f"{PREFIX}: {len(errors)} lỗi trong {self.display} (xem bên trên)"
             )
+        self.redirects = [r for r in self.redirects if r.target in pages]
         site_url = str(self.settings.get("SITEURL") or "").rstrip("/")
         write_server_file(
             self.settings, self.options["map"], render_map(self.redirects, site_url)

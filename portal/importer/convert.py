@@ -14,6 +14,8 @@ import html2text
 import lxml.html
 from PIL import Image, UnidentifiedImageError
 
+from portal.attachments import MAX_BYTES
+from portal.attachments import SUFFIXES as ATTACHMENTS
 from portal.importer.fetch import Fetcher, FetchError
 from portal.importer.sources import Legacy, resolve_link
 from portal.text import fold, nfc, slugify
@@ -50,7 +52,6 @@ DROPPED = {
     "video": "video",
     "audio": "âm thanh",
 }
-ATTACHMENTS = (".pdf", ".doc", ".docx", ".xls", ".xlsx")
 IMAGE_FORMATS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
 MAX_SHORT = 80
 
@@ -238,13 +239,21 @@ def _take_files(
         except FetchError as error:
             body.notes.append(f"tệp đính kèm “{href}” không lấy được ({error})")
             continue
+        if len(data) > MAX_BYTES:
+            body.notes.append(
+                f"tệp đính kèm “{href}” lớn hơn {MAX_BYTES // 2**20} MB, chưa lấy"
+            )
+            continue
         name = Path(path).name
         stem, suffix = Path(name).stem, Path(name).suffix.lower()
         digest = hashlib.sha256(data).hexdigest()[:8]
         name = f"{slugify(stem) or 'tep'}-{digest}{suffix}"
         if not dry:
             _write_new(content / "files" / "imported" / name, data)
-        link.set("href", f"{{static}}/files/imported/{name}")
+        # Relative to the item's page (/tin-tuc/<slug>/, /mo-hinh/<slug>/), so it works
+        # under a SITEURL sub-path too. Not {static}: in this build an item's content
+        # is rendered before the static files are known, and the link stays as is.
+        link.set("href", f"../../files/imported/{name}")
         body.files.append(f"files/imported/{name}")
 
 
