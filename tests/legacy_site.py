@@ -230,6 +230,7 @@ def page_a(article: Article, index: int) -> str:
 {extra}
 <script>document.write("quảng cáo");</script>
 <div class="share-bar">Chia sẻ: Facebook | Zalo | In bài viết</div>
+<p><img src="images/quang-cao-banner.gif"></p>
 <p><strong>Các tin khác</strong></p>
 <ul><li><a href="Article.aspx?ArticleID=1">Tin cũ hơn</a></li></ul>
 </div>

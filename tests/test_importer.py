@@ -185,6 +185,8 @@ def test_images_keep_their_captions_and_gif_is_converted(imported):
     files = imported.by_url()
     first_a = parse_file(files[a_url(A_ARTICLES[0])], "x").meta
     assert first_a["image_caption"] == "Ảnh: quang cảnh tại Phan Thiết"
+    notes = [row["can_bien_tap"] for rows in imported.reports for row in rows]
+    assert not any("quang-cao" in note for note in notes)  # not selected: not fetched
     jpeg = imported.content / "images" / first_a["image"]
     assert Image.open(jpeg).format == "JPEG"
     first_b = parse_file(files[b_url(B_ARTICLES[0])], "x").meta

@@ -157,6 +157,10 @@ def read_page(
     for selector in profile.remove:
         for element in _select(body, selector):
             _drop(element)
+    if selectors.get("images"):  # only the article's own images, not icons or ads
+        kept = set(_select(body, selectors["images"]))
+        for img in [img for img in body.iter("img") if img not in kept]:
+            _drop(img)
     captions = []
     if selectors.get("caption"):
         captions = [
