@@ -315,3 +315,14 @@ def test_accepted_files_pass_the_check(imported, tmp_path, capsys):
     mapped = read_redirects(redirects)
     assert mapped["/portal/Pages/Article.aspx?ArticleID=123"].startswith("/tin-tuc/")
     assert len(mapped) == EVERY
+
+
+def test_a_broken_page_is_reported_and_the_rest_imported(server, tmp_path, capsys):
+    site = Imported(tmp_path, [])
+    shutil.copytree(server[0] / "a", tmp_path / "legacy" / "a")
+    broken = tmp_path / "legacy" / "a" / "hong.html"
+    broken.write_text("<html><body><p>Trang lỗi</p></body></html>", "utf-8")
+    assert site.run(str(tmp_path / "legacy" / "a"), profile="profile-a.yml") == 1
+    out = capsys.readouterr().out
+    assert f"LỖI {broken}: “{broken}”: không thấy vùng nội dung" in out
+    assert len(site.files()) == len(A_ARTICLES)

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import lxml.etree
+
 from portal import vocab
 from portal.check import check_tree
 from portal.files import write_atomic
@@ -20,11 +22,11 @@ from portal.frontmatter import parse_file
 from portal.importer.convert import Body, convert
 from portal.importer.fetch import Fetcher, FetchError
 from portal.importer.profile import Profile
-from portal.importer.sources import Legacy, read_source
+from portal.importer.sources import Legacy, Unreadable, read_source
 from portal.importer.state import Manifest, add_redirect, digest, legacy_path
 from portal.importer.suggest import Suggestion, suggest_all
 from portal.problems import Problem
-from portal.schema import SECTIONS, Context, check_collection, check_document
+from portal.schema import SECTIONS, Context, Item, check_collection, check_document
 from portal.text import slugify
 
 MAX_SLUG = 70
@@ -103,9 +105,19 @@ def read_all(
     """Yield every article of every source, or a failed row for what cannot be read."""
     for location in sources:
         try:
-            yield from read_source(location, profile, fetcher)
-        except (FetchError, OSError, ValueError) as error:
-            yield Row(url="", source=location, status=FAILED, needs=[str(error)])
+            for found in read_source(location, profile, fetcher):
+                if isinstance(found, Unreadable):
+                    yield _failed(found.source, found.reason)
+                else:
+                    yield found
+        except (FetchError, OSError, ValueError, lxml.etree.LxmlError) as error:
+            yield _failed(location, str(error))
+
+
+def _failed(source: str, reason: str, legacy: Legacy | None = None) -> Row:
+    """Return the report row of an article or source that could not be imported."""
+    url, title = (legacy.url, legacy.title) if legacy else ("", "")
+    return Row(url=url, source=source, title=title, status=FAILED, needs=[reason])
 
 
 def run_import(
@@ -123,20 +135,8 @@ def run_import(
             continue
         try:
             rows.append(_import_one(item, manifest, vocabularies, fetcher, options))
-        except (FetchError, OSError, ValueError) as error:
-            rows.append(
-                Row(
-                    item.url,
-                    item.source,
-                    item.title,
-                    "",
-                    FAILED,
-                    "",
-                    "",
-                    "",
-                    [str(error)],
-                )
-            )
+        except (FetchError, OSError, ValueError, lxml.etree.LxmlError) as error:
+            rows.append(_failed(item.source, str(error), item))
         if len(rows) % 200 == 0:
             manifest.save()
     manifest.save()
@@ -346,7 +346,14 @@ def accept(
     return moved, problems
 
 
-def _accept_one(path, items, ctx, options, manifest, redirects) -> str | list[Problem]:
+def _accept_one(
+    path: Path,
+    items: list[Item],
+    ctx: Context,
+    options: Options,
+    manifest: Manifest,
+    redirects: Path,
+) -> str | list[Problem]:
     """Check one reviewed file; move it into content/ when it has no error."""
     try:
         relative = path.resolve().relative_to(options.out.resolve()).as_posix()

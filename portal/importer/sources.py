@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import feedparser
+import lxml.etree
 import lxml.html
 from lxml.cssselect import CSSSelector
 
@@ -49,15 +50,23 @@ class Legacy:
         return f"sha256:{digest[:32]}"
 
 
+@dataclass
+class Unreadable:
+    """A page or source that could not be read, and why (in Vietnamese)."""
+
+    source: str
+    reason: str
+
+
 def read_source(
     location: str, profile: Profile | None, fetcher: Fetcher
-) -> Iterator[Legacy]:
+) -> Iterator[Legacy | Unreadable]:
     """Yield the articles of one source: feed, HTML folder, URL list or text dump."""
     path = Path(location)
     if not is_url(location) and path.is_dir():
         pages = sorted(p for p in path.rglob("*") if p.suffix.lower() in HTML_SUFFIXES)
         for page in pages:
-            yield read_page(str(page), _need(profile, location), fetcher)
+            yield _read_one(str(page), _need(profile, location), fetcher)
         return
     data, content_type = fetcher.get(location)
     kind = _kind(location, data, content_type)
@@ -67,11 +76,19 @@ def read_source(
         for line in data.decode("utf-8-sig").splitlines():
             url = line.strip()
             if url and not url.startswith("#"):
-                yield read_page(url, _need(profile, location), fetcher)
+                yield _read_one(url, _need(profile, location), fetcher)
     elif kind == "html":
         yield read_page(location, _need(profile, location), fetcher, data)
     else:
         yield read_text_dump(location, data, profile)
+
+
+def _read_one(location: str, profile: Profile, fetcher: Fetcher) -> Legacy | Unreadable:
+    """Read one page of a folder or URL list; a page that fails does not stop the rest."""
+    try:
+        return read_page(location, profile, fetcher)
+    except (FetchError, lxml.etree.LxmlError, UnicodeError) as error:
+        return Unreadable(location, str(error))
 
 
 def _need(profile: Profile | None, location: str) -> Profile:
