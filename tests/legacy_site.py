@@ -212,6 +212,7 @@ def page_a(article: Article, index: int) -> str:
     extra = ""
     if index == 0:
         extra += '<p>Xem toàn văn <a href="files/ke-hoach-158.pdf">Kế hoạch số 158-KH/TU</a>.</p>'
+        extra += '<p>Xem thêm <a href="Article.aspx?ArticleID=124">bài ở La Gi</a>.</p>'
     if index == 1:
         extra += '<iframe src="https://video.example.com/embed/1"></iframe>'
     text = f"""<!DOCTYPE html>

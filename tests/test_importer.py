@@ -201,6 +201,7 @@ def test_attachments_are_saved_and_linked(imported):
     link = re.search(r"\(<?\.\./\.\./(files/imported/[a-z0-9-]+\.pdf)>?\)", text)
     assert link, text
     assert (imported.content / link.group(1)).read_bytes().startswith(b"%PDF")
+    assert f"[bài ở La Gi](<{a_url(A_ARTICLES[1])}>)" in text
 
 
 def test_field_and_locality_are_suggested_with_a_confidence(imported):

@@ -8,7 +8,7 @@ import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 import html2text
 import lxml.html
@@ -16,7 +16,7 @@ from PIL import Image, UnidentifiedImageError
 
 from portal.attachments import MAX_BYTES
 from portal.attachments import SUFFIXES as ATTACHMENTS
-from portal.importer.fetch import Fetcher, FetchError
+from portal.importer.fetch import Fetcher, FetchError, is_url
 from portal.importer.sources import Legacy, resolve_link
 from portal.text import fold, nfc, slugify
 
@@ -228,11 +228,15 @@ def save_image(data: bytes, content: Path, stem: str, dry: bool = False) -> str:
 def _take_files(
     root, legacy: Legacy, content: Path, fetcher: Fetcher, body: Body, dry
 ) -> None:
-    """Save linked attachments under content/files/imported/ and link them there."""
+    """Save linked attachments under content/files/imported/; make other links absolute."""
     for link in root.iter("a"):
         href = link.get("href") or ""
         path = unquote(urlsplit(href).path)
         if not path.lower().endswith(ATTACHMENTS):
+            if is_url(legacy.url) and href and not href.startswith(("#", "mailto:")):
+                # Other links point at the legacy site: kept as absolute legacy URLs,
+                # which the redirect map sends to their new pages.
+                link.set("href", urljoin(legacy.url, href))
             continue
         try:
             data, _ = fetcher.get(resolve_link(legacy, href))
