@@ -79,7 +79,7 @@ class Imported:
         for sources, profile in (
             ([str(legacy / "a")], "profile-a.yml"),
             ([str(urls)], "profile-b.yml"),
-            ([str(legacy / "feed.xml"), str(legacy / "dump.txt")], None),
+            ([f"{base_url}/feed.xml", str(legacy / "dump.txt")], None),
         ):
             assert self.run(*sources, profile=profile) == 0
             if capsys is not None:

@@ -47,11 +47,12 @@ class Fetcher:
             except OSError as error:
                 raise FetchError(f"không đọc được “{location}”: {error}") from None
         try:
-            response = self.session.get(location, timeout=TIMEOUT, stream=True)
-            response.raise_for_status()
-            data = response.raw.read(MAX_BYTES + 1, decode_content=True)
-        except requests.RequestException as error:
+            with self.session.get(location, timeout=TIMEOUT, stream=True) as response:
+                response.raise_for_status()
+                data = response.raw.read(MAX_BYTES + 1, decode_content=True)
+                content_type = response.headers.get("Content-Type", "")
+        except (requests.RequestException, OSError) as error:
             raise FetchError(f"không tải được “{location}”: {error}") from None
         if len(data) > MAX_BYTES:
             raise FetchError(f"“{location}” lớn hơn {MAX_BYTES // 2**20} MB")
-        return data, response.headers.get("Content-Type", "")
+        return data, content_type
