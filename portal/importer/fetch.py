@@ -6,6 +6,7 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 
 TIMEOUT = 20
 MAX_BYTES = 50 * 1024 * 1024
@@ -51,7 +52,11 @@ class Fetcher:
                 response.raise_for_status()
                 data = response.raw.read(MAX_BYTES + 1, decode_content=True)
                 content_type = response.headers.get("Content-Type", "")
-        except (requests.RequestException, OSError) as error:
+        except (
+            requests.RequestException,
+            urllib3.exceptions.HTTPError,
+            OSError,
+        ) as error:
             raise FetchError(f"không tải được “{location}”: {error}") from None
         if len(data) > MAX_BYTES:
             raise FetchError(f"“{location}” lớn hơn {MAX_BYTES // 2**20} MB")
