@@ -74,18 +74,19 @@ check: $(STAMP)
 
 # The legacy portal's articles (docs/CHUYEN-DU-LIEU.md): feeds, saved or fetched HTML
 # pages read with a site profile (PROFILE=hoso.yml), text dumps; drafts wait in import/.
+IMPORT ?= import
 SOURCES ?=
 PROFILE ?=
 IMPORTOPTS ?=
 import: $(STAMP)
 	@test -n "$(SOURCES)" || { echo "Cần SOURCES=…: tệp RSS, thư mục trang HTML, danh sách địa chỉ hoặc tệp chữ"; exit 2; }
-	$(BIN)/python -m portal.importer $(SOURCES) $(if $(PROFILE),--profile $(PROFILE)) --content $(CONTENT) $(IMPORTOPTS)
+	$(BIN)/python -m portal.importer $(SOURCES) $(if $(PROFILE),--profile $(PROFILE)) --out $(IMPORT) --content $(CONTENT) $(IMPORTOPTS)
 
 # Check reviewed files of import/ and move them into content/ (FILES="import/news/a.md …").
 FILES ?=
 import-accept: $(STAMP)
 	@test -n "$(FILES)" || { echo "Cần FILES=…: các tệp trong import/ đã duyệt"; exit 2; }
-	$(BIN)/python -m portal.importer accept $(FILES) --content $(CONTENT)
+	$(BIN)/python -m portal.importer accept $(FILES) --out $(IMPORT) --content $(CONTENT)
 
 test-deps: $(STAMP) node_modules/.installed
 	bash scripts/install-test-deps.sh
