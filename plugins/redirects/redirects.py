@@ -17,6 +17,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -51,6 +52,8 @@ DEFAULTS: Mapping[str, Any] = {
     "script": "chuyen-huong.js",  # the 404 page's redirect script; None: none
 }
 PAGE_SUFFIXES = (".html", ".htm")
+# What an unquoted nginx map token may hold: no space, quote, brace, ;, #, $ or \.
+_NGINX_TOKEN = re.compile(r"[^\s\"'{};#$\\]+")
 
 
 class OptionsError(ValueError):
@@ -286,21 +289,26 @@ def site_pages(context: Mapping) -> set[str]:
 
 
 def render_map(redirects: Iterable[Redirect], site_url: str) -> str:
-    """Render the nginx map lines: "legacy path?query" "our absolute URL";."""
+    """Render the nginx map lines: `legacy-path?query our-absolute-URL;`.
+
+    Tokens are unquoted, as the server files' install step accepts them
+    (scripts/install-server-files.sh); redirects that cannot be written so are
+    left out (see `nginx_safe`).
+    """
     lines = [
         "# Built from data/redirects.yml by plugins/redirects: legacy URL -> new page.",
-        "# Included inside `map $request_uri $dvk_redirect { … }` (deploy/nginx).",
+        "# The lines of `map $request_uri $dvk_redirect` in deploy/nginx/dvk-portal.conf.",
     ]
     for redirect in redirects:
-        source = _nginx_string(redirect.source)
-        target = _nginx_string(site_url + redirect.target)
-        lines.append(f"{source} {target};")
+        target = site_url + redirect.target
+        if nginx_safe(redirect.source) and nginx_safe(target):
+            lines.append(f"{redirect.source} {target};")
     return "\n".join(lines) + "\n"
 
 
-def _nginx_string(value: str) -> str:
-    """Quote a value for nginx's configuration."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def nginx_safe(value: str) -> bool:
+    """Tell whether a value can be an unquoted token of an nginx map line."""
+    return bool(value) and _NGINX_TOKEN.fullmatch(value) is not None
 
 
 def render_page(target: str) -> str:
@@ -375,6 +383,17 @@ class RedirectsGenerator(Generator):
                 f"{PREFIX}: {len(errors)} lỗi trong {self.display} (xem bên trên)"
             )
         self.redirects = [r for r in self.redirects if r.target in pages]
+        for redirect in self.redirects:
+            if not nginx_safe(redirect.source):
+                log.warning(
+                    "%s: CẢNH BÁO %s:%d: “%s” có ký tự nginx không nhận trong bảng"
+                    " chuyển hướng (khoảng trắng, ngoặc kép, ; { } # $): chỉ trang 404"
+                    " chuyển hướng được (khi có JavaScript)",
+                    PREFIX,
+                    self.display,
+                    redirect.line,
+                    redirect.source,
+                )
         site_url = str(self.settings.get("SITEURL") or "").rstrip("/")
         write_server_file(
             self.settings, self.options["map"], render_map(self.redirects, site_url)
