@@ -198,10 +198,8 @@ def _remove_figure(img) -> None:
             return
     parent = img.getparent()
     img.drop_tree()
-    if parent is not None and parent.getparent() is not None:
-        text = _text(parent)
-        if not text or any(fold(text) == fold(c) for c in (img.get("alt") or "",)):
-            parent.drop_tree()
+    if parent is not None and parent.getparent() is not None and not _text(parent):
+        parent.drop_tree()
 
 
 def _text(element) -> str:
