@@ -20,7 +20,7 @@ from PIL import Image, UnidentifiedImageError
 from portal.frontmatter import Document
 from portal.problems import Problem
 from portal.text import slugify
-from portal.vocab import FIELD_VOCABULARY, Vocabulary
+from portal.vocab import FIELD_VOCABULARY, Term, Vocabulary, short_date
 
 MIN_YEAR = 1990
 MAX_IMAGE_PIXELS = 40_000_000
@@ -150,8 +150,54 @@ def _term(vocabulary: str) -> Checker:
     return check
 
 
+def _locality(f: _Field, name: str, value: Any) -> Term | None:
+    """Check a locality, and that it existed in the item's year (2025: both sides)."""
+    term = _term(FIELD_VOCABULARY["locality"])(f, name, value)
+    year = _item_year(f.doc.meta)
+    if term is None or year is None:
+        return term
+    vocab = f.ctx.vocabularies[FIELD_VOCABULARY["locality"]]
+    if term.ceased_by(year):
+        after = short_date(term.valid_to + dt.timedelta(days=1))
+        successors = ", ".join(f"“{t.name}”" for t, _ in vocab.successors(term))
+        f.fail(
+            name,
+            f"“{value}” ({term.full_name}) không còn từ {after}; năm {year} phải"
+            " ghi xã, phường, đặc khu mới",
+            f"chọn đúng xã, phường trong số: {successors}"
+            if successors
+            else "chọn một địa bàn đang có trong data/dia-ban.yml",
+        )
+    elif not term.valid_in(year):
+        before = ", ".join(f"“{t.name}”" for t, _ in vocab.predecessors(term))
+        f.fail(
+            name,
+            f"“{value}” chỉ có từ {short_date(term.valid_from)}; năm {year}"
+            f" nơi này thuộc {before or 'đơn vị cũ'}",
+            f"ghi địa bàn lúc đó ({before})"
+            if before
+            else "kiểm tra lại năm và địa bàn",
+            "warning",
+        )
+    return term
+
+
+def _item_year(meta: Mapping) -> int | None:
+    """Return the year an item is about: its year of recognition, or its date's."""
+    year = meta.get("year")
+    if isinstance(year, int) and not isinstance(year, bool):
+        return year
+    date = meta.get("date")
+    if isinstance(date, dt.date):
+        return date.year
+    match = re.search(r"\b(\d{4})\b", str(date or ""))
+    return int(match.group(1)) if match else None
+
+
 def _choices(vocab: Vocabulary) -> str:
-    """List the names an editor may use from a vocabulary."""
+    """List the names an editor may use from a vocabulary (or where, if long)."""
+    if len(vocab) > 30:
+        return f"chọn một tên (trường name) trong data/{vocab.name}.yml"
     return "chọn một trong: " + ", ".join(f"“{t.name}”" for t in vocab.sorted_terms())
 
 
@@ -333,7 +379,7 @@ SCHEMAS: dict[str, dict[str, tuple[bool, Checker]]] = {
     "model": COMMON
     | {
         "category": (True, _term(FIELD_VOCABULARY["category"])),
-        "locality": (True, _term(FIELD_VOCABULARY["locality"])),
+        "locality": (True, _locality),
         "year": (True, _year),
         "kind": (True, _term(FIELD_VOCABULARY["kind"])),
         "unit": (True, _text),
@@ -341,7 +387,7 @@ SCHEMAS: dict[str, dict[str, tuple[bool, Checker]]] = {
     "news": COMMON
     | {
         "category": (False, _term(FIELD_VOCABULARY["category"])),
-        "locality": (False, _term(FIELD_VOCABULARY["locality"])),
+        "locality": (False, _locality),
         "models": (False, _slug_list),
         "author": (False, _text),
     },

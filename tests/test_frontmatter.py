@@ -91,8 +91,8 @@ CASES = {
     ),
     "unknown locality in news": (
         "news/b.md",
-        news(locality="Sài Gòn"),
-        "content/news/b.md:5: locality: không có địa bàn “Sài Gòn” trong danh mục data/dia-ban.yml; chọn một trong: “Bắc Bình”",
+        news(locality="Huế"),
+        "content/news/b.md:5: locality: không có địa bàn “Huế” trong danh mục data/dia-ban.yml; chọn một tên (trường name) trong data/dia-ban.yml",
     ),
     "unknown kind": (
         "models/a.md",

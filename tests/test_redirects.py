@@ -120,19 +120,9 @@ def test_the_map_is_written_outside_the_webroot(built):
     assert "“/tin-tuc-su-kien/bai's-1.html” có ký tự nginx không nhận" in built.log
 
 
-@pytest.fixture
-def nginx_config(built, tmp_path, monkeypatch) -> Path:
-    """The sample nginx configuration with the map installed from the build's."""
-    template = tmp_path / "dvk-portal.conf"
-    text = tests.nginx.TEMPLATE.read_text("utf-8")
-    assert "include @SERVER_FILES@/redirects*.map;" in text
-    installed = built.root / "output-server"
-    template.write_text(text.replace("@SERVER_FILES@", str(installed)), "utf-8")
-    monkeypatch.setattr(tests.nginx, "TEMPLATE", template)
-    return template
-
-
-def test_nginx_answers_301_for_every_legacy_url(built, nginx_config, tmp_path):
+def test_nginx_answers_301_for_every_legacy_url(built, tmp_path):
+    template = tests.nginx.TEMPLATE.read_text("utf-8")
+    assert "include @SERVER_FILES@/redirects*.map;" in template
     port = free_port()
     with (
         fake_counter() as counter,
@@ -142,6 +132,7 @@ def test_nginx_answers_301_for_every_legacy_url(built, nginx_config, tmp_path):
             port,
             f"127.0.0.1:{counter.port}",
             tmp_path / "n",
+            server_files=built.root / "output-server",
         ) as nginx,
     ):
         for legacy, target in EXPECTED.items():

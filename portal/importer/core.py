@@ -176,7 +176,8 @@ def _import_one(
         relative = _free_path(legacy, manifest, options)
     slug = Path(relative).stem
     body = convert(legacy, slug, options.content, fetcher)
-    suggestions = suggest_all(vocabularies, legacy.title, body.markdown)
+    year = legacy.date.year if legacy.date else None
+    suggestions = suggest_all(vocabularies, legacy.title, body.markdown, year)
     text = render(legacy, body, suggestions, row)
     write_atomic(options.out / relative, text.encode("utf-8"))
     manifest.entries[legacy.key] = {
