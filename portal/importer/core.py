@@ -343,7 +343,8 @@ def accept(
             moved.append(found)
         else:
             problems += found
-    manifest.save()
+    if moved and manifest.path.is_file():
+        manifest.save()
     return moved, problems
 
 
