@@ -234,7 +234,9 @@ def test_an_edited_file_is_never_overwritten(imported, server, tmp_path, capsys)
         == 0
     )
     assert path.read_text("utf-8") == edited
-    assert "1 bài đã được sửa (không ghi đè)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "1 bài đã được sửa (không ghi đè)" in out
+    assert f"{len(A_ARTICLES) - 1} bài cập nhật" in out
 
 
 def fill_flagged(path: Path) -> None:
