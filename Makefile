@@ -17,7 +17,7 @@ COUNTER_PORT ?= 8787
 SERVE_COUNTER_URL ?= http://$(HOST):$(COUNTER_PORT)
 
 .PHONY: help venv html serve devserver publish deploy check test lint format clean test-deps \
-	counter counter-backup bench
+	counter counter-backup bench import import-accept
 
 help:
 	@echo "make serve      build the site and serve it on http://$(HOST):$(PORT)"
@@ -30,6 +30,8 @@ help:
 	@echo "make counter    run the visitor counter service on http://$(HOST):$(COUNTER_PORT)"
 	@echo "make clean      remove the built site and caches"
 	@echo "make bench      time our build against plain Pelican and Hugo (BENCHOPTS=...)"
+	@echo "make import     import legacy articles into import/ (SOURCES=... PROFILE=...)"
+	@echo "make import-accept FILES=...  check reviewed imported files, move them into $(CONTENT)/"
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -69,6 +71,22 @@ counter-backup: $(STAMP)
 
 check: $(STAMP)
 	$(BIN)/python -m portal.check $(CONTENT) $(CHECKOPTS)
+
+# The legacy portal's articles (docs/CHUYEN-DU-LIEU.md): feeds, saved or fetched HTML
+# pages read with a site profile (PROFILE=hoso.yml), text dumps; drafts wait in import/.
+IMPORT ?= import
+SOURCES ?=
+PROFILE ?=
+IMPORTOPTS ?=
+import: $(STAMP)
+	@test -n "$(SOURCES)" || { echo "Cần SOURCES=…: tệp RSS, thư mục trang HTML, danh sách địa chỉ hoặc tệp chữ"; exit 2; }
+	$(BIN)/python -m portal.importer $(SOURCES) $(if $(PROFILE),--profile $(PROFILE)) --out $(IMPORT) --content $(CONTENT) $(IMPORTOPTS)
+
+# Check reviewed files of import/ and move them into content/ (FILES="import/news/a.md …").
+FILES ?=
+import-accept: $(STAMP)
+	@test -n "$(FILES)" || { echo "Cần FILES=…: các tệp trong import/ đã duyệt"; exit 2; }
+	$(BIN)/python -m portal.importer accept $(FILES) --out $(IMPORT) --content $(CONTENT)
 
 test-deps: $(STAMP) node_modules/.installed
 	bash scripts/install-test-deps.sh

@@ -34,6 +34,7 @@ PLUGINS = [
     "sections",
     "taxonomy",
     "sitefiles",
+    "redirects",
     "images",
     # Before the plugins that work on the finished output (page list, search index,
     # compressed copies): it removes the pages of deleted items first.
@@ -95,6 +96,9 @@ PAGE_PATHS = ["pages"]
 # No original image is published (it may carry GPS EXIF): the images plugin writes
 # stripped, resized copies named by content hash.
 STATIC_PATHS = []
+# Attachments (PDF, Word, Excel) are published as they are from content/files/
+# (`make check` refuses other kinds and files over portal.attachments.MAX_BYTES).
+STATIC_PATHS += ["files"]
 IMAGES = {"widths": (320, 640, 960, 1280), "webp_quality": 78, "jpeg_quality": 80}
 USE_FOLDER_AS_CATEGORY = False
 DEFAULT_CATEGORY = "Chung"
