@@ -37,6 +37,7 @@ PLUGINS = [
     "sections",
     "taxonomy",
     "sitefiles",
+    "cms",
     "images",
     # Before the plugins that work on the finished output (page list, search index,
     # compressed copies): it removes the pages of deleted items first.
@@ -52,6 +53,8 @@ VOCABULARY_PATH = str(ROOT / "data")
 FRONTMATTER = {"drafts": False, "fail_on_error": True}
 # The visitor counter: the service URL comes from COUNTER_URL at build time.
 COUNTER = {"show_site": True, "show_views": True}
+# The web editor at /quan-tri/ (plugins/cms): `make cms` runs the local back-end.
+CMS = {"local_backend": "http://127.0.0.1:8081/api/v1"}
 SECTIONS = {
     "models": {"per_page": 12},
     "news": {"per_page": 12},

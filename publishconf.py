@@ -15,3 +15,20 @@ CACHE_PATH = str(ROOT / "cache" / "publish")  # noqa: F405
 # Feeds need absolute URLs: the whole site, then one per section (plugins/sections).
 FEED_ALL_ATOM = "atom.xml"
 FEED_DOMAIN = SITEURL
+
+# The web editor's back-end (plugins/cms, README "Web editor"): repository variables.
+CMS = {
+    "backend": {
+        key: value
+        for key, value in {
+            "name": os.environ.get("CMS_BACKEND", "github"),
+            "repo": os.environ.get("CMS_REPO", "OWNER/REPO"),
+            "branch": os.environ.get("CMS_BRANCH", "main"),
+            "base_url": os.environ.get("CMS_AUTH_URL", ""),
+            "api_root": os.environ.get("CMS_API_ROOT", ""),
+            "app_id": os.environ.get("CMS_APP_ID", ""),
+        }.items()
+        if value
+    },
+    "required": True,
+}
