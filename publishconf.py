@@ -30,5 +30,6 @@ CMS = {
         }.items()
         if value
     },
+    "enabled": os.environ.get("CMS_ENABLED", "1") != "0",  # 0: pull-request previews
     "required": True,
 }
