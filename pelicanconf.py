@@ -169,4 +169,5 @@ CACHE_PATH = str(ROOT / "cache" / "html")
 # `pelican --ignore-cache`) forces a full build.
 CACHE_CONTENT = False  # the plugin keeps its own cache, keyed by content hash
 LOAD_CONTENT_CACHE = True
-INCREMENTAL = {"global_inputs": [VOCABULARY_PATH]}
+# package-lock.json: a new web editor bundle (plugins/cms) means a full build.
+INCREMENTAL = {"global_inputs": [VOCABULARY_PATH, str(ROOT / "package-lock.json")]}

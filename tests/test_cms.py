@@ -437,3 +437,34 @@ def test_the_admin_page_is_quiet_and_stays_on_our_hosts(admin, editor):
         path = editor.site.output / name
         if path.is_file():
             assert "quan-tri" not in path.read_text("utf-8")
+
+
+@pytest.mark.parametrize(
+    ("backend", "mode", "origin"),
+    [
+        (
+            {"name": "github", "repo": "a/b"},
+            "editorial_workflow",
+            "https://api.github.com",
+        ),
+        (
+            {"name": "forgejo", "repo": "a/b", "api_root": "https://git.x.vn/api/v1"},
+            "editorial_workflow",
+            "https://git.x.vn",
+        ),
+        (
+            {"name": "gitea", "repo": "a/b", "api_root": "https://git.y.vn/api/v1"},
+            "simple",
+            "https://git.y.vn",
+        ),
+    ],
+)
+def test_back_ends_get_their_mode_and_only_their_origin(backend, mode, origin):
+    cms = _plugin()
+    options = cms.get_options({"CMS": {"backend": backend}})
+    config = cms.editor_config({}, options, vocab.load(ROOT / "data"))
+    assert config["publish_mode"] == mode
+    policy = cms.admin_policy(options)
+    connect = next(p for p in policy.split("; ") if p.startswith("connect-src"))
+    assert connect == f"connect-src 'self' blob: data: {origin}"
+    assert "'unsafe-eval'" in policy and "object-src 'none'" in policy

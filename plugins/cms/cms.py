@@ -62,6 +62,9 @@ DEFAULTS: Mapping[str, Any] = {
     "admin_dir": str(REPO / "theme" / "admin"),  # admin.js, locale-vi.json
 }
 BUNDLE_MAIN = "decap-cms.js"
+# Back-ends without Decap's editorial workflow (Decap's gitea back-end refuses it;
+# its forgejo back-end has it): they get publish_mode "simple".
+SIMPLE_ONLY = frozenset({"gitea"})
 COMPRESS_SUFFIXES = (".js", ".txt")
 
 # The editor's widget for every front-matter field of portal/schema.py: label, hint.
@@ -286,9 +289,14 @@ def editor_config(
     """Return Decap's whole configuration for this site."""
     today = today or dt.date.today()
     site_url = str(settings.get("SITEURL") or "")
+    backend = dict(options["backend"])
+    mode = options["publish_mode"]
+    if backend["name"] in SIMPLE_ONLY and mode == "editorial_workflow":
+        log.info("%s: back-end %s has no editorial workflow", PREFIX, backend["name"])
+        mode = "simple"
     config: dict[str, Any] = {
-        "backend": dict(options["backend"]),
-        "publish_mode": options["publish_mode"],
+        "backend": backend,
+        "publish_mode": mode,
         "locale": "vi",
         "media_folder": "content/images",
         "public_folder": "/images",
