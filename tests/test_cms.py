@@ -267,9 +267,14 @@ def admin(browser, editor: Editor):
 def _shot(page, name: str, guide: bool = False) -> None:
     """Save a screenshot into test-artifacts/ (and docs/img/ for the guide)."""
     page.screenshot(path=artifact(f"cms-{name}.png"))
-    if guide:
+    if guide:  # small: 64 colours, optimised
+        from PIL import Image
+
         GUIDE_IMAGES.mkdir(exist_ok=True)
-        page.screenshot(path=GUIDE_IMAGES / f"quan-tri-{name}.png", scale="css")
+        image = Image.open(io.BytesIO(page.screenshot(scale="css")))
+        image.convert("RGB").quantize(colors=64).save(
+            GUIDE_IMAGES / f"quan-tri-{name}.png", optimize=True
+        )
 
 
 def _choose(page, label: str, option: str) -> None:
@@ -298,7 +303,7 @@ def test_create_a_model_with_an_image_as_the_guide_says(admin, editor, tmp_path)
     page = admin
     title = "Đội thanh niên tình nguyện giúp dân đổi rác lấy quà"
     slug = "doi-thanh-nien-tinh-nguyen-giup-dan-doi-rac-lay-qua"
-    _shot(page, "1-danh-sach", guide=True)
+    _shot(page, "1-dang-nhap", guide=True)
     # Bước 2: chọn "Mô hình, điển hình", rồi nút tạo mới.
     page.get_by_role("link", name="Mô hình, điển hình").first.click()
     page.get_by_role("link", name="Tạo bài thuộc loại mô hình").click()
@@ -311,6 +316,7 @@ def test_create_a_model_with_an_image_as_the_guide_says(admin, editor, tmp_path)
     _choose(page, "Hình thức", "Mô hình")
     page.get_by_label("Đơn vị thực hiện", exact=True).fill("Đoàn Thanh niên xã Đức Tài")
     page.get_by_label("Ngày đăng", exact=True).fill("2024-11-20")
+    _shot(page, "3-thong-tin", guide=True)
     # Bước 4: tải ảnh lên, chọn ảnh, viết mô tả ảnh.
     page.get_by_role("button", name="Chọn một hình").click()
     page.locator("input[type=file]").set_input_files(
@@ -326,9 +332,10 @@ def test_create_a_model_with_an_image_as_the_guide_says(admin, editor, tmp_path)
     # Bước 5: viết nội dung.
     page.locator("[data-slate-editor]").click()
     page.keyboard.type("Mỗi tháng đội tổ chức một buổi đổi rác lấy quà.")
-    _shot(page, "3-soan", guide=True)
+    _shot(page, "5-noi-dung", guide=True)
     # Bước 6: công bố (bản trên máy) hoặc lưu (bản trực tuyến).
     _publish(page)
+    _shot(page, "6-da-cong-bo", guide=True)
     written = editor.root / "content" / "models" / f"{slug}.md"
     assert written.is_file(), sorted(p.name for p in written.parent.iterdir())
     image = editor.root / "content" / "images" / "mo-hinh" / "doi-rac.jpg"
