@@ -478,10 +478,12 @@ class CmsGenerator(Generator):
         template = self.env.from_string(
             (Path(self.options["admin_dir"]) / "index.html").read_text("utf-8")
         )
+        here = f"{site_url}/{self.options['url']}"
         html = template.render(
             policy=admin_policy(self.options),
-            bundle=bundle,
-            script=script,
+            bundle=here + bundle,
+            script=here + script,
+            config_url=here + "config.yml",
             css_url=f"{site_url}/{asset('css/site.css')}",
             favicon_url=f"{site_url}/{asset('img/favicon.svg')}",
             site_url=site_url,
