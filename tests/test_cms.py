@@ -26,12 +26,13 @@ import yaml
 
 from portal import schema, vocab
 from tests.browser import artifact, serve_directory
-from tests.conftest import ROOT, Site
+from tests.conftest import ROOT, Site, model
 from tests.nginx import free_port
 
 NODE_MODULES = ROOT / "node_modules"
 PROXY = NODE_MODULES / "decap-server" / "dist" / "index.js"
 GUIDE_IMAGES = ROOT / "docs" / "img"
+MODEL_TEXT = model()
 # Two models (one with its image) and a news item about one of them.
 SAMPLE = (
     "models/cho-dan-sinh-giam-thieu-rac-thai-nhua.md",
@@ -475,3 +476,16 @@ def test_back_ends_get_their_mode_and_only_their_origin(backend, mode, origin):
     connect = next(p for p in policy.split("; ") if p.startswith("connect-src"))
     assert connect == f"connect-src 'self' blob: data: {origin}"
     assert "'unsafe-eval'" in policy and "object-src 'none'" in policy
+
+
+def test_without_the_bundle_the_site_builds_and_warns_unless_required(site, tmp_path):
+    site.write("models/mo-hinh-a.md", MODEL_TEXT)
+    missing = {"bundle_dir": str(tmp_path / "khong-co"), "cache_dir": str(tmp_path)}
+    result = site.build(CMS=missing, SEARCH={"enabled": False})
+    assert result.returncode == 0, result.stderr
+    assert "chưa có trình soạn thảo web" in result.stderr + result.stdout
+    assert (site.output / "mo-hinh" / "mo-hinh-a" / "index.html").is_file()
+    assert not (site.output / "quan-tri").exists()
+    result = site.build(CMS={**missing, "required": True}, SEARCH={"enabled": False})
+    assert result.returncode != 0
+    assert "npm ci" in result.stderr + result.stdout

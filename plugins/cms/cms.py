@@ -422,12 +422,12 @@ class CmsGenerator(Generator):
         if not (self.dist / BUNDLE_MAIN).is_file():
             message = (
                 f"{PREFIX}: chưa có trình soạn thảo web ({self.dist / BUNDLE_MAIN}"
-                " không có): chạy `npm ci` (hoặc `make cms`) rồi dựng lại;"
-                " lần này bỏ qua /" + self.options["url"]
+                " không có): chạy `npm ci` (hoặc `make cms`) rồi dựng lại"
             )
             if self.options["required"]:
-                raise CmsError(message)
-            log.warning("%s", message)
+                log.error("%s", message)
+                raise CmsError(f"{PREFIX}: thiếu trình soạn thảo web, chưa dựng trang")
+            log.warning("%s; lần này bỏ qua /%s", message, self.options["url"])
             return
         self.config = editor_config(
             self.settings, self.options, vocab.from_settings(self.settings)
