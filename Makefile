@@ -84,8 +84,10 @@ check: $(STAMP)
 test-deps: $(STAMP) node_modules/.installed
 	bash scripts/install-test-deps.sh
 
-# axe-core for the accessibility tests, pinned in package-lock.json.
+# axe-core for the accessibility tests and Decap CMS for the web editor (plugins/cms),
+# pinned in package-lock.json; npm itself is a Debian package (test-packages.txt).
 node_modules/.installed: package.json package-lock.json
+	command -v npm >/dev/null || bash scripts/install-test-deps.sh
 	npm ci --no-audit --no-fund --silent
 	touch $@
 
