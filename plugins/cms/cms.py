@@ -208,7 +208,6 @@ def field_widget(
             "format": "YYYY-MM-DD",
             "date_format": "DD/MM/YYYY",
             "time_format": False,
-            "picker_utc": True,
         }
     elif name == "status":
         field |= {
