@@ -76,7 +76,7 @@ cms: $(STAMP) node_modules/.installed
 	BIND_HOST=$(HOST) PORT=$(CMS_PROXY_PORT) MODE=fs GIT_REPO_DIRECTORY=$(CURDIR) \
 	  node node_modules/decap-server/dist/index.js & proxy=$$!; \
 	  trap 'kill $$proxy 2>/dev/null' EXIT INT TERM; \
-	  $(PELICAN) $(CONTENT) -o $(OUTPUT) -s devconf.py $(PELICANOPTS) --autoreload --listen --bind $(HOST) --port $(PORT)
+	  CMS_PROXY_PORT=$(CMS_PROXY_PORT) $(PELICAN) $(CONTENT) -o $(OUTPUT) -s devconf.py $(PELICANOPTS) --autoreload --listen --bind $(HOST) --port $(PORT)
 
 check: $(STAMP)
 	$(BIN)/python -m portal.check $(CONTENT) $(CHECKOPTS)

@@ -1,5 +1,6 @@
 """Pelican settings of the "Dân vận khéo" portal (development build: `make html`)."""
 
+import os
 from pathlib import Path
 
 from portal import jinja, text
@@ -54,7 +55,9 @@ FRONTMATTER = {"drafts": False, "fail_on_error": True}
 # The visitor counter: the service URL comes from COUNTER_URL at build time.
 COUNTER = {"show_site": True, "show_views": True}
 # The web editor at /quan-tri/ (plugins/cms): `make cms` runs the local back-end.
-CMS = {"local_backend": "http://127.0.0.1:8081/api/v1"}
+CMS = {
+    "local_backend": f"http://127.0.0.1:{os.environ.get('CMS_PROXY_PORT', '8081')}/api/v1"
+}
 SECTIONS = {
     "models": {"per_page": 12},
     "news": {"per_page": 12},
