@@ -55,8 +55,10 @@ FRONTMATTER = {"drafts": False, "fail_on_error": True}
 # The visitor counter: the service URL comes from COUNTER_URL at build time.
 COUNTER = {"show_site": True, "show_views": True}
 # The web editor at /quan-tri/ (plugins/cms): `make cms` runs the local back-end.
+# Its 5 MB bundle is compressed once per version; quality 5 takes seconds (publish: 11).
 CMS = {
-    "local_backend": f"http://127.0.0.1:{os.environ.get('CMS_PROXY_PORT', '8081')}/api/v1"
+    "local_backend": f"http://127.0.0.1:{os.environ.get('CMS_PROXY_PORT', '8081')}/api/v1",
+    "brotli_quality": 5,
 }
 SECTIONS = {
     "models": {"per_page": 12},

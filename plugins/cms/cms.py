@@ -58,6 +58,7 @@ DEFAULTS: Mapping[str, Any] = {
     "publish_mode": "editorial_workflow",  # or "simple"
     "bundle_dir": str(REPO / "node_modules" / "decap-cms" / "dist"),
     "cache_dir": str(REPO / "cache" / "cms"),  # compressed bundles, by hash
+    "brotli_quality": 11,  # 11 for production; a lower one compresses in seconds
     "required": False,  # True: a missing bundle fails the build (make publish)
     "admin_dir": str(REPO / "theme" / "admin"),  # admin.js, locale-vi.json
 }
@@ -170,6 +171,8 @@ def get_options(settings: Mapping) -> dict[str, Any]:
         raise CmsError(
             f"{PREFIX}: {SETTING}['publish_mode'] must be simple or editorial_workflow"
         )
+    if options["brotli_quality"] not in range(12):
+        raise CmsError(f"{PREFIX}: {SETTING}['brotli_quality'] must be 0 to 11")
     local = options["local_backend"]
     if local is not None and not str(local).startswith(("http://127.", "http://local")):
         raise CmsError(
@@ -368,7 +371,7 @@ def bundle_digest(files: list[Path]) -> str:
     return digest.hexdigest()[:8]
 
 
-def cached_bundle(files: list[Path], cache: Path) -> Path:
+def cached_bundle(files: list[Path], cache: Path, quality: int = 11) -> Path:
     """Return the cache folder holding the bundle and its .gz/.br copies, made once."""
     if (cache / ".complete").is_file():
         return cache
@@ -383,7 +386,7 @@ def cached_bundle(files: list[Path], cache: Path) -> Path:
             if brotli is not None:
                 write_atomic(
                     cache / (path.name + ".br"),
-                    brotli.compress(data, quality=11),
+                    brotli.compress(data, quality=quality),
                     0o644,
                 )
     write_atomic(cache / ".complete", b"")
@@ -441,7 +444,10 @@ class CmsGenerator(Generator):
         folder = Path(self.output_path) / self.options["url"]
         files = bundle_files(self.dist)
         digest = bundle_digest(files)
-        cache = cached_bundle(files, Path(self.options["cache_dir"]) / digest)
+        quality = self.options["brotli_quality"]
+        cache = cached_bundle(
+            files, Path(self.options["cache_dir"]) / f"{digest}-br{quality}", quality
+        )
         written = list(link_tree(cache, folder / f"decap-{digest}"))
         script = self.admin_script()
         script_name = f"admin.{hashlib.sha256(script).hexdigest()[:8]}.js"
