@@ -1,5 +1,6 @@
 """Pelican settings of the "Dân vận khéo" portal (development build: `make html`)."""
 
+import os
 from pathlib import Path
 
 from portal import identity, jinja, text, vocab
@@ -35,6 +36,7 @@ PLUGINS = [
     "taxonomy",
     "sitefiles",
     "redirects",
+    "cms",
     "images",
     # Before the plugins that work on the finished output (page list, search index,
     # compressed copies): it removes the pages of deleted items first.
@@ -51,6 +53,12 @@ VOCABULARY_PATH = str(ROOT / "data")
 FRONTMATTER = {"drafts": False, "fail_on_error": True}
 # The visitor counter: the service URL comes from COUNTER_URL at build time.
 COUNTER = {"show_site": True, "show_views": True}
+# The web editor at /quan-tri/ (plugins/cms): `make cms` runs the local back-end.
+# Its 5 MB bundle is compressed once per version; quality 5 takes seconds (publish: 11).
+CMS = {
+    "local_backend": f"http://127.0.0.1:{os.environ.get('CMS_PROXY_PORT', '8081')}/api/v1",
+    "brotli_quality": 5,
+}
 SECTIONS = {
     "models": {"per_page": 12},
     "news": {"per_page": 12},
@@ -172,4 +180,5 @@ CACHE_PATH = str(ROOT / "cache" / "html")
 # `pelican --ignore-cache`) forces a full build.
 CACHE_CONTENT = False  # the plugin keeps its own cache, keyed by content hash
 LOAD_CONTENT_CACHE = True
-INCREMENTAL = {"global_inputs": [VOCABULARY_PATH]}
+# package-lock.json: a new web editor bundle (plugins/cms) means a full build.
+INCREMENTAL = {"global_inputs": [VOCABULARY_PATH, str(ROOT / "package-lock.json")]}
