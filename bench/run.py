@@ -914,7 +914,10 @@ def publish_rows(
             ),
             encoding="utf-8",
         )
+        # Pelican's "plain" log handler shows no INFO line: the rich one, unwrapped.
         return [
+            "env",
+            "COLUMNS=400",
             str(BIN / "python"),
             "-m",
             "portal.publish",
@@ -925,6 +928,8 @@ def publish_rows(
             "-s",
             str(conf),
             "--",
+            "--log-handler",
+            "rich",
             "--verbose",
         ]
 
