@@ -940,8 +940,8 @@ def publish_rows(
 
         return step
 
+    # One edit step for both rows: each run gets a text no build has seen.
     edit, restore = edit_one_body(content, "news")
-    kept_edit, kept_restore = edit_one_body(content, "news")
     ci = work / "out-publish-ci"
     kept = work / "out-publish-kept"
     nothing = work / "out-publish-0"
@@ -952,16 +952,17 @@ def publish_rows(
             then(remove(ci, ci.with_name(ci.name + ".staging")), edit),
             ci,
             warm=True,
+            report=work / "cache-publish-ci" / REPORT,
             restore=restore,
             publish=True,
         ),
         Row(
             PUBLISH_KEPT,
             command("publish_kept", "cache-publish-kept", kept.name),
-            kept_edit,
+            edit,
             kept,
             warm=True,
-            restore=kept_restore,
+            report=work / "cache-publish-kept" / REPORT,
             publish=True,
         ),
         Row(
