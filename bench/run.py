@@ -28,6 +28,14 @@ report (`<CACHE_PATH>/incremental-report.json`) gives the pages rendered; a
 rebuild that turned out to be a full build is marked as such, since it did not
 measure a rebuild.
 
+The publish rows time `make publish` (`python -m portal.publish`, production
+settings, compression and search index) as the workflow runs it: "as CI" with the
+publish cache the previous run left and an empty output folder, "output/
+restored too" with the previous output kept as well, and "from nothing"; each
+edits one news item's body first. Pagefind's seconds and peak memory and the
+build process's own peak come from the build's log, in a table of their own,
+with the size and untar time of the publish cache.
+
     .venv/bin/python bench/run.py --sizes 1000,5000 --runs 3
 """
 
