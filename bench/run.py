@@ -31,8 +31,8 @@ measure a rebuild.
 The publish rows time `make publish` (`python -m portal.publish`, production
 settings, compression and search index) as the workflow runs it: "as CI" with the
 publish cache the previous run left and an empty output folder, "output/
-restored too" with the previous output kept as well, and "from nothing"; each
-edits one news item's body first. Pagefind's seconds and peak memory and the
+restored too" with the previous output kept as well (both edit one news item's
+body first), and "from nothing". Pagefind's seconds and peak memory and the
 build process's own peak come from the build's log, in a table of their own,
 with the size and untar time of the publish cache.
 
