@@ -37,6 +37,7 @@ PLUGINS = [
     "sections",
     "taxonomy",
     "sitefiles",
+    "statistics_page",
     "images",
     # Before the plugins that work on the finished output (page list, search index,
     # compressed copies): it removes the pages of deleted items first.
@@ -131,7 +132,10 @@ PAGINATION_PATTERNS = (
     (2, "{base_name}/{number}/", "{base_name}/{number}/index.html"),
 )
 
-FEED_ALL_ATOM = None
+# Feeds (site-wide, sections, terms) in every build, with absolute links: from SITEURL,
+# or the local server's address when it is empty (portal/feeds.py).
+FEED_ALL_ATOM = "atom.xml"
+FEED_DOMAIN = SITEURL or "http://127.0.0.1:8000"
 CATEGORY_FEED_ATOM = None
 TRANSLATION_FEED_ATOM = None
 AUTHOR_FEED_ATOM = None
@@ -158,6 +162,8 @@ JINJA_FILTERS = {
     "vi_weekday_date": text.format_weekday_date,
     "json_ld": jinja.json_ld,
     "vi_sorted": vi_sorted,
+    "nbsp_dash": jinja.nbsp_dash,
+    "initials": jinja.initials,
 }
 
 CACHE_PATH = str(ROOT / "cache" / "html")
