@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from statistics_page import charts
-from statistics_page.statistics_page import count_figures
+from statistics_page.statistics_page import OptionsError, count_figures, get_options
 
 from portal.feeds import LOCAL_SITEURL, absolute_site_url
 from portal.jinja import initials, nbsp_dash
@@ -138,6 +138,19 @@ def test_counts_per_field_and_year_and_stacked_chart():
     assert svg.count('fill="#a50e0e"') == 2 and svg.count('fill="#1456b8"') == 1
     assert '<title id="c-title">T</title><desc id="c-desc">D</desc>' in svg
     assert ">3</text>" in svg  # the 2020 total, written on top of its column
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"url": "/thong-ke/"}, "must be relative"),
+        ({"localities": -1}, "must be an int >= 0"),
+        ({"colour": "red"}, "unknown STATISTICS keys: colour"),
+    ],
+)
+def test_statistics_options_are_checked_once(given, message):
+    with pytest.raises(OptionsError, match=message):
+        get_options({"STATISTICS": given})
 
 
 # ------------------------------------------------------------- the built site
