@@ -8,6 +8,7 @@ when it is empty (`portal.feeds.absolute_site_url`).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import Iterable, Iterator, Mapping
@@ -19,6 +20,7 @@ from pelican import signals
 from pelican.generators import Generator
 
 from portal.feeds import absolute_site_url
+from portal.files import write_atomic
 from portal.options import merge_options
 
 __all__ = ["SiteFilesGenerator", "get_options", "register"]
@@ -169,10 +171,13 @@ class SiteFilesGenerator(Generator):
             )
 
     def _write(self, relative: str, text: str) -> None:
-        """Write a text file under the output folder."""
+        """Write a text file under the output folder, unless it already holds text."""
         path = Path(self.output_path, relative)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, "utf-8")
+        data = text.encode("utf-8")
+        with contextlib.suppress(OSError):
+            if path.read_bytes() == data:  # left alone: rsync and caches see no change
+                return
+        write_atomic(path, data)
         log.debug("%s: wrote %s", PREFIX, path)
 
 
