@@ -138,6 +138,9 @@ def test_counts_per_field_and_year_and_stacked_chart():
     assert svg.count('fill="#a50e0e"') == 2 and svg.count('fill="#1456b8"') == 1
     assert '<title id="c-title">T</title><desc id="c-desc">D</desc>' in svg
     assert ">3</text>" in svg  # the 2020 total, written on top of its column
+    defs = charts.patterns()
+    ids = re.findall(r'<pattern id="([^"]+)"', defs)
+    assert len(ids) == len(set(ids)) == len({k for _, k in charts.PALETTE} - {"solid"})
 
 
 @pytest.mark.parametrize(

@@ -59,7 +59,7 @@ def _pattern_shapes(kind: str) -> str:
 def patterns() -> Markup:
     """Return one hidden <svg> defining every pattern the charts and swatches use."""
     defs = []
-    for _, kind in {*PALETTE, OTHER}:
+    for kind in {kind for _, kind in (*PALETTE, OTHER)}:
         if kind == "solid":
             continue
         defs.append(
