@@ -37,6 +37,7 @@ PLUGINS = [
     "sitefiles",
     "redirects",
     "cms",
+    "statistics_page",
     "images",
     # Before the plugins that work on the finished output (page list, search index,
     # compressed copies): it removes the pages of deleted items first.
@@ -141,7 +142,10 @@ PAGINATION_PATTERNS = (
     (2, "{base_name}/{number}/", "{base_name}/{number}/index.html"),
 )
 
-FEED_ALL_ATOM = None
+# Feeds (site-wide, sections, terms) in every build, with absolute links: from SITEURL,
+# or the local server's address when it is empty (portal/feeds.py).
+FEED_ALL_ATOM = "atom.xml"
+FEED_DOMAIN = SITEURL or "http://127.0.0.1:8000"
 CATEGORY_FEED_ATOM = None
 TRANSLATION_FEED_ATOM = None
 AUTHOR_FEED_ATOM = None
@@ -172,6 +176,8 @@ JINJA_FILTERS = {
     "vi_short_date": vocab.short_date,
     "vi_next_day": vocab.short_date_after,
     "agency": AGENCIES,
+    "nbsp_dash": jinja.nbsp_dash,
+    "initials": jinja.initials,
 }
 
 CACHE_PATH = str(ROOT / "cache" / "html")
