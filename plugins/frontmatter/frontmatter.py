@@ -63,15 +63,28 @@ def get_options(settings: Mapping) -> dict[str, Any]:
 
 
 class _ErrorCounter(logging.Handler):
-    """Count the errors any part of the build logs, so none passes unnoticed."""
+    """Count the errors any part of the build logs, so none passes unnoticed.
+
+    Being a handler, it would silence Python's last-resort output (Pelican's
+    `--log-handler plain` installs no handler of its own): a record no other
+    handler shows is passed on to it, as if this one were not there.
+    """
 
     def __init__(self) -> None:
-        super().__init__(logging.ERROR)
+        super().__init__(logging.NOTSET)
         self.count = 0
 
     def emit(self, record: logging.LogRecord) -> None:
-        if not record.name.startswith(__name__):
+        if record.levelno >= logging.ERROR and not record.name.startswith(__name__):
             self.count += 1
+        if _alone(self) and record.levelno >= logging.lastResort.level:
+            logging.lastResort.handle(record)
+
+
+def _alone(handler: logging.Handler) -> bool:
+    """Tell whether handler is the only one between "pelican" and the root."""
+    pelican = logging.getLogger("pelican")
+    return pelican.handlers == [handler] and not logging.getLogger().handlers
 
 
 _counter = _ErrorCounter()
