@@ -35,7 +35,7 @@ def test_an_origin_is_given_as_a_browser_sends_it(url, origin):
         "https://dem.example.vn:65536",
         "https://dem.example.vn/api",
         "https://dem.example.vn#x",
-        "https://a.vn\"><script>",
+        'https://a.vn"><script>',
         "//dem.example.vn",
         "ws://dem.example.vn",
     ],
