@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -244,3 +247,51 @@ def test_a_unit_spanning_two_former_districts_is_noted_as_partial(localities):
     city = localities.by_slug("phan-thiet")
     after = {t.slug: note for t, note in localities.successors(city)}
     assert after["phuong-binh-thuan"] == "một phần" and after["mui-ne"] == ""
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        (
+            {"locality": "Hàm Thuận Bắc", "year": 2026},
+            "LỖI content/models/x.md:4: locality: “Hàm Thuận Bắc” (Huyện Hàm Thuận"
+            " Bắc) không còn từ 01/7/2025; năm 2026 phải ghi xã, phường, đặc khu mới;"
+            " nơi này nay là nhiều đơn vị, hãy chọn đúng một trong số: “Xã Hàm Thuận"
+            " Bắc”, “Xã Đông Giang”, “Xã Hàm Liêm”, “Xã Hàm Thuận”",
+        ),
+        (
+            {"locality": "TP. Phan Thiết", "year": 2026},
+            "hãy chọn đúng một trong số: “Phường Phan Thiết”, “Phường Mũi Né”",
+        ),
+        ({"locality": "Phan Thiết", "year": 2026}, "“Xã Tuyên Quang” (một phần)"),
+        ({"locality": "Phú Quý", "year": 2026}, "; ghi “Đặc khu Phú Quý”"),
+        ({"locality": "Đà Lạt", "year": 2027}, "“Phường Xuân Hương - Đà Lạt”"),
+        ({"locality": "Gia Nghĩa", "year": 2026}, "“Phường Bắc Gia Nghĩa” (một phần)"),
+        ({"locality": "Bình Thuận", "year": 2026}, "phải ghi tỉnh mới; ghi “Lâm Đồng”"),
+        (
+            {"locality": "Mũi Né", "year": 2018},
+            "CẢNH BÁO content/models/x.md:4: locality: “Mũi Né” chỉ có từ 01/7/2025;"
+            " năm 2018 nơi này thuộc “Phan Thiết”",
+        ),
+        ({"locality": "Phường Phú Thủy", "year": 2026}, "0 lỗi, 0 cảnh báo"),
+        ({"locality": "Hàm Thuận Bắc", "year": 2025}, "0 lỗi, 0 cảnh báo"),
+        ({"locality": "Xã Đắk Mil", "year": 2025}, "0 lỗi, 0 cảnh báo"),
+    ],
+)
+def test_make_check_names_the_units_a_former_one_became(site, fields, expected):
+    site.write("models/x.md", model(**fields))
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "portal.check",
+            str(site.content),
+            "--data",
+            str(ROOT / "data"),
+        ],
+        cwd=site.root,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert expected in result.stdout, result.stdout
