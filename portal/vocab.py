@@ -227,8 +227,11 @@ class Vocabulary:
             rest = [t for t in old if t.slug not in placed]
             if rest:
                 groups.append(Group("Khác", None, rest))
+            last_day = REFORM_DATE - dt.timedelta(days=1)
             periods.append(
-                Period(f"Trước {short_date(REFORM_DATE)}", "truoc-2025", groups)
+                Period(
+                    f"Trước {short_date(REFORM_DATE)}", "truoc-2025", groups, last_day
+                )
             )
         if timeless:
             periods.append(
@@ -272,6 +275,7 @@ class Period:
     label: str
     anchor: str
     groups: list[Group]
+    until: dt.date | None = None  # its last day, for a period that ended
 
 
 def _date(raw: dict, key: str, where: str) -> dt.date | None:

@@ -153,6 +153,10 @@ def test_the_overview_groups_by_period_and_lists_empty_terms(accepted):
     new, old = html.index('id="tu-2025"'), html.index('id="truoc-2025"')
     assert new < old
     assert "Khu vực Bình Thuận (cũ)" in html and "Khu vực Đắk Nông (cũ)" in html
+    # The former units' period says the years its items cover, to its last month.
+    assert re.search(
+        r'id="truoc-2025-title">Trước 01/7/2025 <[^>]+>\(2019 – 6/2025\)', html
+    )
     assert '<span class="term-empty">Xã Đắk Mil</span>' in html
     assert '<a href="/dia-ban/ham-liem/">Xã Hàm Liêm</a>' in html
 
@@ -196,6 +200,7 @@ def test_the_sample_has_new_lam_dong_content_and_todays_agency(sample):
     for slug in ("xa-ham-thuan-bac", "phuong-phan-thiet", "xa-di-linh", "xa-dak-mil"):
         assert f'href="/dia-ban/{slug}/"' in html
     assert "Ban Dân vận Tỉnh ủy Lâm Đồng" in sample.page("")  # footer, build date
+    assert "(2016 – 6/2025)" in html  # the archive's years
 
 
 @pytest.mark.parametrize(

@@ -65,9 +65,10 @@ def get_options(settings: Mapping) -> dict[str, Any]:
 class _ErrorCounter(logging.Handler):
     """Count the errors any part of the build logs, so none passes unnoticed.
 
-    Being a handler, it would silence Python's last-resort output (Pelican's
-    `--log-handler plain` installs no handler of its own): a record no other
-    handler shows is passed on to it, as if this one were not there.
+    Being a handler, it silences Python's last-resort output for Pelican's own
+    records (`--log-handler plain` installs no handler): the "Could not process"
+    errors of the files this plugin refuses and reports itself stay quiet, but a
+    critical one (the build stopped, e.g. a bad COUNTER_URL) is passed on to it.
     """
 
     def __init__(self) -> None:
@@ -77,7 +78,7 @@ class _ErrorCounter(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         if record.levelno >= logging.ERROR and not record.name.startswith(__name__):
             self.count += 1
-        if _alone(self) and record.levelno >= logging.lastResort.level:
+        if record.levelno >= logging.CRITICAL and _alone(self):
             logging.lastResort.handle(record)
 
 
