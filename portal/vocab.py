@@ -42,6 +42,32 @@ class VocabularyError(ValueError):
     """A vocabulary data file is wrong; the message says where and how to fix it."""
 
 
+class DataLoader(yaml.SafeLoader):
+    """YAML of the data files: dates stay text, so an impossible one is reported.
+
+    (PyYAML's own dates raise a bare ValueError on "2025-06-31".)
+    """
+
+
+DataLoader.add_constructor(
+    "tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str
+)
+
+
+def item_lines(text: str, key: str) -> list[int]:
+    """Return the line where each entry of the list under key starts (1-based)."""
+    try:
+        root = yaml.compose(text, Loader=DataLoader)
+    except yaml.YAMLError:
+        return []
+    if not isinstance(root, yaml.MappingNode):
+        return []
+    for name, value in root.value:
+        if name.value == key and isinstance(value, yaml.SequenceNode):
+            return [node.start_mark.line + 1 for node in value.value]
+    return []
+
+
 @dataclass(frozen=True)
 class Link:
     """A term named by another (a successor, a predecessor), with an optional note."""
@@ -374,18 +400,35 @@ def _check_links(vocabulary: Vocabulary, path: Path) -> None:
                 )
 
 
+def _shown(path: Path) -> Path:
+    """Return path as an editor knows it: relative to the current folder if inside."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
+def _where(path: Path, lines: list[int], number: int) -> str:
+    """Name an entry of a data file: "data/dia-ban.yml:28: mục 2"."""
+    line = f":{lines[number - 1]}" if number <= len(lines) else ""
+    return f"{path}{line}: mục {number}"
+
+
 def read_vocabulary(path: Path) -> Vocabulary:
     """Read one vocabulary file, checking that slugs and spellings are unique."""
     name = path.stem
+    path = _shown(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        text = path.read_text(encoding="utf-8")
+        data = yaml.load(text, Loader=DataLoader) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         raise VocabularyError(f"{path}: không đọc được tệp danh mục: {error}") from None
     raw_terms = data.get("terms") if isinstance(data, dict) else None
     if not isinstance(raw_terms, list):
         raise VocabularyError(f"{path}: cần có danh sách “terms:”")
+    lines = item_lines(text, "terms")
     terms = [
-        _read_term(raw, name, f"{path}: mục {number}")
+        _read_term(raw, name, _where(path, lines, number))
         for number, raw in enumerate(raw_terms, start=1)
     ]
     slugs = [term.slug for term in terms]

@@ -300,3 +300,45 @@ def test_make_check_names_the_units_a_former_one_became(site, fields, expected):
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert expected in result.stdout, result.stdout
+
+
+def test_an_impossible_agency_date_is_a_clear_error(tmp_path):
+    from portal import identity
+
+    path = tmp_path / "co-quan.yml"
+    path.write_text(
+        "agencies:\n  - name: A\n    valid_to: 2025-06-30\n"
+        "  - name: B\n    valid_from: 2025-07-32\n",
+        "utf-8",
+    )
+    with pytest.raises(identity.IdentityError) as raised:
+        identity.read_agencies(path)
+    assert str(raised.value) == (
+        f"{path}:4: mục 2: “valid_from: 2025-07-32” không phải ngày có thật;"
+        " viết dạng năm-tháng-ngày, ví dụ 2025-07-01"
+    )
+
+
+def test_make_check_reports_an_impossible_locality_date_with_its_line(site):
+    data = site.root / "data"
+    data.mkdir()
+    for path in (ROOT / "data").glob("*.yml"):
+        (data / path.name).write_text(path.read_text("utf-8"), "utf-8")
+    text = (data / "dia-ban.yml").read_text("utf-8")
+    (data / "dia-ban.yml").write_text(
+        text.replace("valid_to: 2025-06-30", "valid_to: 2025-06-31", 1), "utf-8"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "portal.check", str(site.content), "--data", "data"],
+        cwd=site.root,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    line = text[: text.index("valid_to: 2025-06-30")].count("\n") + 1
+    start = text[: text.index("- slug: binh-thuan")].count("\n") + 1
+    assert line - start < 8  # the entry's first line, a few above the field
+    assert result.stdout.startswith(
+        f"LỖI data/dia-ban.yml:{start}: mục 2: “valid_to: 2025-06-31” không phải ngày"
+    ), result.stdout
