@@ -32,13 +32,47 @@ def localities() -> vocab.Vocabulary:
     return vocab.load(ROOT / "data")["dia-ban"]
 
 
-def test_the_file_is_what_the_pinned_packages_give():
+def _update_localities():
     spec = importlib.util.spec_from_file_location(
         "update_localities", ROOT / "scripts" / "update_localities.py"
     )
     update_localities = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(update_localities)
-    assert update_localities.main(["--check"]) == 0
+    return update_localities
+
+
+def test_the_file_is_what_the_pinned_packages_give():
+    assert _update_localities().main(["--check"]) == 0
+
+
+def test_regenerating_keeps_hand_written_fields_and_restores_generated_ones(
+    tmp_path,
+):
+    text = (ROOT / "data" / "dia-ban.yml").read_text("utf-8")
+    edited = text.replace(
+        "    full_name: Huyện Hàm Thuận Bắc\n",
+        "    full_name: Huyện Hàm Thuận Bắc\n    aliases: [H. Hàm Thuận Bắc]\n"
+        "    note: Ghi chú tay\n",
+        1,
+    ).replace("code: '22945'", "code: '99999'")  # Phường Phan Thiết's code
+    # A hand-only term, written as editors may: no code, no full_name.
+    edited += (
+        "  - slug: khu-cong-nghiep\n    name: Khu công nghiệp\n    aliases: [KCN]\n"
+    )
+    path = tmp_path / "dia-ban.yml"
+    path.write_text(edited, "utf-8")
+    update_localities = _update_localities()
+    assert update_localities.main(["--path", str(path)]) == 0
+    assert update_localities.main(["--check", "--path", str(path)]) == 0
+    regenerated = vocab.read_vocabulary(path)
+    former = regenerated.by_slug("ham-thuan-bac")
+    assert former.aliases == ("H. Hàm Thuận Bắc",) and former.note == "Ghi chú tay"
+    assert regenerated.by_slug("phuong-phan-thiet").code == "22945"
+    assert regenerated.lookup("KCN").slug == "khu-cong-nghiep"
+    assert (
+        len(regenerated)
+        == len(vocab.read_vocabulary(ROOT / "data" / "dia-ban.yml")) + 1
+    )
 
 
 def test_the_new_units_are_the_packages_124_with_their_codes(localities):
