@@ -54,6 +54,10 @@ check_path DEPLOY_PATH "${DEPLOY_PATH-}"
 server_dir="${source_dir%/}-server"
 if [[ -n ${DEPLOY_SERVER_PATH:-} && -d $server_dir ]]; then
   check_path DEPLOY_SERVER_PATH "$DEPLOY_SERVER_PATH"
+  # nginx's files never go into the site's folder (nor the site into theirs).
+  site_dir=${DEPLOY_PATH%/}/ nginx_dir=${DEPLOY_SERVER_PATH%/}/
+  [[ $nginx_dir == "$site_dir"* || $site_dir == "$nginx_dir"* ]] &&
+    fail "DEPLOY_SERVER_PATH “$DEPLOY_SERVER_PATH” nằm trong DEPLOY_PATH “$DEPLOY_PATH” (hoặc ngược lại): tệp cấu hình nginx phải ở ngoài thư mục của trang, ví dụ /srv/dvk-upload/server."
 fi
 test -f "$source_dir/index.html" || fail "Chưa có trang để triển khai trong $source_dir/: chạy make publish trước."
 test -f "$source_dir/$marker" || fail "$source_dir/ không có tệp $marker của bản dựng: chạy make publish trước."

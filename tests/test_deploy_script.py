@@ -130,7 +130,11 @@ def test_an_empty_path_is_refused(tmp_path: Path) -> None:
     assert not log.exists()
 
 
-@pytest.mark.parametrize("path", ["/", "relative", "/srv/*", "/srv/../etc"])
+@pytest.mark.parametrize(
+    "path",
+    ["/", "relative", "/srv/*", "/srv/../etc", "/srv/dvk/site", "/srv/dvk/site/nginx"]
+    + ["/srv/dvk", "/srv/dvk/site/"],  # the site's folder, inside it, or around it
+)
 def test_a_dangerous_server_path_is_refused_before_anything_is_sent(
     tmp_path: Path, path: str
 ) -> None:
