@@ -386,17 +386,18 @@ def _locality_fields(raw: dict, where: str) -> dict:
     return fields
 
 
-def _check_links(vocabulary: Vocabulary, path: Path) -> None:
+def _check_links(vocabulary: Vocabulary, path: Path, lines: list[int]) -> None:
     """Check that every part_of, preceded_by and succeeded_by names a term."""
     slugs = {term.slug for term in vocabulary}
-    for term in vocabulary:
+    for number, term in enumerate(vocabulary, start=1):
         named = [("part_of", term.part_of)] if term.part_of else []
         named += [("preceded_by", link.slug) for link in term.preceded_by]
         named += [("succeeded_by", link.slug) for link in term.succeeded_by]
         for key, slug in named:
             if slug not in slugs:
                 raise VocabularyError(
-                    f"{path}: mục “{term.name}”: {key} “{slug}” không có trong danh mục"
+                    f"{_where(path, lines, number)} “{term.name}”: {key} “{slug}”"
+                    " không có trong danh mục; ghi slug của một mục có trong tệp"
                 )
 
 
@@ -438,7 +439,7 @@ def read_vocabulary(path: Path) -> Vocabulary:
     vocabulary = Vocabulary(
         name=name, label=str(data.get("label") or name), terms=terms
     )
-    _check_links(vocabulary, path)
+    _check_links(vocabulary, path, lines)
     return vocabulary
 
 

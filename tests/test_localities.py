@@ -108,10 +108,15 @@ def test_a_colliding_new_unit_gets_its_level_in_the_slug(localities):
 
 def test_a_vocabulary_link_to_a_missing_term_is_a_clear_error(tmp_path):
     (tmp_path / "dia-ban.yml").write_text(
-        "terms:\n  - {name: A, valid_to: 2025-06-30, succeeded_by: [b]}\n", "utf-8"
+        "terms:\n  - {name: Z}\n  - {name: A, valid_to: 2025-06-30, succeeded_by: [b]}\n",
+        "utf-8",
     )
-    with pytest.raises(vocab.VocabularyError, match="succeeded_by “b” không có"):
+    with pytest.raises(vocab.VocabularyError) as raised:
         vocab.load(tmp_path)
+    assert str(raised.value).endswith(
+        "dia-ban.yml:3: mục 2 “A”: succeeded_by “b” không có trong danh mục;"
+        " ghi slug của một mục có trong tệp"
+    )
 
 
 def _write(site: Site, files: dict[str, str]) -> None:
