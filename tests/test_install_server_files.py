@@ -145,7 +145,7 @@ def test_what_is_checked_is_what_is_installed(tmp_path: Path) -> None:
     swapper = threading.Thread(target=swap)
     swapper.start()
     try:
-        for _ in range(30):
+        for _ in range(20):
             subprocess.run(
                 ["bash", str(SCRIPT), str(upload), str(target)],
                 capture_output=True,
