@@ -113,6 +113,11 @@ WIDGETS: Mapping[str, dict[str, Any]] = {
         "hint": "Cách nhau bằng dấu phẩy.",
     },
     "featured": {"label": "Nổi bật trên trang chủ", "widget": "boolean"},
+    "scheduled": {
+        "label": "Hẹn giờ đăng",
+        "widget": "boolean",
+        "hint": "Bật khi ngày đăng ở tương lai: bài chờ tới ngày đó mới lên trang.",
+    },
     "order": {
         "label": "Thứ tự",
         "widget": "number",
@@ -123,6 +128,11 @@ WIDGETS: Mapping[str, dict[str, Any]] = {
         "label": "Địa chỉ web (slug)",
         "widget": "string",
         "hint": "Thường để trống: địa chỉ lấy từ tên tệp.",
+    },
+    "legacy_url": {
+        "label": "Địa chỉ ở cổng cũ",
+        "widget": "string",
+        "hint": "Công cụ chuyển dữ liệu điền sẵn; để nguyên.",
     },
 }
 STATUS_LABELS = {"published": "Đăng lên trang", "draft": "Bản nháp (không đăng)"}
@@ -149,9 +159,11 @@ FIELD_ORDER = (
     "body",
     "tags",
     "featured",
+    "scheduled",
     "order",
     "status",
     "slug",
+    "legacy_url",
 )
 
 
@@ -234,7 +246,7 @@ def field_widget(
         }
     elif name == "image":
         field |= {"choose_url": False}
-    elif name == "featured":
+    elif name in ("featured", "scheduled"):
         field["default"] = False
     return field
 
