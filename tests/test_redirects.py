@@ -71,6 +71,14 @@ def test_a_good_map_has_no_problem(tmp_path):
             '"/a.html": https://example.org/\n',
             "data/redirects.yml:1: đích “https://example.org/”",
         ),
+        (
+            '"/api/counter?id=1": /tin-tuc/tin-a/\n',
+            "data/redirects.yml:1: “/api/counter?id=1” là một trang đang có",
+        ),
+        (
+            '"/a.html": /tin-tuc/tin-a/\n"/404.html": /tin-tuc/tin-b/\n',
+            "data/redirects.yml:2: “/404.html” là một trang đang có",
+        ),
         ("- /a.html\n", "data/redirects.yml:1: phải là các dòng"),
         ('"/a.html": [/b/]\n', "data/redirects.yml:1: dòng không đúng dạng"),
     ],
@@ -105,6 +113,20 @@ def test_the_build_fails_on_a_broken_map_naming_the_line(tmp_path):
         in result.stdout + result.stderr
     )
     assert "Traceback" not in result.stderr
+
+
+def test_a_redirect_cannot_hide_the_editor_or_a_static_file(tmp_path):
+    site = Site(tmp_path)
+    site.write("news/tin-a.md", news(title="Tin A"))
+    (site.root / "redirects.yml").write_text(
+        '"/quan-tri/": /tin-tuc/tin-a/\n"/theme/css/site.css": /tin-tuc/tin-a/\n',
+        "utf-8",
+    )
+    result = site.build(REDIRECTS={"path": str(site.root / "redirects.yml")})
+    log = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "redirects.yml:1: “/quan-tri/” là một trang đang có" in log
+    assert "redirects.yml:2: “/theme/css/site.css” là một trang đang có" in log
 
 
 def test_the_map_is_written_outside_the_webroot(built):

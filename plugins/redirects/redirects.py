@@ -52,6 +52,18 @@ DEFAULTS: Mapping[str, Any] = {
     "script": "chuyen-huong.js",  # the 404 page's redirect script; None: none
 }
 PAGE_SUFFIXES = (".html", ".htm")
+# What the server answers beside the pages: a redirect there would hide it (nginx
+# checks the map before every location). Folders end with "/".
+SERVER_ROUTES = (
+    "/api/",
+    "/healthz",
+    "/xem-truoc/",
+    "/pagefind/",
+    "/theme/",
+    "/404.html",
+    "/robots.txt",
+    "/sitemap.xml",
+)
 # What an unquoted nginx map token may hold: no space, quote, brace, ;, #, $ or \.
 _NGINX_TOKEN = re.compile(r"[^\s\"'{};#$\\]+")
 
@@ -171,18 +183,25 @@ def check_redirects(
     pages: set[str],
     display: str,
     drafts: frozenset[str] = frozenset(),
+    taken: Iterable[str] = SERVER_ROUTES,
 ) -> list[Problem]:
     """Check that targets exist and that no redirect chains, loops or shadows a page.
+
+    `taken` holds what the site serves besides its pages (files, and folders
+    ending in "/"): a redirect there, with or without a query, hides it too.
 
     A redirect to a draft (an accepted import not published yet) is a warning: it
     is left out of the outputs until the draft is published.
     """
     redirects = list(redirects)
     by_path = {page_path(r.path): r for r in redirects if not r.has_query}
+    taken = tuple(taken)
     problems = []
     for redirect in redirects:
         source = page_path(redirect.path)
-        if not redirect.has_query and source in pages:
+        if (not redirect.has_query and source in pages) or _is_taken(
+            redirect.path, taken
+        ):
             problems.append(
                 Problem(
                     display,
@@ -251,6 +270,22 @@ def check_redirects(
                 )
             )
     return problems
+
+
+def _is_taken(path: str, taken: tuple[str, ...]) -> bool:
+    """Tell whether a legacy path is one of the site's files or inside its folders."""
+    return any(
+        path.startswith(served) if served.endswith("/") else path == served
+        for served in taken
+    )
+
+
+def served_paths(context: Mapping, settings: Mapping) -> tuple[str, ...]:
+    """Return what the site serves besides its pages: routes, editor, static files."""
+    cms = settings.get("CMS") or {}
+    editor = "/" + str(cms.get("url", "quan-tri/")).strip("/") + "/"
+    static = ("/" + str(item.url) for item in context.get("staticfiles") or [])
+    return (*SERVER_ROUTES, editor, *static)
 
 
 def draft_pages(content: Path) -> frozenset[str]:
@@ -369,8 +404,9 @@ class RedirectsGenerator(Generator):
         pages = site_pages(self.context)
         waiting = {r.target for r in self.redirects} - pages
         drafts = draft_pages(Path(self.settings["PATH"])) if waiting else frozenset()
+        taken = served_paths(self.context, self.settings)
         problems = self.problems + check_redirects(
-            self.redirects, pages, self.display, drafts
+            self.redirects, pages, self.display, drafts, taken
         )
         errors = [problem for problem in problems if problem.is_error]
         for problem in problems:
