@@ -329,3 +329,29 @@ def test_a_broken_page_is_reported_and_the_rest_imported(server, tmp_path, capsy
     out = capsys.readouterr().out
     assert f"LỖI {broken}: “{broken}”: không thấy vùng nội dung" in out
     assert len(site.files()) == len(A_ARTICLES)
+
+
+def test_a_saved_pages_root_relative_image_comes_from_the_legacy_host(
+    server, tmp_path, capsys
+):
+    """ "/b/anh/x.gif" on a saved page is on the legacy host, not this disk's root."""
+    root, base_url = server
+    image = next((root / "b" / "anh").iterdir())
+    site = Imported(tmp_path, [])
+    page = tmp_path / "legacy" / "bai.html"
+    page.parent.mkdir(parents=True)
+    page.write_text(
+        f'<html><head><link rel="canonical" href="{base_url}/portal/bai.html">'
+        '</head><body><h1 class="article-title">Bài lưu từ trình duyệt</h1>'
+        '<div class="article-content"><table class="image"><tr><td>'
+        f'<img src="/b/anh/{image.name}" alt="Ảnh từ máy chủ cũ"></td></tr></table>'
+        "<p>Nội dung bài viết đủ dài để làm tóm tắt cho biên tập viên xem.</p>"
+        "</div></body></html>",
+        "utf-8",
+    )
+    assert site.run(str(page.parent), profile="profile-a.yml") == 0
+    capsys.readouterr()
+    meta = parse_file(site.files()[0], "bai.md").meta
+    assert meta["title"] == "Bài lưu từ trình duyệt"  # no charset declared: UTF-8
+    assert meta["image"] == "imported/bai-luu-tu-trinh-duyet-1.png"
+    assert (site.content / "images" / meta["image"]).is_file()

@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import feedparser
 import lxml.etree
@@ -155,7 +155,7 @@ def read_page(
     """Read one legacy HTML page with the profile's selectors."""
     if data is None:
         data, _ = fetcher.get(location)
-    root = lxml.html.document_fromstring(data)
+    root = parse_html(data)
     selectors = profile.selectors
     url = _attribute(root, selectors.get("url", ""), ("href", "content"))
     url = url or _attribute(root, "link[rel=canonical]", ("href",))
@@ -197,6 +197,19 @@ def read_page(
         section=profile.section_for(category),
         captions=captions,
     )
+
+
+def parse_html(data: bytes):
+    """Parse a page; one that declares no charset is read as UTF-8 when it is valid."""
+    if b"charset" not in data[:4096].lower():
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        else:
+            parser = lxml.html.HTMLParser(encoding="utf-8")
+            return lxml.html.document_fromstring(data, parser=parser)
+    return lxml.html.document_fromstring(data)
 
 
 def read_text_dump(location: str, data: bytes, profile: Profile | None) -> Legacy:
@@ -282,5 +295,12 @@ def _drop(element) -> None:
 
 
 def resolve_link(legacy: Legacy, reference: str) -> str:
-    """Return a link of the article's body resolved to a URL or file path."""
+    """Return a link of the article's body resolved to a URL or file path.
+
+    On a saved page, a root-relative ("/anh/x.jpg") or scheme-relative link points
+    at the legacy host: it is resolved against the article's legacy URL, never
+    read from this machine's root folder.
+    """
+    if not is_url(legacy.base) and reference.startswith("/") and is_url(legacy.url):
+        return urljoin(legacy.url, reference)
     return resolve(legacy.base, reference)
