@@ -21,7 +21,7 @@ from portal.attachments import check_attachments
 from portal.frontmatter import parse_file
 from portal.importer.__main__ import main
 from portal.importer.dates import parse_date
-from portal.importer.state import read_redirects
+from portal.importer.state import add_redirect, read_redirects
 from tests.browser import QuietHandler
 from tests.conftest import ROOT, Site
 from tests.legacy_site import (
@@ -355,3 +355,13 @@ def test_a_saved_pages_root_relative_image_comes_from_the_legacy_host(
     assert meta["title"] == "Bài lưu từ trình duyệt"  # no charset declared: UTF-8
     assert meta["image"] == "imported/bai-luu-tu-trinh-duyet-1.png"
     assert (site.content / "images" / meta["image"]).is_file()
+
+
+def test_accepting_adds_no_second_line_for_an_editors_own_redirect(tmp_path):
+    """An editor's line with the old host and Vietnamese letters is the same URL."""
+    path = tmp_path / "redirects.yml"
+    path.write_text('"http://cu.example.vn/tin/đổi-rác.html": /tin-tuc/a/\n', "utf-8")
+    source = "/tin/%C4%91%E1%BB%95i-r%C3%A1c.html"
+    assert read_redirects(path) == {source: "/tin-tuc/a/"}
+    assert not add_redirect(path, source, "/tin-tuc/a/")
+    assert path.read_text("utf-8").count("\n") == 1

@@ -67,11 +67,17 @@ def legacy_path(url: str) -> str:
 
 
 def read_redirects(path: Path) -> dict[str, str]:
-    """Return data/redirects.yml as {legacy path: our path} (empty if absent)."""
+    """Return data/redirects.yml as {legacy path: our path} (empty if absent).
+
+    Keys are read as the build reads them (`legacy_path`): an editor's line with
+    the old host name or Vietnamese letters matches the URL a browser sends.
+    """
     if not path.is_file():
         return {}
     data = yaml.safe_load(path.read_text("utf-8")) or {}
-    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+    if not isinstance(data, dict):
+        return {}
+    return {legacy_path(str(k)): str(v) for k, v in data.items()}
 
 
 def add_redirect(path: Path, source: str, target: str) -> bool:
