@@ -514,9 +514,30 @@ def get_generators(pelican) -> type[CmsGenerator]:
     return CmsGenerator
 
 
+def bundle_marker(options: Mapping) -> Path:
+    """Return the file that tells the bundle's version: its package.json, or its script."""
+    dist = Path(options["bundle_dir"])
+    package = dist.parent / "package.json"
+    return package if package.is_file() else dist / BUNDLE_MAIN
+
+
 def check_settings(pelican) -> None:
-    """Check the CMS setting once, before anything is built."""
-    get_options(pelican.settings)
+    """Check the CMS setting once; make the bundle an input of incremental builds.
+
+    Without it, a build made before `npm ci` would be "unchanged" after it, and
+    the editor's page would never be written.
+    """
+    options = get_options(pelican.settings)
+    if not options["enabled"]:
+        return
+    incremental = pelican.settings.setdefault("INCREMENTAL", {})
+    inputs = list(incremental.get("global_inputs") or [])
+    marker = str(bundle_marker(options))
+    if marker not in inputs:
+        pelican.settings["INCREMENTAL"] = {
+            **incremental,
+            "global_inputs": [*inputs, marker],
+        }
 
 
 def register() -> None:
