@@ -20,7 +20,9 @@ from portal import check
 from portal.attachments import check_attachments
 from portal.frontmatter import parse_file
 from portal.importer.__main__ import main
+from portal.importer.convert import is_boilerplate
 from portal.importer.dates import parse_date
+from portal.importer.sources import read_text_dump
 from portal.importer.state import add_redirect, read_redirects
 from tests.browser import QuietHandler
 from tests.conftest import ROOT, Site
@@ -365,3 +367,37 @@ def test_accepting_adds_no_second_line_for_an_editors_own_redirect(tmp_path):
     assert read_redirects(path) == {source: "/tin-tuc/a/"}
     assert not add_redirect(path, source, "/tin-tuc/a/")
     assert path.read_text("utf-8").count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "template"),
+    [
+        ("Chia sẻ: Facebook | Zalo | In bài viết", True),
+        ("SỐ LƯỢT TRUY CẬP10810", True),
+        ("Các tin khác »", True),
+        ("Share bài viết", True),
+        ("» Các tin khác", True),
+        ("Facebook Zalo Zalo", True),
+        # The same words opening an article's own sentence or subheading.
+        ("Chia sẻ khó khăn với người dân vùng lũ", False),
+        ("Trở về quê hương lập nghiệp", False),
+        ("Quay lại với nghề truyền thống", False),
+        ("Tin liên quan đến công tác dân vận của xã", False),
+    ],
+)
+def test_only_the_old_sites_template_is_boilerplate(text, template):
+    assert is_boilerplate(text) is template
+
+
+def test_a_text_dump_ends_where_the_old_sites_list_begins(tmp_path):
+    dump = tmp_path / "bai.txt"
+    dump.write_text(
+        "Hội nghị tổng kết công tác dân vận\nThứ Sáu, 3/1/2020 - 14:05\n\n"
+        "Chia sẻ khó khăn với người dân là việc làm thường xuyên của cán bộ.\n\n"
+        "Chia sẻ\nCác tin khác\nHội nghị giao ban quý IV\nSỐ LƯỢT TRUY CẬP10810\n",
+        "utf-8",
+    )
+    legacy = read_text_dump(str(dump), dump.read_bytes(), None)
+    assert legacy.date == dt.datetime(2020, 1, 3, 14, 5)
+    assert "Chia sẻ khó khăn" in legacy.body_html
+    assert "giao ban" not in legacy.body_html

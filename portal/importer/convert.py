@@ -42,6 +42,27 @@ BOILERPLATE = (
 )
 # Where the article ends and the old site's lists begin (folded).
 TAIL = ("cac tin khac", "tin lien quan", "tin cung chuyen muc", "cac tin da dua")
+# Words that may stand beside the phrases in a template line ("Share bài viết").
+FILLER = frozenset(
+    [
+        "bai",
+        "viet",
+        "nay",
+        "trang",
+        "len",
+        "qua",
+        "cho",
+        "ban",
+        "be",
+        "via",
+        "this",
+        "post",
+        "article",
+        "twitter",
+        "x",
+    ]
+)
+_NOT_WORDS = re.compile(r"[\W\d_]+")
 DROPPED = {
     "script": "đoạn mã (script)",
     "iframe": "khung nhúng (iframe)",
@@ -71,16 +92,26 @@ class Body:
 
 def is_boilerplate(text: str) -> bool:
     """Tell whether a short text is part of the old site's template."""
-    folded = fold(text)
-    if len(folded) > MAX_SHORT:
-        return False
-    return any(folded.startswith(phrase) for phrase in BOILERPLATE + TAIL)
+    return _made_of(text, BOILERPLATE + TAIL)
 
 
 def is_tail(text: str) -> bool:
     """Tell whether a short text starts the old site's lists after the article."""
+    return _made_of(text, TAIL)
+
+
+def _made_of(text: str, phrases: tuple[str, ...]) -> bool:
+    """Tell whether a short text holds only some phrases, numbers and punctuation.
+
+    "Chia sẻ: Facebook | Zalo" is the template; "Chia sẻ khó khăn với dân" is not.
+    """
     folded = fold(text)
-    return len(folded) <= MAX_SHORT and folded.startswith(TAIL)
+    words = " ".join(_NOT_WORDS.sub(" ", folded).split())
+    if len(folded) > MAX_SHORT or not words.startswith(phrases):
+        return False
+    for phrase in sorted(BOILERPLATE + TAIL, key=len, reverse=True):
+        words = re.sub(rf"(?<!\S){re.escape(phrase)}(?!\S)", " ", words)
+    return all(word in FILLER for word in words.split())
 
 
 def convert(

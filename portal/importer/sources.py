@@ -216,10 +216,12 @@ def read_text_dump(location: str, data: bytes, profile: Profile | None) -> Legac
     """Read a plain-text dump: a title line, optional date and source lines, text."""
     text = nfc(data.decode("utf-8-sig", "replace")).replace("\r\n", "\n")
     lines = [line.strip() for line in text.split("\n")]
-    from portal.importer.convert import is_boilerplate
+    from portal.importer.convert import is_boilerplate, is_tail
 
     url, date, title, body = "", None, "", []
     for line in lines:
+        if title and is_tail(line):
+            break  # the old site's list of other articles
         if not line or is_boilerplate(line):
             continue
         lower = line.casefold()
