@@ -401,3 +401,25 @@ def test_a_text_dump_ends_where_the_old_sites_list_begins(tmp_path):
     assert legacy.date == dt.datetime(2020, 1, 3, 14, 5)
     assert "Chia sẻ khó khăn" in legacy.body_html
     assert "giao ban" not in legacy.body_html
+
+
+def test_the_same_article_at_http_and_https_is_imported_once(tmp_path, capsys):
+    site = Imported(tmp_path, [])
+    for number, link in enumerate(
+        (
+            "http://danvan.example.gov.vn/tin/a.html",
+            "https://DANVAN.example.gov.vn/tin/a.html#top",
+        ),
+        start=1,
+    ):
+        feed = tmp_path / f"feed-{number}.xml"
+        feed.write_text(
+            '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+            f"<title>Cũ</title><item><title>Bài {number}</title><link>{link}</link>"
+            "<description>Nội dung bài viết về công tác dân vận ở cơ sở.</description>"
+            "</item></channel></rss>",
+            "utf-8",
+        )
+        assert site.run(str(feed)) == 0
+    assert "1 bài đã nhập trước đây" in capsys.readouterr().out.split("Đã đọc")[-1]
+    assert len(site.files()) == 1

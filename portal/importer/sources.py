@@ -19,6 +19,7 @@ from lxml.cssselect import CSSSelector
 from portal.importer.dates import parse_date
 from portal.importer.fetch import Fetcher, FetchError, is_url, resolve
 from portal.importer.profile import Profile
+from portal.importer.state import article_key
 from portal.text import nfc
 
 HTML_SUFFIXES = (".html", ".htm", ".aspx", ".php", ".asp")
@@ -45,7 +46,7 @@ class Legacy:
     def key(self) -> str:
         """Return what identifies this article across runs."""
         if self.url:
-            return self.url
+            return article_key(self.url)
         digest = hashlib.sha256(f"{self.title}\n{self.body_html}".encode()).hexdigest()
         return f"sha256:{digest[:32]}"
 

@@ -39,7 +39,10 @@ class Manifest:
     def load(cls, folder: Path) -> Manifest:
         """Read the manifest of an import folder (empty when there is none)."""
         path = folder / MANIFEST
-        entries = json.loads(path.read_text("utf-8")) if path.is_file() else {}
+        found = json.loads(path.read_text("utf-8")) if path.is_file() else {}
+        entries: dict[str, dict] = {}
+        for key, entry in found.items():  # older manifests keyed by the raw URL
+            entries.setdefault(article_key(key), entry)
         return cls(path, entries)
 
     def save(self) -> None:
@@ -57,6 +60,17 @@ class Manifest:
             if entry["path"] == path:
                 return key, entry
         return None
+
+
+def article_key(url: str) -> str:
+    """Return what identifies a legacy URL across runs: scheme, www., case of the
+    host, default port and fragment left out; a "sha256:" key as it is."""
+    if url.startswith("sha256:"):
+        return url
+    parts = urlsplit(url.strip())
+    host = (parts.hostname or "").removeprefix("www.")
+    port = f":{parts.port}" if parts.port not in (None, 80, 443) else ""
+    return f"//{host}{port}{legacy_path(url)}"
 
 
 def legacy_path(url: str) -> str:
