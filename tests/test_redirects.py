@@ -79,6 +79,14 @@ def test_a_good_map_has_no_problem(tmp_path):
             '"/a.html": /tin-tuc/tin-a/\n"/404.html": /tin-tuc/tin-b/\n',
             "data/redirects.yml:2: “/404.html” là một trang đang có",
         ),
+        (
+            '"/../../ngoai.html": /tin-tuc/tin-a/\n',
+            "data/redirects.yml:1: “/../../ngoai",
+        ),
+        (
+            '"/a.html": /tin-tuc/tin-a/\n"/x/%2e%2e/%2E%2E/b.html": /tin-tuc/tin-b/\n',
+            "data/redirects.yml:2: “/x/%2e%2e/%2E%2E/b.html” không phải đường dẫn cũ",
+        ),
         ("- /a.html\n", "data/redirects.yml:1: phải là các dòng"),
         ('"/a.html": [/b/]\n', "data/redirects.yml:1: dòng không đúng dạng"),
     ],
@@ -127,6 +135,13 @@ def test_a_redirect_cannot_hide_the_editor_or_a_static_file(tmp_path):
     assert result.returncode != 0
     assert "redirects.yml:1: “/quan-tri/” là một trang đang có" in log
     assert "redirects.yml:2: “/theme/css/site.css” là một trang đang có" in log
+
+
+def test_static_pages_are_named_as_static_hosts_look_them_up(built):
+    """A static host decodes "%C4%91" to "đ" before it looks for the file."""
+    page = built.output / "tin-tuc-su-kien" / "đổi-rác.html"
+    assert 'content="0; url=/mo-hinh/mo-hinh-a/"' in page.read_text("utf-8")
+    assert not list(built.output.rglob("*%*"))
 
 
 def test_the_map_is_written_outside_the_webroot(built):

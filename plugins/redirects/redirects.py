@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import unquote
 
 import yaml
 from pelican import signals
@@ -130,7 +131,7 @@ def read_redirects(path: Path, display: str) -> tuple[list[Redirect], list[Probl
             )
             continue
         source, target = legacy_path(str(key.value)), str(value.value).strip()
-        if not source.startswith("/"):
+        if not source.startswith("/") or not _clean_path(source):
             problems.append(
                 Problem(
                     display,
@@ -166,6 +167,18 @@ def read_redirects(path: Path, display: str) -> tuple[list[Redirect], list[Probl
         seen[source] = line
         redirects.append(Redirect(source, page_path(target), line))
     return redirects, problems
+
+
+def _clean_path(source: str) -> bool:
+    """Tell whether a legacy path, decoded, has no ".", ".." or control characters.
+
+    Browsers resolve such segments before they ask, so no request carries them;
+    and the static page of such a path would be written outside the site folder.
+    """
+    path = unquote(source.split("?", 1)[0])
+    if "\\" in path or any(ord(c) < 32 for c in path):
+        return False
+    return not any(part in (".", "..") for part in path.split("/"))
 
 
 def page_path(path: str) -> str:
@@ -377,9 +390,10 @@ def render_script(redirects: Iterable[Redirect], site_url: str) -> str:
 
 def page_file(redirect: Redirect) -> str | None:
     """Return where a static redirect page goes in the output, or None."""
-    if redirect.has_query:
+    if redirect.has_query or not _clean_path(redirect.path):
         return None
-    path = redirect.path.lstrip("/")
+    # A static host looks up the decoded path: "%C4%91" is the file name's "đ".
+    path = unquote(redirect.path).lstrip("/")
     if not path or path.endswith("/"):
         return path + "index.html"
     if path.lower().endswith(PAGE_SUFFIXES):
