@@ -423,3 +423,26 @@ def test_the_same_article_at_http_and_https_is_imported_once(tmp_path, capsys):
         assert site.run(str(feed)) == 0
     assert "1 bài đã nhập trước đây" in capsys.readouterr().out.split("Đã đọc")[-1]
     assert len(site.files()) == 1
+
+
+def test_an_attachment_behind_a_download_handler_is_saved(server, tmp_path, capsys):
+    """ "Download.aspx?file=Kế hoạch.docx" is a DOCX, as its query says."""
+    root, base_url = server
+    (root / "dl").mkdir(exist_ok=True)
+    (root / "dl" / "Download.aspx").write_bytes(b"PK\x03\x04 docx")
+    site = Imported(tmp_path, [])
+    page = tmp_path / "legacy" / "bai.html"
+    page.parent.mkdir(parents=True)
+    href = f"{base_url}/dl/Download.aspx?id=7&file=K%E1%BA%BF%20ho%E1%BA%A1ch.docx"
+    page.write_text(
+        '<html><head><meta charset="utf-8"></head><body>'
+        '<h1 class="article-title">Ban hành kế hoạch</h1><div class="article-content">'
+        f'<p>Xem <a href="{href}">kế hoạch</a> đầy đủ của Ban Dân vận.</p>'
+        "</div></body></html>",
+        "utf-8",
+    )
+    assert site.run(str(page.parent), profile="profile-a.yml") == 0
+    capsys.readouterr()
+    saved = list((site.content / "files" / "imported").glob("ke-hoach-*.docx"))
+    assert len(saved) == 1 and saved[0].read_bytes() == b"PK\x03\x04 docx"
+    assert f"(<../../files/imported/{saved[0].name}>)" in site.files()[0].read_text()

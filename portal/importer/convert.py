@@ -8,7 +8,7 @@ import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import parse_qsl, unquote, urljoin, urlsplit
 
 import html2text
 import lxml.html
@@ -260,8 +260,8 @@ def _take_files(
     """Save linked attachments under content/files/imported/; make other links absolute."""
     for link in root.iter("a"):
         href = link.get("href") or ""
-        path = unquote(urlsplit(href).path)
-        if not path.lower().endswith(ATTACHMENTS):
+        path = attachment_name(href)
+        if not path:
             if is_url(legacy.url) and href and not href.startswith(("#", "mailto:")):
                 # Other links point at the legacy site: kept as absolute legacy URLs,
                 # which the redirect map sends to their new pages.
@@ -288,6 +288,21 @@ def _take_files(
         # is rendered before the static files are known, and the link stays as is.
         link.set("href", f"../../files/imported/{name}")
         body.files.append(f"files/imported/{name}")
+
+
+def attachment_name(href: str) -> str:
+    """Return the file name of a link to an attachment, or "" for another link.
+
+    The name is the link's path ("/files/ke-hoach.pdf") or, for a download
+    handler ("Download.aspx?file=ke-hoach.docx"), a query value naming the file.
+    """
+    parts = urlsplit(href)
+    candidates = [parts.path] + [value for _, value in parse_qsl(parts.query)]
+    for candidate in candidates:
+        name = unquote(candidate).strip().replace("\\", "/").rsplit("/", 1)[-1]
+        if name.lower().endswith(ATTACHMENTS):
+            return name
+    return ""
 
 
 def _write_new(path: Path, data: bytes) -> None:
