@@ -18,7 +18,7 @@ from tests.browser import QuietHandler
 from tests.conftest import Site, model, news
 from tests.nginx import fake_counter, free_port, run_nginx
 
-PAGES = {"/", "/tin-tuc/tin-a/", "/tin-tuc/tin-b/", "/mo-hinh/mo-hinh-a/"}
+PAGES = {"/", "/tin-tuc/", "/tin-tuc/tin-a/", "/tin-tuc/tin-b/", "/mo-hinh/mo-hinh-a/"}
 REDIRECTS = """\
 # legacy addresses
 "/portal/Pages/Article.aspx?ArticleID=123": /tin-tuc/tin-a/
@@ -86,6 +86,10 @@ def test_a_good_map_has_no_problem(tmp_path):
         (
             '"/a.html": /tin-tuc/tin-a/\n"/x/%2e%2e/%2E%2E/b.html": /tin-tuc/tin-b/\n',
             "data/redirects.yml:2: “/x/%2e%2e/%2E%2E/b.html” không phải đường dẫn cũ",
+        ),
+        (  # a list's second page, /tin-tuc/2/, is not in the sitemap
+            '"/tin-tuc/2/": /tin-tuc/tin-a/\n',
+            "data/redirects.yml:1: “/tin-tuc/2/” là một trang đang có",
         ),
         ("- /a.html\n", "data/redirects.yml:1: phải là các dòng"),
         ('"/a.html": [/b/]\n', "data/redirects.yml:1: dòng không đúng dạng"),

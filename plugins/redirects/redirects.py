@@ -65,6 +65,8 @@ SERVER_ROUTES = (
     "/robots.txt",
     "/sitemap.xml",
 )
+# A later page of a paginated list: "/tin-tuc/2/" (portal/paginate.py).
+_LIST_PAGE = re.compile(r"(.*/)[1-9][0-9]*/")
 # What an unquoted nginx map token may hold: no space, quote, brace, ;, #, $ or \.
 _NGINX_TOKEN = re.compile(r"[^\s\"'{};#$\\]+")
 
@@ -212,7 +214,7 @@ def check_redirects(
     problems = []
     for redirect in redirects:
         source = page_path(redirect.path)
-        if (not redirect.has_query and source in pages) or _is_taken(
+        if (not redirect.has_query and _is_page(source, pages)) or _is_taken(
             redirect.path, taken
         ):
             problems.append(
@@ -283,6 +285,12 @@ def check_redirects(
                 )
             )
     return problems
+
+
+def _is_page(path: str, pages: set[str]) -> bool:
+    """Tell whether a path is one of our pages, or a later page of a list ("…/2/")."""
+    listed = _LIST_PAGE.fullmatch(path)
+    return path in pages or (listed is not None and listed.group(1) in pages)
 
 
 def _is_taken(path: str, taken: tuple[str, ...]) -> bool:
