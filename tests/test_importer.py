@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import re
 import shutil
 import threading
@@ -20,7 +21,7 @@ from portal import check
 from portal.attachments import check_attachments
 from portal.frontmatter import parse_file
 from portal.importer.__main__ import main
-from portal.importer.convert import is_boilerplate
+from portal.importer.convert import is_boilerplate, save_image
 from portal.importer.dates import parse_date
 from portal.importer.sources import read_text_dump
 from portal.importer.state import add_redirect, read_redirects
@@ -446,3 +447,16 @@ def test_an_attachment_behind_a_download_handler_is_saved(server, tmp_path, caps
     saved = list((site.content / "files" / "imported").glob("ke-hoach-*.docx"))
     assert len(saved) == 1 and saved[0].read_bytes() == b"PK\x03\x04 docx"
     assert f"(<../../files/imported/{saved[0].name}>)" in site.files()[0].read_text()
+
+
+def test_a_transparent_gif_stays_transparent(tmp_path):
+    image = Image.new("RGBA", (4, 4), (0, 0, 0, 0))
+    image.putpixel((0, 0), (200, 0, 0, 255))
+    image.putpixel((2, 2), (0, 0, 0, 255))  # black text of a logo stays black
+    buffer = io.BytesIO()
+    image.save(buffer, "GIF")
+    name = save_image(buffer.getvalue(), tmp_path, "logo")
+    with Image.open(tmp_path / "images" / name) as saved:
+        pixels = saved.convert("RGBA")
+        assert name.endswith(".png") and pixels.getpixel((1, 1))[3] == 0
+        assert pixels.getpixel((2, 2)) == (0, 0, 0, 255)

@@ -244,7 +244,8 @@ def save_image(data: bytes, content: Path, stem: str, dry: bool = False) -> str:
         image.load()
         suffix = IMAGE_FORMATS.get(image.format or "")
         if suffix is None:
-            frame = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+            clear = "A" in image.getbands() or "transparency" in image.info
+            frame = image.convert("RGBA" if clear else "RGB")
             buffer = io.BytesIO()
             frame.save(buffer, "PNG", optimize=True)
             data, suffix = buffer.getvalue(), ".png"
