@@ -72,6 +72,13 @@ def test_every_schema_field_has_a_widget_and_every_widget_a_field(folder):
             assert field["label"] and field["label"][0].isupper()
 
 
+def test_no_widget_is_left_over_from_a_removed_field():
+    cms = _plugin()
+    fields = set().union(*schema.SCHEMAS.values())
+    assert set(cms.WIDGETS) == fields
+    assert set(cms.FIELD_ORDER) - {"body"} == fields
+
+
 def test_the_config_is_made_from_the_schema_and_vocabularies():
     cms = _plugin()
     vocabularies = vocab.load(ROOT / "data")
