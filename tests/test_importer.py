@@ -129,6 +129,11 @@ def copy_of(site: Imported, tmp_path: Path) -> Imported:
         ("ngày 9 tháng 9 năm 2019", dt.datetime(2019, 9, 9)),
         ("Cập nhật lúc 16h45, Thứ Ba, 12/1/2021", dt.datetime(2021, 1, 12, 16, 45)),
         ("2021-06-03T07:05", dt.datetime(2021, 6, 3, 7, 5)),
+        ("Thứ Sáu, 3/1/2020 - 14:05", dt.datetime(2020, 1, 3, 14, 5)),
+        (
+            unicodedata.normalize("NFD", "Ngày 09 tháng 9 năm 2019"),
+            dt.datetime(2019, 9, 9),
+        ),
         ("31/02/2020", None),
         ("không có ngày", None),
     ],
