@@ -465,3 +465,15 @@ def test_a_transparent_gif_stays_transparent(tmp_path):
         pixels = saved.convert("RGBA")
         assert name.endswith(".png") and pixels.getpixel((1, 1))[3] == 0
         assert pixels.getpixel((2, 2)) == (0, 0, 0, 255)
+
+
+@pytest.mark.parametrize(
+    "source", ["/tin-tuc/a/", "/tin-tuc/a", "/tin-tuc/a/index.html"]
+)
+def test_a_legacy_url_that_is_already_the_new_address_needs_no_redirect(
+    tmp_path, source
+):
+    """The same address on both sites: a line would be a loop, and fail the build."""
+    path = tmp_path / "redirects.yml"
+    assert not add_redirect(path, source, "/tin-tuc/a/")
+    assert not path.exists()

@@ -95,7 +95,14 @@ def read_redirects(path: Path) -> dict[str, str]:
 
 
 def add_redirect(path: Path, source: str, target: str) -> bool:
-    """Append one redirect to data/redirects.yml unless its source is there."""
+    """Append one redirect to data/redirects.yml unless its source is there.
+
+    A legacy address that is already the new one ("/tin-tuc/a/" on both sites)
+    needs none: its line would be a loop.
+    """
+    page = source.removesuffix("index.html").rstrip("/")
+    if "?" not in source and page == target.rstrip("/"):
+        return False
     if source in read_redirects(path):
         return False
     text = path.read_text("utf-8") if path.is_file() else REDIRECTS_HEADER
