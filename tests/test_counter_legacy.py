@@ -18,6 +18,7 @@ legacy_url,visits
 http://cong-cu.example.gov.vn/portal/Pages/Article.aspx?ArticleID=123,5300
 /tin-tuc-su-kien/ke-hoach.html,120
 /tin-tuc-su-kien/%C4%91%E1%BB%95i-r%C3%A1c.html,42
+http://cong-cu.example.gov.vn/tin-tuc/cung-dia-chi/,9
 """
 
 
@@ -40,6 +41,7 @@ def test_the_starting_total_is_set_once_and_counted_on(tmp_path, monkeypatch, ca
         "/tin-tuc/hoi-nghi/": 5300,
         "/tin-tuc/ke-hoach/": 120,
         "/tin-tuc/doi-rac/": 42,
+        "/tin-tuc/cung-dia-chi/": 9,  # the same address on both sites: no redirect
     }
     assert main(argv) == 1
     assert "đã được đặt" in capsys.readouterr().err
