@@ -94,6 +94,16 @@ def test_the_config_is_made_from_the_schema_and_vocabularies():
     assert news["models"]["widget"] == "relation"
     assert news["models"]["collection"] == "models"
     assert config["publish_mode"] == "editorial_workflow"
+    # make check's length limits, in the editor too (FRONTMATTER["limits"]).
+    assert fields["title"]["pattern"][0] == r"^[\s\S]{0,300}$"
+    assert fields["summary"]["pattern"][0] == r"^[\s\S]{0,1000}$"
+    assert news["tags"]["max"] == news["models"]["max"] == 30
+    shorter = cms.editor_config(
+        {"FRONTMATTER": {"limits": {"text": 120, "tags": 5}}}, options, vocabularies
+    )
+    news = {f["name"]: f for f in _collection(shorter, "news")["fields"]}
+    assert news["author"]["pattern"] == [r"^[\s\S]{0,120}$", "Tối đa 120 ký tự"]
+    assert news["tags"]["max"] == 5
     assert config["slug"] == {
         "encoding": "ascii",
         "clean_accents": True,

@@ -28,6 +28,7 @@ from pelican.generators import Generator
 
 from portal import schema, vocab
 from portal.files import write_atomic
+from portal.frontmatter import LIMITS, Limits
 from portal.options import merge_options
 
 try:
@@ -251,17 +252,31 @@ def field_widget(
     return field
 
 
+def with_limits(field: dict[str, Any], limits: Limits) -> dict[str, Any]:
+    """Add the length limits `make check` applies to a text or list field."""
+    if field["widget"] in ("string", "text") and "pattern" not in field:
+        most = limits.chars(field["name"])
+        field["pattern"] = [
+            f"^[\\s\\S]{{0,{most}}}$",
+            f"Tối đa {most} ký tự",
+        ]
+    elif field["widget"] == "list" or field.get("multiple"):
+        field["max"] = limits.tags
+    return field
+
+
 def collection(
     folder: str,
     vocabularies: Mapping[str, vocab.Vocabulary],
     today: dt.date,
+    limits: Limits = LIMITS,
 ) -> dict[str, Any]:
     """Return the Decap collection of one content folder, from its schema."""
     kind, _prefix = schema.SECTIONS[folder]
     label, singular, summary = COLLECTIONS[folder]
     fields = schema.SCHEMAS[kind]
     widgets = {
-        name: field_widget(name, required, vocabularies, today)
+        name: with_limits(field_widget(name, required, vocabularies, today), limits)
         for name, (required, _checker) in fields.items()
     }
     widgets["body"] = {
@@ -302,6 +317,7 @@ def editor_config(
 ) -> dict[str, Any]:
     """Return Decap's whole configuration for this site."""
     today = today or dt.date.today()
+    limits = Limits.from_mapping((settings.get("FRONTMATTER") or {}).get("limits"))
     site_url = str(settings.get("SITEURL") or "")
     backend = dict(options["backend"])
     mode = options["publish_mode"]
@@ -319,7 +335,9 @@ def editor_config(
             "clean_accents": True,
             "sanitize_replacement": "-",
         },
-        "collections": [collection(f, vocabularies, today) for f in schema.SECTIONS],
+        "collections": [
+            collection(f, vocabularies, today, limits) for f in schema.SECTIONS
+        ],
     }
     if site_url.startswith(("http://", "https://")):
         config["site_url"] = config["display_url"] = site_url
