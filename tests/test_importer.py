@@ -477,3 +477,30 @@ def test_a_legacy_url_that_is_already_the_new_address_needs_no_redirect(
     path = tmp_path / "redirects.yml"
     assert not add_redirect(path, source, "/tin-tuc/a/")
     assert not path.exists()
+
+
+def test_share_icons_are_not_the_articles_image(tmp_path, capsys):
+    """A profile without an images selector: icons of the share bar are left out."""
+    folder = tmp_path / "legacy"
+    folder.mkdir()
+    for name, size in (("facebook.png", (16, 16)), ("in.png", (24, 24))):
+        Image.new("RGB", size, "blue").save(folder / name)
+    Image.new("RGB", (64, 48), "green").save(folder / "anh.jpg")
+    (folder / "bai.html").write_text(
+        '<html><head><meta charset="utf-8"></head><body><h1>Ra quân làm đường</h1>'
+        '<div class="noi-dung"><div class="chia-se"><a href="#"><img src="facebook.png"'
+        ' alt="Facebook"></a><img src="in.png"></div>'
+        "<p>Bà con nông dân cùng nhau làm đường giao thông nông thôn dài hai cây số.</p>"
+        '<p><img src="anh.jpg" alt="Bà con làm đường"></p></div></body></html>',
+        "utf-8",
+    )
+    profile = tmp_path / "hoso.yml"
+    profile.write_text("selectors:\n  title: h1\n  body: div.noi-dung\n", "utf-8")
+    site = Imported(tmp_path, [])
+    argv = [str(folder), "--out", str(site.out), "--content", str(site.content)]
+    argv += ["--data", str(ROOT / "data"), "--report", str(site.report)]
+    assert main([*argv, "--profile", str(profile)]) == 0
+    capsys.readouterr()
+    meta = parse_file(site.files()[0], "bai.md").meta
+    assert meta["image_alt"] == "Bà con làm đường"
+    assert len(list((site.content / "images" / "imported").iterdir())) == 1

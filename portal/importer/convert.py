@@ -75,6 +75,7 @@ DROPPED = {
 }
 IMAGE_FORMATS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
 MAX_SHORT = 80
+ICON_PIXELS = 32  # an image no wider nor taller is a button or an icon
 
 
 @dataclass
@@ -183,10 +184,12 @@ def _take_images(
         caption = _caption(img, captions)
         alt = nfc((img.get("alt") or img.get("title") or caption).strip())
         _remove_figure(img)
-        if not src or src.startswith("data:"):
-            continue
+        if not src or src.startswith("data:") or (alt and is_boilerplate(alt)):
+            continue  # an inline picture, or a share bar's button
         try:
             data, _ = fetcher.get(resolve_link(legacy, src))
+            if is_icon(data):
+                continue
             name = save_image(data, content, f"{slug}-{number}", dry)
         except (FetchError, UnidentifiedImageError, OSError) as error:
             body.notes.append(f"ảnh “{src}” không lấy được ({error})")
@@ -236,6 +239,12 @@ def _remove_figure(img) -> None:
 def _text(element) -> str:
     """Return an element's text, NFC, white space collapsed."""
     return " ".join(nfc(element.text_content()).split())
+
+
+def is_icon(data: bytes) -> bool:
+    """Tell whether an image is an icon of the old site's template, not a photo."""
+    with Image.open(io.BytesIO(data)) as image:
+        return max(image.size) <= ICON_PIXELS
 
 
 def save_image(data: bytes, content: Path, stem: str, dry: bool = False) -> str:
