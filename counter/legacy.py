@@ -23,6 +23,7 @@ from counter.config import Config, ConfigError
 from counter.pages import InvalidPage, normalise_page
 from counter.storage import SQLiteStorage, Storage, StorageError, open_storage
 from portal.importer.state import legacy_path, read_redirects
+from portal.schema import SECTIONS
 
 RECORD = "legacy_start"
 
@@ -46,7 +47,7 @@ def read_page_visits(
                     f"{path}:{number}: cần “địa chỉ cũ,số lượt”, ví dụ"
                     " “/portal/Pages/Article.aspx?ArticleID=123,5300”"
                 )
-            target = redirects.get(legacy_path(row[0]))
+            target = redirects.get(legacy_path(row[0])) or _same_address(row[0])
             if target is None:
                 missing.append(f"{path}:{number}: {row[0]}")
                 continue
@@ -61,6 +62,18 @@ def read_page_visits(
             " content/ bằng make import-accept trước):\n  " + "\n  ".join(missing)
         )
     return visits
+
+
+def _same_address(url: str) -> str | None:
+    """Return a legacy address that is already one of our item pages, else None.
+
+    Such an article needs no redirect (make import-accept adds none).
+    """
+    path = legacy_path(url)
+    prefixes = tuple("/" + prefix for _kind, prefix in SECTIONS.values() if prefix)
+    if "?" in path or not path.startswith(prefixes):
+        return None
+    return path
 
 
 def set_starting_totals(

@@ -72,6 +72,13 @@ def test_every_schema_field_has_a_widget_and_every_widget_a_field(folder):
             assert field["label"] and field["label"][0].isupper()
 
 
+def test_no_widget_is_left_over_from_a_removed_field():
+    cms = _plugin()
+    fields = set().union(*schema.SCHEMAS.values())
+    assert set(cms.WIDGETS) == fields
+    assert set(cms.FIELD_ORDER) - {"body"} == fields
+
+
 def test_the_config_is_made_from_the_schema_and_vocabularies():
     cms = _plugin()
     vocabularies = vocab.load(ROOT / "data")
@@ -87,6 +94,16 @@ def test_the_config_is_made_from_the_schema_and_vocabularies():
     assert news["models"]["widget"] == "relation"
     assert news["models"]["collection"] == "models"
     assert config["publish_mode"] == "editorial_workflow"
+    # make check's length limits, in the editor too (FRONTMATTER["limits"]).
+    assert fields["title"]["pattern"][0] == r"^[\s\S]{0,300}$"
+    assert fields["summary"]["pattern"][0] == r"^[\s\S]{0,1000}$"
+    assert news["tags"]["max"] == news["models"]["max"] == 30
+    shorter = cms.editor_config(
+        {"FRONTMATTER": {"limits": {"text": 120, "tags": 5}}}, options, vocabularies
+    )
+    news = {f["name"]: f for f in _collection(shorter, "news")["fields"]}
+    assert news["author"]["pattern"] == [r"^[\s\S]{0,120}$", "Tối đa 120 ký tự"]
+    assert news["tags"]["max"] == 5
     assert config["slug"] == {
         "encoding": "ascii",
         "clean_accents": True,
@@ -495,11 +512,17 @@ def test_back_ends_get_their_mode_and_only_their_origin(backend, mode, origin):
 def test_without_the_bundle_the_site_builds_and_warns_unless_required(site, tmp_path):
     site.write("models/mo-hinh-a.md", MODEL_TEXT)
     missing = {"bundle_dir": str(tmp_path / "khong-co"), "cache_dir": str(tmp_path)}
+    result = site.build(CMS={**missing, "required": True}, SEARCH={"enabled": False})
+    assert result.returncode != 0
+    assert "npm ci" in result.stderr + result.stdout
     result = site.build(CMS=missing, SEARCH={"enabled": False})
     assert result.returncode == 0, result.stderr
     assert "chưa có trình soạn thảo web" in result.stderr + result.stdout
     assert (site.output / "mo-hinh" / "mo-hinh-a" / "index.html").is_file()
     assert not (site.output / "quan-tri").exists()
-    result = site.build(CMS={**missing, "required": True}, SEARCH={"enabled": False})
-    assert result.returncode != 0
-    assert "npm ci" in result.stderr + result.stdout
+    # `npm ci`, then the same build again: the editor appears (not "nothing changed").
+    (tmp_path / "khong-co").mkdir()
+    (tmp_path / "khong-co" / "decap-cms.js").write_text("// Decap\n", "utf-8")
+    result = site.build(CMS=missing, SEARCH={"enabled": False})
+    assert result.returncode == 0, result.stderr
+    assert (site.output / "quan-tri" / "index.html").is_file()

@@ -20,11 +20,14 @@ def nginx(tmp_path_factory):
             (base / page / "index.html").write_text("<!doctype html><p>x", "utf-8")
         (base / "quan-tri" / "config.yml").write_text("backend: {}\n", "utf-8")
         (base / "quan-tri" / ".secret").write_text("x", "utf-8")
-    (root / ".nginx").mkdir()
-    (root / ".nginx" / "csp.conf").write_text(
+    # The site's policy is a server file (plugins/security), installed beside nginx.
+    (tmp / "server-files").mkdir()
+    (tmp / "server-files" / "csp.conf").write_text(
         f'add_header Content-Security-Policy "{SITE_CSP}" always;\n', "utf-8"
     )
-    with run_nginx(root, root, free_port(), "127.0.0.1:9", tmp / "nginx") as server:
+    with run_nginx(
+        root, root, free_port(), "127.0.0.1:9", tmp / "nginx", tmp / "server-files"
+    ) as server:
         yield server
 
 

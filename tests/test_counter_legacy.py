@@ -11,11 +11,14 @@ from counter.storage import HIT, open_storage
 REDIRECTS = """\
 "/portal/Pages/Article.aspx?ArticleID=123": /tin-tuc/hoi-nghi/
 "/tin-tuc-su-kien/ke-hoach.html": /tin-tuc/ke-hoach/
+"http://cong-cu.example.gov.vn/tin-tuc-su-kien/đổi-rác.html": /tin-tuc/doi-rac/
 """
 VISITS = """\
 legacy_url,visits
 http://cong-cu.example.gov.vn/portal/Pages/Article.aspx?ArticleID=123,5300
 /tin-tuc-su-kien/ke-hoach.html,120
+/tin-tuc-su-kien/%C4%91%E1%BB%95i-r%C3%A1c.html,42
+http://cong-cu.example.gov.vn/tin-tuc/cung-dia-chi/,9
 """
 
 
@@ -34,7 +37,12 @@ def test_the_starting_total_is_set_once_and_counted_on(tmp_path, monkeypatch, ca
     assert main(argv) == 0, capsys.readouterr()
     stats = storage.stats()
     assert stats.site == 10810
-    assert stats.pages == {"/tin-tuc/hoi-nghi/": 5300, "/tin-tuc/ke-hoach/": 120}
+    assert stats.pages == {
+        "/tin-tuc/hoi-nghi/": 5300,
+        "/tin-tuc/ke-hoach/": 120,
+        "/tin-tuc/doi-rac/": 42,
+        "/tin-tuc/cung-dia-chi/": 9,  # the same address on both sites: no redirect
+    }
     assert main(argv) == 1
     assert "đã được đặt" in capsys.readouterr().err
     assert main(["--show"]) == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import re
 import shutil
 import threading
@@ -20,8 +21,10 @@ from portal import check
 from portal.attachments import check_attachments
 from portal.frontmatter import parse_file
 from portal.importer.__main__ import main
+from portal.importer.convert import is_boilerplate, save_image
 from portal.importer.dates import parse_date
-from portal.importer.state import read_redirects
+from portal.importer.sources import read_text_dump
+from portal.importer.state import add_redirect, read_redirects
 from tests.browser import QuietHandler
 from tests.conftest import ROOT, Site
 from tests.legacy_site import (
@@ -126,6 +129,11 @@ def copy_of(site: Imported, tmp_path: Path) -> Imported:
         ("ngày 9 tháng 9 năm 2019", dt.datetime(2019, 9, 9)),
         ("Cập nhật lúc 16h45, Thứ Ba, 12/1/2021", dt.datetime(2021, 1, 12, 16, 45)),
         ("2021-06-03T07:05", dt.datetime(2021, 6, 3, 7, 5)),
+        ("Thứ Sáu, 3/1/2020 - 14:05", dt.datetime(2020, 1, 3, 14, 5)),
+        (
+            unicodedata.normalize("NFD", "Ngày 09 tháng 9 năm 2019"),
+            dt.datetime(2019, 9, 9),
+        ),
         ("31/02/2020", None),
         ("không có ngày", None),
     ],
@@ -329,3 +337,170 @@ def test_a_broken_page_is_reported_and_the_rest_imported(server, tmp_path, capsy
     out = capsys.readouterr().out
     assert f"LỖI {broken}: “{broken}”: không thấy vùng nội dung" in out
     assert len(site.files()) == len(A_ARTICLES)
+
+
+def test_a_saved_pages_root_relative_image_comes_from_the_legacy_host(
+    server, tmp_path, capsys
+):
+    """ "/b/anh/x.gif" on a saved page is on the legacy host, not this disk's root."""
+    root, base_url = server
+    image = next((root / "b" / "anh").iterdir())
+    site = Imported(tmp_path, [])
+    page = tmp_path / "legacy" / "bai.html"
+    page.parent.mkdir(parents=True)
+    page.write_text(
+        f'<html><head><link rel="canonical" href="{base_url}/portal/bai.html">'
+        '</head><body><h1 class="article-title">Bài lưu từ trình duyệt</h1>'
+        '<div class="article-content"><table class="image"><tr><td>'
+        f'<img src="/b/anh/{image.name}" alt="Ảnh từ máy chủ cũ"></td></tr></table>'
+        "<p>Nội dung bài viết đủ dài để làm tóm tắt cho biên tập viên xem.</p>"
+        "</div></body></html>",
+        "utf-8",
+    )
+    assert site.run(str(page.parent), profile="profile-a.yml") == 0
+    capsys.readouterr()
+    meta = parse_file(site.files()[0], "bai.md").meta
+    assert meta["title"] == "Bài lưu từ trình duyệt"  # no charset declared: UTF-8
+    assert meta["image"] == "imported/bai-luu-tu-trinh-duyet-1.png"
+    assert (site.content / "images" / meta["image"]).is_file()
+
+
+def test_accepting_adds_no_second_line_for_an_editors_own_redirect(tmp_path):
+    """An editor's line with the old host and Vietnamese letters is the same URL."""
+    path = tmp_path / "redirects.yml"
+    path.write_text('"http://cu.example.vn/tin/đổi-rác.html": /tin-tuc/a/\n', "utf-8")
+    source = "/tin/%C4%91%E1%BB%95i-r%C3%A1c.html"
+    assert read_redirects(path) == {source: "/tin-tuc/a/"}
+    assert not add_redirect(path, source, "/tin-tuc/a/")
+    assert path.read_text("utf-8").count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "template"),
+    [
+        ("Chia sẻ: Facebook | Zalo | In bài viết", True),
+        ("SỐ LƯỢT TRUY CẬP10810", True),
+        ("Các tin khác »", True),
+        ("Share bài viết", True),
+        ("» Các tin khác", True),
+        ("Facebook Zalo Zalo", True),
+        # The same words opening an article's own sentence or subheading.
+        ("Chia sẻ khó khăn với người dân vùng lũ", False),
+        ("Trở về quê hương lập nghiệp", False),
+        ("Quay lại với nghề truyền thống", False),
+        ("Tin liên quan đến công tác dân vận của xã", False),
+    ],
+)
+def test_only_the_old_sites_template_is_boilerplate(text, template):
+    assert is_boilerplate(text) is template
+
+
+def test_a_text_dump_ends_where_the_old_sites_list_begins(tmp_path):
+    dump = tmp_path / "bai.txt"
+    dump.write_text(
+        "Hội nghị tổng kết công tác dân vận\nThứ Sáu, 3/1/2020 - 14:05\n\n"
+        "Chia sẻ khó khăn với người dân là việc làm thường xuyên của cán bộ.\n\n"
+        "Chia sẻ\nCác tin khác\nHội nghị giao ban quý IV\nSỐ LƯỢT TRUY CẬP10810\n",
+        "utf-8",
+    )
+    legacy = read_text_dump(str(dump), dump.read_bytes(), None)
+    assert legacy.date == dt.datetime(2020, 1, 3, 14, 5)
+    assert "Chia sẻ khó khăn" in legacy.body_html
+    assert "giao ban" not in legacy.body_html
+
+
+def test_the_same_article_at_http_and_https_is_imported_once(tmp_path, capsys):
+    site = Imported(tmp_path, [])
+    for number, link in enumerate(
+        (
+            "http://danvan.example.gov.vn/tin/a.html",
+            "https://DANVAN.example.gov.vn/tin/a.html#top",
+        ),
+        start=1,
+    ):
+        feed = tmp_path / f"feed-{number}.xml"
+        feed.write_text(
+            '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+            f"<title>Cũ</title><item><title>Bài {number}</title><link>{link}</link>"
+            "<description>Nội dung bài viết về công tác dân vận ở cơ sở.</description>"
+            "</item></channel></rss>",
+            "utf-8",
+        )
+        assert site.run(str(feed)) == 0
+    assert "1 bài đã nhập trước đây" in capsys.readouterr().out.split("Đã đọc")[-1]
+    assert len(site.files()) == 1
+
+
+def test_an_attachment_behind_a_download_handler_is_saved(server, tmp_path, capsys):
+    """ "Download.aspx?file=Kế hoạch.docx" is a DOCX, as its query says."""
+    root, base_url = server
+    (root / "dl").mkdir(exist_ok=True)
+    (root / "dl" / "Download.aspx").write_bytes(b"PK\x03\x04 docx")
+    site = Imported(tmp_path, [])
+    page = tmp_path / "legacy" / "bai.html"
+    page.parent.mkdir(parents=True)
+    href = f"{base_url}/dl/Download.aspx?id=7&file=K%E1%BA%BF%20ho%E1%BA%A1ch.docx"
+    page.write_text(
+        '<html><head><meta charset="utf-8"></head><body>'
+        '<h1 class="article-title">Ban hành kế hoạch</h1><div class="article-content">'
+        f'<p>Xem <a href="{href}">kế hoạch</a> đầy đủ của Ban Dân vận.</p>'
+        "</div></body></html>",
+        "utf-8",
+    )
+    assert site.run(str(page.parent), profile="profile-a.yml") == 0
+    capsys.readouterr()
+    saved = list((site.content / "files" / "imported").glob("ke-hoach-*.docx"))
+    assert len(saved) == 1 and saved[0].read_bytes() == b"PK\x03\x04 docx"
+    assert f"(<../../files/imported/{saved[0].name}>)" in site.files()[0].read_text()
+
+
+def test_a_transparent_gif_stays_transparent(tmp_path):
+    image = Image.new("RGBA", (4, 4), (0, 0, 0, 0))
+    image.putpixel((0, 0), (200, 0, 0, 255))
+    image.putpixel((2, 2), (0, 0, 0, 255))  # black text of a logo stays black
+    buffer = io.BytesIO()
+    image.save(buffer, "GIF")
+    name = save_image(buffer.getvalue(), tmp_path, "logo")
+    with Image.open(tmp_path / "images" / name) as saved:
+        pixels = saved.convert("RGBA")
+        assert name.endswith(".png") and pixels.getpixel((1, 1))[3] == 0
+        assert pixels.getpixel((2, 2)) == (0, 0, 0, 255)
+
+
+@pytest.mark.parametrize(
+    "source", ["/tin-tuc/a/", "/tin-tuc/a", "/tin-tuc/a/index.html"]
+)
+def test_a_legacy_url_that_is_already_the_new_address_needs_no_redirect(
+    tmp_path, source
+):
+    """The same address on both sites: a line would be a loop, and fail the build."""
+    path = tmp_path / "redirects.yml"
+    assert not add_redirect(path, source, "/tin-tuc/a/")
+    assert not path.exists()
+
+
+def test_share_icons_are_not_the_articles_image(tmp_path, capsys):
+    """A profile without an images selector: icons of the share bar are left out."""
+    folder = tmp_path / "legacy"
+    folder.mkdir()
+    for name, size in (("facebook.png", (16, 16)), ("in.png", (24, 24))):
+        Image.new("RGB", size, "blue").save(folder / name)
+    Image.new("RGB", (64, 48), "green").save(folder / "anh.jpg")
+    (folder / "bai.html").write_text(
+        '<html><head><meta charset="utf-8"></head><body><h1>Ra quân làm đường</h1>'
+        '<div class="noi-dung"><div class="chia-se"><a href="#"><img src="facebook.png"'
+        ' alt="Facebook"></a><img src="in.png"></div>'
+        "<p>Bà con nông dân cùng nhau làm đường giao thông nông thôn dài hai cây số.</p>"
+        '<p><img src="anh.jpg" alt="Bà con làm đường"></p></div></body></html>',
+        "utf-8",
+    )
+    profile = tmp_path / "hoso.yml"
+    profile.write_text("selectors:\n  title: h1\n  body: div.noi-dung\n", "utf-8")
+    site = Imported(tmp_path, [])
+    argv = [str(folder), "--out", str(site.out), "--content", str(site.content)]
+    argv += ["--data", str(ROOT / "data"), "--report", str(site.report)]
+    assert main([*argv, "--profile", str(profile)]) == 0
+    capsys.readouterr()
+    meta = parse_file(site.files()[0], "bai.md").meta
+    assert meta["image_alt"] == "Bà con làm đường"
+    assert len(list((site.content / "images" / "imported").iterdir())) == 1

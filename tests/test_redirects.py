@@ -18,7 +18,7 @@ from tests.browser import QuietHandler
 from tests.conftest import Site, model, news
 from tests.nginx import fake_counter, free_port, run_nginx
 
-PAGES = {"/", "/tin-tuc/tin-a/", "/tin-tuc/tin-b/", "/mo-hinh/mo-hinh-a/"}
+PAGES = {"/", "/tin-tuc/", "/tin-tuc/tin-a/", "/tin-tuc/tin-b/", "/mo-hinh/mo-hinh-a/"}
 REDIRECTS = """\
 # legacy addresses
 "/portal/Pages/Article.aspx?ArticleID=123": /tin-tuc/tin-a/
@@ -71,6 +71,26 @@ def test_a_good_map_has_no_problem(tmp_path):
             '"/a.html": https://example.org/\n',
             "data/redirects.yml:1: đích “https://example.org/”",
         ),
+        (
+            '"/api/counter?id=1": /tin-tuc/tin-a/\n',
+            "data/redirects.yml:1: “/api/counter?id=1” là một trang đang có",
+        ),
+        (
+            '"/a.html": /tin-tuc/tin-a/\n"/404.html": /tin-tuc/tin-b/\n',
+            "data/redirects.yml:2: “/404.html” là một trang đang có",
+        ),
+        (
+            '"/../../ngoai.html": /tin-tuc/tin-a/\n',
+            "data/redirects.yml:1: “/../../ngoai",
+        ),
+        (
+            '"/a.html": /tin-tuc/tin-a/\n"/x/%2e%2e/%2E%2E/b.html": /tin-tuc/tin-b/\n',
+            "data/redirects.yml:2: “/x/%2e%2e/%2E%2E/b.html” không phải đường dẫn cũ",
+        ),
+        (  # a list's second page, /tin-tuc/2/, is not in the sitemap
+            '"/tin-tuc/2/": /tin-tuc/tin-a/\n',
+            "data/redirects.yml:1: “/tin-tuc/2/” là một trang đang có",
+        ),
         ("- /a.html\n", "data/redirects.yml:1: phải là các dòng"),
         ('"/a.html": [/b/]\n', "data/redirects.yml:1: dòng không đúng dạng"),
     ],
@@ -105,6 +125,27 @@ def test_the_build_fails_on_a_broken_map_naming_the_line(tmp_path):
         in result.stdout + result.stderr
     )
     assert "Traceback" not in result.stderr
+
+
+def test_a_redirect_cannot_hide_the_editor_or_a_static_file(tmp_path):
+    site = Site(tmp_path)
+    site.write("news/tin-a.md", news(title="Tin A"))
+    (site.root / "redirects.yml").write_text(
+        '"/quan-tri/": /tin-tuc/tin-a/\n"/theme/css/site.css": /tin-tuc/tin-a/\n',
+        "utf-8",
+    )
+    result = site.build(REDIRECTS={"path": str(site.root / "redirects.yml")})
+    log = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "redirects.yml:1: “/quan-tri/” là một trang đang có" in log
+    assert "redirects.yml:2: “/theme/css/site.css” là một trang đang có" in log
+
+
+def test_static_pages_are_named_as_static_hosts_look_them_up(built):
+    """A static host decodes "%C4%91" to "đ" before it looks for the file."""
+    page = built.output / "tin-tuc-su-kien" / "đổi-rác.html"
+    assert 'content="0; url=/mo-hinh/mo-hinh-a/"' in page.read_text("utf-8")
+    assert not list(built.output.rglob("*%*"))
 
 
 def test_the_map_is_written_outside_the_webroot(built):

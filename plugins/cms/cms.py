@@ -28,6 +28,7 @@ from pelican.generators import Generator
 
 from portal import schema, vocab
 from portal.files import write_atomic
+from portal.frontmatter import LIMITS, Limits
 from portal.options import merge_options
 
 try:
@@ -113,6 +114,11 @@ WIDGETS: Mapping[str, dict[str, Any]] = {
         "hint": "Cách nhau bằng dấu phẩy.",
     },
     "featured": {"label": "Nổi bật trên trang chủ", "widget": "boolean"},
+    "scheduled": {
+        "label": "Hẹn giờ đăng",
+        "widget": "boolean",
+        "hint": "Bật khi ngày đăng ở tương lai: bài chờ tới ngày đó mới lên trang.",
+    },
     "order": {
         "label": "Thứ tự",
         "widget": "number",
@@ -124,15 +130,10 @@ WIDGETS: Mapping[str, dict[str, Any]] = {
         "widget": "string",
         "hint": "Thường để trống: địa chỉ lấy từ tên tệp.",
     },
-    "scheduled": {
-        "label": "Hẹn ngày đăng",
-        "widget": "boolean",
-        "hint": "Bật khi ngày đăng ở tương lai: bài chỉ hiện từ ngày đó.",
-    },
     "legacy_url": {
-        "label": "Địa chỉ bài ở cổng cũ",
+        "label": "Địa chỉ ở cổng cũ",
         "widget": "string",
-        "hint": "Điền sẵn khi chuyển bài từ cổng cũ; để nguyên.",
+        "hint": "Công cụ chuyển dữ liệu điền sẵn; để nguyên.",
     },
 }
 STATUS_LABELS = {"published": "Đăng lên trang", "draft": "Bản nháp (không đăng)"}
@@ -153,13 +154,13 @@ FIELD_ORDER = (
     "models",
     "author",
     "date",
-    "scheduled",
     "image",
     "image_alt",
     "image_caption",
     "body",
     "tags",
     "featured",
+    "scheduled",
     "order",
     "status",
     "slug",
@@ -246,8 +247,21 @@ def field_widget(
         }
     elif name == "image":
         field |= {"choose_url": False}
-    elif name == "featured":
+    elif name in ("featured", "scheduled"):
         field["default"] = False
+    return field
+
+
+def with_limits(field: dict[str, Any], limits: Limits) -> dict[str, Any]:
+    """Add the length limits `make check` applies to a text or list field."""
+    if field["widget"] in ("string", "text") and "pattern" not in field:
+        most = limits.chars(field["name"])
+        field["pattern"] = [
+            f"^[\\s\\S]{{0,{most}}}$",
+            f"Tối đa {most} ký tự",
+        ]
+    elif field["widget"] == "list" or field.get("multiple"):
+        field["max"] = limits.tags
     return field
 
 
@@ -255,13 +269,14 @@ def collection(
     folder: str,
     vocabularies: Mapping[str, vocab.Vocabulary],
     today: dt.date,
+    limits: Limits = LIMITS,
 ) -> dict[str, Any]:
     """Return the Decap collection of one content folder, from its schema."""
     kind, _prefix = schema.SECTIONS[folder]
     label, singular, summary = COLLECTIONS[folder]
     fields = schema.SCHEMAS[kind]
     widgets = {
-        name: field_widget(name, required, vocabularies, today)
+        name: with_limits(field_widget(name, required, vocabularies, today), limits)
         for name, (required, _checker) in fields.items()
     }
     widgets["body"] = {
@@ -302,6 +317,7 @@ def editor_config(
 ) -> dict[str, Any]:
     """Return Decap's whole configuration for this site."""
     today = today or dt.date.today()
+    limits = Limits.from_mapping((settings.get("FRONTMATTER") or {}).get("limits"))
     site_url = str(settings.get("SITEURL") or "")
     backend = dict(options["backend"])
     mode = options["publish_mode"]
@@ -319,7 +335,9 @@ def editor_config(
             "clean_accents": True,
             "sanitize_replacement": "-",
         },
-        "collections": [collection(f, vocabularies, today) for f in schema.SECTIONS],
+        "collections": [
+            collection(f, vocabularies, today, limits) for f in schema.SECTIONS
+        ],
     }
     if site_url.startswith(("http://", "https://")):
         config["site_url"] = config["display_url"] = site_url
@@ -514,9 +532,30 @@ def get_generators(pelican) -> type[CmsGenerator]:
     return CmsGenerator
 
 
+def bundle_marker(options: Mapping) -> Path:
+    """Return the file that tells the bundle's version: its package.json, or its script."""
+    dist = Path(options["bundle_dir"])
+    package = dist.parent / "package.json"
+    return package if package.is_file() else dist / BUNDLE_MAIN
+
+
 def check_settings(pelican) -> None:
-    """Check the CMS setting once, before anything is built."""
-    get_options(pelican.settings)
+    """Check the CMS setting once; make the bundle an input of incremental builds.
+
+    Without it, a build made before `npm ci` would be "unchanged" after it, and
+    the editor's page would never be written.
+    """
+    options = get_options(pelican.settings)
+    if not options["enabled"]:
+        return
+    incremental = pelican.settings.setdefault("INCREMENTAL", {})
+    inputs = list(incremental.get("global_inputs") or [])
+    marker = str(bundle_marker(options))
+    if marker not in inputs:
+        pelican.settings["INCREMENTAL"] = {
+            **incremental,
+            "global_inputs": [*inputs, marker],
+        }
 
 
 def register() -> None:

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import unquote
 
 import yaml
 from pelican import signals
@@ -52,6 +53,20 @@ DEFAULTS: Mapping[str, Any] = {
     "script": "chuyen-huong.js",  # the 404 page's redirect script; None: none
 }
 PAGE_SUFFIXES = (".html", ".htm")
+# What the server answers beside the pages: a redirect there would hide it (nginx
+# checks the map before every location). Folders end with "/".
+SERVER_ROUTES = (
+    "/api/",
+    "/healthz",
+    "/xem-truoc/",
+    "/pagefind/",
+    "/theme/",
+    "/404.html",
+    "/robots.txt",
+    "/sitemap.xml",
+)
+# A later page of a paginated list: "/tin-tuc/2/" (portal/paginate.py).
+_LIST_PAGE = re.compile(r"(.*/)[1-9][0-9]*/")
 # What an unquoted nginx map token may hold: no space, quote, brace, ;, #, $ or \.
 _NGINX_TOKEN = re.compile(r"[^\s\"'{};#$\\]+")
 
@@ -118,7 +133,7 @@ def read_redirects(path: Path, display: str) -> tuple[list[Redirect], list[Probl
             )
             continue
         source, target = legacy_path(str(key.value)), str(value.value).strip()
-        if not source.startswith("/"):
+        if not source.startswith("/") or not _clean_path(source):
             problems.append(
                 Problem(
                     display,
@@ -156,6 +171,18 @@ def read_redirects(path: Path, display: str) -> tuple[list[Redirect], list[Probl
     return redirects, problems
 
 
+def _clean_path(source: str) -> bool:
+    """Tell whether a legacy path, decoded, has no ".", ".." or control characters.
+
+    Browsers resolve such segments before they ask, so no request carries them;
+    and the static page of such a path would be written outside the site folder.
+    """
+    path = unquote(source.split("?", 1)[0])
+    if "\\" in path or any(ord(c) < 32 for c in path):
+        return False
+    return not any(part in (".", "..") for part in path.split("/"))
+
+
 def page_path(path: str) -> str:
     """Return a page's path as the site links it: "/a/b/index.html" → "/a/b/"."""
     path = path.split("#", 1)[0].split("?", 1)[0]
@@ -171,18 +198,25 @@ def check_redirects(
     pages: set[str],
     display: str,
     drafts: frozenset[str] = frozenset(),
+    taken: Iterable[str] = SERVER_ROUTES,
 ) -> list[Problem]:
     """Check that targets exist and that no redirect chains, loops or shadows a page.
+
+    `taken` holds what the site serves besides its pages (files, and folders
+    ending in "/"): a redirect there, with or without a query, hides it too.
 
     A redirect to a draft (an accepted import not published yet) is a warning: it
     is left out of the outputs until the draft is published.
     """
     redirects = list(redirects)
     by_path = {page_path(r.path): r for r in redirects if not r.has_query}
+    taken = tuple(taken)
     problems = []
     for redirect in redirects:
         source = page_path(redirect.path)
-        if not redirect.has_query and source in pages:
+        if (not redirect.has_query and _is_page(source, pages)) or _is_taken(
+            redirect.path, taken
+        ):
             problems.append(
                 Problem(
                     display,
@@ -251,6 +285,28 @@ def check_redirects(
                 )
             )
     return problems
+
+
+def _is_page(path: str, pages: set[str]) -> bool:
+    """Tell whether a path is one of our pages, or a later page of a list ("…/2/")."""
+    listed = _LIST_PAGE.fullmatch(path)
+    return path in pages or (listed is not None and listed.group(1) in pages)
+
+
+def _is_taken(path: str, taken: tuple[str, ...]) -> bool:
+    """Tell whether a legacy path is one of the site's files or inside its folders."""
+    return any(
+        path.startswith(served) if served.endswith("/") else path == served
+        for served in taken
+    )
+
+
+def served_paths(context: Mapping, settings: Mapping) -> tuple[str, ...]:
+    """Return what the site serves besides its pages: routes, editor, static files."""
+    cms = settings.get("CMS") or {}
+    editor = "/" + str(cms.get("url", "quan-tri/")).strip("/") + "/"
+    static = ("/" + str(item.url) for item in context.get("staticfiles") or [])
+    return (*SERVER_ROUTES, editor, *static)
 
 
 def draft_pages(content: Path) -> frozenset[str]:
@@ -342,9 +398,10 @@ def render_script(redirects: Iterable[Redirect], site_url: str) -> str:
 
 def page_file(redirect: Redirect) -> str | None:
     """Return where a static redirect page goes in the output, or None."""
-    if redirect.has_query:
+    if redirect.has_query or not _clean_path(redirect.path):
         return None
-    path = redirect.path.lstrip("/")
+    # A static host looks up the decoded path: "%C4%91" is the file name's "đ".
+    path = unquote(redirect.path).lstrip("/")
     if not path or path.endswith("/"):
         return path + "index.html"
     if path.lower().endswith(PAGE_SUFFIXES):
@@ -369,8 +426,9 @@ class RedirectsGenerator(Generator):
         pages = site_pages(self.context)
         waiting = {r.target for r in self.redirects} - pages
         drafts = draft_pages(Path(self.settings["PATH"])) if waiting else frozenset()
+        taken = served_paths(self.context, self.settings)
         problems = self.problems + check_redirects(
-            self.redirects, pages, self.display, drafts
+            self.redirects, pages, self.display, drafts, taken
         )
         errors = [problem for problem in problems if problem.is_error]
         for problem in problems:

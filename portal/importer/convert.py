@@ -8,7 +8,7 @@ import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import parse_qsl, unquote, urljoin, urlsplit
 
 import html2text
 import lxml.html
@@ -42,6 +42,27 @@ BOILERPLATE = (
 )
 # Where the article ends and the old site's lists begin (folded).
 TAIL = ("cac tin khac", "tin lien quan", "tin cung chuyen muc", "cac tin da dua")
+# Words that may stand beside the phrases in a template line ("Share bài viết").
+FILLER = frozenset(
+    [
+        "bai",
+        "viet",
+        "nay",
+        "trang",
+        "len",
+        "qua",
+        "cho",
+        "ban",
+        "be",
+        "via",
+        "this",
+        "post",
+        "article",
+        "twitter",
+        "x",
+    ]
+)
+_NOT_WORDS = re.compile(r"[\W\d_]+")
 DROPPED = {
     "script": "đoạn mã (script)",
     "iframe": "khung nhúng (iframe)",
@@ -54,6 +75,7 @@ DROPPED = {
 }
 IMAGE_FORMATS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
 MAX_SHORT = 80
+ICON_PIXELS = 32  # an image no wider nor taller is a button or an icon
 
 
 @dataclass
@@ -71,16 +93,26 @@ class Body:
 
 def is_boilerplate(text: str) -> bool:
     """Tell whether a short text is part of the old site's template."""
-    folded = fold(text)
-    if len(folded) > MAX_SHORT:
-        return False
-    return any(folded.startswith(phrase) for phrase in BOILERPLATE + TAIL)
+    return _made_of(text, BOILERPLATE + TAIL)
 
 
 def is_tail(text: str) -> bool:
     """Tell whether a short text starts the old site's lists after the article."""
+    return _made_of(text, TAIL)
+
+
+def _made_of(text: str, phrases: tuple[str, ...]) -> bool:
+    """Tell whether a short text holds only some phrases, numbers and punctuation.
+
+    "Chia sẻ: Facebook | Zalo" is the template; "Chia sẻ khó khăn với dân" is not.
+    """
     folded = fold(text)
-    return len(folded) <= MAX_SHORT and folded.startswith(TAIL)
+    words = " ".join(_NOT_WORDS.sub(" ", folded).split())
+    if len(folded) > MAX_SHORT or not words.startswith(phrases):
+        return False
+    for phrase in sorted(BOILERPLATE + TAIL, key=len, reverse=True):
+        words = re.sub(rf"(?<!\S){re.escape(phrase)}(?!\S)", " ", words)
+    return all(word in FILLER for word in words.split())
 
 
 def convert(
@@ -152,10 +184,12 @@ def _take_images(
         caption = _caption(img, captions)
         alt = nfc((img.get("alt") or img.get("title") or caption).strip())
         _remove_figure(img)
-        if not src or src.startswith("data:"):
-            continue
+        if not src or src.startswith("data:") or (alt and is_boilerplate(alt)):
+            continue  # an inline picture, or a share bar's button
         try:
             data, _ = fetcher.get(resolve_link(legacy, src))
+            if is_icon(data):
+                continue
             name = save_image(data, content, f"{slug}-{number}", dry)
         except (FetchError, UnidentifiedImageError, OSError) as error:
             body.notes.append(f"ảnh “{src}” không lấy được ({error})")
@@ -207,13 +241,20 @@ def _text(element) -> str:
     return " ".join(nfc(element.text_content()).split())
 
 
+def is_icon(data: bytes) -> bool:
+    """Tell whether an image is an icon of the old site's template, not a photo."""
+    with Image.open(io.BytesIO(data)) as image:
+        return max(image.size) <= ICON_PIXELS
+
+
 def save_image(data: bytes, content: Path, stem: str, dry: bool = False) -> str:
     """Save an image under content/images/imported/ (GIF etc. as PNG); return its path."""
     with Image.open(io.BytesIO(data)) as image:
         image.load()
         suffix = IMAGE_FORMATS.get(image.format or "")
         if suffix is None:
-            frame = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+            clear = "A" in image.getbands() or "transparency" in image.info
+            frame = image.convert("RGBA" if clear else "RGB")
             buffer = io.BytesIO()
             frame.save(buffer, "PNG", optimize=True)
             data, suffix = buffer.getvalue(), ".png"
@@ -229,8 +270,8 @@ def _take_files(
     """Save linked attachments under content/files/imported/; make other links absolute."""
     for link in root.iter("a"):
         href = link.get("href") or ""
-        path = unquote(urlsplit(href).path)
-        if not path.lower().endswith(ATTACHMENTS):
+        path = attachment_name(href)
+        if not path:
             if is_url(legacy.url) and href and not href.startswith(("#", "mailto:")):
                 # Other links point at the legacy site: kept as absolute legacy URLs,
                 # which the redirect map sends to their new pages.
@@ -257,6 +298,21 @@ def _take_files(
         # is rendered before the static files are known, and the link stays as is.
         link.set("href", f"../../files/imported/{name}")
         body.files.append(f"files/imported/{name}")
+
+
+def attachment_name(href: str) -> str:
+    """Return the file name of a link to an attachment, or "" for another link.
+
+    The name is the link's path ("/files/ke-hoach.pdf") or, for a download
+    handler ("Download.aspx?file=ke-hoach.docx"), a query value naming the file.
+    """
+    parts = urlsplit(href)
+    candidates = [parts.path] + [value for _, value in parse_qsl(parts.query)]
+    for candidate in candidates:
+        name = unquote(candidate).strip().replace("\\", "/").rsplit("/", 1)[-1]
+        if name.lower().endswith(ATTACHMENTS):
+            return name
+    return ""
 
 
 def _write_new(path: Path, data: bytes) -> None:

@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import feedparser
 import lxml.etree
@@ -19,6 +19,7 @@ from lxml.cssselect import CSSSelector
 from portal.importer.dates import parse_date
 from portal.importer.fetch import Fetcher, FetchError, is_url, resolve
 from portal.importer.profile import Profile
+from portal.importer.state import article_key
 from portal.text import nfc
 
 HTML_SUFFIXES = (".html", ".htm", ".aspx", ".php", ".asp")
@@ -45,7 +46,7 @@ class Legacy:
     def key(self) -> str:
         """Return what identifies this article across runs."""
         if self.url:
-            return self.url
+            return article_key(self.url)
         digest = hashlib.sha256(f"{self.title}\n{self.body_html}".encode()).hexdigest()
         return f"sha256:{digest[:32]}"
 
@@ -155,7 +156,7 @@ def read_page(
     """Read one legacy HTML page with the profile's selectors."""
     if data is None:
         data, _ = fetcher.get(location)
-    root = lxml.html.document_fromstring(data)
+    root = parse_html(data)
     selectors = profile.selectors
     url = _attribute(root, selectors.get("url", ""), ("href", "content"))
     url = url or _attribute(root, "link[rel=canonical]", ("href",))
@@ -199,14 +200,29 @@ def read_page(
     )
 
 
+def parse_html(data: bytes):
+    """Parse a page; one that declares no charset is read as UTF-8 when it is valid."""
+    if b"charset" not in data[:4096].lower():
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        else:
+            parser = lxml.html.HTMLParser(encoding="utf-8")
+            return lxml.html.document_fromstring(data, parser=parser)
+    return lxml.html.document_fromstring(data)
+
+
 def read_text_dump(location: str, data: bytes, profile: Profile | None) -> Legacy:
     """Read a plain-text dump: a title line, optional date and source lines, text."""
     text = nfc(data.decode("utf-8-sig", "replace")).replace("\r\n", "\n")
     lines = [line.strip() for line in text.split("\n")]
-    from portal.importer.convert import is_boilerplate
+    from portal.importer.convert import is_boilerplate, is_tail
 
     url, date, title, body = "", None, "", []
     for line in lines:
+        if title and is_tail(line):
+            break  # the old site's list of other articles
         if not line or is_boilerplate(line):
             continue
         lower = line.casefold()
@@ -282,5 +298,12 @@ def _drop(element) -> None:
 
 
 def resolve_link(legacy: Legacy, reference: str) -> str:
-    """Return a link of the article's body resolved to a URL or file path."""
+    """Return a link of the article's body resolved to a URL or file path.
+
+    On a saved page, a root-relative ("/anh/x.jpg") or scheme-relative link points
+    at the legacy host: it is resolved against the article's legacy URL, never
+    read from this machine's root folder.
+    """
+    if not is_url(legacy.base) and reference.startswith("/") and is_url(legacy.url):
+        return urljoin(legacy.url, reference)
     return resolve(legacy.base, reference)

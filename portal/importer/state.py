@@ -39,7 +39,10 @@ class Manifest:
     def load(cls, folder: Path) -> Manifest:
         """Read the manifest of an import folder (empty when there is none)."""
         path = folder / MANIFEST
-        entries = json.loads(path.read_text("utf-8")) if path.is_file() else {}
+        found = json.loads(path.read_text("utf-8")) if path.is_file() else {}
+        entries: dict[str, dict] = {}
+        for key, entry in found.items():  # older manifests keyed by the raw URL
+            entries.setdefault(article_key(key), entry)
         return cls(path, entries)
 
     def save(self) -> None:
@@ -59,6 +62,17 @@ class Manifest:
         return None
 
 
+def article_key(url: str) -> str:
+    """Return what identifies a legacy URL across runs: scheme, www., case of the
+    host, default port and fragment left out; a "sha256:" key as it is."""
+    if url.startswith("sha256:"):
+        return url
+    parts = urlsplit(url.strip())
+    host = (parts.hostname or "").removeprefix("www.")
+    port = f":{parts.port}" if parts.port not in (None, 80, 443) else ""
+    return f"//{host}{port}{legacy_path(url)}"
+
+
 def legacy_path(url: str) -> str:
     """Return a legacy URL as browsers request it: host dropped, non-ASCII %-encoded."""
     parts = urlsplit(url.strip())
@@ -67,15 +81,28 @@ def legacy_path(url: str) -> str:
 
 
 def read_redirects(path: Path) -> dict[str, str]:
-    """Return data/redirects.yml as {legacy path: our path} (empty if absent)."""
+    """Return data/redirects.yml as {legacy path: our path} (empty if absent).
+
+    Keys are read as the build reads them (`legacy_path`): an editor's line with
+    the old host name or Vietnamese letters matches the URL a browser sends.
+    """
     if not path.is_file():
         return {}
     data = yaml.safe_load(path.read_text("utf-8")) or {}
-    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+    if not isinstance(data, dict):
+        return {}
+    return {legacy_path(str(k)): str(v) for k, v in data.items()}
 
 
 def add_redirect(path: Path, source: str, target: str) -> bool:
-    """Append one redirect to data/redirects.yml unless its source is there."""
+    """Append one redirect to data/redirects.yml unless its source is there.
+
+    A legacy address that is already the new one ("/tin-tuc/a/" on both sites)
+    needs none: its line would be a loop.
+    """
+    page = source.removesuffix("index.html").rstrip("/")
+    if "?" not in source and page == target.rstrip("/"):
+        return False
     if source in read_redirects(path):
         return False
     text = path.read_text("utf-8") if path.is_file() else REDIRECTS_HEADER
