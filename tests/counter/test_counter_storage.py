@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import signal
 import sqlite3
@@ -171,7 +172,10 @@ def run_writer(
             watchdog.cancel()
             await writer.stop()
 
-    return asyncio.run(main())
+    # In a thread of its own: a browser test in the same worker may have left
+    # Playwright's loop running in this one (pytest-xdist mixes test files).
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, main()).result()
 
 
 def test_group_commit_answers_every_concurrent_hit(database_url: str) -> None:
