@@ -117,8 +117,10 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Both cores: pytest-xdist, one test file per worker at a time (TEST_WORKERS=0: one process).
+TEST_WORKERS ?= 2
 test: test-deps lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile)
 
 # Benchmarks (docs/BENCHMARKS.md): bench/run.py, then every bench/*_bench.py present.
 BENCHOPTS ?=
