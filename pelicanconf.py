@@ -2,9 +2,12 @@
 
 from pathlib import Path
 
-from portal import jinja, text
+from portal import buildpolicy, jinja, text
 
 ROOT = Path(__file__).resolve().parent
+# A plugin that fails to load fails the build; an editor's error under the dev
+# server is reported and the server keeps watching (portal/buildpolicy.py).
+buildpolicy.install()
 
 AUTHOR = "Ban Dân vận Tỉnh ủy Bình Thuận"
 SITENAME = "Dân vận khéo"

@@ -21,6 +21,7 @@ from typing import Any
 
 from pelican import signals
 
+from portal import outputs
 from portal.options import merge_options
 
 try:
@@ -158,6 +159,7 @@ def write_hashed_copies(settings: Mapping, output: Path, options: Mapping) -> in
                 continue
             digest = file_hash(source, options["hash_length"])
             target = static_dir / hashed_name(relative, digest)
+            outputs.declare(target)
             if target.is_file() and target.stat().st_size == source.stat().st_size:
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -232,6 +234,9 @@ def compress_tree(output: Path, options: Mapping) -> tuple[int, int]:
     remove_orphans(output, options)
     written = skipped = 0
     for path in text_files(output, options):
+        outputs.declare(path.with_name(path.name + ".gz"))
+        if use_brotli:
+            outputs.declare(path.with_name(path.name + ".br"))
         if compress_file(path, use_brotli):
             written += 1
         else:

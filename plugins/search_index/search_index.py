@@ -23,6 +23,7 @@ from typing import Any
 from pelican import signals
 from pelican.generators import Generator
 
+from portal import outputs
 from portal.options import merge_options
 from portal.text import fold, nfc
 
@@ -54,8 +55,8 @@ class OptionsError(ValueError):
     """The SEARCH setting is wrong."""
 
 
-class SearchIndexError(SystemExit):
-    """Pagefind failed: the build stops with a Vietnamese message, exit code 1."""
+class SearchIndexError(RuntimeError):
+    """Pagefind failed: the build fails (exit code 1); the dev server keeps watching."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -192,6 +193,7 @@ def run_pagefind(output: str | Path, options: Mapping[str, Any]) -> float:
             f"{PREFIX}: không tạo được chỉ mục tìm kiếm (Pagefind báo lỗi, "
             f"mã {done.returncode}): {detail}"
         )
+    outputs.declare_tree(Path(output) / options["output_subdir"])
     log.info("%s: indexed %s in %.1f s", PREFIX, output, seconds)
     return seconds
 

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from pelican import signals
 
+from portal import outputs
 from portal.options import merge_options
 
 __all__ = [
@@ -126,6 +127,7 @@ def write_nginx_file(pelican) -> None:
     )
     if not target.is_file() or target.read_text("utf-8") != text:
         target.write_text(text, "utf-8")
+    outputs.declare(target)
     log.debug("%s: policy %s", PREFIX, policy)
 
 

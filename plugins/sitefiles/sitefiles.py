@@ -17,6 +17,7 @@ from xml.sax.saxutils import escape
 from pelican import signals
 from pelican.generators import Generator
 
+from portal import outputs
 from portal.options import merge_options
 
 __all__ = ["SiteFilesGenerator", "get_options", "register"]
@@ -170,6 +171,7 @@ class SiteFilesGenerator(Generator):
         path = Path(self.output_path, relative)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, "utf-8")
+        outputs.declare(path)
         log.debug("%s: wrote %s", PREFIX, path)
 
 
