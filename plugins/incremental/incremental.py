@@ -595,7 +595,8 @@ class Build:
 
     def finish(self) -> None:
         """Remove the previous build's files this one did not produce."""
-        self.deleted = self.remove_stale()
+        # With Pelican's own writer nothing is noted, but the folder began empty.
+        self.deleted = [] if self.plain else self.remove_stale()
         self.finished = True
 
     def seal(self) -> None:
