@@ -51,7 +51,7 @@ serve: $(STAMP)
 	COUNTER_URL=$(SERVE_COUNTER_URL) $(PELICAN) $(CONTENT) -o $(OUTPUT) -s pelicanconf.py $(PELICANOPTS)
 	@echo "Serving on http://$(HOST):$(PORT)/ with the counter on $(SERVE_COUNTER_URL) (Ctrl+C to stop)"
 	COUNTER_HOST=$(HOST) COUNTER_PORT=$(COUNTER_PORT) COUNTER_PAGES=$(OUTPUT)/counter-pages.json \
-	  COUNTER_ALLOWED_ORIGINS=http://$(HOST):$(PORT) $(BIN)/python -m counter & counter=$$!; \
+	  COUNTER_MODE=development COUNTER_ALLOWED_ORIGINS=http://$(HOST):$(PORT) $(BIN)/python -m counter & counter=$$!; \
 	  trap 'kill $$counter 2>/dev/null' EXIT INT TERM; \
 	  $(PELICAN) --listen --bind $(HOST) --port $(PORT) -o $(OUTPUT) -s pelicanconf.py
 
@@ -66,7 +66,7 @@ deploy: publish
 
 # The visitor counter service (see docs/COUNTER.md for its settings).
 counter: $(STAMP)
-	COUNTER_HOST=$(HOST) COUNTER_PORT=$(COUNTER_PORT) $(BIN)/python -m counter
+	COUNTER_HOST=$(HOST) COUNTER_PORT=$(COUNTER_PORT) COUNTER_MODE=development $(BIN)/python -m counter
 
 counter-backup: $(STAMP)
 	$(BIN)/python -m counter backup var/backups/

@@ -2,7 +2,11 @@
 
 from pathlib import Path
 
+<<<<<<< HEAD
 from portal import buildpolicy, jinja, text
+=======
+from portal import identity, jinja, text, vocab
+>>>>>>> main
 
 ROOT = Path(__file__).resolve().parent
 # A plugin that fails to load fails the build; an editor's error under the dev
@@ -11,18 +15,15 @@ buildpolicy.install()
 
 AUTHOR = "Ban Dân vận Tỉnh ủy Bình Thuận"
 SITENAME = "Dân vận khéo"
-SITESUBTITLE = "Mô hình, điển hình “Dân vận khéo” tỉnh Bình Thuận"
-# The agency behind the site, shown in the footer and in structured data.
-# SAMPLE DATA: placeholders to be replaced with the agency's real details.
-AGENCY = {
-    "name": "Ban Dân vận Tỉnh ủy Bình Thuận",
-    "governing_body": "Tỉnh ủy Bình Thuận",
-    "address": "Trụ sở Ban Dân vận Tỉnh ủy, thành phố Phan Thiết, tỉnh Bình Thuận",
-    "phone": "0252 3822 000",
-    "email": "bandanvan@example.vn",
-    "responsible": "Trưởng Ban Dân vận Tỉnh ủy",
-    "licence": "Giấy phép số 00/GP-STTTT do Sở Thông tin và Truyền thông cấp (mẫu)",
-}
+# The agency behind the site changes over time (Bình Thuận until 30/6/2025, then
+# Lâm Đồng): data/co-quan.yml, read by portal/identity.py. The footer shows the
+# agency of the build date (env BUILD_DATE or SOURCE_DATE_EPOCH, else today: an
+# input of the build); items show the agency of their own date ({{ date|agency }}).
+# The date itself is no setting: only AGENCY (which changes on 01/7/2025) is, so
+# an incremental build is full when the footer's agency changes, not every day.
+AGENCIES = identity.Agencies(ROOT / "data" / "co-quan.yml")
+AGENCY = AGENCIES(identity.build_date())
+SITESUBTITLE = f"Mô hình, điển hình “Dân vận khéo” tỉnh {AGENCY['province']}"
 SITEURL = ""
 RELATIVE_URLS = False
 
@@ -48,6 +49,7 @@ PLUGINS = [
     "search_index",
     "assets",
     "security",
+    "deploy_marker",
 ]
 
 # The vocabularies (fields, localities, kinds) editors can change.
@@ -161,6 +163,10 @@ JINJA_FILTERS = {
     "vi_weekday_date": text.format_weekday_date,
     "json_ld": jinja.json_ld,
     "vi_sorted": vi_sorted,
+    # Localities over time (portal/vocab.py) and the agency of a date (data/co-quan.yml).
+    "vi_short_date": vocab.short_date,
+    "vi_next_day": vocab.short_date_after,
+    "agency": AGENCIES,
 }
 
 CACHE_PATH = str(ROOT / "cache" / "html")

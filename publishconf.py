@@ -15,3 +15,7 @@ CACHE_PATH = str(ROOT / "cache" / "publish")  # noqa: F405
 # Feeds need absolute URLs: the whole site, then one per section (plugins/sections).
 FEED_ALL_ATOM = "atom.xml"
 FEED_DOMAIN = SITEURL
+
+# A date over a day ahead is an error when publishing (a warning in make html/check),
+# unless the item says `scheduled: true`.
+FRONTMATTER = {**FRONTMATTER, "future_dates": "error"}  # noqa: F405

@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -85,6 +86,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--keep-log", action="store_true", help="keep the temp folder and server.log"
     )
+    parser.add_argument(
+        "--limits",
+        choices=("production", "off"),
+        default="production",
+        help="production: the deployed limits (rate limit per address, new-visitor "
+        "cap, allowed origin, a 64-byte secret); off: no rate limit and no cap",
+    )
     args = parser.parse_args(argv)
     if not 0 < args.duration <= 120 or not 1 <= args.concurrency <= 1024:
         parser.error("--duration must be in (0, 120] and --concurrency in [1, 1024]")
@@ -116,8 +124,13 @@ def start_server(
         "COUNTER_MAX_BATCH": str(args.max_batch),
         "COUNTER_LOG_LEVEL": os.environ.get("COUNTER_LOG_LEVEL", "WARNING"),
         "COUNTER_TRUSTED_PROXIES": HOST,
+        "COUNTER_MODE": "production",
+        "COUNTER_SECRET": secrets.token_hex(32),
+        "COUNTER_ALLOWED_ORIGINS": f"http://{HOST}:{port}",
         "PYTHONPATH": str(ROOT),
     }
+    if args.limits == "off":
+        env |= {"COUNTER_RATE_LIMIT": "off", "COUNTER_NEW_VISITORS_PER_ADDRESS": "0"}
     log = (workdir / "server.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "counter"], env=env, cwd=workdir, stdout=log, stderr=log
@@ -138,15 +151,17 @@ def start_server(
 class HitRequests:
     """Prebuilt parts of POST /api/hit, so the client spends little per request.
 
-    Each request comes from its own documentation-range IPv6 address (only a
-    header value: nothing is sent there), with one of a few browser UAs.
+    Each request comes from its own documentation-range (3fff::/20) IPv6 /64 (only a
+    header value: nothing is sent there), with one of a few browser UAs and the
+    site's Origin, so the production limits apply but never refuse a visit.
     """
 
     def __init__(self, port: int, pages: int) -> None:
         """Build the request heads (one per UA) and tails (one per page)."""
         self.heads = [
             b"POST /api/hit HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: text/plain\r\n"
-            b"User-Agent: %s\r\n" % (HOST.encode(), port, ua)
+            b"Origin: http://%s:%d\r\nSec-Fetch-Site: same-origin\r\n"
+            b"User-Agent: %s\r\n" % (HOST.encode(), port, HOST.encode(), port, ua)
             for ua in USER_AGENTS
         ]
         self.tails = []
@@ -159,10 +174,16 @@ class HitRequests:
         return b"".join(
             (
                 self.heads[seq % len(self.heads)],
-                b"X-Forwarded-For: 2001:db8::%x:%x\r\n" % (worker, seq),
+                b"X-Forwarded-For: 3fff:%x:%x:%x::1\r\n" % prefix64(worker, seq),
                 self.tails[(worker * 7919 + seq) % len(self.tails)],
             )
         )
+
+
+def prefix64(worker: int, seq: int) -> tuple[int, int, int]:
+    """Return hextets that give visit seq of a worker its own /64 in 3fff::/20."""
+    number = worker << 24 | seq & 0xFFFFFF  # 44 bits: 3fff:0xxx:xxxx:xxxx::/64
+    return number >> 32 & 0xFFF, number >> 16 & 0xFFFF, number & 0xFFFF
 
 
 async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from counter import routes
 from counter.config import Config
-from counter.identity import BotDetector, RateLimiter, TrustedProxies
+from counter.identity import BotDetector, NewVisitorCap, RateLimiter, TrustedProxies
 from counter.pages import PageList
 from counter.routes import Context, Reply, Request, error
 from counter.storage import GroupCommitWriter
@@ -138,5 +138,10 @@ def create_app(config: Config, storage: GroupCommitWriter | None = None) -> Coun
         bots=BotDetector(config.bot_pattern),
         proxies=TrustedProxies(config.trusted_proxies),
         limiter=RateLimiter(config.rate_limit) if config.rate_limit else None,
+        new_visitors=(
+            NewVisitorCap(config.new_visitors_per_address, config.tzinfo())
+            if config.new_visitors_per_address
+            else None
+        ),
     )
     return CounterApp(context)

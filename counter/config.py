@@ -23,6 +23,10 @@ DEFAULT_MAX_PENDING = 20_000
 DEFAULT_REQUEST_TIMEOUT = 10.0
 DEFAULT_PAGES_CHECK_INTERVAL = 1.0
 DEFAULT_LOG_LEVEL = "INFO"
+DEFAULT_NEW_VISITORS_PER_ADDRESS = 20
+DEFAULT_MODE = "production"
+MODES = ("production", "development")
+MIN_SECRET_BYTES = 32
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s[%(process)d] %(message)s"
 # Matched case-insensitively against the User-Agent. "HeadlessChrome" (our own
 # browser tests) is deliberately not matched: `headless(?!chrome)`.
@@ -79,6 +83,8 @@ class Config:
     pages_check_interval: float = DEFAULT_PAGES_CHECK_INTERVAL
     log_level: str = DEFAULT_LOG_LEVEL
     secret: bytes = field(default=b"", repr=False)
+    mode: str = DEFAULT_MODE
+    new_visitors_per_address: int = DEFAULT_NEW_VISITORS_PER_ADDRESS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Config:
@@ -134,9 +140,31 @@ class Config:
                 LOG_LEVELS,
             ),
             secret=environ.get("COUNTER_SECRET", "").encode("utf-8"),
+            mode=_parse_choice(
+                "COUNTER_MODE", get("COUNTER_MODE", DEFAULT_MODE).lower(), MODES
+            ),
+            new_visitors_per_address=_parse_int(
+                "COUNTER_NEW_VISITORS_PER_ADDRESS",
+                get(
+                    "COUNTER_NEW_VISITORS_PER_ADDRESS",
+                    str(DEFAULT_NEW_VISITORS_PER_ADDRESS),
+                ),
+                0,
+                1_000_000,
+            ),
         )
         config.tzinfo()  # fail early on an unknown time zone
         return config
+
+    def check_secret(self) -> None:
+        """Refuse a production service whose COUNTER_SECRET is missing or short."""
+        if self.mode == "production" and len(self.secret) < MIN_SECRET_BYTES:
+            raise ConfigError(
+                f"COUNTER_SECRET must be at least {MIN_SECRET_BYTES} bytes in "
+                f"production (got {len(self.secret)}); generate one with "
+                "`python3 -c 'import secrets; print(secrets.token_hex(32))'` and put "
+                "it in /etc/dvk-counter.env, or set COUNTER_MODE=development"
+            )
 
     @property
     def backend(self) -> str:

@@ -12,6 +12,7 @@ import secrets
 import socket
 import time
 from collections.abc import Callable, Iterable
+from datetime import datetime, tzinfo
 
 from counter.config import Network, RateLimit
 
@@ -175,8 +176,82 @@ def _parse_ip(value: str) -> tuple[str, int, int] | None:
     return socket.inet_ntop(family, packed), 6, int.from_bytes(packed, "big")
 
 
+def address_key(address: str) -> str | bytes:
+    """Return the rate-limit key of an address: itself for IPv4, its /64 for IPv6.
+
+    One IPv6 subscriber usually gets a whole /64, so a key per address would let
+    one household rotate through 2**64 keys.
+    """
+    if ":" not in address:
+        return address
+    try:
+        return socket.inet_pton(socket.AF_INET6, address)[:8]
+    except (OSError, ValueError):
+        return address
+
+
+class NewVisitorCap:
+    """Bound the new visitor identities one address may create per page and day.
+
+    A visitor identity is (address, User-Agent): rotating the User-Agent from one
+    address would otherwise count once per User-Agent. The User-Agents are kept
+    as Python hashes, in memory only, and forgotten when the day changes.
+    """
+
+    def __init__(
+        self,
+        limit: int,
+        tz: tzinfo,
+        clock: Callable[[], float] = time.time,
+        max_keys: int = 500_000,
+    ) -> None:
+        """Start the day empty."""
+        self._limit = limit
+        self._tz = tz
+        self._clock = clock
+        self._max_keys = max_keys
+        self._day = ""
+        self._next_day_check = 0.0
+        self._seen: dict[int, int | set[int]] = {}
+
+    def allow(self, key: object, page: str, user_agent: str) -> bool:
+        """Tell whether this identity may count (recording it if it is new)."""
+        self._roll_day()
+        # Ints, not tuples and sets, for the common case of one User-Agent per
+        # (address, page): a million GC-tracked objects would slow every request.
+        slot = hash((key, page))
+        marker = hash(user_agent)
+        agents = self._seen.get(slot)
+        if agents is None:
+            if len(self._seen) >= self._max_keys:  # a flood of addresses: start over
+                self._seen.clear()
+            self._seen[slot] = marker
+            return True
+        if isinstance(agents, int):
+            if agents == marker:
+                return True
+            agents = self._seen[slot] = {agents}
+        if marker in agents:
+            return True  # a visitor already seen: the dedup decides
+        if len(agents) >= self._limit:
+            return False
+        agents.add(marker)
+        return True
+
+    def _roll_day(self) -> None:
+        """Forget yesterday's identities when the day changes (checked every second)."""
+        now = self._clock()
+        if now < self._next_day_check:
+            return
+        self._next_day_check = now + 1.0
+        day = datetime.fromtimestamp(now, self._tz).date().isoformat()
+        if day != self._day:
+            self._day = day
+            self._seen.clear()
+
+
 class RateLimiter:
-    """In-memory token buckets, one per visitor identity."""
+    """In-memory token buckets, one per address (IPv6: per /64)."""
 
     def __init__(
         self,

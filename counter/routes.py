@@ -13,7 +13,14 @@ from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
 from counter.config import Config
-from counter.identity import BotDetector, RateLimiter, TrustedProxies, is_prefetch
+from counter.identity import (
+    BotDetector,
+    NewVisitorCap,
+    RateLimiter,
+    TrustedProxies,
+    address_key,
+    is_prefetch,
+)
 from counter.pages import InvalidPage, PageList, normalise_page
 from counter.storage import Counts, GroupCommitWriter, StorageBusy, StorageError
 
@@ -55,6 +62,7 @@ class Context:
     bots: BotDetector
     proxies: TrustedProxies
     limiter: RateLimiter | None
+    new_visitors: NewVisitorCap | None = None
 
 
 class Request:
@@ -67,8 +75,16 @@ class Request:
         self.scope = scope
         self.receive = receive
         headers: dict[bytes, bytes] = {}
+        repeated: dict[bytes, list[bytes]] = {}
         for name, value in scope["headers"]:
-            headers[name] = headers[name] + b", " + value if name in headers else value
+            if name not in headers:
+                headers[name] = value
+            elif name in repeated:
+                repeated[name].append(value)
+            else:
+                repeated[name] = [headers[name], value]
+        for name, values in repeated.items():  # one join each: linear, not quadratic
+            headers[name] = b", ".join(values)
         self.headers = headers
 
     @property
@@ -136,10 +152,14 @@ def counts_reply(counts: Counts) -> Reply:
 async def hit(ctx: Context, request: Request) -> Reply:
     """Count a visit: POST {"page": "/path/"} as application/json or text/plain."""
     address, user_agent = request.identity(ctx.proxies)
-    limited = _rate_limited(ctx, address, user_agent)
+    key = address_key(address)
+    limited = _rate_limited(ctx, key)
     if limited is not None:
         ctx.storage.reject("rate_limited")
         return limited
+    if not _origin_allowed(ctx, request):
+        ctx.storage.reject("origin")
+        return error(403, "origin not allowed")
     media_type = request.headers.get(b"content-type", b"").split(b";", 1)[0]
     if media_type.strip().lower() not in JSON_TYPES:
         return error(415, "content type must be application/json or text/plain")
@@ -156,13 +176,17 @@ async def hit(ctx: Context, request: Request) -> Reply:
         return await _answer(ctx, ctx.storage.read, page, "bot")
     if is_prefetch(request.headers):
         return await _answer(ctx, ctx.storage.read, page, "prefetch")
+    if ctx.new_visitors is not None and not ctx.new_visitors.allow(
+        key, page, user_agent
+    ):
+        return await _answer(ctx, ctx.storage.read, page, "new_visitor_cap")
     return await _answer(ctx, ctx.storage.hit, page, address, user_agent)
 
 
 async def count(ctx: Context, request: Request) -> Reply:
     """Answer the counts of ?page=/path/ without counting."""
-    address, user_agent = request.identity(ctx.proxies)
-    limited = _rate_limited(ctx, address, user_agent)
+    address, _user_agent = request.identity(ctx.proxies)
+    limited = _rate_limited(ctx, address_key(address))
     if limited is not None:
         return limited
     try:
@@ -190,11 +214,22 @@ async def healthz(ctx: Context, request: Request) -> Reply:
     return Reply(200 if healthy else 503, body, [])
 
 
-def _rate_limited(ctx: Context, address: str, user_agent: str) -> Reply | None:
-    """Return a 429 reply if this identity is over the rate limit."""
+def _origin_allowed(ctx: Context, request: Request) -> bool:
+    """Tell whether a hit comes from one of the site's origins (when configured)."""
+    origins = ctx.config.allowed_origins
+    if not origins:
+        return True
+    if request.headers.get(b"sec-fetch-site", b"").lower() == b"cross-site":
+        return False
+    origin = request.headers.get(b"origin")
+    return origin is not None and origin.decode("latin-1").lower() in origins
+
+
+def _rate_limited(ctx: Context, key: object) -> Reply | None:
+    """Return a 429 reply if this address (an IPv6 /64) is over the rate limit."""
     if ctx.limiter is None:
         return None
-    wait = ctx.limiter.check((address, user_agent))
+    wait = ctx.limiter.check(key)
     if not wait:
         return None
     retry = str(max(1, math.ceil(wait))).encode()

@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import pickle
+import shutil
 import signal
 import socket
 import sqlite3
@@ -44,7 +45,14 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
 # Salts and dedup rows are kept for today and yesterday only, then deleted.
 RETENTION_DAYS = 2
-REJECT_REASONS = ("bot", "prefetch", "unknown_page", "rate_limited")
+REJECT_REASONS = (
+    "bot",
+    "prefetch",
+    "unknown_page",
+    "rate_limited",
+    "origin",
+    "new_visitor_cap",
+)
 HIT, READ, REJECT = 0, 1, 2
 _ATTEMPTS = 3
 _LOCK_WAIT = 3.0  # seconds to wait for a previous writer to let go of SQLite
@@ -515,6 +523,11 @@ class SQLiteStorage(Storage):
         try:
             source.backup(target)  # one step: a consistent snapshot, writers go on
             target.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
+            # No salt, no visitor hash in a backup: wipe them and their pages.
+            target.execute("PRAGMA secure_delete=ON")
+            target.execute("DELETE FROM counter_salts")
+            target.execute("DELETE FROM counter_seen")
+            target.execute("VACUUM")
             check = target.execute("PRAGMA quick_check").fetchone()[0]
             if check != "ok":
                 raise StorageError(f"backup failed its integrity check: {check}")
@@ -525,6 +538,19 @@ class SQLiteStorage(Storage):
         partial.replace(dest)
         log.info("counter: backup written to %s (site total %d)", dest, stats.site)
         return stats
+
+    def restore(self, source: Path) -> None:
+        """Replace the database by a backup, holding the lock (no service running)."""
+        self._claim()
+        try:
+            partial = self.path.with_name(self.path.name + ".restoring")
+            shutil.copyfile(source, partial)
+            os.chmod(partial, 0o600)
+            for suffix in ("-wal", "-shm"):
+                self.path.with_name(self.path.name + suffix).unlink(missing_ok=True)
+            partial.replace(self.path)
+        finally:
+            self._release()
 
 
 class _sqlite_transaction:  # noqa: N801 - used like a function

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
 
 from portal import vocab
-from portal.frontmatter import parse_file
+from portal.frontmatter import Limits, parse_file
+from portal.imagecheck import MAX_IMAGE_PIXELS
 from portal.problems import Problem
+from portal.sanitize import BodyRenderer
 from portal.schema import (
     SECTIONS,
     Context,
@@ -22,29 +25,49 @@ from portal.schema import (
 MARKDOWN_SUFFIXES = (".md", ".markdown", ".mkd", ".mdown")
 
 
+# The Markdown settings and FRONTMATTER of pelicanconf.py, when it cannot be read.
+MARKDOWN = {"extensions": [], "output_format": "html"}
+
+
 def content_files(content: Path) -> list[Path]:
-    """List the Markdown files of every section, in a stable order."""
+    """List the Markdown files of every section, and every symlink, stably ordered.
+
+    A symlinked folder is listed, not entered: the check refuses it, as the build.
+    """
     return sorted(
         path
         for section in SECTIONS
         for path in (content / section).rglob("*")
-        if path.suffix in MARKDOWN_SUFFIXES and path.is_file()
+        if path.is_symlink() or (path.suffix in MARKDOWN_SUFFIXES and path.is_file())
     )
 
 
-def check_file(path: Path, content: Path, ctx: Context, display: str) -> Item:
-    """Parse and check one content file."""
+def check_file(
+    path: Path,
+    content: Path,
+    ctx: Context,
+    display: str,
+    renderer: BodyRenderer | None = None,
+) -> Item:
+    """Parse and check one content file (and its body's HTML, given a renderer)."""
     kind = kind_of(path.relative_to(content).as_posix()) or "page"
-    return check_document(parse_file(path, display), kind, ctx)
+    doc = parse_file(path, display, ctx.limits, content)
+    item = check_document(doc, kind, ctx)
+    if renderer is not None and item.ok:
+        item.problems += renderer.render(doc.path, doc.body, doc.body_line)[1]
+    return item
 
 
 def check_tree(
-    content: Path, ctx: Context, base: Path | None = None
+    content: Path,
+    ctx: Context,
+    base: Path | None = None,
+    renderer: BodyRenderer | None = None,
 ) -> tuple[list[Item], list[Problem]]:
     """Check every file under content/; return the items and all their problems."""
     base = base or Path.cwd()
     items = [
-        check_file(path, content, ctx, _display(path, base))
+        check_file(path, content, ctx, _display(path, base), renderer)
         for path in content_files(content)
     ]
     problems = [p for item in items for p in item.problems]
@@ -53,11 +76,16 @@ def check_tree(
 
 
 def _display(path: Path, base: Path) -> str:
-    """Show a path relative to the working folder when it is inside it."""
-    try:
-        return path.resolve().relative_to(base.resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()
+    """Show a path relative to the working folder when it is inside it.
+
+    Symlinks are not followed: a linked file is named where the editor sees it.
+    """
+    for absolute, folder in ((os.path.abspath, os.path.abspath), (Path.resolve,) * 2):
+        try:
+            return Path(absolute(path)).relative_to(folder(base)).as_posix()
+        except ValueError:
+            continue
+    return path.as_posix()
 
 
 def report(problems: Iterable[Problem], files: int, github: bool = False) -> int:
@@ -82,14 +110,54 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--github", action="store_true", help="in dạng chú thích GitHub"
     )
+    parser.add_argument(
+        "-s",
+        "--settings",
+        default="pelicanconf.py",
+        type=Path,
+        help="tệp cấu hình Pelican (giới hạn, Markdown, khung nhúng được phép)",
+    )
+    parser.add_argument(
+        "--future-dates",
+        choices=("warning", "error"),
+        help="ngày ở tương lai là cảnh báo hay lỗi (mặc định: theo cấu hình)",
+    )
     args = parser.parse_args(argv)
+    markdown, options, max_pixels = _settings(args.settings)
     try:
-        ctx = Context(vocab.load(args.data), args.content / "images")
+        limits = Limits.from_mapping(options.get("limits"))
+    except ValueError as error:
+        print(f"LỖI {args.settings}: FRONTMATTER['limits']: {error}")
+        return 1
+    try:
+        ctx = Context(
+            vocab.load(args.data),
+            args.content / options.get("images_dir", "images"),
+            limits=limits,
+            future_dates=args.future_dates or options.get("future_dates", "warning"),
+            max_pixels=max_pixels,
+        )
     except vocab.VocabularyError as error:
         print(f"LỖI {error}")
         return 1
-    items, problems = check_tree(args.content, ctx)
+    renderer = BodyRenderer(markdown, options.get("iframe_hosts", ()))
+    items, problems = check_tree(args.content, ctx, renderer=renderer)
     return 1 if report(problems, len(items), args.github) else 0
+
+
+def _settings(path: Path) -> tuple[dict, dict, int]:
+    """Return the MARKDOWN and FRONTMATTER settings and pixel limit of the build."""
+    if not path.is_file():
+        return dict(MARKDOWN), {"limits": {}}, MAX_IMAGE_PIXELS
+    from pelican.settings import read_settings  # only when there is a file to read
+
+    settings = read_settings(str(path))
+    images = settings.get("IMAGES") or {}
+    return (
+        settings["MARKDOWN"],
+        dict(settings.get("FRONTMATTER") or {}),
+        images.get("max_pixels", MAX_IMAGE_PIXELS),
+    )
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,44 @@ for _loader in (SlowLoader, FastLoader):
     _loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_or_text)
 FENCE = "---"
 CLOSERS = ("---", "...")
+# "title:Tên" (no space after the colon): YAML reads it as text, not a field.
+NO_SPACE_AFTER_COLON = re.compile(r"^\s*([A-Za-z_][\w-]*):(?![\s/])\S")
+MEGABYTE = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How big an editor's file and its fields may be (FRONTMATTER["limits"])."""
+
+    file_bytes: int = MEGABYTE  # a whole Markdown file
+    depth: int = 4  # nesting of lists and groups in the front matter
+    text: int = 300  # a line of text: title, unit, author, image_alt…
+    summary: int = 1000
+    image_caption: int = 1000
+    slug: int = 100  # an explicit `slug:` (a folder name on every system)
+    tag: int = 60  # one tag (or one related model's slug)
+    tags: int = 30  # how many tags (or related models) an item has
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any] | None) -> Limits:
+        """Return the default limits with some replaced; raise ValueError if wrong."""
+        values = dict(values or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown limits: {', '.join(unknown)}")
+        for key, value in values.items():
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"limit '{key}' must be a positive int")
+        return cls(**values)
+
+    def chars(self, name: str) -> int:
+        """Return the most characters a text field may hold."""
+        return getattr(self, name, self.text) if name in _TEXT_LIMITS else self.text
+
+
+_TEXT_LIMITS = ("summary", "image_caption", "slug")
+LIMITS = Limits()
 
 
 @dataclass
@@ -42,6 +82,7 @@ class Document:
     meta: dict[str, Any] = field(default_factory=dict)
     lines: dict[str, int] = field(default_factory=dict)
     body: str = ""
+    body_line: int = 1  # the file's line where the body starts
     problems: list[Problem] = field(default_factory=list)
 
     def fail(
@@ -88,30 +129,130 @@ def _compose(loader_class: type, text: str) -> tuple[Any, Any]:
         loader.dispose()
 
 
-def _load_yaml(doc: Document, text: str) -> None:
-    """Load the front matter YAML, keeping each top-level key's line number."""
+def _refuse(loader_class: type, text: str, depth: int) -> tuple[str, str, int] | None:
+    """Walk the YAML events, before any node is built; return what is refused.
+
+    Anchors and aliases (“&a”, “*a”) are refused: a few lines of them can stand for
+    billions of values. So is nesting deeper than `depth`. Returns (message, fix,
+    line in the front matter, from 0), or None.
+    """
+    loader = loader_class(text)
+    level = 0
     try:
-        node, data = _compose(FastLoader, text)
+        while loader.check_event():
+            event = loader.get_event()
+            line = event.start_mark.line
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                return (
+                    "phần thông tin đầu dùng neo hoặc bí danh YAML (“&…”, “*…”)",
+                    "viết thẳng giá trị cho từng trường, không dùng “&” và “*”",
+                    line,
+                )
+            if isinstance(event, yaml.CollectionStartEvent):
+                level += 1
+                if level > depth:
+                    return (
+                        f"phần thông tin đầu lồng nhau quá {depth} cấp",
+                        "mỗi trường là một giá trị hoặc một danh sách đơn giản",
+                        line,
+                    )
+            elif isinstance(event, yaml.CollectionEndEvent):
+                level -= 1
+    finally:
+        loader.dispose()
+    return None
+
+
+def _missing_space(text: str, before: int | None = None) -> int | None:
+    """Return the first line (from 0) written “name:value”, with no space."""
+    for number, line in enumerate(text.split("\n")):
+        if before is not None and number > before:
+            break
+        if NO_SPACE_AFTER_COLON.match(line):
+            return number
+    return None
+
+
+def _explain(error: yaml.MarkedYAMLError, text: str) -> tuple[str, str, int | None]:
+    """Explain a YAML syntax error in Vietnamese: (message, fix, line from 0)."""
+    mark = error.problem_mark or error.context_mark
+    line = mark.line if mark else None
+    problem, context = error.problem or "", error.context or ""
+    detail = f" (chi tiết: {problem or context or error})"
+    spaceless = _missing_space(text, line)
+    if spaceless is not None:
+        name = NO_SPACE_AFTER_COLON.match(text.split("\n")[spaceless]).group(1)
+        return (
+            f"thiếu dấu cách sau dấu hai chấm ở “{name}:”{detail}",
+            f"viết “{name}: …”, có một dấu cách sau dấu hai chấm",
+            spaceless,
+        )
+    if "'\\t'" in problem or "\t" in problem:
+        return (
+            f"dòng này thụt lề bằng phím Tab{detail}",
+            "xóa ký tự Tab, thụt lề bằng dấu cách (hoặc không thụt lề)",
+            line,
+        )
+    if "mapping values are not allowed" in problem:
+        return (
+            f"giá trị có dấu hai chấm “:” mà không đặt trong ngoặc kép{detail}",
+            'đặt cả giá trị trong ngoặc kép, ví dụ title: "Hội nghị: tổng kết"',
+            line,
+        )
+    if "quoted scalar" in context:
+        start = error.context_mark.line if error.context_mark else line
+        return (
+            f"dấu ngoặc kép mở ở dòng này chưa được đóng{detail}",
+            'thêm dấu ngoặc kép đóng ở cuối giá trị (mở bằng " thì đóng bằng ",'
+            " mở bằng ' thì đóng bằng ')",
+            start,
+        )
+    return (
+        f"phần thông tin đầu (YAML) không hợp lệ{detail}",
+        "kiểm tra dấu hai chấm sau tên trường, thụt lề và dấu ngoặc kép;"
+        " giá trị có dấu hai chấm thì đặt trong ngoặc kép",
+        line,
+    )
+
+
+def _load(doc: Document, text: str, limits: Limits) -> tuple[Any, Any] | None:
+    """Parse the YAML (refusing aliases and deep nesting); record any problem."""
+    try:
+        refused = _refuse(FastLoader, text, limits.depth)
+        if refused is None:
+            return _compose(FastLoader, text)
     except yaml.YAMLError:
         try:
             # The pure-Python loader words and places errors, as it always did.
-            node, data = _compose(SlowLoader, text)
+            refused = _refuse(SlowLoader, text, limits.depth)
+            if refused is None:
+                return _compose(SlowLoader, text)
         except yaml.MarkedYAMLError as error:
-            mark = error.problem_mark or error.context_mark
-            line = mark.line + 2 if mark else None
-            what = error.problem or error.context or "cú pháp sai"
+            refused = _explain(error, text)
+        except yaml.YAMLError as error:
+            refused = (f"phần thông tin đầu (YAML) không hợp lệ: {error}", "", 0)
+    message, fix, line = refused
+    doc.fail("", message, fix, None if line is None else line + 2)
+    return None
+
+
+def _load_yaml(doc: Document, text: str, limits: Limits = LIMITS) -> None:
+    """Load the front matter YAML, keeping each top-level key's line number."""
+    loaded = _load(doc, text, limits)
+    if loaded is None:
+        return
+    node, data = loaded
+    if not isinstance(data, dict):
+        spaceless = _missing_space(text)
+        if spaceless is not None:
+            name = NO_SPACE_AFTER_COLON.match(text.split("\n")[spaceless]).group(1)
             doc.fail(
                 "",
-                f"phần thông tin đầu (YAML) không hợp lệ: {what}",
-                "kiểm tra dấu hai chấm sau tên trường, thụt lề và dấu ngoặc kép;"
-                " giá trị có dấu hai chấm thì đặt trong ngoặc kép",
-                line,
+                f"thiếu dấu cách sau dấu hai chấm ở “{name}:”",
+                f"viết “{name}: …”, có một dấu cách sau dấu hai chấm",
+                spaceless + 2,
             )
             return
-        except yaml.YAMLError as error:
-            doc.fail("", f"phần thông tin đầu (YAML) không hợp lệ: {error}", "", 2)
-            return
-    if not isinstance(data, dict):
         doc.fail(
             "",
             "phần thông tin đầu phải là danh sách “tên trường: giá trị”",
@@ -123,7 +264,7 @@ def _load_yaml(doc: Document, text: str) -> None:
     doc.lines = {str(key.value): key.start_mark.line + 2 for key, _ in node.value}
 
 
-def parse_text(path: str, text: str) -> Document:
+def parse_text(path: str, text: str, limits: Limits = LIMITS) -> Document:
     """Parse the text of a file with `---` fenced YAML front matter."""
     doc = Document(path)
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
@@ -145,12 +286,62 @@ def parse_text(path: str, text: str) -> Document:
             "thêm một dòng “---” sau trường cuối cùng",
             1,
         )
-    _load_yaml(doc, "\n".join(lines[1:end]))
+    _load_yaml(doc, "\n".join(lines[1:end]), limits)
     doc.body = nfc("\n".join(lines[end + 1 :]))
+    doc.body_line = end + 2
     return doc
 
 
-def parse_file(path: Path, display: str) -> Document:
-    """Read and parse one file; `display` is the path shown in messages."""
-    text = _decode(doc := Document(display), path.read_bytes())
-    return doc if text is None else parse_text(display, text)
+def outside(path: Path, root: Path) -> str | None:
+    """Say why a content file is not a regular file inside `root`, or None."""
+    try:
+        relative = path.relative_to(root)
+    except ValueError:
+        return "tệp nằm ngoài thư mục nội dung"
+    current = root
+    for part in relative.parts:
+        current = current / part
+        if current.is_symlink():
+            what = f"thư mục “{part}” chứa tệp" if current != path else "tệp"
+            what = "thư mục" if current == path and path.is_dir() else what
+            return f"{what} là liên kết tượng trưng (symlink), không phải tệp thật"
+    if not path.resolve().is_relative_to(root.resolve()):
+        return "tệp trỏ ra ngoài thư mục nội dung"
+    if not path.is_file():
+        return "không phải một tệp thường"
+    return None
+
+
+def parse_file(
+    path: Path, display: str, limits: Limits = LIMITS, root: Path | None = None
+) -> Document:
+    """Read and parse one file; `display` is the path shown in messages.
+
+    With `root` (the content folder), a symlink or a file outside it is refused
+    before it is read; so is a file over the size limit.
+    """
+    doc = Document(display)
+    why = outside(path, root) if root is not None else None
+    if why:
+        return doc.fail(
+            "",
+            why,
+            "chép nội dung vào một tệp thật trong thư mục content/ rồi xóa liên kết",
+            None,
+        )
+    size = path.stat().st_size
+    if size > limits.file_bytes:
+        return doc.fail(
+            "",
+            f"tệp nặng {_megabytes(size)}, quá giới hạn {_megabytes(limits.file_bytes)}",
+            "rút gọn bài; ảnh và tài liệu đính kèm để trong content/images/,"
+            " không dán vào bài",
+            None,
+        )
+    text = _decode(doc, path.read_bytes())
+    return doc if text is None else parse_text(display, text, limits)
+
+
+def _megabytes(size: int) -> str:
+    """Write a size in megabytes, Vietnamese style (1,5 MB)."""
+    return f"{size / MEGABYTE:.1f}".rstrip("0").rstrip(".").replace(".", ",") + " MB"

@@ -86,10 +86,15 @@ def publish(
 ) -> int:
     """Build into a staging copy and swap it in only on success; return the status."""
     staging = output.with_name(output.name + ".staging")
+    # The build's files for nginx (portal.serverfiles) land beside the staging
+    # folder; they are moved beside the output with it.
+    staging_server = staging.with_name(staging.name + "-server")
     stage(output, staging)
+    remove(staging_server)
     status = build(content, staging, settings, extra)
     if status != 0:
         remove(staging)
+        remove(staging_server)
         print(
             f"LỖI Xuất bản thất bại (mã {status}); trang đang chạy trong "
             f"{output}/ được giữ nguyên. Sửa các lỗi ở trên rồi chạy lại.",
@@ -97,6 +102,10 @@ def publish(
         )
         return status
     swap(staging, output)
+    if staging_server.is_dir():
+        output_server = output.with_name(output.name + "-server")
+        remove(output_server)
+        staging_server.rename(output_server)
     print(f"Đã xuất bản vào {output}/.")
     return 0
 

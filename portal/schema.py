@@ -6,6 +6,7 @@ whole set can tell (duplicate slugs or URLs, related models that do not exist).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import difflib
 import re
@@ -15,16 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, UnidentifiedImageError
-
-from portal.frontmatter import Document
+from portal import imagecheck
+from portal.frontmatter import LIMITS, Document, Limits
 from portal.problems import Problem
+from portal.reserved import WINDOWS_DEVICE_NAMES, is_reserved
 from portal.text import slugify
-from portal.vocab import FIELD_VOCABULARY, Vocabulary
+from portal.vocab import FIELD_VOCABULARY, Term, Vocabulary, short_date
 
 MIN_YEAR = 1990
-MAX_IMAGE_PIXELS = 40_000_000
-MAX_IMAGE_BYTES = 25 * 1024 * 1024
+FUTURE_MARGIN = dt.timedelta(days=1)
 STATUSES = ("published", "draft")
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 DATE_DMY = re.compile(r"^\s*(\d{1,2})/(\d{1,2})/(\d{4})\s*$")
@@ -35,23 +35,6 @@ SECTIONS = {
     "news": ("news", "tin-tuc/"),
     "pages": ("page", ""),
 }
-# URLs the site itself uses; no page may take them.
-RESERVED_SLUGS = frozenset(
-    {
-        "mo-hinh",
-        "tin-tuc",
-        "linh-vuc",
-        "dia-ban",
-        "nam",
-        "tim-kiem",
-        "theme",
-        "images",
-        "feeds",
-        "drafts",
-        "pagefind",
-        "static",
-    }
-)
 
 
 @dataclass
@@ -61,6 +44,9 @@ class Context:
     vocabularies: Mapping[str, Vocabulary]
     images_dir: Path
     today: dt.date = field(default_factory=dt.date.today)
+    limits: Limits = LIMITS
+    max_pixels: int = imagecheck.MAX_IMAGE_PIXELS  # IMAGES["max_pixels"]
+    future_dates: str = "warning"  # a date over a day ahead: "warning" or "error"
 
 
 @dataclass
@@ -116,7 +102,25 @@ def _text(f: _Field, name: str, value: Any) -> str | None:
     if not value.strip():
         f.fail(name, "đang để trống", f"điền nội dung cho “{name}”")
         return None
-    return value.strip()
+    return _capped(f, name, value.strip())
+
+
+def _count(number: int) -> str:
+    """Write a whole number the Vietnamese way (1.000)."""
+    return f"{number:,}".replace(",", ".")
+
+
+def _capped(f: _Field, name: str, value: str) -> str | None:
+    """Check a text against its length limit."""
+    limit = f.ctx.limits.chars(name)
+    if len(value) > limit:
+        f.fail(
+            name,
+            f"dài {_count(len(value))} ký tự, quá giới hạn {_count(limit)} ký tự",
+            "rút gọn lại; nội dung dài đặt trong phần bài viết, dưới phần thông tin đầu",
+        )
+        return None
+    return value
 
 
 def _term(vocabulary: str) -> Checker:
@@ -150,8 +154,54 @@ def _term(vocabulary: str) -> Checker:
     return check
 
 
+def _locality(f: _Field, name: str, value: Any) -> Term | None:
+    """Check a locality, and that it existed in the item's year (2025: both sides)."""
+    term = _term(FIELD_VOCABULARY["locality"])(f, name, value)
+    year = _item_year(f.doc.meta)
+    if term is None or year is None:
+        return term
+    vocab = f.ctx.vocabularies[FIELD_VOCABULARY["locality"]]
+    if term.ceased_by(year):
+        after = short_date(term.valid_to + dt.timedelta(days=1))
+        successors = ", ".join(f"“{t.name}”" for t, _ in vocab.successors(term))
+        f.fail(
+            name,
+            f"“{value}” ({term.full_name}) không còn từ {after}; năm {year} phải"
+            " ghi xã, phường, đặc khu mới",
+            f"chọn đúng xã, phường trong số: {successors}"
+            if successors
+            else "chọn một địa bàn đang có trong data/dia-ban.yml",
+        )
+    elif not term.valid_in(year):
+        before = ", ".join(f"“{t.name}”" for t, _ in vocab.predecessors(term))
+        f.fail(
+            name,
+            f"“{value}” chỉ có từ {short_date(term.valid_from)}; năm {year}"
+            f" nơi này thuộc {before or 'đơn vị cũ'}",
+            f"ghi địa bàn lúc đó ({before})"
+            if before
+            else "kiểm tra lại năm và địa bàn",
+            "warning",
+        )
+    return term
+
+
+def _item_year(meta: Mapping) -> int | None:
+    """Return the year an item is about: its year of recognition, or its date's."""
+    year = meta.get("year")
+    if isinstance(year, int) and not isinstance(year, bool):
+        return year
+    date = meta.get("date")
+    if isinstance(date, dt.date):
+        return date.year
+    match = re.search(r"\b(\d{4})\b", str(date or ""))
+    return int(match.group(1)) if match else None
+
+
 def _choices(vocab: Vocabulary) -> str:
-    """List the names an editor may use from a vocabulary."""
+    """List the names an editor may use from a vocabulary (or where, if long)."""
+    if len(vocab) > 30:
+        return f"chọn một tên (trường name) trong data/{vocab.name}.yml"
     return "chọn một trong: " + ", ".join(f"“{t.name}”" for t in vocab.sorted_terms())
 
 
@@ -219,7 +269,24 @@ def _words(f: _Field, name: str, value: Any) -> list[str] | None:
     if not isinstance(value, list) or not all(isinstance(v, (str, int)) for v in value):
         f.fail(name, "phải là một danh sách", f"viết “{name}: [mục 1, mục 2]”")
         return None
-    return [str(v).strip() for v in value if str(v).strip()]
+    words = [str(v).strip() for v in value if str(v).strip()]
+    limits = f.ctx.limits
+    if len(words) > limits.tags:
+        f.fail(
+            name,
+            f"có {len(words)} mục, quá giới hạn {limits.tags} mục",
+            "chỉ giữ những mục chính",
+        )
+        return None
+    long = next((w for w in words if len(w) > limits.tag), None)
+    if long is not None:
+        f.fail(
+            name,
+            f"mục “{long[:40]}…” dài {len(long)} ký tự, quá giới hạn {limits.tag} ký tự",
+            "mỗi mục chỉ vài từ; tách thành nhiều mục bằng dấu phẩy",
+        )
+        return None
+    return words
 
 
 def _slug_list(f: _Field, name: str, value: Any) -> list[str] | None:
@@ -288,29 +355,10 @@ def _image(f: _Field, name: str, value: Any) -> str | None:
             "kiểm tra tên tệp ảnh (phân biệt chữ hoa, chữ thường) và thư mục",
         )
         return None
-    if path.stat().st_size > MAX_IMAGE_BYTES:
-        f.fail(
-            name,
-            f"ảnh “{value}” nặng hơn 25 MB",
-            "thu nhỏ ảnh (khoảng 2000 điểm ảnh chiều ngang là đủ)",
-        )
-        return None
     try:
-        with Image.open(path) as image:
-            width, height = image.size
-    except (UnidentifiedImageError, OSError):
-        f.fail(
-            name,
-            f"tệp “{value}” không phải ảnh đọc được (hỏng hoặc sai định dạng)",
-            "lưu lại ảnh dạng JPEG hoặc PNG",
-        )
-        return None
-    if width * height > MAX_IMAGE_PIXELS:
-        f.fail(
-            name,
-            f"ảnh “{value}” có {width}×{height} điểm ảnh, quá 40 megapixel",
-            "thu nhỏ ảnh (khoảng 2000 điểm ảnh chiều ngang là đủ)",
-        )
+        imagecheck.verify(path, f.ctx.max_pixels)
+    except imagecheck.BadImage as error:
+        f.fail(name, f"ảnh “{value}” {error.message}", error.fix)
         return None
     return relative
 
@@ -326,12 +374,13 @@ COMMON = {
     "featured": (False, _flag),
     "slug": (False, _slug),
     "status": (False, _status),
+    "scheduled": (False, _flag),
 }
 SCHEMAS: dict[str, dict[str, tuple[bool, Checker]]] = {
     "model": COMMON
     | {
         "category": (True, _term(FIELD_VOCABULARY["category"])),
-        "locality": (True, _term(FIELD_VOCABULARY["locality"])),
+        "locality": (True, _locality),
         "year": (True, _year),
         "kind": (True, _term(FIELD_VOCABULARY["kind"])),
         "unit": (True, _text),
@@ -339,7 +388,7 @@ SCHEMAS: dict[str, dict[str, tuple[bool, Checker]]] = {
     "news": COMMON
     | {
         "category": (False, _term(FIELD_VOCABULARY["category"])),
-        "locality": (False, _term(FIELD_VOCABULARY["locality"])),
+        "locality": (False, _locality),
         "models": (False, _slug_list),
         "author": (False, _text),
     },
@@ -423,6 +472,8 @@ def check_document(doc: Document, kind: str, ctx: Context) -> Item:
                     f"thêm một dòng “{name}: …” vào phần thông tin đầu",
                 )
             continue
+        if isinstance(value, str) and _capped(f, name, value) is None:
+            continue  # too long to check further (or to quote in a message)
         clean = checker(f, name, value)
         if clean is not None:
             item.meta[name] = clean
@@ -447,6 +498,8 @@ def check_document(doc: Document, kind: str, ctx: Context) -> Item:
         slug = _file_slug(doc, item)
         if slug:
             item.meta["slug"] = slug
+    _check_future(f, item)
+    _check_device_name(f, item, doc)
     if kind != "page" and item.meta.get("slug", "").isdigit():
         f.fail(
             "slug",
@@ -454,6 +507,35 @@ def check_document(doc: Document, kind: str, ctx: Context) -> Item:
             "thêm chữ vào tên tệp hoặc slug",
         )
     return item
+
+
+def _check_future(f: _Field, item: Item) -> None:
+    """Flag a date over a day ahead, unless the item is scheduled for it."""
+    date = item.meta.get("date")
+    if date is None or date.date() - f.ctx.today <= FUTURE_MARGIN:
+        return
+    if item.meta.get("scheduled"):
+        return
+    f.fail(
+        "date",
+        f"ngày {date:%d/%m/%Y} còn ở tương lai",
+        "sửa lại ngày đăng; nếu muốn hẹn ngày đăng thì thêm dòng “scheduled: true”"
+        " (bài chỉ lên trang từ ngày đó)",
+        f.ctx.future_dates,
+    )
+
+
+def _check_device_name(f: _Field, item: Item, doc: Document) -> None:
+    """Refuse a slug Windows cannot use as a folder (pages: see check_collection)."""
+    slug = item.meta.get("slug", "")
+    if item.kind != "page" and slug.split(".", 1)[0] in WINDOWS_DEVICE_NAMES:
+        f.fail(
+            "slug",
+            f"“{slug}” là tên thiết bị dành riêng của Windows, không dùng làm địa chỉ",
+            "đổi tên tệp hoặc slug, ví dụ thêm một từ: “" + slug + "-1”",
+        )
+        if "slug" not in doc.lines:
+            item.problems[-1] = dataclasses.replace(item.problems[-1], line=1)
 
 
 def check_collection(items: Iterable[Item]) -> list[Problem]:
@@ -477,7 +559,7 @@ def check_collection(items: Iterable[Item]) -> list[Problem]:
                         item.lines.get("slug", 1),
                     )
                 )
-        if url.strip("/").split("/")[0] in RESERVED_SLUGS and same[0].kind == "page":
+        if same[0].kind == "page" and is_reserved(url):
             problems.append(
                 Problem(
                     same[0].path,
@@ -487,10 +569,30 @@ def check_collection(items: Iterable[Item]) -> list[Problem]:
                     same[0].lines.get("slug", 1),
                 )
             )
-    models = {i.meta["slug"] for i in items if i.kind == "model" and i.meta.get("slug")}
+    models = {
+        i.meta["slug"]
+        for i in items
+        if i.kind == "model" and i.ok and i.meta.get("slug")
+    }
+    broken = {
+        i.meta.get("slug") or Path(i.path).stem: i.path
+        for i in items
+        if i.kind == "model" and not i.ok
+    }
     for item in items:
         for slug in item.meta.get("models", []):
-            if slug not in models:
+            if slug not in models and slug in broken:
+                problems.append(
+                    Problem(
+                        item.path,
+                        "models",
+                        f"mô hình “{slug}” đang có lỗi riêng trong tệp {broken[slug]}",
+                        "sửa tệp đó (xem lỗi của nó); tệp này không cần sửa",
+                        item.lines.get("models"),
+                        "warning",
+                    )
+                )
+            elif slug not in models:
                 close = difflib.get_close_matches(slug, sorted(models), n=1)
                 fix = (
                     f"có phải ý bạn là “{close[0]}”?"

@@ -2,10 +2,20 @@
 
 Each vocabulary is a YAML file in the data folder (`data/linh-vuc.yml`, …) that
 editors may change. Everything else asks this module for terms.
+
+Localities also change over time (data/dia-ban.yml, made by
+scripts/update_localities.py): a term may have a level, a parent (`part_of`), an
+official code, validity dates, and the terms it succeeded or was succeeded by.
+`Term.valid_in(year)` tells whether an item of that year may name it,
+`Vocabulary.successors/predecessors/parent` follow the links, `valid_at(year)`
+gives the terms an editor may choose for a year, and `periods()` groups the terms
+as the /dia-ban/ overview shows them. Files named in NOT_VOCABULARIES (the site's
+identity, data/co-quan.yml, read by portal/identity.py) are skipped.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import functools
 from collections.abc import Iterator, Mapping
@@ -20,19 +30,68 @@ from portal.text import fold, nfc, normalise_key, slugify, sort_key
 FIELD_VOCABULARY = {"category": "linh-vuc", "locality": "dia-ban", "kind": "hinh-thuc"}
 
 
+# Data files in the vocabulary folder that are not vocabularies.
+NOT_VOCABULARIES = frozenset({"co-quan"})
+# Levels a locality may have, from the top.
+LEVELS = ("tỉnh", "huyện", "xã")
+# The day Vietnam's two-level local government began (communes replaced districts).
+REFORM_DATE = dt.date(2025, 7, 1)
+
+
 class VocabularyError(ValueError):
     """A vocabulary data file is wrong; the message says where and how to fix it."""
 
 
 @dataclass(frozen=True)
+class Link:
+    """A term named by another (a successor, a predecessor), with an optional note."""
+
+    slug: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class Term:
-    """One entry of a vocabulary: its slug, short name, full name and aliases."""
+    """One entry of a vocabulary: its slug, short name, full name and aliases.
+
+    Localities may also know their level, parent, validity dates, official code,
+    and the terms that preceded or succeeded them (see data/dia-ban.yml).
+    """
 
     slug: str
     name: str
     full_name: str
     aliases: tuple[str, ...] = ()
     vocabulary: str = ""
+    level: str = ""
+    part_of: str = ""
+    code: str = ""
+    valid_from: dt.date | None = None
+    valid_to: dt.date | None = None
+    preceded_by: tuple[Link, ...] = ()
+    succeeded_by: tuple[Link, ...] = ()
+    note: str = ""
+
+    @property
+    def timed(self) -> bool:
+        """Tell whether the term has a start or an end."""
+        return self.valid_from is not None or self.valid_to is not None
+
+    def valid_on(self, day: dt.date) -> bool:
+        """Tell whether the term existed on a day."""
+        if self.valid_from is not None and day < self.valid_from:
+            return False
+        return self.valid_to is None or day <= self.valid_to
+
+    def valid_in(self, year: int) -> bool:
+        """Tell whether the term existed on any day of a year."""
+        if self.valid_from is not None and year < self.valid_from.year:
+            return False
+        return self.valid_to is None or year <= self.valid_to.year
+
+    def ceased_by(self, year: int) -> bool:
+        """Tell whether the term no longer existed in a year."""
+        return self.valid_to is not None and year > self.valid_to.year
 
     def __str__(self) -> str:
         return self.name
@@ -101,6 +160,154 @@ class Vocabulary:
         """Return the terms in Vietnamese alphabetical order."""
         return sorted(self.terms, key=lambda term: term.sort_key)
 
+    def parent(self, term: Term) -> Term | None:
+        """Return the term a term is part of, if any."""
+        return self.by_slug(term.part_of) if term.part_of else None
+
+    def successors(self, term: Term) -> list[tuple[Term, str]]:
+        """Return the terms that succeeded a term, each with its note."""
+        return self._linked(term.succeeded_by)
+
+    def predecessors(self, term: Term) -> list[tuple[Term, str]]:
+        """Return the terms that preceded a term, each with its note."""
+        return self._linked(term.preceded_by)
+
+    def _linked(self, links: tuple[Link, ...]) -> list[tuple[Term, str]]:
+        """Return the terms of links, in their order, with their notes."""
+        found = [(self.by_slug(link.slug), link.note) for link in links]
+        return [(term, note) for term, note in found if term is not None]
+
+    def former_area(self, term: Term) -> Term | None:
+        """Return the former top-level unit a new unit mostly came from."""
+        for previous, _ in self.predecessors(term):
+            top = previous
+            while self.parent(top) is not None and self.parent(top).timed:
+                top = self.parent(top)
+            if top.level == LEVELS[0]:
+                return top
+        return None
+
+    def valid_at(self, year: int) -> list[Term]:
+        """Return the terms that existed in a year (those without dates too)."""
+        return [term for term in self.terms if term.valid_in(year)]
+
+    def periods(self) -> list[Period]:
+        """Group the terms by period and level as readers look for them.
+
+        Terms from 01/7/2025 come first: the province, then the communes grouped by
+        the former province they came from; then the former units by province; then
+        the terms without dates. A vocabulary without dates has no periods.
+        """
+        if not any(term.timed for term in self.terms):
+            return []
+        new = [t for t in self.terms if t.valid_from and t.valid_from >= REFORM_DATE]
+        old = [t for t in self.terms if t.valid_to and t.valid_to < REFORM_DATE]
+        timeless = [t for t in self.terms if not t.timed]
+        periods = []
+        if new:
+            groups = [Group("Cấp tỉnh", None, [t for t in new if t.level == LEVELS[0]])]
+            by_area: dict[str, Group] = {}
+            for term in new:
+                if term.level == LEVELS[0]:
+                    continue
+                area = self.former_area(term)
+                label = f"Khu vực {_former(area.name)}" if area else "Khác"
+                by_area.setdefault(label, Group(label, area, [])).terms.append(term)
+            groups += sorted(by_area.values(), key=lambda g: sort_key(g.label))
+            periods.append(Period(f"Từ {short_date(REFORM_DATE)}", "tu-2025", groups))
+        if old:
+            provinces = [t for t in old if t.level == LEVELS[0]]
+            groups = [
+                Group(p.full_name, p, [t for t in old if t.part_of == p.slug])
+                for p in provinces
+            ]
+            placed = {t.slug for g in groups for t in g.terms} | {
+                p.slug for p in provinces
+            }
+            rest = [t for t in old if t.slug not in placed]
+            if rest:
+                groups.append(Group("Khác", None, rest))
+            periods.append(
+                Period(f"Trước {short_date(REFORM_DATE)}", "truoc-2025", groups)
+            )
+        if timeless:
+            periods.append(
+                Period("Không theo địa giới", "chung", [Group("", None, timeless)])
+            )
+        for period in periods:
+            period.groups = [g for g in period.groups if g.terms]
+            for group in period.groups:
+                group.terms.sort(key=lambda term: term.sort_key)
+        return periods
+
+
+def short_date(day: dt.date) -> str:
+    """Write a date as legal texts do: 01/7/2025."""
+    return f"{day.day:02d}/{day.month}/{day.year}"
+
+
+def short_date_after(day: dt.date) -> str:
+    """Write the day after a date as legal texts do (a unit's last day -> its end)."""
+    return short_date(day + dt.timedelta(days=1))
+
+
+def _former(name: str) -> str:
+    """Mark a former unit's name as former: "Bình Thuận (cũ)"."""
+    return name if name.endswith("(cũ)") else f"{name} (cũ)"
+
+
+@dataclass
+class Group:
+    """Terms shown together (the communes of one former province, …)."""
+
+    label: str
+    term: Term | None  # the term the group is named after, if any
+    terms: list[Term]
+
+
+@dataclass
+class Period:
+    """The terms of one period (from 01/7/2025, before it), in groups."""
+
+    label: str
+    anchor: str
+    groups: list[Group]
+
+
+def _date(raw: dict, key: str, where: str) -> dt.date | None:
+    """Read an optional date field (YYYY-MM-DD)."""
+    value = raw.get(key)
+    if value is None:
+        return None
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise VocabularyError(
+            f"{where}: “{key}: {value}” không phải ngày; viết dạng năm-tháng-ngày,"
+            " ví dụ 2025-07-01"
+        ) from None
+
+
+def _links(raw: dict, key: str, where: str) -> tuple[Link, ...]:
+    """Read a list of slugs, each maybe as {term: slug, note: …}."""
+    value = raw.get(key) or []
+    if isinstance(value, (str, dict)):
+        value = [value]
+    links = []
+    for entry in value:
+        if isinstance(entry, dict) and isinstance(entry.get("term"), str):
+            links.append(Link(entry["term"], nfc(str(entry.get("note") or ""))))
+        elif isinstance(entry, str):
+            links.append(Link(entry))
+        else:
+            raise VocabularyError(
+                f"{where}: “{key}” cần là danh sách slug, hoặc"
+                " {term: slug, note: một phần}"
+            )
+    return tuple(links)
+
 
 def _read_term(raw: object, vocabulary: str, where: str) -> Term:
     """Build one term from its YAML mapping, or say what is wrong with it."""
@@ -122,7 +329,45 @@ def _read_term(raw: object, vocabulary: str, where: str) -> Term:
         full_name=nfc(str(raw.get("full_name") or name).strip()),
         aliases=tuple(nfc(str(alias).strip()) for alias in aliases),
         vocabulary=vocabulary,
+        **_locality_fields(raw, where),
     )
+
+
+def _locality_fields(raw: dict, where: str) -> dict:
+    """Read the optional fields of a locality: level, parent, dates, code, links."""
+    level = str(raw.get("level") or "")
+    if level and level not in LEVELS:
+        raise VocabularyError(
+            f"{where}: level “{level}” không có; chọn một trong: {', '.join(LEVELS)}"
+        )
+    fields = {
+        "level": level,
+        "part_of": str(raw.get("part_of") or ""),
+        "code": str(raw.get("code") or ""),
+        "valid_from": _date(raw, "valid_from", where),
+        "valid_to": _date(raw, "valid_to", where),
+        "preceded_by": _links(raw, "preceded_by", where),
+        "succeeded_by": _links(raw, "succeeded_by", where),
+        "note": nfc(str(raw.get("note") or "")),
+    }
+    start, end = fields["valid_from"], fields["valid_to"]
+    if start and end and end < start:
+        raise VocabularyError(f"{where}: valid_to ({end}) trước valid_from ({start})")
+    return fields
+
+
+def _check_links(vocabulary: Vocabulary, path: Path) -> None:
+    """Check that every part_of, preceded_by and succeeded_by names a term."""
+    slugs = {term.slug for term in vocabulary}
+    for term in vocabulary:
+        named = [("part_of", term.part_of)] if term.part_of else []
+        named += [("preceded_by", link.slug) for link in term.preceded_by]
+        named += [("succeeded_by", link.slug) for link in term.succeeded_by]
+        for key, slug in named:
+            if slug not in slugs:
+                raise VocabularyError(
+                    f"{path}: mục “{term.name}”: {key} “{slug}” không có trong danh mục"
+                )
 
 
 def read_vocabulary(path: Path) -> Vocabulary:
@@ -143,7 +388,11 @@ def read_vocabulary(path: Path) -> Vocabulary:
     duplicates = sorted({slug for slug in slugs if slugs.count(slug) > 1})
     if duplicates:
         raise VocabularyError(f"{path}: slug trùng nhau: {', '.join(duplicates)}")
-    return Vocabulary(name=name, label=str(data.get("label") or name), terms=terms)
+    vocabulary = Vocabulary(
+        name=name, label=str(data.get("label") or name), terms=terms
+    )
+    _check_links(vocabulary, path)
+    return vocabulary
 
 
 @functools.lru_cache(maxsize=8)
@@ -152,6 +401,7 @@ def _load(directory: str, stamp: tuple) -> Mapping[str, Vocabulary]:
     return {
         path.stem: read_vocabulary(path)
         for path in sorted(Path(directory).glob("*.yml"))
+        if path.stem not in NOT_VOCABULARIES
     }
 
 

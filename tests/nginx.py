@@ -9,7 +9,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,7 +29,7 @@ master_process on;
 worker_processes 1;
 pid {tmp}/nginx.pid;
 error_log {tmp}/error.log warn;
-events {{ worker_connections 64; }}
+events {{ worker_connections 1024; }}
 http {{
     include /etc/nginx/mime.types;
     default_type application/octet-stream;
@@ -63,6 +63,10 @@ class Nginx:
     tmp: Path
     access_log: Path
 
+    def config(self) -> str:
+        """Return the site configuration nginx runs with."""
+        return (self.tmp / "site.conf").read_text("utf-8")
+
     def get(self, path: str, **headers: str) -> tuple[int, dict, bytes]:
         """Fetch a path; return status, lower-cased headers and the raw body."""
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
@@ -76,9 +80,17 @@ class Nginx:
             connection.close()
 
 
-def render(root: Path, site: Path, port: int, counter: str, tmp: Path) -> str:
+def render(
+    root: Path,
+    site: Path,
+    port: int,
+    counter: str,
+    tmp: Path,
+    server_files: Path | None = None,
+) -> str:
     """Fill the sample configuration's @NAMES@ for a test server."""
     text = TEMPLATE.read_text("utf-8")
+    prefix = "/" + site.relative_to(root).as_posix() if site != root else ""
     if not has_brotli():
         text = "\n".join(
             line for line in text.splitlines() if not line.endswith("# brotli")
@@ -88,21 +100,45 @@ def render(root: Path, site: Path, port: int, counter: str, tmp: Path) -> str:
         "@SERVER_NAME@": "127.0.0.1",
         "@ROOT@": str(root),
         "@SITE@": str(site),
+        "@PREFIX@": prefix,
         "@COUNTER@": counter,
         "@ACCESS_LOG@": str(tmp / "access.log"),
+        "@ERROR_LOG@": str(tmp / "site-error.log"),
+        "@SERVER_FILES@": str(server_files or tmp / "server-files"),
     }.items():
         text = text.replace(name, value)
     return text
 
 
+def install_server_files(source: Path | None, target: Path) -> None:
+    """Put the build's server files where nginx includes them (as installed)."""
+    target.mkdir(parents=True, exist_ok=True)
+    if source is not None and source.is_dir():
+        for file in source.iterdir():
+            (target / file.name).write_bytes(file.read_bytes())
+    if not (target / "csp.conf").exists():
+        (target / "csp.conf").write_text("# no policy in this test\n", "utf-8")
+
+
 @contextmanager
 def run_nginx(
-    root: Path, site: Path, port: int, counter: str, tmp: Path
+    root: Path,
+    site: Path,
+    port: int,
+    counter: str,
+    tmp: Path,
+    server_files: Path | None = None,
+    edit: Callable[[str], str] | None = None,
 ) -> Iterator[Nginx]:
-    """Start nginx in the foreground on 127.0.0.1:port; stop it afterwards."""
+    """Start nginx on 127.0.0.1:port with the build's server files; stop it afterwards.
+
+    edit may change the rendered configuration (e.g. shorter timeouts for a test).
+    """
     require_program(NGINX, "nginx")
     tmp.mkdir(parents=True, exist_ok=True)
-    (tmp / "site.conf").write_text(render(root, site, port, counter, tmp), "utf-8")
+    install_server_files(server_files, tmp / "server-files")
+    text = render(root, site, port, counter, tmp)
+    (tmp / "site.conf").write_text(edit(text) if edit else text, "utf-8")
     main = MAIN.format(
         tmp=tmp,
         user="user root root;" if os.geteuid() == 0 else "",

@@ -70,7 +70,10 @@ def serve_published(prefix: str, tmp: Path) -> Iterator[Served]:
     with fake_counter() as counter:
         publish(site, siteurl, f"http://127.0.0.1:{port}", tmp / "cache")
         upstream = f"127.0.0.1:{counter.port}"
-        with run_nginx(root, site, port, upstream, tmp / "nginx") as nginx:
+        server_files = site.with_name(site.name + "-server")
+        with run_nginx(
+            root, site, port, upstream, tmp / "nginx", server_files
+        ) as nginx:
             yield Served(nginx, counter, prefix, site, siteurl)
 
 
@@ -177,8 +180,23 @@ def test_precompressed_copies_are_served(served, encoding, decompress):
 
 
 def test_hidden_files_are_not_served(served):
-    assert (served.site / ".nginx" / "csp.conf").is_file()
-    assert served.get("/.nginx/csp.conf")[0] == 404
+    assert (served.site / ".dvk-site").is_file()
+    assert served.get("/.dvk-site")[0] == 404
+
+
+def test_server_files_are_outside_the_webroot(served):
+    """The CSP is built beside the site and installed into nginx's own folder."""
+    assert not list(served.site.rglob("*.conf"))
+    built = served.site.with_name(served.site.name + "-server") / "csp.conf"
+    assert "add_header Content-Security-Policy" in built.read_text("utf-8")
+    assert "include " + str(served.site) not in served.nginx.config()
+
+
+def test_missing_pages_get_the_sites_own_404_page(served):
+    status, headers, body = served.get("/khong-co-trang-nay/")
+    assert status == 404
+    assert headers["content-type"].startswith("text/html")
+    assert body == (served.site / "404.html").read_bytes()
 
 
 def test_counter_is_proxied(served):
@@ -191,7 +209,8 @@ def test_counter_is_proxied(served):
     assert served.nginx.get("/healthz")[0] == 200
     method, path, sent = served.counter.requests[before]
     assert (method, path) == ("GET", "/api/count?page=mo-hinh/x/")
-    assert not {"X-Forwarded-For", "X-Real-IP", "Forwarded"} & set(sent)
+    assert sent["X-Forwarded-For"] == sent["X-Real-IP"] == "127.0.0.1"
+    assert "Forwarded" not in sent
     assert served.counter.requests[-1][1] == "/healthz"
 
 

@@ -32,7 +32,7 @@ CASES = {
     "invalid YAML": (
         "news/b.md",
         "---\ntitle: Tin\nsummary: Hội nghị: tổng kết\ndate: 2021-01-01\n---\n",
-        "content/news/b.md:3: phần thông tin đầu (YAML) không hợp lệ",
+        "content/news/b.md:3: giá trị có dấu hai chấm “:” mà không đặt trong ngoặc kép",
     ),
     "front matter not a mapping": (
         "news/b.md",
@@ -91,8 +91,8 @@ CASES = {
     ),
     "unknown locality in news": (
         "news/b.md",
-        news(locality="Sài Gòn"),
-        "content/news/b.md:5: locality: không có địa bàn “Sài Gòn” trong danh mục data/dia-ban.yml; chọn một trong: “Bắc Bình”",
+        news(locality="Huế"),
+        "content/news/b.md:5: locality: không có địa bàn “Huế” trong danh mục data/dia-ban.yml; chọn một tên (trường name) trong data/dia-ban.yml",
     ),
     "unknown kind": (
         "models/a.md",
@@ -249,7 +249,10 @@ def test_a_corrupt_image_is_an_error(site):
     site.write("models/a.md", model(image="hong.jpg", image_alt="Ảnh hỏng"))
     result = site.build()
     assert result.returncode == 1
-    assert "image: tệp “hong.jpg” không phải ảnh đọc được" in result.stderr
+    assert (
+        "image: ảnh “hong.jpg” không phải ảnh JPEG, PNG hay WebP đọc được"
+        in result.stderr
+    )
 
 
 def test_an_unknown_key_is_a_warning_and_the_build_goes_on(site):

@@ -524,18 +524,27 @@ def truncated() -> bytes:
 
 
 @pytest.mark.parametrize(
-    ("data", "options", "message"),
+    ("data", "options", "message", "summary"),
     [
-        (truncated(), OPTIONS, "bị hỏng hoặc không đọc được"),
+        # Refused by the reader's own check (portal.imagecheck), as by make check.
+        (
+            truncated(),
+            OPTIONS,
+            "bị hỏng hoặc không đọc hết được",
+            "frontmatter: 1 lỗi trong nội dung, chưa dựng trang nào",
+        ),
         (
             jpeg((200, 100)),
             {**OPTIONS, "max_pixels": 10_000},
             "có 200×100 điểm ảnh, quá 0,01 megapixel",
+            "frontmatter: 1 lỗi trong nội dung, chưa dựng trang nào",
         ),
     ],
     ids=["corrupt", "huge"],
 )
-def test_bad_image_stops_the_build_before_writing(site, data, options, message):
+def test_bad_image_stops_the_build_before_writing(
+    site, data, options, message, summary
+):
     site.write("images/hong.jpg", data)
     site.write("images/tot.jpg", jpeg((80, 60)))
     site.write("models/hong.md", model(image="hong.jpg", image_alt="Hỏng"))
@@ -545,7 +554,7 @@ def test_bad_image_stops_the_build_before_writing(site, data, options, message):
     assert "Traceback" not in result.stderr
     assert "content/models/hong.md:" in result.stderr
     assert "image: ảnh “hong.jpg” " + message in result.stderr
-    assert "images: 1 ảnh lỗi, chưa dựng trang nào" in result.stderr
+    assert summary in result.stderr
     written = (
         [p for p in site.output.rglob("*") if p.is_file()]
         if site.output.exists()
@@ -563,7 +572,7 @@ def test_dev_server_reports_a_bad_image_and_keeps_building(site):
     assert result.returncode == 0, result.stderr
     assert "content/models/hong.md:" in result.stderr
     assert "image: ảnh “hong.jpg” bị hỏng" in result.stderr
-    assert "<figure" not in site.page("mo-hinh/hong/")
+    assert not (site.output / "mo-hinh" / "hong").exists()
 
 
 @pytest.mark.browser

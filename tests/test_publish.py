@@ -61,9 +61,9 @@ def test_failed_publish_keeps_the_old_output_byte_for_byte(published):
 def test_failure_after_pages_are_written_keeps_the_old_output(published):
     before = snapshot(published.output)
     published.write("models/moi.md", model(title="Mô hình mới"))
-    # The CSP file cannot be written (index.html is a file): the build fails at
+    # The page list cannot be written (index.html is a file): the build fails at
     # the very end, after every page of the new site has been written.
-    late_failure = 'SECURITY={"nginx_file": "index.html/csp.conf"}'
+    late_failure = 'COUNTER={"pages_file": "index.html/counter-pages.json"}'
     result = publish(published, late_failure)
     assert result.returncode != 0
     assert "được giữ nguyên" in result.stderr

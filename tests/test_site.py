@@ -99,7 +99,12 @@ def test_check_reports_every_error_and_fails(site):
     assert (
         "LỖI content/news/b.md:5: models: không có mô hình “khong-co”" in result.stdout
     )
-    assert "Đã kiểm tra 2 tệp: 2 lỗi, 0 cảnh báo." in result.stdout
+    # Model "a" has its own error: the news item is only warned, naming that file.
+    assert (
+        "CẢNH BÁO content/news/b.md:5: models: mô hình “a” đang có lỗi riêng"
+        " trong tệp content/models/a.md" in result.stdout
+    )
+    assert "Đã kiểm tra 2 tệp: 2 lỗi, 1 cảnh báo." in result.stdout
 
 
 def test_check_writes_github_annotations(site):

@@ -241,9 +241,11 @@ def _listed(html: str) -> list[str]:
 
 
 def test_terms_are_in_vietnamese_order_and_years_newest_first(built):
-    assert _listed(built.page("dia-ban/")) == [
+    # Localities are grouped by period (tests/test_localities.py): the former
+    # districts of Bình Thuận are the first group before 01/7/2025.
+    former = built.page("dia-ban/").split('id="truoc-2025"', 1)[1]
+    assert _listed(former) == [
         "Bắc Bình",
-        "Cấp tỉnh",
         "Đức Linh",
         "Hàm Tân",
         "Hàm Thuận Bắc",
@@ -294,7 +296,13 @@ def test_term_pages_have_breadcrumbs_and_neighbours(built):
     html = built.page("dia-ban/duc-linh/")
     crumbs = html.split('<nav class="breadcrumbs" aria-label="Đường dẫn">')[1]
     crumbs = crumbs.split("</nav>")[0]
-    assert re.findall(r'href="([^"]*)"', crumbs) == ["/", "/dia-ban/"]
+    # A locality's trail goes through its period and group (test_localities.py).
+    assert re.findall(r'href="([^"]*)"', crumbs) == [
+        "/",
+        "/dia-ban/",
+        "/dia-ban/#truoc-2025",
+        "/dia-ban/#truoc-2025-1",
+    ]
     assert '<li aria-current="page">Đức Linh</li>' in crumbs
     neighbours = html.split('class="term-neighbours"')[1].split("</nav>")[0]
     # Neighbours that have a page, skipping the empty "Cấp tỉnh" and "Hàm Tân"…

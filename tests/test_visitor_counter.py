@@ -101,6 +101,10 @@ def test_settings_choose_what_to_show(small_site):
         ({"urll": "x"}, "visitor_counter: unknown COUNTER keys: urll"),
         ({"url": "ftp://x"}, "visitor_counter: the counter URL must be http(s)"),
         (
+            {"url": 'https://a.vn/"><script>'},
+            "visitor_counter: the counter URL must be http(s)://host[:port]",
+        ),
+        (
             {"timeout_ms": 0},
             "visitor_counter: COUNTER['timeout_ms'] must be a positive int",
         ),

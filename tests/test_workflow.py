@@ -185,6 +185,7 @@ def test_deploy_replaces_the_site_and_keeps_old_hashed_assets(tmp_path):
     source, target = tmp_path / "output", tmp_path / "srv"
     target.mkdir()
     for name, text in {
+        ".dvk-site": "marker",
         "index.html": "cũ",
         "cu/index.html": "trang bỏ",
         "theme/css/site.0a1b2c3d.css": "css cũ",
@@ -202,6 +203,7 @@ def test_deploy_replaces_the_site_and_keeps_old_hashed_assets(tmp_path):
         p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file()
     )
     assert files == [
+        ".dvk-site",
         "index.html",
         "theme/css/site.0a1b2c3d.css",
         "theme/css/site.4e5f6a7b.css",

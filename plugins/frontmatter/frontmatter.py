@@ -6,12 +6,12 @@ anything is written (unless the options say to keep going, as the dev server doe
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from markdown import Markdown
 from markupsafe import escape
 from pelican import signals
 from pelican.generators import ArticlesGenerator, PagesGenerator
@@ -19,10 +19,12 @@ from pelican.readers import BaseReader
 from pelican.urlwrappers import Author, Category, Tag
 from pelican.utils import SafeDatetime
 
-from portal import vocab
-from portal.frontmatter import parse_file
+from portal import imagecheck, vocab
+from portal.files import write_atomic
+from portal.frontmatter import Document, Limits, parse_file
 from portal.options import merge_options
 from portal.problems import ContentError, Problem
+from portal.sanitize import BodyRenderer
 from portal.schema import (
     SECTIONS,
     Context,
@@ -41,7 +43,14 @@ DEFAULTS: Mapping[str, Any] = {
     "drafts": False,  # True: drafts are built and marked "Bản nháp" (dev server)
     "fail_on_error": True,  # False: report errors, skip the files, keep building
     "images_dir": "images",  # under the content folder
+    "limits": {},  # file size, nesting and field lengths: see portal.frontmatter.Limits
+    "future_dates": "warning",  # a date over a day ahead: "warning" or "error"
+    "iframe_hosts": [],  # hosts whose https iframes a body may embed
 }
+FUTURE_DATES = ("warning", "error")
+# In the cache folder: when the next item held by `scheduled: true` is due.
+SCHEDULE_FILE = "frontmatter-scheduled.json"
+DUE_SETTING = "FRONTMATTER_SCHEDULED_DUE"
 SECTION_URLS = {kind: prefix.rstrip("/") for kind, prefix in SECTIONS.values()}
 
 
@@ -59,19 +68,50 @@ def get_options(settings: Mapping) -> dict[str, Any]:
     for key in ("drafts", "fail_on_error"):
         if not isinstance(options[key], bool):
             raise OptionsError(f"{PREFIX}: {SETTING}['{key}'] must be True or False")
+    try:
+        options["limits"] = Limits.from_mapping(options["limits"])
+    except (TypeError, ValueError) as error:
+        raise OptionsError(f"{PREFIX}: {SETTING}['limits']: {error}") from None
+    if options["future_dates"] not in FUTURE_DATES:
+        raise OptionsError(
+            f"{PREFIX}: {SETTING}['future_dates'] must be 'warning' or 'error'"
+        )
+    hosts = options["iframe_hosts"]
+    if not isinstance(hosts, list | tuple) or not all(
+        isinstance(h, str) for h in hosts
+    ):
+        raise OptionsError(
+            f"{PREFIX}: {SETTING}['iframe_hosts'] must be a list of hosts"
+        )
     return options
 
 
 class _ErrorCounter(logging.Handler):
-    """Count the errors any part of the build logs, so none passes unnoticed."""
+    """Count the errors any part of the build logs, so none passes unnoticed.
+
+    Being a handler, it would stop Python's last-resort output (all that
+    `--log-handler plain` has): a record no other handler shows is passed on to it,
+    so Pelican's own "Could not process …", which names the file, still shows.
+    """
 
     def __init__(self) -> None:
-        super().__init__(logging.ERROR)
+        super().__init__(logging.WARNING)
         self.count = 0
 
     def emit(self, record: logging.LogRecord) -> None:
-        if not record.name.startswith(__name__):
+        if record.levelno >= logging.ERROR and not record.name.startswith(__name__):
             self.count += 1
+        if not _shown_elsewhere(logging.getLogger(record.name), self):
+            logging.lastResort.handle(record)
+
+
+def _shown_elsewhere(logger: logging.Logger | None, counter: logging.Handler) -> bool:
+    """Tell whether a logger or its parents have a handler besides the counter."""
+    while logger is not None:
+        if any(handler is not counter for handler in logger.handlers):
+            return True
+        logger = logger.parent if logger.propagate else None
+    return False
 
 
 _counter = _ErrorCounter()
@@ -92,27 +132,34 @@ class FrontMatterReader(BaseReader):
         self.context = Context(
             vocab.from_settings(settings),
             self.content_root / self.options["images_dir"],
+            limits=self.options["limits"],
+            future_dates=self.options["future_dates"],
+            max_pixels=max_pixels(settings),
         )
         self.refused: list[Item] = []
-        self._markdown: Markdown | None = None
+        self._renderer: BodyRenderer | None = None
 
     def read(self, source_path: str) -> tuple[str, dict[str, Any]]:
         """Parse and check one file; refuse it, with its problems, if it has errors."""
         path = Path(source_path)
         relative = path.relative_to(self.content_root).as_posix()
         display = path.relative_to(self.content_root.parent).as_posix()
-        doc = parse_file(path, display)
+        doc = parse_file(path, display, self.options["limits"], self.content_root)
         item = check_document(doc, kind_of(relative) or "page", self.context)
         if not item.ok:
             self.refused.append(item)
             raise FileRefused(f"{PREFIX}: {display} có lỗi (xem bên dưới)")
-        return self._to_html(doc.body), self._metadata(item)
+        html, removals = self._to_html(doc)
+        item.problems += removals
+        return html, self._metadata(item)
 
-    def _to_html(self, body: str) -> str:
-        """Convert a Markdown body, reusing one converter (building one is costly)."""
-        if self._markdown is None:
-            self._markdown = Markdown(**self.settings["MARKDOWN"])
-        return self._markdown.reset().convert(body)
+    def _to_html(self, doc: Document) -> tuple[str, list[Problem]]:
+        """Convert a body to clean HTML; return it and a warning per removal."""
+        if self._renderer is None:
+            self._renderer = BodyRenderer(
+                self.settings["MARKDOWN"], self.options["iframe_hosts"]
+            )
+        return self._renderer.render(doc.path, doc.body, doc.body_line)
 
     def _metadata(self, item: Item) -> dict[str, Any]:
         """Turn checked values into the metadata Pelican and the theme use."""
@@ -142,6 +189,12 @@ class FrontMatterReader(BaseReader):
         return meta
 
 
+def max_pixels(settings: Mapping) -> int:
+    """Return the images plugin's pixel limit, so both check an image alike."""
+    images = settings.get("IMAGES") or {}
+    return images.get("max_pixels", imagecheck.MAX_IMAGE_PIXELS)
+
+
 def _category(term: vocab.Term | None, settings: Mapping) -> Category:
     """Make Pelican's category of an item its field (or the default one)."""
     if term is None:
@@ -166,6 +219,11 @@ def start_build(pelican) -> None:
         raise ContentError(f"{PREFIX}: {error}") from None
     _counter.count = 0
     logging.getLogger("pelican").addHandler(_counter)
+    due = _scheduled_due(pelican.settings)
+    if due:
+        # A setting, so the incremental plugin's fingerprint changes: the build
+        # is a full one, even with no file changed since the last build.
+        pelican.settings[DUE_SETTING] = due
 
 
 def _contents(generators) -> list:
@@ -199,6 +257,56 @@ def collect_problems(generators) -> list[Problem]:
     prefix = Path(generators[0].settings["PATH"]).name
     items = [_as_item(c, prefix) for c in contents]
     return problems + check_collection(items + refused)
+
+
+def hold_scheduled(generator: ArticlesGenerator) -> None:
+    """Keep items scheduled for a later date out of the site until that date.
+
+    Decided at every build (not when the file is read and cached), so the first
+    build on or after the date, such as CI's daily run, publishes the item.
+    """
+    held = [a for a in generator.articles if _is_scheduled(a)]
+    if not held:
+        _save_next_scheduled(generator.settings, None)
+        return
+    for article in held:
+        article.status = "draft"
+        article.is_draft = True
+        log.info("%s: %s hẹn đăng ngày %s", PREFIX, article.source_path, article.date)
+    generator.articles = [a for a in generator.articles if a not in held]
+    generator.drafts += held
+    _save_next_scheduled(generator.settings, min(a.date for a in held))
+
+
+def _schedule_file(settings: Mapping) -> Path:
+    return Path(settings["CACHE_PATH"]) / SCHEDULE_FILE
+
+
+def _save_next_scheduled(settings: Mapping, date: SafeDatetime | None) -> None:
+    """Remember when the next held item is due (none: forget)."""
+    path = _schedule_file(settings)
+    if date is None:
+        path.unlink(missing_ok=True)
+    else:
+        write_atomic(path, json.dumps({"next": date.isoformat()}).encode())
+
+
+def _scheduled_due(settings: Mapping) -> str | None:
+    """Return the date of the item held by the last build, if it is due now."""
+    try:
+        data = json.loads(_schedule_file(settings).read_bytes())
+        due = SafeDatetime.fromisoformat(data["next"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return data["next"] if due <= SafeDatetime.now(due.tzinfo) else None
+
+
+def _is_scheduled(article) -> bool:
+    """Tell whether an article says `scheduled: true` and its date is still ahead."""
+    if not getattr(article, "scheduled", False):
+        return False
+    date = article.date
+    return date > SafeDatetime.now(date.tzinfo)
 
 
 def link_related(generators) -> None:
@@ -242,4 +350,5 @@ def register() -> None:
     """Connect the plugin to Pelican's signals."""
     signals.initialized.connect(start_build)
     signals.readers_init.connect(use_reader)
+    signals.article_generator_pretaxonomy.connect(hold_scheduled)
     signals.all_generators_finalized.connect(finish_reading)

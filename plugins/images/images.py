@@ -36,9 +36,10 @@ from pelican import signals
 from pelican.generators import Generator
 from PIL import Image, ImageCms, ImageOps, features
 
+from portal import imagecheck
+from portal.imagecheck import MAX_IMAGE_PIXELS, MISSING, BadImage
 from portal.options import merge_options
 from portal.problems import ContentError, Problem
-from portal.schema import MAX_IMAGE_PIXELS
 from portal.stamps import is_racy, vouches
 from portal.text import slugify
 
@@ -81,10 +82,6 @@ INDEX_NAME = "index.json"  # in the cache folder: what each source was last time
 # Bump when the index's layout changes, so an old index is ignored (not misread).
 INDEX_FORMAT = 1
 KEY_PATTERN = re.compile(r"[0-9a-f]{64}")
-MISSING = (
-    "không có trong thư mục ảnh",
-    "kiểm tra tên tệp ảnh (phân biệt chữ hoa, chữ thường) và thư mục",
-)
 
 
 class OptionsError(ContentError):
@@ -93,14 +90,6 @@ class OptionsError(ContentError):
 
 class ImageError(ContentError):
     """An image cannot be processed: the build stops before writing."""
-
-
-class BadImage(Exception):
-    """One image cannot be processed; the message says why, in Vietnamese."""
-
-    def __init__(self, message: str, fix: str) -> None:
-        super().__init__(message)
-        self.message, self.fix = message, fix
 
 
 def _positive_int(options: Mapping, key: str, upper: int | None = None) -> None:
@@ -218,26 +207,16 @@ def plan_widths(source_width: int, widths: Iterable[int]) -> list[int]:
 
 def _decode(path: Path, max_pixels: int, widest: int) -> Image.Image:
     """Open, check and decode an image, upright, in sRGB RGB, without metadata."""
-    try:
-        with Image.open(path) as opened:
-            width, height = opened.size
-            if width * height > max_pixels:
-                megapixels = f"{max_pixels / 1e6:g}".replace(".", ",")
-                raise BadImage(
-                    f"có {width}×{height} điểm ảnh, quá {megapixels} megapixel",
-                    "thu nhỏ ảnh (khoảng 2000 điểm ảnh chiều ngang là đủ)",
-                )
-            # A JPEG decodes faster at 1/2, 1/4, 1/8 scale while still >= widest.
-            opened.draft("RGB", (widest, widest))
+    with imagecheck.opened(path, max_pixels) as opened:
+        # A JPEG decodes faster at 1/2, 1/4, 1/8 scale while still >= widest.
+        opened.draft("RGB", (widest, widest))
+        try:
             image = ImageOps.exif_transpose(opened)
-            image.load()
-    except FileNotFoundError:
-        raise BadImage(*MISSING) from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-        raise BadImage(
-            f"bị hỏng hoặc không đọc được ({error})",
-            "mở ảnh bằng phần mềm xem ảnh, lưu lại dạng JPEG hoặc PNG rồi chạy lại",
-        ) from None
+        except (OSError, SyntaxError, ValueError) as error:
+            raise BadImage(
+                f"bị hỏng hoặc không đọc hết được ({error})", imagecheck.RESAVE
+            ) from None
+        imagecheck.decode(image)
     return _clean(image, path)
 
 

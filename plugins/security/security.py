@@ -5,8 +5,11 @@ becomes the origin of the `COUNTER_URL` environment variable (nothing when it is
 empty or on the site's own origin). It goes to:
 - `CSP_META` in the templates' context, for `<meta http-equiv="Content-Security-Policy">`
   (without `frame-ancestors`, which browsers ignore in a meta tag);
-- `SECURITY["nginx_file"]` in the output (default `.nginx/csp.conf`): an nginx
-  `add_header` line that the sample configuration in `deploy/` includes.
+- `SECURITY["nginx_file"]` (default `csp.conf`) in the server's folder beside the
+  output (`portal.serverfiles`, never the webroot): an nginx `add_header` line that
+  `scripts/install-server-files.sh` validates and installs where the sample
+  configuration in `deploy/` includes it.
+`COUNTER_URL` must be an origin (`portal.origins`): scheme, host, optional port.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ import logging
 import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,6 +25,8 @@ from pelican import signals
 
 from portal import outputs
 from portal.options import merge_options
+from portal.origins import ORIGIN_HELP, parse_origin
+from portal.serverfiles import write_server_file
 
 __all__ = [
     "SecurityError",
@@ -38,13 +42,13 @@ PREFIX = "security"
 SETTING = "SECURITY"
 CSP_TEMPLATE = (
     "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; "
-    "img-src 'self' data:; connect-src 'self' {counter_origin}; object-src 'none'; "
+    "img-src 'self' data:; media-src 'self'; connect-src 'self' {counter_origin}; object-src 'none'; "
     "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
 DEFAULTS: Mapping[str, Any] = {
     "csp": CSP_TEMPLATE,
     "counter_url_env": "COUNTER_URL",
-    "nginx_file": ".nginx/csp.conf",
+    "nginx_file": "csp.conf",
     "meta": True,
 }
 # Directives a <meta> policy cannot carry (browsers ignore them there, with a warning).
@@ -60,25 +64,35 @@ def get_options(settings: Mapping) -> dict[str, Any]:
     options = merge_options(settings, SETTING, DEFAULTS, PREFIX, SecurityError)
     if "{counter_origin}" not in options["csp"]:
         raise SecurityError(f"{PREFIX}: csp must contain {{counter_origin}}")
-    if '"' in options["csp"] or "\n" in options["csp"]:
-        raise SecurityError(f"{PREFIX}: csp must be one line without double quotes")
+    if re.search(
+        r'[\x00-\x1f\x7f"\\${}]', options["csp"].replace("{counter_origin}", "")
+    ):
+        raise SecurityError(
+            f"{PREFIX}: csp must be one line without quotes, backslashes, $ or braces"
+        )
+    name = options["nginx_file"]
+    if name and not re.fullmatch(r"[a-z0-9][a-z0-9._-]*\.conf", name):
+        raise SecurityError(
+            f"{PREFIX}: nginx_file must be a file name ending in .conf, got {name!r}"
+        )
     return options
 
 
 def counter_origin(url: str, site_url: str = "") -> str:
     """Return the origin of the counter's URL, or "" when it is the site's own."""
     url = url.strip()
-    if not url or url.startswith("/"):
+    if not url:
         return ""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    try:
+        origin = parse_origin(url)
+    except ValueError:
         raise SecurityError(
-            f"{PREFIX}: COUNTER_URL “{url}” phải là một địa chỉ http(s)://… "
-            "hoặc một đường dẫn bắt đầu bằng /"
-        )
-    origin = f"{parts.scheme}://{parts.netloc}"
+            f"{PREFIX}: COUNTER_URL “{url}” không hợp lệ: phải có dạng {ORIGIN_HELP} "
+            "(chỉ giao thức, tên máy và cổng; không đường dẫn, dấu cách hay dấu "
+            "ngoặc kép). Sửa biến môi trường COUNTER_URL rồi dựng lại."
+        ) from None
     site = urlsplit(site_url)
-    return "" if origin == f"{site.scheme}://{site.netloc}" else origin
+    return "" if origin == f"{site.scheme}://{site.netloc}".lower() else origin
 
 
 def build_policy(template: str, origin: str) -> str:
@@ -114,21 +128,19 @@ def add_meta(generator) -> None:
 
 
 def write_nginx_file(pelican) -> None:
-    """Write the nginx `add_header` line that sends the policy."""
+    """Write the nginx `add_header` line that sends the policy, outside the webroot."""
     options = get_options(pelican.settings)
     if not options["nginx_file"]:
         return
     policy = site_policy(pelican.settings)
-    target = Path(pelican.output_path) / options["nginx_file"]
-    target.parent.mkdir(parents=True, exist_ok=True)
     text = (
-        "# Written by the build (plugins/security); included by deploy/nginx.\n"
+        "# Written by the build (plugins/security); installed by "
+        "scripts/install-server-files.sh.\n"
         f'add_header Content-Security-Policy "{policy}" always;\n'
     )
-    if not target.is_file() or target.read_text("utf-8") != text:
-        target.write_text(text, "utf-8")
-    outputs.declare(target)
-    log.debug("%s: policy %s", PREFIX, policy)
+    path = write_server_file(pelican.settings, options["nginx_file"], text)
+    outputs.declare(path)
+    log.debug("%s: policy %s written to %s", PREFIX, policy, path)
 
 
 def check_settings(pelican) -> None:

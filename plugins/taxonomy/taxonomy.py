@@ -11,6 +11,11 @@ A new index is a settings change only, e.g. in TAXONOMIES:
                   "title": "Hình thức", "url": "hinh-thuc/"}
 (a vocabulary lists all its terms, empty ones too; without one, the values
 found are the terms). The templates taxonomy.html and term.html serve them all.
+
+A vocabulary with dates (localities, portal/vocab.py) also gives the overview its
+`periods` (from 01/7/2025, before it; terms in groups), and each term page its
+period, parent, successors, predecessors and `successor_items` (the items of the
+units that succeeded a former one); breadcrumbs follow the period and group.
 """
 
 from __future__ import annotations
@@ -158,6 +163,18 @@ class TermPage:
     url: str | None = None
     save_as: str | None = None
     feed_url: str | None = None
+    # Localities over time (a vocabulary with dates): the term's place and history.
+    period: PeriodPages | None = None
+    group: GroupPages | None = None
+    parent: TermPage | None = None
+    successors: list[tuple[TermPage, str]] = field(default_factory=list)
+    predecessors: list[tuple[TermPage, str]] = field(default_factory=list)
+    successor_items: list = field(default_factory=list)  # items of successors
+
+    @property
+    def term(self) -> vocab.Term | None:
+        """Return the vocabulary term of the page, if it has one."""
+        return self.value if isinstance(self.value, vocab.Term) else None
 
     @property
     def count(self) -> int:
@@ -174,6 +191,30 @@ class TermPage:
 
 
 @dataclass(eq=False)
+class GroupPages:
+    """Term pages shown together on an overview (one former province's, …)."""
+
+    label: str
+    page: TermPage | None  # the term page the group is named after, if any
+    terms: list[TermPage]
+    anchor: str = ""  # its id on the overview
+
+
+@dataclass(eq=False)
+class PeriodPages:
+    """The term pages of one period of a vocabulary with dates, in groups."""
+
+    label: str
+    anchor: str
+    groups: list[GroupPages]
+
+    @property
+    def count(self) -> int:
+        """Return how many terms of the period have items."""
+        return sum(1 for g in self.groups for t in g.terms if t.count)
+
+
+@dataclass(eq=False)
 class Taxonomy:
     """One way of indexing items (by field, locality, year…), with its terms."""
 
@@ -186,6 +227,7 @@ class Taxonomy:
     feed_items: int
     vocabulary: vocab.Vocabulary | None = None
     terms: list[TermPage] = field(default_factory=list)
+    periods: list[PeriodPages] = field(default_factory=list)  # empty: no dates
     _by_key: dict[str, TermPage] = field(default_factory=dict, repr=False)
     _by_value: dict[Any, TermPage | None] = field(default_factory=dict, repr=False)
 
@@ -254,13 +296,65 @@ class Taxonomy:
             pages.sort(key=lambda page: sort_key(page.name))
         else:
             pages.sort(key=lambda page: page.value, reverse=self.order == "newest")
+        self._link_history()
         for page in pages:
-            if page.count:
+            if page.count or page.successor_items:
                 page.url = f"{self.url}{page.slug}/"
                 page.save_as = f"{page.url}index.html"
-                if self.feed_items:
+                if self.feed_items and page.count:
                     page.feed_url = f"{page.url}atom.xml"
         self.terms = pages
+
+    def _link_history(self) -> None:
+        """Give each term page its period, parent, successors and predecessors."""
+        if self.vocabulary is None:
+            return
+        pages = self._by_key
+        for period in self.vocabulary.periods():
+            groups = [
+                GroupPages(
+                    g.label,
+                    pages.get(g.term.slug) if g.term else None,
+                    [pages[t.slug] for t in g.terms],
+                    f"{period.anchor}-{index}",
+                )
+                for index, g in enumerate(period.groups, start=1)
+            ]
+            self.periods.append(PeriodPages(period.label, period.anchor, groups))
+            for group in groups:
+                for page in group.terms:
+                    page.period, page.group = self.periods[-1], group
+        for page in pages.values():
+            term = page.term
+            if term is None:
+                continue
+            parent = self.vocabulary.parent(term)
+            page.parent = pages.get(parent.slug) if parent else None
+            page.successors = [
+                (pages[t.slug], note) for t, note in self.vocabulary.successors(term)
+            ]
+            page.predecessors = [
+                (pages[t.slug], note) for t, note in self.vocabulary.predecessors(term)
+            ]
+            if term.level != vocab.LEVELS[0]:
+                own = {id(item) for item in page.latest}
+                found = {}
+                for successor, _ in page.successors:
+                    for item in successor.latest:
+                        if id(item) not in own:
+                            found.setdefault(id(item), item)
+                page.successor_items = newest_first(found.values())
+
+    def crumbs(self, page: TermPage) -> list[tuple[str, str | None]]:
+        """Return a term page's breadcrumbs: index, period, group, the term."""
+        trail = [(HOME, ""), (self.title, self.url)]
+        if page.period is not None:
+            trail.append((page.period.label, f"{self.url}#{page.period.anchor}"))
+        group = page.group
+        if group is not None and group.label:
+            link = group.page.url if group.page and group.page.url else None
+            trail.append((group.label, link or f"{self.url}#{group.anchor}"))
+        return [*trail, (page.name, None)]
 
     def neighbours(self) -> Iterator[tuple[TermPage | None, TermPage, TermPage | None]]:
         """Yield each term that has a page with the previous and next such terms."""
@@ -382,7 +476,7 @@ class TaxonomyGenerator(Generator):
             relative_urls=self.settings["RELATIVE_URLS"],
             taxonomy=taxonomy,
             term=term,
-            breadcrumbs=[(HOME, ""), (taxonomy.title, taxonomy.url), (term.name, None)],
+            breadcrumbs=taxonomy.crumbs(term),
             previous_term=previous,
             next_term=following,
             page_name=term.url.rstrip("/"),

@@ -21,6 +21,7 @@ from pelican import signals
 
 from portal import outputs
 from portal.options import merge_options
+from portal.origins import ORIGIN_HELP, parse_origin
 from portal.paths import under
 
 __all__ = ["OptionsError", "get_options", "page_id", "register"]
@@ -50,12 +51,13 @@ def get_options(settings: Mapping, environ: Mapping[str, str] = os.environ) -> d
         (options["url"] or environ.get(ENVIRONMENT, "")).strip().rstrip("/")
     )
     if options["url"]:
-        parts = urlsplit(options["url"])
-        if parts.scheme not in ("http", "https") or not parts.netloc:
+        try:
+            options["url"] = parse_origin(options["url"])
+        except ValueError:
             raise OptionsError(
-                f"{PREFIX}: the counter URL must be http(s)://host[:port][/path],"
-                f" not {options['url']!r}"
-            )
+                f"{PREFIX}: the counter URL must be http(s)://host[:port] "
+                f"(địa chỉ bộ đếm phải có dạng {ORIGIN_HELP}), not {options['url']!r}"
+            ) from None
     if not isinstance(options["timeout_ms"], int) or options["timeout_ms"] <= 0:
         raise OptionsError(f"{PREFIX}: {SETTING}['timeout_ms'] must be a positive int")
     return options

@@ -28,6 +28,7 @@ BROWSER_UA = (
 PAGES = ["/", "/tin-tuc/a/", "/tin-tuc/b/", "/gioi-thieu/"] + [
     f"/tin-tuc/bai-{i}/" for i in range(40)
 ]
+TEST_SECRET = "test-secret-of-at-least-32-bytes-for-the-counter"
 PG_PACKAGE_HINT = (
     "PostgreSQL is not installed: install the Debian package `postgresql` "
     "(apt-get install postgresql) to run the PostgreSQL backend tests"
@@ -80,9 +81,12 @@ class Server:
         body: bytes | None = None,
         headers: dict[str, str] | None = None,
         chunked: bool = False,
+        source: str = HOST,
     ) -> Reply:
-        """Send one request on a fresh connection and read the reply."""
-        conn = http.client.HTTPConnection(HOST, self.port, timeout=30)
+        """Send one request from a loopback address on a fresh connection."""
+        conn = http.client.HTTPConnection(
+            HOST, self.port, timeout=30, source_address=(source, 0)
+        )
         try:
             conn.request(
                 method, path, body=body, headers=headers or {}, encode_chunked=chunked
@@ -101,6 +105,7 @@ class Server:
         ua: str = BROWSER_UA,
         headers: dict[str, str] | None = None,
         content_type: str = "text/plain;charset=UTF-8",
+        source: str = HOST,
     ) -> Reply:
         """POST /api/hit for page as a browser's sendBeacon/fetch would."""
         all_headers = {
@@ -108,14 +113,13 @@ class Server:
             "User-Agent": ua,
             **(headers or {}),
         }
-        return self.request(
-            "POST", "/api/hit", json.dumps({"page": page}).encode(), all_headers
-        )
+        body = json.dumps({"page": page}).encode()
+        return self.request("POST", "/api/hit", body, all_headers, source=source)
 
-    def count(self, page: str, ua: str = BROWSER_UA) -> Reply:
+    def count(self, page: str, ua: str = BROWSER_UA, source: str = HOST) -> Reply:
         """GET /api/count for page."""
         path = "/api/count?page=" + quote(page, safe="")
-        return self.request("GET", path, headers={"User-Agent": ua})
+        return self.request("GET", path, headers={"User-Agent": ua}, source=source)
 
     def log_text(self) -> str:
         """Return what the server logged so far."""
@@ -158,6 +162,7 @@ def launch_server(
         "COUNTER_PORT": str(port),
         "COUNTER_PAGES": str(pages_path),
         "COUNTER_DATABASE_URL": database_url,
+        "COUNTER_SECRET": TEST_SECRET,
         **env,
     }
     with log_path.open("ab") as log:

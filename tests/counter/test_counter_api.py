@@ -225,22 +225,42 @@ def test_cors_only_for_allowed_origins(start_server: StartServer) -> None:
 
     allowed = server.hit("/", headers={"Origin": "http://localhost:8000"})
     assert allowed.headers["access-control-allow-origin"] == "http://localhost:8000"
-    other = server.hit("/tin-tuc/a/", headers={"Origin": "https://evil.example"})
-    assert other.status == 200 and "access-control-allow-origin" not in other.headers
     plain = server.count("/")
     assert "access-control-allow-origin" not in plain.headers
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "https://evil.example"},
+        {},
+        {"Origin": "https://danvankheo.vn", "Sec-Fetch-Site": "cross-site"},
+    ],
+    ids=["other-origin", "no-origin", "cross-site"],
+)
+def test_hits_from_other_origins_are_refused(
+    start_server: StartServer, headers: dict[str, str]
+) -> None:
+    """With COUNTER_ALLOWED_ORIGINS, a hit from elsewhere gets 403 and counts nothing."""
+    server = start_server(COUNTER_ALLOWED_ORIGINS="https://danvankheo.vn")
+    refused = server.hit("/tin-tuc/a/", headers=headers)
+    assert refused.status == 403 and refused.json == {"error": "origin not allowed"}
+    same = {"Origin": "https://danvankheo.vn", "Sec-Fetch-Site": "same-origin"}
+    assert server.hit("/tin-tuc/a/", headers=same).json["page"] == 1
+
+
 def test_rate_limit_429(start_server: StartServer) -> None:
-    """Over COUNTER_RATE_LIMIT an identity gets 429; others are not affected."""
+    """Over COUNTER_RATE_LIMIT an address gets 429, whatever its User-Agent."""
     server = start_server(COUNTER_RATE_LIMIT="3/60")
     statuses = [server.hit(page).status for page in PAGES[:5]]
     assert statuses == [200, 200, 200, 429, 429]
-    limited = server.hit("/gioi-thieu/")
+    limited = server.hit("/gioi-thieu/", ua=OTHER_UA)
     assert limited.status == 429 and set(limited.json) == {"error"}
     assert int(limited.headers["retry-after"]) >= 1
-    assert server.hit("/gioi-thieu/", ua=OTHER_UA).json["counted"] is True
-    assert server.count("/", ua=OTHER_UA).json["site"] == 4
+    other = server.hit("/gioi-thieu/", source="127.0.0.2")
+    assert other.json["counted"] is True
+    assert server.count("/", ua=OTHER_UA).status == 429
+    assert server.count("/", source="127.0.0.3").json["site"] == 4
 
 
 def test_rate_limit_is_on_by_default(start_server: StartServer) -> None:

@@ -41,5 +41,7 @@ def test_bench_short_run() -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "| concurrency | visits/s" in done.stdout
+    hits = next(line for line in done.stdout.splitlines() if "hits:" in line)
+    assert " 0 failed" in hits  # the production limits refuse no visit here
     row = done.stdout.strip().splitlines()[-1]
     assert row.startswith("| 8 |")

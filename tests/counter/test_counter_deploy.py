@@ -39,6 +39,31 @@ def test_unit_runs_the_service_sandboxed() -> None:
     assert "ReadWritePaths" not in unit
     env = dict(value.split("=", 1) for value in unit["Environment"])
     assert env["COUNTER_DATABASE_URL"].startswith("sqlite:////var/lib/dvk-counter/")
+    assert env["COUNTER_MODE"] == "production"
+    assert env["COUNTER_TRUSTED_PROXIES"] == "127.0.0.1,::1"
+    assert unit["EnvironmentFile"] == ["/etc/dvk-counter.env"]  # the secret: required
+    assert unit["UMask"] == ["0077"]
+
+
+@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="needs systemd-analyze")
+def test_systemd_analyze_accepts_the_server_files_units(tmp_path: Path) -> None:
+    """The path unit and the service it starts verify (the script is not installed)."""
+    for name in ("dvk-server-files.path", "dvk-server-files.service"):
+        shutil.copy(ROOT / "deploy" / name, tmp_path / name)
+    done = subprocess.run(
+        ["systemd-analyze", "verify", str(tmp_path / "dvk-server-files.path")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    problems = [
+        line
+        for line in (done.stdout + done.stderr).splitlines()
+        if line.strip()
+        and "dvk-install-server-files" not in line
+        and "nginx.service" not in line
+    ]
+    assert problems == []
 
 
 @pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="needs systemd-analyze")

@@ -50,7 +50,7 @@ class Visitor:
 
 def identity(thread: int, visit: int) -> tuple[str, str]:
     """Return a distinct (address, User-Agent) for one simulated visitor."""
-    address = f"2001:db8::{thread:x}:{visit:x}"
+    address = f"2001:db8:{thread:x}:{visit:x}::1"  # one /64 each
     return address, f"Mozilla/5.0 (TestBrowser {thread}.{visit % 7})"
 
 

@@ -2,7 +2,7 @@
 // Query and filters live in the URL (?q=duong&dia-ban=Đức+Linh) so a search can be
 // shared and reloaded. Results are drawn with DOM calls only (strict CSP, no innerHTML).
 
-const FILTERS = ["linh-vuc", "dia-ban", "nam", "loai"];
+const FILTERS = ["linh-vuc", "dia-ban", "nam", "loai", "giai-doan"];
 const TYPE_ORDER = ["Mô hình", "Tin tức"];
 const TYPE_LABEL = { model: "Mô hình", news: "Tin tức" };
 const PAGE_SIZE = 10;

@@ -1,0 +1,1 @@
+from .deploy_marker import *  # noqa: F403

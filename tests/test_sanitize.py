@@ -1,0 +1,127 @@
+"""The body sanitiser: each dangerous construct goes, with a warning at its line."""
+
+import pytest
+
+from portal.sanitize import BodyRenderer
+from tests.conftest import get_settings
+
+MARKDOWN = get_settings()["MARKDOWN"]
+FIRST = 7  # the body's first line in its file
+
+
+def render(body: str, hosts=()):
+    """Return a body's HTML and its warnings as 'line: message' strings."""
+    html, warnings = BodyRenderer(MARKDOWN, hosts).render(
+        "content/news/a.md", body, FIRST
+    )
+    return html, [f"{w.line}: {w.message}" for w in warnings]
+
+
+DANGEROUS = {
+    "script": ("<script>alert(1)</script>", "alert", "đã bỏ thẻ <script>"),
+    "inline script": (
+        "Chữ <script>alert(1)</script>.",
+        "<script",
+        "đã bỏ thẻ <script>",
+    ),
+    "event handler": (
+        '<img src="/images/a.jpg" alt="a" onerror="alert(1)">',
+        "onerror",
+        "đã bỏ thuộc tính sự kiện onerror= của thẻ <img>",
+    ),
+    "javascript: link": (
+        '<a href="javascript:alert(1)">bấm</a>',
+        "javascript:",
+        "đã bỏ địa chỉ href= của thẻ <a>",
+    ),
+    "javascript: in Markdown": (
+        "[bấm](javascript:alert(1))",
+        "javascript:",
+        "đã bỏ địa chỉ href= của thẻ <a>",
+    ),
+    "data: link": (
+        '<a href="data:text/html;base64,PHNjcmlwdD4=">bấm</a>',
+        "data:",
+        "đã bỏ địa chỉ href= của thẻ <a>",
+    ),
+    "meta refresh": (
+        '<meta http-equiv="refresh" content="0;url=https://example.org/">',
+        "refresh",
+        "đã bỏ thẻ <meta>",
+    ),
+    "base": ('<base href="https://example.org/">', "<base", "đã bỏ thẻ <base>"),
+    "form": (
+        '<form action="https://example.org/"><input name="mk"></form>',
+        "<form",
+        "đã bỏ thẻ <form>",
+    ),
+    "style": ("<style>body{display:none}</style>", "display", "đã bỏ thẻ <style>"),
+    "style attribute": (
+        '<p style="position:fixed">x</p>',
+        "position",
+        "đã bỏ thuộc tính style= của thẻ <p>",
+    ),
+    "object": ('<object data="x.swf"></object>', "<object", "đã bỏ thẻ <object>"),
+    "embed": ('<embed src="x.swf">', "<embed", "đã bỏ thẻ <embed>"),
+    "iframe": (
+        '<iframe src="https://www.youtube.com/embed/x"></iframe>',
+        "<iframe",
+        "đã bỏ thẻ <iframe>",
+    ),
+    "video from elsewhere": (
+        '<video src="https://example.org/a.mp4" controls></video>',
+        "example.org",
+        "đã bỏ địa chỉ src= của thẻ <video>",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("html", "gone", "warning"), list(DANGEROUS.values()), ids=list(DANGEROUS)
+)
+def test_a_dangerous_construct_is_removed_with_a_warning_at_its_line(
+    html, gone, warning
+):
+    out, warnings = render(f"Đoạn đầu.\n\n{html}\n\nĐoạn cuối.\n")
+    assert gone not in out
+    assert "Đoạn đầu." in out and "Đoạn cuối." in out
+    assert any(w.startswith(f"{FIRST + 2}: {warning}") for w in warnings), warnings
+
+
+ALLOWED = """\
+| Năm | Số mô hình |
+|:----|-----------:|
+| 2020 | 12 |
+
+<figure><img src="/images/cho.jpg" alt="Chợ"><figcaption>Chợ Ma Lâm</figcaption></figure>
+
+<table><caption>Kết quả</caption><thead><tr><th>Xã</th></tr></thead><tbody><tr><td>Ma Lâm</td></tr></tbody></table>
+
+H<sub>2</sub>O và m<sup>2</sup>; <a href="https://example.org/">nguồn</a>, <a href="/mo-hinh/">mô hình</a>.
+
+1. một
+2. hai
+
+<video src="/files/phong-su.mp4" controls=""></video>
+"""
+
+
+def test_allowed_table_figure_and_media_survive_unchanged():
+    plain = BodyRenderer(MARKDOWN, ())
+    plain.extension.sanitizer.clean = lambda html: html  # no sanitiser at all
+    expected = plain.render("a.md", ALLOWED, FIRST)[0]
+    out, warnings = render(ALLOWED)
+    assert warnings == []
+    assert out == expected
+    assert "<figure><img" in out and '<th style="text-align: left;">Năm</th>' in out
+
+
+def test_an_iframe_from_an_allowed_host_is_kept_and_others_go():
+    body = (
+        '<iframe src="https://www.youtube-nocookie.com/embed/x"></iframe>\n\n'
+        '<iframe src="https://example.org/x"></iframe>\n'
+    )
+    out, warnings = render(body, hosts=["www.youtube-nocookie.com"])
+    assert 'src="https://www.youtube-nocookie.com/embed/x"' in out
+    assert "example.org" not in out
+    assert warnings == [f"{FIRST + 2}: đã bỏ địa chỉ src= của thẻ <iframe>"]
