@@ -2,11 +2,7 @@
 
 from pathlib import Path
 
-<<<<<<< HEAD
-from portal import buildpolicy, jinja, text
-=======
-from portal import identity, jinja, text, vocab
->>>>>>> main
+from portal import buildpolicy, identity, jinja, text, vocab
 
 ROOT = Path(__file__).resolve().parent
 # A plugin that fails to load fails the build; an editor's error under the dev

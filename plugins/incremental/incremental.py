@@ -13,7 +13,6 @@ missing or foreign manifest.
 
 from __future__ import annotations
 
-import datetime as dt
 import fnmatch
 import gc
 import hashlib
@@ -29,7 +28,6 @@ import time
 import types
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from blinker import signal as named_signal
 from jinja2 import FileSystemBytecodeCache
@@ -41,7 +39,7 @@ from pelican.log import console
 from pelican.utils import get_relative_path, path_to_url, sanitised_join
 from pelican.writers import FileOverwriteFailedError, Writer
 
-from portal import outputs
+from portal import identity, outputs
 from portal.options import merge_options
 from portal.paths import under
 from portal.stamps import vouches
@@ -339,12 +337,8 @@ def _entry(value: Any) -> list:
 
 
 def build_date(settings: Mapping) -> str:
-    """Return today's date in the site's time zone (or BUILD_DATE), ISO format."""
-    given = os.environ.get("BUILD_DATE")
-    if given:
-        return dt.date.fromisoformat(given).isoformat()
-    zone = ZoneInfo(settings.get("TIMEZONE") or "Asia/Ho_Chi_Minh")
-    return dt.datetime.now(zone).date().isoformat()
+    """Return the build date (portal.identity.build_date: BUILD_DATE, else today)."""
+    return identity.build_date().isoformat()
 
 
 def depends_on_date(settings: Mapping) -> bool:
