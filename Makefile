@@ -20,7 +20,7 @@ COUNTER_PORT ?= 8787
 SERVE_COUNTER_URL ?= http://$(HOST):$(COUNTER_PORT)
 
 .PHONY: help venv html serve devserver publish deploy check test lint format clean test-deps \
-	counter counter-backup bench soak
+	counter counter-backup bench soak import import-accept cms
 
 help:
 	@echo "make serve      build the site and serve it on http://$(HOST):$(PORT)"
@@ -31,9 +31,12 @@ help:
 	@echo "make deploy     publish, then rsync $(OUTPUT)/ to DEPLOY_HOST:DEPLOY_PATH over SSH"
 	@echo "make check      check the content only"
 	@echo "make counter    run the visitor counter service on http://$(HOST):$(COUNTER_PORT)"
+	@echo "make cms        the web editor on http://$(HOST):$(PORT)/quan-tri/ (local back-end)"
 	@echo "make clean      remove the built site and caches"
 	@echo "make bench      time our build against plain Pelican and Hugo (BENCHOPTS=...)"
 	@echo "make soak       1,000 random rebuild steps, each compared with a clean build"
+	@echo "make import     import legacy articles into import/ (SOURCES=... PROFILE=...)"
+	@echo "make import-accept FILES=...  check reviewed imported files, move them into $(CONTENT)/"
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -71,14 +74,42 @@ counter: $(STAMP)
 counter-backup: $(STAMP)
 	$(BIN)/python -m counter backup var/backups/
 
+# The web editor (plugins/cms) on this machine: the dev server, and Decap's local
+# proxy writing straight into this working copy (no login; changes are files to commit).
+CMS_PROXY_PORT ?= 8081
+cms: $(STAMP) node_modules/.installed
+	@echo "Web editor: http://$(HOST):$(PORT)/quan-tri/ (Ctrl+C to stop)"
+	BIND_HOST=$(HOST) PORT=$(CMS_PROXY_PORT) MODE=fs GIT_REPO_DIRECTORY=$(CURDIR) \
+	  node node_modules/decap-server/dist/index.js & proxy=$$!; \
+	  trap 'kill $$proxy 2>/dev/null' EXIT INT TERM; \
+	  CMS_PROXY_PORT=$(CMS_PROXY_PORT) $(PELICAN) $(CONTENT) -o $(OUTPUT) -s devconf.py $(PELICANOPTS) --autoreload --listen --bind $(HOST) --port $(PORT)
+
 check: $(STAMP)
 	$(BIN)/python -m portal.check $(CONTENT) $(CHECKOPTS)
+
+# The legacy portal's articles (docs/CHUYEN-DU-LIEU.md): feeds, saved or fetched HTML
+# pages read with a site profile (PROFILE=hoso.yml), text dumps; drafts wait in import/.
+IMPORT ?= import
+SOURCES ?=
+PROFILE ?=
+IMPORTOPTS ?=
+import: $(STAMP)
+	@test -n "$(SOURCES)" || { echo "Cần SOURCES=…: tệp RSS, thư mục trang HTML, danh sách địa chỉ hoặc tệp chữ"; exit 2; }
+	$(BIN)/python -m portal.importer $(SOURCES) $(if $(PROFILE),--profile $(PROFILE)) --out $(IMPORT) --content $(CONTENT) $(IMPORTOPTS)
+
+# Check reviewed files of import/ and move them into content/ (FILES="import/news/a.md …").
+FILES ?=
+import-accept: $(STAMP)
+	@test -n "$(FILES)" || { echo "Cần FILES=…: các tệp trong import/ đã duyệt"; exit 2; }
+	$(BIN)/python -m portal.importer accept $(FILES) --out $(IMPORT) --content $(CONTENT)
 
 test-deps: $(STAMP) node_modules/.installed
 	bash scripts/install-test-deps.sh
 
-# axe-core for the accessibility tests, pinned in package-lock.json.
+# axe-core for the accessibility tests and Decap CMS for the web editor (plugins/cms),
+# pinned in package-lock.json; npm itself is a Debian package (test-packages.txt).
 node_modules/.installed: package.json package-lock.json
+	command -v npm >/dev/null || bash scripts/install-test-deps.sh
 	npm ci --no-audit --no-fund --silent
 	touch $@
 

@@ -1,5 +1,6 @@
 """Pelican settings of the "Dân vận khéo" portal (development build: `make html`)."""
 
+import os
 from pathlib import Path
 
 from portal import buildpolicy, identity, jinja, text, vocab
@@ -37,6 +38,9 @@ PLUGINS = [
     "sections",
     "taxonomy",
     "sitefiles",
+    "redirects",
+    "cms",
+    "statistics_page",
     "images",
     # Before the plugins that work on the finished output (page list, search index,
     # compressed copies): it removes the pages of deleted items first.
@@ -53,6 +57,12 @@ VOCABULARY_PATH = str(ROOT / "data")
 FRONTMATTER = {"drafts": False, "fail_on_error": True}
 # The visitor counter: the service URL comes from COUNTER_URL at build time.
 COUNTER = {"show_site": True, "show_views": True}
+# The web editor at /quan-tri/ (plugins/cms): `make cms` runs the local back-end.
+# Its 5 MB bundle is compressed once per version; quality 5 takes seconds (publish: 11).
+CMS = {
+    "local_backend": f"http://127.0.0.1:{os.environ.get('CMS_PROXY_PORT', '8081')}/api/v1",
+    "brotli_quality": 5,
+}
 SECTIONS = {
     "models": {"per_page": 12},
     "news": {"per_page": 12},
@@ -98,6 +108,9 @@ PAGE_PATHS = ["pages"]
 # No original image is published (it may carry GPS EXIF): the images plugin writes
 # stripped, resized copies named by content hash.
 STATIC_PATHS = []
+# Attachments (PDF, Word, Excel) are published as they are from content/files/
+# (`make check` refuses other kinds and files over portal.attachments.MAX_BYTES).
+STATIC_PATHS += ["files"]
 IMAGES = {"widths": (320, 640, 960, 1280), "webp_quality": 78, "jpeg_quality": 80}
 USE_FOLDER_AS_CATEGORY = False
 DEFAULT_CATEGORY = "Chung"
@@ -132,7 +145,10 @@ PAGINATION_PATTERNS = (
     (2, "{base_name}/{number}/", "{base_name}/{number}/index.html"),
 )
 
-FEED_ALL_ATOM = None
+# Feeds (site-wide, sections, terms) in every build, with absolute links: from SITEURL,
+# or the local server's address when it is empty (portal/feeds.py).
+FEED_ALL_ATOM = "atom.xml"
+FEED_DOMAIN = SITEURL or "http://127.0.0.1:8000"
 CATEGORY_FEED_ATOM = None
 TRANSLATION_FEED_ATOM = None
 AUTHOR_FEED_ATOM = None
@@ -163,6 +179,8 @@ JINJA_FILTERS = {
     "vi_short_date": vocab.short_date,
     "vi_next_day": vocab.short_date_after,
     "agency": AGENCIES,
+    "nbsp_dash": jinja.nbsp_dash,
+    "initials": jinja.initials,
 }
 
 CACHE_PATH = str(ROOT / "cache" / "html")
@@ -171,4 +189,5 @@ CACHE_PATH = str(ROOT / "cache" / "html")
 # `pelican --ignore-cache`) forces a full build.
 CACHE_CONTENT = False  # the plugin keeps its own cache, keyed by content hash
 LOAD_CONTENT_CACHE = True
-INCREMENTAL = {"global_inputs": [VOCABULARY_PATH]}
+# package-lock.json: a new web editor bundle (plugins/cms) means a full build.
+INCREMENTAL = {"global_inputs": [VOCABULARY_PATH, str(ROOT / "package-lock.json")]}

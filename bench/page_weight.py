@@ -25,6 +25,8 @@ PAGE_TYPES = {
     "gallery": "mo-hinh/",
     "news list": "tin-tuc/",
     "index (field)": "linh-vuc/",
+    "timeline (year)": "nam/",
+    "statistics": "thong-ke/",
     "term (locality)": "dia-ban/phan-thiet/",
     "page": "gioi-thieu/",
     "404": "404.html",

@@ -28,6 +28,14 @@ report (`<CACHE_PATH>/incremental-report.json`) gives the pages rendered; a
 rebuild that turned out to be a full build is marked as such, since it did not
 measure a rebuild.
 
+The publish rows time `make publish` (`python -m portal.publish`, production
+settings, compression and search index) as the workflow runs it: "as CI" with the
+publish cache the previous run left and an empty output folder, "output/
+restored too" with the previous output kept as well (both edit one news item's
+body first), and "from nothing". Pagefind's seconds and peak memory and the
+build process's own peak come from the build's log, in a table of their own,
+with the size and untar time of the publish cache.
+
     .venv/bin/python bench/run.py --sizes 1000,5000 --runs 3
 """
 
@@ -74,6 +82,18 @@ BODY_EDIT = re.compile(r"\n\nCập nhật lần \d+: thêm một câu vào bài\
 TITLE_EDIT = re.compile(r" \(sửa lần \d+\)\Z")
 ADDED_PREFIX = "bench-moi-"
 REPORT = "incremental-report.json"  # the incremental plugin's, in CACHE_PATH
+# The publish rows: `make publish` (portal.publish) as the workflow runs it.
+PUBLISH_CI = "publish as CI: one article edited"
+PUBLISH_KEPT = "publish as CI: one article edited, output/ restored too"
+PUBLISH_NOTHING = "publish from nothing"
+PUBLISH_ROWS = (PUBLISH_CI, PUBLISH_KEPT, PUBLISH_NOTHING)
+# What plugins/search_index and plugins/assets log (see their log.info calls).
+PAGEFIND_LINE = re.compile(
+    r"search_index: indexed .* in ([\d.]+) s, Pagefind's peak memory ([\d.]+) MB"
+)
+COMPRESS_LINE = re.compile(
+    r"assets: compressed (\d+) files .* in ([\d.]+) s; build peak memory ([\d.]+) MB"
+)
 
 
 @dataclass
@@ -86,6 +106,7 @@ class Run:
     images_written: int = 0
     rendered: int | None = None  # pages the incremental plugin rendered
     full_reason: str | None = None  # why the plugin built everything, if it did
+    steps: dict[str, float] = field(default_factory=dict)  # from the build's log
 
 
 @dataclass
@@ -101,6 +122,7 @@ class Row:
     report: Path | None = None  # the incremental plugin's report, if it has one
     rebuild: bool = False  # a full build would measure the wrong thing
     restore: Callable[[], None] = lambda: None  # undo prepare's edits, at the end
+    publish: bool = False  # a `make publish`: read its steps from its log
     runs: list[Run] = field(default_factory=list)
     failed: str = ""
 
@@ -317,6 +339,13 @@ CACHE_PATH = {cache!r}
 {cache_settings}
 {overrides}
 """
+PUBLISH_SETTINGS = """import sys
+sys.path.insert(0, {root!r})
+from publishconf import *  # noqa
+PATH = {content!r}
+CACHE_PATH = {cache!r}
+{overrides}
+"""
 PLAIN_SETTINGS = """# Plain Pelican: default theme, no plugins, same Markdown options and paths.
 AUTHOR = "Ban Dân vận"
 SITENAME = "Dân vận khéo (plain)"
@@ -452,6 +481,7 @@ def run_once(row: Row, image_dirs: list[Path], log: Path) -> None:
     before = snapshot(image_dirs) if row.counts_images else {}
     if row.report:
         row.report.unlink(missing_ok=True)  # never read the report of another run
+    offset = log.stat().st_size if log.exists() else 0
     with log.open("ab") as out:
         start = time.perf_counter()
         child = subprocess.Popen(row.command, stdout=out, stderr=out, cwd=ROOT)
@@ -469,6 +499,10 @@ def run_once(row: Row, image_dirs: list[Path], log: Path) -> None:
         run.rendered = len(data["rendered"])
         if data["full"]:
             run.full_reason = data.get("reason") or "no reason given"
+    if row.publish:
+        with log.open("rb") as written_log:
+            written_log.seek(offset)
+            run.steps = publish_steps(written_log.read().decode("utf-8", "replace"))
     row.runs.append(run)
     rendered = "" if run.rendered is None else f", {run.rendered} page(s) rendered"
     full = "" if run.full_reason is None else f" (full build: {run.full_reason})"
@@ -477,6 +511,49 @@ def run_once(row: Row, image_dirs: list[Path], log: Path) -> None:
         f" {usage.ru_maxrss / 1024:.0f} MB{rendered}{full}",
         flush=True,
     )
+
+
+def publish_steps(text: str) -> dict[str, float]:
+    """Read the seconds and peak memory of the post-build steps from a build's log."""
+    steps = {}
+    search = PAGEFIND_LINE.search(text)
+    if search:
+        steps["pagefind_s"], steps["pagefind_mb"] = map(float, search.groups())
+    compress = COMPRESS_LINE.search(text)
+    if compress:
+        steps["compressed"], steps["compress_s"], steps["build_mb"] = map(
+            float, compress.groups()
+        )
+    return steps
+
+
+def folder_size(path: Path) -> int:
+    """Return the bytes of every file under a folder."""
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def cache_restore(work: Path, cache: Path) -> dict[str, float]:
+    """Measure a cache folder as the workflow saves it: size, tar size, restore time."""
+    if not cache.is_dir():
+        return {}
+    archive = work / "cache-restore.tar"
+    target = work / "cache-restore"
+    subprocess.run(
+        ["tar", "-cf", str(archive), "-C", str(cache.parent), cache.name], check=True
+    )
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir()
+    started = time.perf_counter()
+    subprocess.run(["tar", "-xf", str(archive), "-C", str(target)], check=True)
+    seconds = time.perf_counter() - started
+    found = {
+        "mb": folder_size(cache) / 1e6,
+        "tar_mb": archive.stat().st_size / 1e6,
+        "restore_s": seconds,
+    }
+    archive.unlink()
+    shutil.rmtree(target, ignore_errors=True)
+    return found
 
 
 def count_pages(output: Path | None) -> int | None:
@@ -541,9 +618,11 @@ def _restorer(originals: dict[Path, str]) -> Callable[[], None]:
     return step
 
 
-def edit_one_body(content: Path) -> tuple[Callable[[], None], Callable[[], None]]:
-    """Return a step changing one model's body (a new sentence each time), its undo."""
-    target = sorted((content / "models").glob("*.md"))[0]
+def edit_one_body(
+    content: Path, section: str = "models"
+) -> tuple[Callable[[], None], Callable[[], None]]:
+    """Return a step changing one item's body (a new sentence each time), its undo."""
+    target = sorted((content / section).glob("*.md"))[0]
     original = _clean(target, BODY_EDIT.sub("", target.read_text(encoding="utf-8")))
     counter = iter(range(1, 1_000_000))
 
@@ -761,7 +840,8 @@ def bench_size(size: int, args, work_root: Path) -> tuple[list[Row], dict]:
                     f"out-{name}",
                     post_options=True,
                 ),
-                remove(work / f"out-{name}"),
+                # An empty compressed-bytes store: this row times compressing.
+                remove(work / f"out-{name}", work / "cache" / "compressed"),
                 work / f"out-{name}",
                 warm=bool(images),
                 report=report("cache"),
@@ -779,6 +859,7 @@ def bench_size(size: int, args, work_root: Path) -> tuple[list[Row], dict]:
             )
         )
 
+    rows += publish_rows(work, content, settings, plugins + plugin_names(publish))
     restores = [row.restore for row in rows]
     rows = [row for row in rows if re.search(args.rows, row.name)]
     rebuilds = [row for row in rows if row.rebuild]
@@ -805,6 +886,7 @@ def bench_size(size: int, args, work_root: Path) -> tuple[list[Row], dict]:
         for restore in restores:  # leave the content as generated
             restore()
     info = {
+        "cache_publish": cache_restore(work, work / "cache-publish-ci"),
         "source": source,
         "plugins": base,
         "post": post + [f"{n}[{', '.join(k)}]" for n, k in toggles.items()],
@@ -816,6 +898,94 @@ def bench_size(size: int, args, work_root: Path) -> tuple[list[Row], dict]:
         ),
     }
     return rows, info
+
+
+def publish_rows(
+    work: Path, content: Path, settings: dict, plugins: list[str]
+) -> list[Row]:
+    """Return the rows of `make publish` as the workflow runs it (and from nothing).
+
+    "as CI": the cache folder is the one the previous run left (what the workflow
+    saves and restores), `output/` is empty, one news item's body is edited;
+    "output/ restored too" keeps the previous output as well; "from nothing" has
+    neither cache nor output. Each is `python -m portal.publish` with the
+    production settings, compression and search index included.
+    """
+
+    def command(name: str, cache: str, out: str) -> list[str]:
+        conf = work / f"{name}.py"
+        conf.write_text(
+            PUBLISH_SETTINGS.format(
+                root=str(ROOT),
+                content=str(content),
+                cache=str(work / cache),
+                overrides=image_cache_overrides(settings, plugins, work / cache),
+            ),
+            encoding="utf-8",
+        )
+        # Pelican's "plain" log handler shows no INFO line: the rich one, unwrapped.
+        return [
+            "env",
+            "COLUMNS=400",
+            str(BIN / "python"),
+            "-m",
+            "portal.publish",
+            "--content",
+            str(content),
+            "--output",
+            str(work / out),
+            "-s",
+            str(conf),
+            "--",
+            "--log-handler",
+            "rich",
+            "--verbose",
+        ]
+
+    def then(*steps: Callable[[], None]) -> Callable[[], None]:
+        def step() -> None:
+            for each in steps:
+                each()
+
+        return step
+
+    # One edit step for both rows: each run gets a text no build has seen.
+    edit, restore = edit_one_body(content, "news")
+    ci = work / "out-publish-ci"
+    kept = work / "out-publish-kept"
+    nothing = work / "out-publish-0"
+    return [
+        Row(
+            PUBLISH_CI,
+            command("publish_ci", "cache-publish-ci", ci.name),
+            then(remove(ci, ci.with_name(ci.name + ".staging")), edit),
+            ci,
+            warm=True,
+            report=work / "cache-publish-ci" / REPORT,
+            restore=restore,
+            publish=True,
+        ),
+        Row(
+            PUBLISH_KEPT,
+            command("publish_kept", "cache-publish-kept", kept.name),
+            edit,
+            kept,
+            warm=True,
+            report=work / "cache-publish-kept" / REPORT,
+            publish=True,
+        ),
+        Row(
+            PUBLISH_NOTHING,
+            command("publish_0", "cache-publish-0", nothing.name),
+            remove(
+                nothing,
+                nothing.with_name(nothing.name + ".staging"),
+                work / "cache-publish-0",
+            ),
+            nothing,
+            publish=True,
+        ),
+    ]
 
 
 def write_plain(work: Path, settings: dict) -> Path:
@@ -997,6 +1167,48 @@ def ratios(results: dict[int, tuple[list[Row], dict]]) -> list[str]:
     return out
 
 
+def publish_table(results: dict[int, tuple[list[Row], dict]]) -> list[str]:
+    """Render the publish rows' steps: compression, Pagefind, memory, caches."""
+    lines = [
+        "| items | row | median s | median CPU s | build peak MB | Pagefind s"
+        " | Pagefind peak MB | compressed files | compression s | target |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for size, (rows, info) in results.items():
+        names = {r.name: r for r in rows if r.runs and not r.failed}
+        plain = names.get("plain Pelican")
+        for name in PUBLISH_ROWS:
+            row = names.get(name)
+            if row is None:
+                lines.append(f"| {size} | {name} | n/a | | | | | | | |")
+                continue
+
+            def step(key: str, row: Row = row) -> str:
+                values = [r.steps[key] for r in row.runs if key in r.steps]
+                return f"{statistics.median(values):.1f}" if values else "n/a"
+
+            target = ""
+            if name == PUBLISH_CI:
+                target = f"≤ 15 s: {'met' if row.median() <= 15 else '**missed**'}"
+            elif name == PUBLISH_NOTHING and plain:
+                ratio = row.median() / plain.median()
+                cpu = row.median_cpu() / plain.median_cpu()
+                target = f"≤ 1.5 × plain Pelican: {ratio:.2f} (CPU {cpu:.2f})"
+            lines.append(
+                f"| {size} | {name} | {row.median():.2f} | {row.median_cpu():.2f}"
+                f" | {step('build_mb')} | {step('pagefind_s')} | {step('pagefind_mb')}"
+                f" | {step('compressed')} | {step('compress_s')} | {target} |"
+            )
+        cache = info.get("cache_publish")
+        if cache:
+            lines.append(
+                f"| {size} | cache/publish as restored | {cache['restore_s']:.2f}"
+                f" (untar) | | | | | | | {cache['mb']:.0f} MB"
+                f" ({cache['tar_mb']:.0f} MB as tar) |"
+            )
+    return lines
+
+
 def report(results, args, started: float) -> str:
     """Write the whole report as Markdown."""
     info = next(iter(results.values()))[1]
@@ -1019,6 +1231,8 @@ def report(results, args, started: float) -> str:
         *table(results),
         "",
         *ratios(results),
+        "",
+        *publish_table(results),
         "",
         f"Command: `{' '.join(['.venv/bin/python', 'bench/run.py', *sys.argv[1:]])}`",
     ]

@@ -9,9 +9,11 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from portal import vocab
+from portal.attachments import check_attachments
 from portal.frontmatter import Limits, parse_file
 from portal.imagecheck import MAX_IMAGE_PIXELS
 from portal.problems import Problem
+from portal.renames import check_renames
 from portal.sanitize import BodyRenderer
 from portal.schema import (
     SECTIONS,
@@ -111,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
         "--github", action="store_true", help="in dạng chú thích GitHub"
     )
     parser.add_argument(
+        "--since", default="HEAD", help="so địa chỉ trang với lần commit này"
+    )
+    parser.add_argument(
         "-s",
         "--settings",
         default="pelicanconf.py",
@@ -142,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     renderer = BodyRenderer(markdown, options.get("iframe_hosts", ()))
     items, problems = check_tree(args.content, ctx, renderer=renderer)
+    problems += check_renames(args.content, args.data, items, args.since)
+    problems += check_attachments(args.content)
     return 1 if report(problems, len(items), args.github) else 0
 
 

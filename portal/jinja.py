@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from markupsafe import Markup
@@ -15,3 +16,22 @@ def json_ld(data: Any) -> Markup:
     """Dump data as compact UTF-8 JSON safe inside <script type="application/ld+json">."""
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
     return Markup(text.translate(_SCRIPT_SAFE))
+
+
+# A space before a dash ("2016 – 2020", "Văn hóa – xã hội"): the line may not break there.
+_SPACE_DASH = re.compile(r" ([–—])")
+
+
+def nbsp_dash(value: Any) -> Any:
+    """Put a no-break space before each spaced dash, keeping Markup as Markup."""
+    if value is None:
+        return value
+    text = _SPACE_DASH.sub("\u00a0\\1", str(value))
+    return Markup(text) if isinstance(value, Markup) else text
+
+
+def initials(title: Any, count: int = 2) -> str:
+    """Return the first letters of a title's first words, upper case ("ĐR")."""
+    words = [w.strip("“”\"'‘’()[]«»–—-:,.") for w in str(title).split()]
+    letters = [w[0] for w in words if w and w[0].isalnum()]
+    return "".join(letters[:count]).upper()

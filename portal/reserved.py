@@ -37,6 +37,8 @@ RESERVED_PATHS = frozenset(
         "legacy",
         "portal",
         "tin-tuc-su-kien",
+        # the 404 page's script redirecting legacy URLs (plugins/redirects)
+        "chuyen-huong.js",
     }
 )
 # Names Windows cannot use for a file or folder (with or without an extension).

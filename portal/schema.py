@@ -370,6 +370,8 @@ COMMON = {
     "image": (False, _image),
     "image_alt": (False, _text),
     "image_caption": (False, _text),
+    # The address of the article on the legacy portal (portal/importer).
+    "legacy_url": (False, _text),
     "tags": (False, _words),
     "featured": (False, _flag),
     "slug": (False, _slug),

@@ -30,8 +30,9 @@ from portal.text import fold, nfc, normalise_key, slugify, sort_key
 FIELD_VOCABULARY = {"category": "linh-vuc", "locality": "dia-ban", "kind": "hinh-thuc"}
 
 
-# Data files in the vocabulary folder that are not vocabularies.
-NOT_VOCABULARIES = frozenset({"co-quan"})
+# Data files in the vocabulary folder that are not vocabularies (the site's
+# identity; data/redirects.yml, read by plugins/redirects).
+NOT_VOCABULARIES = frozenset({"co-quan", "redirects"})
 # Levels a locality may have, from the top.
 LEVELS = ("tỉnh", "huyện", "xã")
 # The day Vietnam's two-level local government began (communes replaced districts).

@@ -14,7 +14,8 @@
 # rsync sends changed files into hidden temporary names and renames them all at the
 # end (--delay-updates), then deletes what the new build no longer has
 # (--delete-after). Content-hashed files (name.<8 hex>.ext) are never deleted, so a
-# page a reader loaded just before the deploy still finds its stylesheet.
+# page a reader loaded just before the deploy still finds its stylesheet. Pull-request
+# previews (/xem-truoc/, .github/workflows/preview.yml) are never deleted either.
 # Nothing is deleted unless the target already holds the build's marker file
 # .dvk-site (checked first with `rsync --list-only`), or is empty or missing.
 set -euo pipefail
@@ -70,7 +71,7 @@ hex='[0-9a-f]'
 hashed="*.$hex$hex$hex$hex$hex$hex$hex$hex.*"
 rsync --recursive --links --times --compress --human-readable --stats \
   --chmod=D755,F644 --delay-updates "${delete[@]}" \
-  --filter="P $hashed" --exclude='.~tmp~/' \
+  --filter="P $hashed" --filter='P /xem-truoc/' --exclude='.~tmp~/' \
   --rsh="$rsh" \
   "$source_dir/" "$DEPLOY_HOST:$target/"
 echo "Đã triển khai $source_dir/ lên $DEPLOY_HOST:$DEPLOY_PATH."

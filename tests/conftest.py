@@ -118,6 +118,8 @@ class Site:
     ) -> subprocess.CompletedProcess:
         """Run `pelican` on the site; settings are passed as JSON with -e."""
         settings.setdefault("CACHE_PATH", str(self.root / "cache"))
+        # The site's own redirect file (none unless a test writes one), not data/'s.
+        settings.setdefault("REDIRECTS", {"path": str(self.root / "redirects.yml")})
         return subprocess.run(
             pelican_command(self.content, self.output, conf, settings),
             cwd=self.root,

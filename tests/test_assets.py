@@ -157,6 +157,8 @@ def test_compression_rewrites_only_stale_copies(tmp_path):
         ({"bogus": 1}, "unknown ASSETS keys: bogus"),
         ({"hash_length": 3}, "hash_length"),
         ({"min_size": -1}, "min_size"),
+        ({"brotli_quality": 12}, "brotli_quality must be an int from 0 to 11"),
+        ({"gzip_level": True}, "gzip_level"),
         ([], "must be a dict"),
     ],
 )
@@ -175,3 +177,68 @@ def test_a_missing_theme_file_is_named(site, tmp_path):
     result = site.build(THEME=str(theme), DIRECT_TEMPLATES=["index"])
     assert result.returncode != 0
     assert "assets: giao diện không có tệp “css/khong-co.css”" in result.stderr
+
+
+def _pages(folder, count: int) -> None:
+    """Write `count` different HTML pages (and one small one) under a folder."""
+    for number in range(count):
+        page = folder / f"trang-{number}" / "index.html"
+        page.parent.mkdir(parents=True)
+        page.write_text(f"<p>Mô hình số {number}: Dân vận khéo</p>\n" * 60, "utf-8")
+    (folder / "nho.html").write_text("<p>nhỏ</p>", "utf-8")
+
+
+def _tree(folder) -> dict[str, bytes]:
+    """Map every file under a folder to its bytes."""
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_parallel_and_cached_copies_are_the_one_process_bytes(tmp_path, monkeypatch):
+    import assets.assets as plugin
+
+    one = get_options({"ASSETS": {"workers": 1, "brotli_quality": 5}})
+    two = {**one, "workers": 2}
+    sites = [tmp_path / name for name in ("one", "cold", "warm")]
+    for site in sites:
+        _pages(site, plugin.PARALLEL_MIN + 10)
+    cache = tmp_path / "cache"
+    assert compress_tree(sites[0], one) == (plugin.PARALLEL_MIN + 10, 0)
+    assert compress_tree(sites[1], two, cache) == (plugin.PARALLEL_MIN + 10, 0)
+
+    def refuse(self, suffix, data):
+        raise AssertionError("compressed again although the cache holds it")
+
+    monkeypatch.setattr(plugin.Codec, "compress", refuse)  # forked workers inherit it
+    assert compress_tree(sites[2], two, cache) == (plugin.PARALLEL_MIN + 10, 0)
+    expected = _tree(sites[0])
+    assert len(expected) == 3 * (plugin.PARALLEL_MIN + 10) + 1
+    assert _tree(sites[1]) == expected
+    assert _tree(sites[2]) == expected
+    assert compress_tree(sites[2], two, cache) == (0, plugin.PARALLEL_MIN + 10)
+
+
+def test_the_cache_keeps_only_this_builds_copies(tmp_path):
+    options = get_options({"ASSETS": {"workers": 1, "min_size": 10}})
+    page = tmp_path / "site" / "index.html"
+    page.parent.mkdir()
+    page.write_text("<p>Xin chào</p>" * 10, "utf-8")
+    cache = tmp_path / "cache"
+    compress_tree(page.parent, options, cache)
+    (stale,) = cache.iterdir()
+    page.write_text("<p>Đã sửa</p>" * 10, "utf-8")
+    other = {**options, "brotli_quality": 4}
+    compress_tree(page.parent, other, cache)
+    (folder,) = cache.iterdir()
+    assert folder != stale and "-br4-" in folder.name
+    digest = hashlib.sha256(page.read_bytes()).hexdigest()
+    assert sorted(p.name for p in folder.rglob("*") if p.is_file()) == [
+        f"{digest}.br",
+        f"{digest}.gz",
+    ]
+    assert brotli.decompress((folder / digest[:2] / f"{digest}.br").read_bytes()) == (
+        page.read_bytes()
+    )

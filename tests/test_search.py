@@ -132,11 +132,14 @@ def test_item_pages_carry_filters_meta_and_the_folded_d_words(sample):
 def test_every_page_has_the_header_search_form(sample):
     form = (
         '<form class="search" role="search" action="/tim-kiem/" method="get">'
-        '<label for="q">Tìm kiếm</label> <input id="q" name="q" type="search"> '
+        '<label for="q">Tìm kiếm</label> <input id="q" name="q" type="search"'
+        ' placeholder="Tìm mô hình, tin tức…"> '
         '<button type="submit">Tìm</button></form>'
     )
-    for page in ("", "mo-hinh/", "tin-tuc/", "tim-kiem/", "gioi-thieu/"):
+    for page in ("", "mo-hinh/", "tin-tuc/", "gioi-thieu/"):
         assert form in sample.page(page)
+    # The search page has its own box: the header's is left out there.
+    assert '<form class="search"' not in sample.page("tim-kiem/")
 
 
 def test_search_page_without_javascript_links_to_the_indexes(sample):
@@ -265,6 +268,7 @@ def test_search_code_loads_only_when_used(search_page):
     page.goto(page.base + "/mo-hinh/")
     page.wait_for_load_state("networkidle")
     assert not [url for url in fetched if "/js/search" in url or "/pagefind/" in url]
+    page.click(".menu-button")  # on a phone the header's search box is in the menu
     page.fill("#q", "duong")
     page.press("#q", "Enter")
     page.wait_for_url("**/tim-kiem/?q=duong")
@@ -417,3 +421,49 @@ def test_rebuilding_leaves_no_stale_index_files(site):
     assert site.build().returncode == 0
     second = {p.name for p in (site.output / "pagefind/fragment").iterdir()}
     assert len(second) == 1 and second != first
+
+
+def _indexed_site(folder: Path, words: str) -> None:
+    """Write a two-page site Pagefind can index."""
+    for name in ("mot", "hai"):
+        page = folder / name / "index.html"
+        page.parent.mkdir(parents=True, exist_ok=True)
+        page.write_text(
+            f'<html lang="vi"><body><main data-pagefind-body><h1>{name}</h1>'
+            f"<p>{words}</p></main></body></html>",
+            "utf-8",
+        )
+
+
+def _bundle(folder: Path) -> dict[str, bytes]:
+    """Map every file of a Pagefind bundle to its bytes."""
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_the_index_is_copied_from_the_cache_only_for_the_same_pages(
+    tmp_path, monkeypatch
+):
+    import search_index.search_index as plugin
+
+    cache = tmp_path / "cache"
+
+    def build(name: str, words: str):
+        output = tmp_path / name
+        _indexed_site(output, words)
+        settings = {"OUTPUT_PATH": str(output), "CACHE_PATH": str(cache)}
+        plugin.index_site(type("Pelican", (), {"settings": settings})())
+        return _bundle(output / "pagefind")
+
+    first = build("first", "Dân vận khéo")
+    ran = []
+    real = plugin.run_pagefind
+    monkeypatch.setattr(plugin, "run_pagefind", lambda *a: ran.append(a) or real(*a))
+    assert build("again", "Dân vận khéo") == first
+    assert ran == []
+    assert build("edited", "Dân vận khéo, đã sửa") != first
+    assert len(ran) == 1
+    assert len(list(cache.iterdir())) == 1

@@ -323,10 +323,12 @@ def test_404_page_at_the_root_with_links_that_work_anywhere(dev):
     )
 
 
-def test_development_build_writes_no_sitemap_or_feeds(dev):
-    assert not (dev.output / "sitemap.xml").exists()
-    assert not (dev.output / "tin-tuc" / "atom.xml").exists()
-    assert "Sitemap:" not in (dev.output / "robots.txt").read_text("utf-8")
+def test_development_build_writes_feeds_and_sitemap_for_the_local_server(dev):
+    # Absolute addresses of `make serve` (tests/test_overview.py checks them).
+    assert (dev.output / "sitemap.xml").exists()
+    assert (dev.output / "tin-tuc" / "atom.xml").exists()
+    robots = (dev.output / "robots.txt").read_text("utf-8")
+    assert "Sitemap: http://127.0.0.1:8000/sitemap.xml" in robots
     assert 'rel="canonical"' not in dev.page("")
 
 
@@ -348,6 +350,9 @@ PAGES = {
     "model": "mo-hinh/doi-rac-thai-nhua-lay-khau-trang-y-te/",
     "gallery": "mo-hinh/",
     "index": "linh-vuc/",
+    "timeline": "nam/",
+    "statistics": "thong-ke/",
+    "search": "tim-kiem/",
 }
 
 
@@ -390,12 +395,20 @@ def test_page_in_chromium_is_clean_accessible_and_fits(
         overflow = page.evaluate(
             "document.documentElement.scrollWidth - window.innerWidth"
         )
+        header = page.evaluate("document.querySelector('.site-header').offsetHeight")
+        # Each breadcrumb item keeps its "›" with its text: one box, never "›" alone.
+        crumbs = page.evaluate(
+            "[...document.querySelectorAll('.breadcrumbs li')].map("
+            "li => li.getClientRects().length === 1 && li.offsetWidth > 20)"
+        )
     finally:
         page.close()
     assert errors == []
     assert [u for u in failed if u.startswith(served)] == []
     assert result == []
     assert overflow <= 0
+    assert width > 375 or header < 120  # one row and a menu button on phones
+    assert all(crumbs)
 
 
 @pytest.mark.browser
@@ -448,9 +461,9 @@ def test_theme_uses_only_system_fonts_and_no_script():
     css = (ROOT / "theme" / "static" / "css" / "site.css").read_text("utf-8")
     assert "@font-face" not in css and "@import" not in css and "url(" not in css
     assert "@media print" in css
-    # The theme itself runs no script; only the counter's and the search's, our own.
+    # The theme runs only our own scripts: the counter's, the search's, the share buttons'.
     scripts = {p.name for p in (ROOT / "theme" / "static").rglob("*.js")}
-    assert scripts <= {"counter.js", "search.js"}
+    assert scripts <= {"counter.js", "search.js", "share.js"}
 
 
 def test_only_item_pages_mark_their_article_for_the_search_index(pub):

@@ -4,8 +4,13 @@ The `asset` Jinja filter turns `"css/site.css"` into `theme/css/site.<hash8>.css
 (the first 8 hex digits of the file's SHA-256). After the build, a hashed copy of
 every theme file is written next to the unhashed one (the unhashed file stays, for
 links from outside the site), so a page always names the exact bytes it was built
-with. Then every text file over `min_size` bytes gets a `.gz` (level 9, no time
-stamp: byte-identical builds) and a `.br` copy, rewritten only when missing or stale.
+with. Then every text file over `min_size` bytes gets a `.gz` (no time stamp:
+byte-identical builds) and a `.br` copy, rewritten only when missing or stale.
+The compressed bytes are kept in a content-addressed store under CACHE_PATH
+(`compressed/<codec>/<sha256 of the file>.gz|.br`), so an unchanged file is
+copied from there, not compressed again, even into an empty output folder; the
+work is spread over every core. Either way the bytes are those of one process
+without a store (tests/test_assets.py compares).
 """
 
 from __future__ import annotations
@@ -14,14 +19,21 @@ import gzip
 import hashlib
 import logging
 import os
+import resource
 import shutil
-from collections.abc import Iterator, Mapping
+import time
+import zlib
+from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 from pelican import signals
 
 from portal import outputs
+from portal.files import write_atomic
 from portal.options import merge_options
 
 try:
@@ -70,8 +82,15 @@ DEFAULTS: Mapping[str, Any] = {
     "min_size": 1024,
     "compress": True,
     "brotli": True,
+    "gzip_level": 9,  # 1..9
+    "brotli_quality": 8,  # 0..11; docs/BENCHMARKS.md, "Compression levels"
+    "workers": 0,  # processes that compress; 0: every usable core
+    "cache": True,  # keep compressed bytes under CACHE_PATH/compressed/
 }
 COMPRESSED = (".gz", ".br")
+CACHE_SUBDIR = "compressed"
+PARALLEL_MIN = 64  # fewer files than this: one process (starting workers costs more)
+CHUNK_MAX = 64  # files per task sent to a worker
 
 
 class AssetsError(ValueError):
@@ -87,6 +106,18 @@ def get_options(settings: Mapping) -> dict[str, Any]:
         raise AssetsError(f"{PREFIX}: hash_length must be an int from 6 to 64")
     if not isinstance(options["min_size"], int) or options["min_size"] < 0:
         raise AssetsError(f"{PREFIX}: min_size must be a non-negative int")
+    for key, low, high in (
+        ("gzip_level", 1, 9),
+        ("brotli_quality", 0, 11),
+        ("workers", 0, 256),
+    ):
+        value = options[key]
+        if (
+            not isinstance(value, int)
+            or isinstance(value, bool)
+            or not low <= value <= high
+        ):
+            raise AssetsError(f"{PREFIX}: {key} must be an int from {low} to {high}")
     for key in ("hashed_suffixes", "compressed_suffixes"):
         options[key] = tuple(str(s).lower() for s in options[key])
     return options
@@ -168,15 +199,51 @@ def write_hashed_copies(settings: Mapping, output: Path, options: Mapping) -> in
     return written
 
 
-def text_files(output: Path, options: Mapping) -> Iterator[Path]:
-    """Yield the text files worth compressing, in a stable order."""
-    for path in sorted(output.rglob("*")):
-        if (
-            path.is_file()
-            and path.suffix.lower() in options["compressed_suffixes"]
-            and path.stat().st_size >= options["min_size"]
-        ):
-            yield path
+def text_files(output: Path, options: Mapping) -> list[Path]:
+    """List the text files worth compressing, in a stable order."""
+    return [
+        path
+        for path in sorted(output.rglob("*"))
+        if path.is_file()
+        and path.suffix.lower() in options["compressed_suffixes"]
+        and path.stat().st_size >= options["min_size"]
+    ]
+
+
+@dataclass(frozen=True)
+class Codec:
+    """How the compressed copies are made: gzip level, brotli quality or none."""
+
+    gzip_level: int
+    brotli_quality: int | None
+
+    @property
+    def suffixes(self) -> tuple[str, ...]:
+        """Return the suffixes of the copies this codec writes."""
+        return COMPRESSED if self.brotli_quality is not None else COMPRESSED[:1]
+
+    def tag(self) -> str:
+        """Name what the bytes depend on: levels and library versions."""
+        tag = f"gz{self.gzip_level}-zlib{zlib.ZLIB_RUNTIME_VERSION}"
+        if self.brotli_quality is not None:
+            tag += f"-br{self.brotli_quality}-brotli{brotli.__version__}"
+        return tag
+
+    def compress(self, suffix: str, data: bytes) -> bytes:
+        """Return the `.gz` or `.br` bytes of a file's bytes."""
+        if suffix == ".gz":
+            return gzip.compress(data, compresslevel=self.gzip_level, mtime=0)
+        return brotli.compress(data, quality=self.brotli_quality)
+
+
+def get_codec(options: Mapping) -> Codec:
+    """Return the codec the options ask for (gzip only without the brotli package)."""
+    use_brotli = bool(options["brotli"]) and brotli is not None
+    if options["brotli"] and brotli is None:
+        log.warning("%s: the brotli package is missing; writing .gz only", PREFIX)
+    return Codec(
+        options["gzip_level"], options["brotli_quality"] if use_brotli else None
+    )
 
 
 def is_current(source: Path, data: bytes) -> bool:
@@ -191,24 +258,88 @@ def is_current(source: Path, data: bytes) -> bool:
         return False
 
 
-def compress_file(source: Path, use_brotli: bool) -> bool:
-    """Write `.gz` (and `.br`) copies of a file unless current; tell if written."""
-    data = source.read_bytes()
-    br = source.with_name(source.name + ".br")
-    gz = source.with_name(source.name + ".gz")
-    if is_current(source, data) and (not use_brotli or br.is_file()):
+def holds(path: Path, data: bytes) -> bool:
+    """Tell whether a file exists with exactly these bytes."""
+    try:
+        return path.stat().st_size == len(data) and path.read_bytes() == data
+    except OSError:
         return False
-    _write_atomic(gz, gzip.compress(data, compresslevel=9, mtime=0))
-    if use_brotli:
-        _write_atomic(br, brotli.compress(data, quality=11))
-    return True
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write bytes to a temporary file and rename it into place."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
+def packed_copies(data: bytes, codec: Codec, store: Path | None) -> dict[str, bytes]:
+    """Return a file's compressed copies, from the store when it has them."""
+    if store is None:
+        return {suffix: codec.compress(suffix, data) for suffix in codec.suffixes}
+    digest = hashlib.sha256(data).hexdigest()
+    packed = {}
+    for suffix in codec.suffixes:
+        entry = store / digest[:2] / f"{digest}{suffix}"
+        try:
+            packed[suffix] = entry.read_bytes()
+        except FileNotFoundError:
+            packed[suffix] = codec.compress(suffix, data)
+            write_atomic(entry, packed[suffix])
+    return packed
+
+
+def compress_file(source: Path, codec: Codec, store: Path | None = None) -> str:
+    """Write a file's `.gz` (and `.br`) copies unless current; return its digest.
+
+    The digest (SHA-256 of the file's bytes) names its entry in the store; it is
+    prefixed with "+" when a copy was written.
+    """
+    data = source.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    if (
+        store is None
+        and is_current(source, data)
+        and all(source.with_name(source.name + s).is_file() for s in codec.suffixes)
+    ):
+        return digest
+    written = False
+    for suffix, blob in packed_copies(data, codec, store).items():
+        target = source.with_name(source.name + suffix)
+        if not holds(target, blob):
+            write_atomic(target, blob, mode=0o644)
+            written = True
+    return f"+{digest}" if written else digest
+
+
+def _compress_chunk(job: tuple[list[str], Codec, str | None]) -> list[str]:
+    """Compress a chunk of files in a worker process; return their digests."""
+    paths, codec, store = job
+    folder = Path(store) if store else None
+    return [compress_file(Path(path), codec, folder) for path in paths]
+
+
+def compress_files(
+    paths: list[Path], codec: Codec, store: Path | None, workers: int
+) -> list[str]:
+    """Compress files, in `workers` processes when there are enough of them."""
+    if workers <= 1 or len(paths) < PARALLEL_MIN:
+        return [compress_file(path, codec, store) for path in paths]
+    size = max(1, min(CHUNK_MAX, len(paths) // (workers * 4)))
+    chunks = [
+        ([str(p) for p in paths[i : i + size]], codec, str(store) if store else None)
+        for i in range(0, len(paths), size)
+    ]
+    with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
+        return [digest for done in pool.map(_compress_chunk, chunks) for digest in done]
+
+
+def prune_store(root: Path, current: Path, digests: set[str]) -> int:
+    """Remove the store's entries this build did not use; return how many."""
+    removed = 0
+    if not root.is_dir():
+        return removed
+    for folder in root.iterdir():
+        if folder != current:
+            shutil.rmtree(folder, ignore_errors=True)
+    for entry in current.glob("*/*"):
+        if entry.name.split(".", 1)[0] not in digests:
+            entry.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def remove_orphans(output: Path, options: Mapping) -> int:
@@ -226,22 +357,33 @@ def remove_orphans(output: Path, options: Mapping) -> int:
     return removed
 
 
-def compress_tree(output: Path, options: Mapping) -> tuple[int, int]:
-    """Pre-compress the text files of a built site; return (written, skipped)."""
-    use_brotli = bool(options["brotli"]) and brotli is not None
-    if options["brotli"] and brotli is None:
-        log.warning("%s: the brotli package is missing; writing .gz only", PREFIX)
+def worker_count(options: Mapping) -> int:
+    """Return how many processes compress: the option, or every usable core."""
+    return options["workers"] or len(os.sched_getaffinity(0))
+
+
+def compress_tree(
+    output: Path, options: Mapping, cache: Path | None = None
+) -> tuple[int, int]:
+    """Pre-compress the text files of a built site; return (written, skipped).
+
+    With a `cache` folder, compressed bytes are kept there by the SHA-256 of the
+    file's bytes (and the codec), so an unchanged file is copied, not compressed
+    again, even into an empty output folder; entries this build did not use are
+    removed.
+    """
+    codec = get_codec(options)
+    store = cache / codec.tag() if cache is not None else None
     remove_orphans(output, options)
-    written = skipped = 0
-    for path in text_files(output, options):
-        outputs.declare(path.with_name(path.name + ".gz"))
-        if use_brotli:
-            outputs.declare(path.with_name(path.name + ".br"))
-        if compress_file(path, use_brotli):
-            written += 1
-        else:
-            skipped += 1
-    return written, skipped
+    files = text_files(output, options)
+    for path in files:  # declared here: the copies are written by worker processes
+        for suffix in codec.suffixes:
+            outputs.declare(path.with_name(path.name + suffix))
+    digests = compress_files(files, codec, store, worker_count(options))
+    written = sum(digest.startswith("+") for digest in digests)
+    if store is not None:
+        prune_store(cache, store, {digest.lstrip("+") for digest in digests})
+    return written, len(digests) - written
 
 
 def finish(pelican) -> None:
@@ -251,8 +393,20 @@ def finish(pelican) -> None:
     copies = write_hashed_copies(pelican.settings, output, options)
     log.debug("%s: %s hashed theme files written", PREFIX, copies)
     if options["compress"]:
-        written, skipped = compress_tree(output, options)
-        log.info("%s: compressed %s files (%s unchanged)", PREFIX, written, skipped)
+        cache = None
+        if options["cache"] and pelican.settings.get("CACHE_PATH"):
+            cache = Path(pelican.settings["CACHE_PATH"]) / CACHE_SUBDIR
+        started = time.perf_counter()
+        written, skipped = compress_tree(output, options, cache)
+        # The bench (bench/run.py) reads the build's own peak memory from this line.
+        log.info(
+            "%s: compressed %s files (%s unchanged) in %.1f s; build peak memory %.0f MB",
+            PREFIX,
+            written,
+            skipped,
+            time.perf_counter() - started,
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        )
 
 
 def check_settings(pelican) -> None:

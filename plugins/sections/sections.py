@@ -17,6 +17,7 @@ from typing import Any
 from pelican import signals
 from pelican.generators import Generator
 
+from portal.feeds import AbsoluteFeeds, feed_context
 from portal.paginate import write_paginated
 from portal.text import sort_key
 
@@ -194,7 +195,7 @@ class SectionsGenerator(Generator):
             return
         writer.write_feed(
             self.context[name],
-            self.context,
+            feed_context(self.context, self.settings),
             section["feed_url"],
             feed_title=section["title"],
         )
@@ -233,8 +234,17 @@ def pin_urls(generator) -> None:
             item.override_save_as = item.save_as
 
 
+def absolute_site_feeds(generator) -> None:
+    """Give Pelican's site-wide feeds absolute links when SITEURL is empty (`make html`)."""
+    write_feeds = generator.generate_feeds
+    generator.generate_feeds = lambda writer: write_feeds(
+        AbsoluteFeeds(writer, generator.settings)
+    )
+
+
 def register() -> None:
     """Connect the plugin to Pelican's signals."""
     signals.get_generators.connect(get_generators)
     signals.article_generator_finalized.connect(pin_urls)
+    signals.article_generator_finalized.connect(absolute_site_feeds)
     signals.page_generator_finalized.connect(pin_urls)

@@ -2,11 +2,13 @@
 
 The sitemap lists the home page, the section lists, every published item and page
 and the taxonomy pages (when the taxonomy plugin is on), with `lastmod` from the
-content's dates. It needs absolute URLs, so it is written only when SITEURL is set.
+content's dates, with absolute URLs: from SITEURL, or the local server's address
+when it is empty (`portal.feeds.absolute_site_url`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import Iterable, Iterator, Mapping
@@ -18,6 +20,8 @@ from pelican import signals
 from pelican.generators import Generator
 
 from portal import outputs
+from portal.feeds import absolute_site_url
+from portal.files import write_atomic
 from portal.options import merge_options
 
 __all__ = ["SiteFilesGenerator", "get_options", "register"]
@@ -79,6 +83,9 @@ def sitemap_entries(context: Mapping) -> Iterator[tuple[str, dt.date | None]]:
         yield item.url, changed(item)
     for page in published(context.get("pages", [])):
         yield page.url, changed(page)
+    statistics = context.get("statistics")
+    if statistics is not None:
+        yield statistics.url, newest_date(articles)
     for taxonomy in context.get("taxonomies") or []:
         terms = [term for term in taxonomy.terms if term.url]
         yield taxonomy.url, newest_date(published(_items_of(terms)))
@@ -125,7 +132,7 @@ class SiteFilesGenerator(Generator):
     def generate_context(self) -> None:
         """Check the options once."""
         self.options = get_options(self.settings)
-        self.site_url = str(self.settings.get("SITEURL") or "").rstrip("/")
+        self.site_url = absolute_site_url(self.settings)
 
     def generate_output(self, writer) -> None:
         """Write every file the options ask for."""
@@ -134,15 +141,13 @@ class SiteFilesGenerator(Generator):
         self.generate_not_found(writer)
 
     def _sitemap_path(self) -> str | None:
-        """Return the sitemap's path when one is written (it needs SITEURL)."""
-        absolute = self.site_url.startswith(("http://", "https://"))
-        return self.options["sitemap"] if absolute else None
+        """Return the sitemap's path, or None when the options ask for none."""
+        return self.options["sitemap"]
 
     def generate_sitemap(self) -> None:
         """Write sitemap.xml with absolute URLs and lastmod dates."""
         path = self._sitemap_path()
         if path is None:
-            log.debug("%s: no sitemap: SITEURL is not an absolute URL", PREFIX)
             return
         text = render_sitemap(self.site_url, sitemap_entries(self.context))
         self._write(path, text)
@@ -167,11 +172,14 @@ class SiteFilesGenerator(Generator):
             )
 
     def _write(self, relative: str, text: str) -> None:
-        """Write a text file under the output folder."""
+        """Write a text file under the output folder, unless it already holds text."""
         path = Path(self.output_path, relative)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, "utf-8")
         outputs.declare(path)
+        data = text.encode("utf-8")
+        with contextlib.suppress(OSError):
+            if path.read_bytes() == data:  # left alone: rsync and caches see no change
+                return
+        write_atomic(path, data)
         log.debug("%s: wrote %s", PREFIX, path)
 
 

@@ -30,6 +30,7 @@ from pelican import signals
 from pelican.generators import Generator
 
 from portal import vocab
+from portal.feeds import feed_context
 from portal.paginate import write_paginated
 from portal.problems import ContentError
 from portal.text import slugify, sort_key
@@ -435,8 +436,6 @@ class TaxonomyGenerator(Generator):
 
     def generate_output(self, writer) -> None:
         """Write every taxonomy's overview, term pages and feeds."""
-        if not self.settings.get("SITEURL"):
-            log.debug("%s: no SITEURL: feeds link from the site root", PREFIX)
         for taxonomy in self.taxonomies:
             self.generate_overview(writer, taxonomy)
             for previous, term, following in taxonomy.neighbours():
@@ -483,12 +482,12 @@ class TaxonomyGenerator(Generator):
         )
 
     def generate_feed(self, writer, term: TermPage) -> None:
-        """Write a term's Atom feed (site-root links when SITEURL is empty)."""
+        """Write a term's Atom feed (absolute links, in `make html` too)."""
         if not term.feed_url:
             return
         writer.write_feed(
             term.latest[: term.taxonomy.feed_items],
-            self.context,
+            feed_context(self.context, self.settings),
             path=term.feed_url,
             url=term.feed_url,
             feed_type="atom",

@@ -1,0 +1,1 @@
+from .cms import *  # noqa: F403

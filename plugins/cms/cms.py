@@ -1,0 +1,513 @@
+"""cms: the web editor at /quan-tri/ (Decap CMS), configured from our own schema.
+
+The generator writes `quan-tri/index.html`, `quan-tri/config.yml` and the editor's
+script, and copies Decap's bundle from `node_modules/decap-cms/dist` into
+`quan-tri/decap-<hash>/`. The configuration is made at build time from
+`portal/schema.py` (fields, required or not) and the vocabularies read through
+`portal/vocab.py` (select lists show the names readers see), so it cannot drift
+from what `make check` accepts. The bundle is compressed once per version (by its
+hash, in `cache_dir`) and linked into the output, never re-compressed per build.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import hashlib
+import json
+import logging
+import os
+import shutil
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pelican import signals
+from pelican.generators import Generator
+
+from portal import schema, vocab
+from portal.files import write_atomic
+from portal.options import merge_options
+
+try:
+    import brotli
+except ImportError:  # pragma: no cover - brotli is pinned
+    brotli = None
+
+__all__ = [
+    "CmsError",
+    "WIDGETS",
+    "admin_policy",
+    "editor_config",
+    "get_options",
+    "register",
+]
+
+log = logging.getLogger(__name__)
+PREFIX = "cms"
+SETTING = "CMS"
+REPO = Path(__file__).resolve().parents[2]
+DEFAULTS: Mapping[str, Any] = {
+    "enabled": True,
+    "url": "quan-tri/",  # where the editor lives, relative to the site root
+    # Passed to Decap as `backend:` (github with an OAuth helper, gitea, …).
+    "backend": {"name": "github", "repo": "OWNER/REPO", "branch": "main"},
+    # The local proxy (`npx decap-server`, started by `make cms`); None: off.
+    "local_backend": None,
+    "publish_mode": "editorial_workflow",  # or "simple"
+    "bundle_dir": str(REPO / "node_modules" / "decap-cms" / "dist"),
+    "cache_dir": str(REPO / "cache" / "cms"),  # compressed bundles, by hash
+    "brotli_quality": 11,  # 11 for production; a lower one compresses in seconds
+    "required": False,  # True: a missing bundle fails the build (make publish)
+    "admin_dir": str(REPO / "theme" / "admin"),  # admin.js, locale-vi.json
+}
+BUNDLE_MAIN = "decap-cms.js"
+# Back-ends without Decap's editorial workflow (Decap's gitea back-end refuses it;
+# its forgejo back-end has it): they get publish_mode "simple".
+SIMPLE_ONLY = frozenset({"gitea"})
+COMPRESS_SUFFIXES = (".js", ".txt")
+
+# The editor's widget for every front-matter field of portal/schema.py: label, hint.
+WIDGETS: Mapping[str, dict[str, Any]] = {
+    "title": {"label": "Tiêu đề", "widget": "string"},
+    "summary": {
+        "label": "Tóm tắt",
+        "widget": "text",
+        "hint": "Một hai câu, hiện dưới tiêu đề và trong danh sách.",
+    },
+    "category": {"label": "Lĩnh vực", "widget": "select"},
+    "locality": {
+        "label": "Địa bàn",
+        "widget": "select",
+        "hint": "Địa bàn của năm được công nhận.",
+    },
+    "year": {"label": "Năm công nhận", "widget": "number"},
+    "kind": {"label": "Hình thức", "widget": "select"},
+    "unit": {
+        "label": "Đơn vị thực hiện",
+        "widget": "string",
+        "hint": "Ví dụ: Hội Liên hiệp Phụ nữ xã Hàm Đức.",
+    },
+    "models": {
+        "label": "Mô hình liên quan",
+        "widget": "relation",
+        "hint": "Gõ vài chữ của tên mô hình rồi chọn.",
+    },
+    "author": {"label": "Tác giả", "widget": "string"},
+    "date": {"label": "Ngày đăng", "widget": "datetime"},
+    "image": {
+        "label": "Ảnh đại diện",
+        "widget": "image",
+        "hint": "Ảnh JPEG hoặc PNG, dưới 25 MB.",
+    },
+    "image_alt": {
+        "label": "Mô tả ảnh",
+        "widget": "string",
+        "hint": "Bắt buộc khi có ảnh: tả ngắn gọn nội dung ảnh cho người khiếm thị.",
+    },
+    "image_caption": {"label": "Chú thích ảnh", "widget": "string"},
+    "tags": {
+        "label": "Từ khóa",
+        "widget": "list",
+        "hint": "Cách nhau bằng dấu phẩy.",
+    },
+    "featured": {"label": "Nổi bật trên trang chủ", "widget": "boolean"},
+    "order": {
+        "label": "Thứ tự",
+        "widget": "number",
+        "hint": "Số nhỏ đứng trước trong thanh điều hướng.",
+    },
+    "status": {"label": "Trạng thái", "widget": "select"},
+    "slug": {
+        "label": "Địa chỉ web (slug)",
+        "widget": "string",
+        "hint": "Thường để trống: địa chỉ lấy từ tên tệp.",
+    },
+}
+STATUS_LABELS = {"published": "Đăng lên trang", "draft": "Bản nháp (không đăng)"}
+# Editor collections: content folder -> (label, singular label, preview summary).
+COLLECTIONS = {
+    "models": ("Mô hình, điển hình", "mô hình", "{{title}} – {{year}}"),
+    "news": ("Tin tức", "tin", "{{title}}"),
+    "pages": ("Trang", "trang", "{{title}}"),
+}
+FIELD_ORDER = (
+    "title",
+    "summary",
+    "category",
+    "locality",
+    "year",
+    "kind",
+    "unit",
+    "models",
+    "author",
+    "date",
+    "image",
+    "image_alt",
+    "image_caption",
+    "body",
+    "tags",
+    "featured",
+    "order",
+    "status",
+    "slug",
+)
+
+
+class CmsError(ValueError):
+    """The CMS setting is wrong, or the editor's bundle is missing when required."""
+
+
+def get_options(settings: Mapping) -> dict[str, Any]:
+    """Merge the CMS setting with the defaults and check it once."""
+    options = merge_options(settings, SETTING, DEFAULTS, PREFIX, CmsError)
+    url = str(options["url"])
+    if not url.endswith("/") or url.startswith("/") or ".." in url.split("/"):
+        raise CmsError(f"{PREFIX}: {SETTING}['url'] must be relative and end with '/'")
+    if not isinstance(options["backend"], Mapping) or "name" not in options["backend"]:
+        raise CmsError(f"{PREFIX}: {SETTING}['backend'] must be a dict with a 'name'")
+    if options["publish_mode"] not in ("simple", "editorial_workflow"):
+        raise CmsError(
+            f"{PREFIX}: {SETTING}['publish_mode'] must be simple or editorial_workflow"
+        )
+    if options["brotli_quality"] not in range(12):
+        raise CmsError(f"{PREFIX}: {SETTING}['brotli_quality'] must be 0 to 11")
+    local = options["local_backend"]
+    if local is not None and not str(local).startswith(("http://127.", "http://local")):
+        raise CmsError(
+            f"{PREFIX}: {SETTING}['local_backend'] must be an http://127.x or"
+            " http://localhost URL, or None"
+        )
+    return options
+
+
+def _select(vocabulary: vocab.Vocabulary) -> list[dict[str, str]]:
+    """Return a vocabulary's terms as select options, by the names readers see."""
+    return [{"label": t.name, "value": t.name} for t in vocabulary.sorted_terms()]
+
+
+def field_widget(
+    name: str,
+    required: bool,
+    vocabularies: Mapping[str, vocab.Vocabulary],
+    today: dt.date,
+) -> dict[str, Any]:
+    """Return the Decap field for one schema field."""
+    field = {"name": name, **WIDGETS[name], "required": required}
+    if name in vocab.FIELD_VOCABULARY:
+        field["options"] = _select(vocabularies[vocab.FIELD_VOCABULARY[name]])
+    elif name == "year":
+        field |= {
+            "value_type": "int",
+            "min": schema.MIN_YEAR,
+            "max": today.year,
+            "step": 1,
+        }
+    elif name == "order":
+        field |= {"value_type": "int", "step": 1}
+    elif name == "date":
+        field |= {
+            "format": "YYYY-MM-DD",
+            "date_format": "DD/MM/YYYY",
+            "time_format": False,
+        }
+    elif name == "status":
+        field |= {
+            "options": [
+                {"label": STATUS_LABELS[s], "value": s} for s in schema.STATUSES
+            ],
+            "default": "published",
+        }
+    elif name == "slug":
+        field["pattern"] = [
+            schema.SLUG_RE.pattern,
+            "Chỉ chữ thường không dấu, số và gạch ngang, ví dụ “cho-xanh”",
+        ]
+    elif name == "models":
+        field |= {
+            "collection": "models",
+            "search_fields": ["title"],
+            "value_field": "{{slug}}",
+            "display_fields": ["title"],
+            "multiple": True,
+        }
+    elif name == "image":
+        field |= {"choose_url": False}
+    elif name == "featured":
+        field["default"] = False
+    return field
+
+
+def collection(
+    folder: str,
+    vocabularies: Mapping[str, vocab.Vocabulary],
+    today: dt.date,
+) -> dict[str, Any]:
+    """Return the Decap collection of one content folder, from its schema."""
+    kind, _prefix = schema.SECTIONS[folder]
+    label, singular, summary = COLLECTIONS[folder]
+    fields = schema.SCHEMAS[kind]
+    widgets = {
+        name: field_widget(name, required, vocabularies, today)
+        for name, (required, _checker) in fields.items()
+    }
+    widgets["body"] = {
+        "name": "body",
+        "label": "Nội dung",
+        "widget": "markdown",
+        "editor_components": [],
+        "modes": ["rich_text", "raw"],
+    }
+    if "image" in widgets:
+        # Stored as "/images/mo-hinh/anh.jpg": `make check` reads it under
+        # content/images/, as it reads "mo-hinh/anh.jpg".
+        images = schema.SECTIONS[folder][1].strip("/") or folder
+        widgets["image"] |= {
+            "media_folder": f"/content/images/{images}",
+            "public_folder": f"/images/{images}",
+        }
+    return {
+        "name": folder,
+        "label": label,
+        "label_singular": singular,
+        "folder": f"content/{folder}",
+        "extension": "md",
+        "format": "yaml-frontmatter",
+        "create": True,
+        "slug": "{{slug}}",
+        "identifier_field": "title",
+        "summary": summary,
+        "fields": [widgets[name] for name in FIELD_ORDER if name in widgets],
+    }
+
+
+def editor_config(
+    settings: Mapping,
+    options: Mapping,
+    vocabularies: Mapping[str, vocab.Vocabulary],
+    today: dt.date | None = None,
+) -> dict[str, Any]:
+    """Return Decap's whole configuration for this site."""
+    today = today or dt.date.today()
+    site_url = str(settings.get("SITEURL") or "")
+    backend = dict(options["backend"])
+    mode = options["publish_mode"]
+    if backend["name"] in SIMPLE_ONLY and mode == "editorial_workflow":
+        log.info("%s: back-end %s has no editorial workflow", PREFIX, backend["name"])
+        mode = "simple"
+    config: dict[str, Any] = {
+        "backend": backend,
+        "publish_mode": mode,
+        "locale": "vi",
+        "media_folder": "content/images",
+        "public_folder": "/images",
+        "slug": {
+            "encoding": "ascii",
+            "clean_accents": True,
+            "sanitize_replacement": "-",
+        },
+        "collections": [collection(f, vocabularies, today) for f in schema.SECTIONS],
+    }
+    if site_url.startswith(("http://", "https://")):
+        config["site_url"] = config["display_url"] = site_url
+    if options["local_backend"]:
+        config["local_backend"] = {
+            "url": options["local_backend"],
+            "allowed_hosts": ["127.0.0.1", "localhost"],
+        }
+    return config
+
+
+def _origin(url: str) -> str:
+    """Return the scheme://host[:port] of a URL, or "" for a relative one."""
+    if "://" not in url:
+        return ""
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://{rest.split('/', 1)[0]}"
+
+
+def admin_policy(options: Mapping) -> str:
+    """Return the editor page's Content-Security-Policy (Decap needs eval, inline CSS)."""
+    backend = options["backend"]
+    connect = ["'self'", "blob:", "data:"]
+    images = ["'self'", "data:", "blob:"]
+    if backend["name"] == "github":
+        connect.append(_origin(backend.get("api_root", "https://api.github.com")))
+        images.append("https://avatars.githubusercontent.com")
+    for key in ("api_root", "base_url"):
+        if backend.get(key) and backend["name"] != "github":
+            connect.append(_origin(backend[key]))
+    if options["local_backend"]:
+        connect.append(_origin(options["local_backend"]))
+    connect = list(dict.fromkeys(c for c in connect if c))
+    return (
+        "default-src 'self'; script-src 'self' 'unsafe-eval'; "
+        "style-src 'self' 'unsafe-inline'; "
+        f"img-src {' '.join(images)}; font-src 'self' data:; "
+        f"connect-src {' '.join(connect)}; frame-src 'self' blob:; worker-src 'self' blob:; "
+        "object-src 'none'; base-uri 'self'; form-action 'self'"
+    )
+
+
+def bundle_files(dist: Path) -> list[Path]:
+    """List the files of Decap's bundle a browser loads (no source maps, no cms.js)."""
+    return sorted(
+        path
+        for path in dist.iterdir()
+        if path.is_file()
+        and (
+            path.name.endswith(("." + BUNDLE_MAIN, ".wasm"))
+            or path.name in (BUNDLE_MAIN, BUNDLE_MAIN + ".LICENSE.txt")
+        )
+    )
+
+
+def bundle_digest(files: list[Path]) -> str:
+    """Return 8 hex digits of the SHA-256 of a bundle's names and bytes."""
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:8]
+
+
+def cached_bundle(files: list[Path], cache: Path, quality: int = 11) -> Path:
+    """Return the cache folder holding the bundle and its .gz/.br copies, made once."""
+    if (cache / ".complete").is_file():
+        return cache
+    log.info("%s: compressing the editor's bundle once into %s", PREFIX, cache)
+    for path in files:
+        data = path.read_bytes()
+        write_atomic(cache / path.name, data, 0o644)
+        if path.suffix in COMPRESS_SUFFIXES:
+            write_atomic(
+                cache / (path.name + ".gz"), gzip.compress(data, 9, mtime=0), 0o644
+            )
+            if brotli is not None:
+                write_atomic(
+                    cache / (path.name + ".br"),
+                    brotli.compress(data, quality=quality),
+                    0o644,
+                )
+    write_atomic(cache / ".complete", b"")
+    return cache
+
+
+def link_tree(source: Path, target: Path) -> Iterator[Path]:
+    """Hard-link (or copy) every file of source into target; yield the targets."""
+    target.mkdir(parents=True, exist_ok=True)
+    for path in sorted(source.iterdir()):
+        if path.name.startswith("."):
+            continue
+        destination = target / path.name
+        if not (
+            destination.is_file() and destination.stat().st_size == path.stat().st_size
+        ):
+            destination.unlink(missing_ok=True)
+            try:
+                os.link(path, destination)
+            except OSError:
+                shutil.copy2(path, destination)
+        yield destination
+
+
+class CmsGenerator(Generator):
+    """Write the web editor: its page, its configuration and Decap's bundle."""
+
+    def generate_context(self) -> None:
+        """Check the options and make the editor's configuration."""
+        self.options = get_options(self.settings)
+        self.config = None
+        if not self.options["enabled"]:
+            return
+        self.dist = Path(self.options["bundle_dir"])
+        if not (self.dist / BUNDLE_MAIN).is_file():
+            message = (
+                f"{PREFIX}: chưa có trình soạn thảo web ({self.dist / BUNDLE_MAIN}"
+                " không có): chạy `npm ci` (hoặc `make cms`) rồi dựng lại"
+            )
+            if self.options["required"]:
+                log.error("%s", message)
+                raise CmsError(f"{PREFIX}: thiếu trình soạn thảo web, chưa dựng trang")
+            log.warning("%s; lần này bỏ qua /%s", message, self.options["url"])
+            return
+        self.config = editor_config(
+            self.settings, self.options, vocab.from_settings(self.settings)
+        )
+
+    def generate_output(self, writer) -> None:
+        """Write /quan-tri/: bundle, script, config.yml and index.html."""
+        if self.config is None:
+            return
+        from incremental import declare_output
+
+        folder = Path(self.output_path) / self.options["url"]
+        files = bundle_files(self.dist)
+        digest = bundle_digest(files)
+        quality = self.options["brotli_quality"]
+        cache = cached_bundle(
+            files, Path(self.options["cache_dir"]) / f"{digest}-br{quality}", quality
+        )
+        written = list(link_tree(cache, folder / f"decap-{digest}"))
+        script = self.admin_script()
+        script_name = f"admin.{hashlib.sha256(script).hexdigest()[:8]}.js"
+        config = yaml.safe_dump(
+            self.config, allow_unicode=True, sort_keys=False, width=1000
+        ).encode("utf-8")
+        page = self.admin_page(f"decap-{digest}/{BUNDLE_MAIN}", script_name)
+        for name, data in (
+            (script_name, script),
+            ("config.yml", config),
+            ("index.html", page),
+        ):
+            path = folder / name
+            if not path.is_file() or path.read_bytes() != data:
+                write_atomic(path, data, 0o644)
+            written.append(path)
+        for path in written:
+            declare_output(str(path))
+        log.info("%s: wrote the web editor into %s", PREFIX, folder)
+
+    def admin_script(self) -> bytes:
+        """Return the editor's own script: the Vietnamese locale, then admin.js."""
+        admin = Path(self.options["admin_dir"])
+        locale = json.loads((admin / "locale-vi.json").read_text("utf-8"))
+        code = (admin / "admin.js").read_text("utf-8")
+        head = "const DVK_LOCALE_VI = " + json.dumps(locale, ensure_ascii=False)
+        return (head + ";\n" + code).encode("utf-8")
+
+    def admin_page(self, bundle: str, script: str) -> bytes:
+        """Render the editor's HTML page."""
+        site_url = str(self.settings.get("SITEURL") or "")
+        asset = self.env.filters.get("asset", lambda path: f"theme/{path}")
+        template = self.env.from_string(
+            (Path(self.options["admin_dir"]) / "index.html").read_text("utf-8")
+        )
+        here = f"{site_url}/{self.options['url']}"
+        html = template.render(
+            policy=admin_policy(self.options),
+            bundle=here + bundle,
+            script=here + script,
+            config_url=here + "config.yml",
+            css_url=f"{site_url}/{asset('css/site.css')}",
+            favicon_url=f"{site_url}/{asset('img/favicon.svg')}",
+            site_url=site_url,
+            SITENAME=self.settings.get("SITENAME", ""),
+        )
+        return html.encode("utf-8")
+
+
+def get_generators(pelican) -> type[CmsGenerator]:
+    """Return the generator of the web editor."""
+    return CmsGenerator
+
+
+def check_settings(pelican) -> None:
+    """Check the CMS setting once, before anything is built."""
+    get_options(pelican.settings)
+
+
+def register() -> None:
+    """Connect the plugin to Pelican's signals."""
+    signals.initialized.connect(check_settings)
+    signals.get_generators.connect(get_generators)

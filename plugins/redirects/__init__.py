@@ -1,0 +1,1 @@
+from .redirects import *  # noqa: F403

@@ -1,0 +1,1 @@
+from .statistics_page import *  # noqa: F403
