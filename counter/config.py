@@ -11,6 +11,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from portal.origins import parse_origin
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8787
 DEFAULT_DATABASE_URL = "sqlite:///var/counter.sqlite3"
@@ -40,7 +42,6 @@ DEFAULT_BOT_PATTERN = (
 
 SYNCHRONOUS_MODES = ("NORMAL", "FULL", "EXTRA")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-_ORIGIN = re.compile(r"^https?://[a-z0-9.\-\[\]:]+$")
 
 
 class ConfigError(ValueError):
@@ -293,13 +294,13 @@ def _parse_origins(value: str) -> frozenset[str]:
     """Parse comma-separated site origins such as https://example.vn."""
     origins = set()
     for item in filter(None, (part.strip() for part in value.split(","))):
-        origin = item.rstrip("/").lower()
-        if not _ORIGIN.match(origin):
+        try:
+            origins.add(parse_origin(item))
+        except ValueError:
             raise ConfigError(
                 "COUNTER_ALLOWED_ORIGINS: each origin must look like "
                 f"https://example.vn (scheme, host, optional port), got {item!r}"
-            )
-        origins.add(origin)
+            ) from None
     return frozenset(origins)
 
 

@@ -180,14 +180,18 @@ def address_key(address: str) -> str | bytes:
     """Return the rate-limit key of an address: itself for IPv4, its /64 for IPv6.
 
     One IPv6 subscriber usually gets a whole /64, so a key per address would let
-    one household rotate through 2**64 keys.
+    one household rotate through 2**64 keys. An IPv4 address seen as ::ffff:a.b.c.d
+    (the service on "::") is keyed as itself, not with every IPv4 in ::ffff:0:0/64.
     """
     if ":" not in address:
         return address
     try:
-        return socket.inet_pton(socket.AF_INET6, address)[:8]
+        packed = socket.inet_pton(socket.AF_INET6, address)
     except (OSError, ValueError):
         return address
+    if packed.startswith(_V4_MAPPED):  # a dual-stack socket's IPv4 peer: one address
+        return socket.inet_ntop(socket.AF_INET, packed[12:])
+    return packed[:8]
 
 
 class NewVisitorCap:

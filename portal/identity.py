@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
+from portal.vocab import DataLoader, item_lines
+
 FIELDS = (
     "name",
     "province",
@@ -36,25 +38,31 @@ def read_agencies(path: str | Path) -> list[dict]:
     """Read the agencies, oldest first, checking names and dates."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text("utf-8")) or {}
+        text = path.read_text("utf-8")
+        data = yaml.load(text, Loader=DataLoader) or {}
     except (OSError, yaml.YAMLError, UnicodeDecodeError) as error:
         raise IdentityError(f"{path}: không đọc được tệp cơ quan: {error}") from None
     raw = data.get("agencies") if isinstance(data, dict) else None
     if not isinstance(raw, list) or not raw:
         raise IdentityError(f"{path}: cần có danh sách “agencies:”")
     agencies = []
+    lines = item_lines(text, "agencies")
     for number, entry in enumerate(raw, start=1):
-        where = f"{path}: mục {number}"
+        line = f":{lines[number - 1]}" if number <= len(lines) else ""
+        where = f"{path}{line}: mục {number}"
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
             raise IdentityError(f"{where}: mỗi mục cần có “name” (tên cơ quan)")
         agency = {key: str(entry[key]) for key in FIELDS if entry.get(key)}
         for key in ("valid_from", "valid_to"):
             value = entry.get(key)
-            if value is not None and not isinstance(value, dt.date):
+            try:
+                day = None if value is None else dt.date.fromisoformat(str(value))
+            except ValueError:
                 raise IdentityError(
-                    f"{where}: “{key}: {value}” không phải ngày; ví dụ 2025-07-01"
-                )
-            agency[key] = value
+                    f"{where}: “{key}: {value}” không phải ngày có thật; viết dạng"
+                    " năm-tháng-ngày, ví dụ 2025-07-01"
+                ) from None
+            agency[key] = day
         agencies.append(agency)
     return sorted(agencies, key=lambda a: a["valid_from"] or dt.date.min)
 

@@ -20,8 +20,8 @@ from portal import imagecheck
 from portal.frontmatter import LIMITS, Document, Limits
 from portal.problems import Problem
 from portal.reserved import WINDOWS_DEVICE_NAMES, is_reserved
-from portal.text import slugify
-from portal.vocab import FIELD_VOCABULARY, Term, Vocabulary, short_date
+from portal.text import fold, slugify
+from portal.vocab import FIELD_VOCABULARY, LEVELS, Term, Vocabulary, short_date
 
 MIN_YEAR = 1990
 FUTURE_MARGIN = dt.timedelta(days=1)
@@ -163,12 +163,14 @@ def _locality(f: _Field, name: str, value: Any) -> Term | None:
     vocab = f.ctx.vocabularies[FIELD_VOCABULARY["locality"]]
     if term.ceased_by(year):
         after = short_date(term.valid_to + dt.timedelta(days=1))
-        successors = ", ".join(f"“{t.name}”" for t, _ in vocab.successors(term))
+        successors = _successor_list(vocab, term)
         f.fail(
             name,
             f"“{value}” ({term.full_name}) không còn từ {after}; năm {year} phải"
-            " ghi xã, phường, đặc khu mới",
-            f"chọn đúng xã, phường trong số: {successors}"
+            f" ghi {_unit_words(vocab, term)} mới",
+            f"nơi này nay là nhiều đơn vị, hãy chọn đúng một trong số: {successors}"
+            if len(vocab.successors(term)) > 1
+            else f"ghi {successors}"
             if successors
             else "chọn một địa bàn đang có trong data/dia-ban.yml",
         )
@@ -184,6 +186,29 @@ def _locality(f: _Field, name: str, value: Any) -> Term | None:
             "warning",
         )
     return term
+
+
+def _successor_list(vocab: Vocabulary, term: Term) -> str:
+    """Name a former unit's successors, its namesake first, parts marked as such."""
+    bare = fold(term.name)
+
+    def order(pair: tuple[Term, str]) -> tuple:
+        successor, note = pair
+        namesake = fold(successor.name).endswith(bare) or any(
+            fold(alias) == bare for alias in successor.aliases
+        )
+        return (not namesake, bool(note), successor.sort_key)
+
+    return ", ".join(
+        f"“{t.name}”" + (f" ({note})" if note else "")
+        for t, note in sorted(vocab.successors(term), key=order)
+    )
+
+
+def _unit_words(vocab: Vocabulary, term: Term) -> str:
+    """Say what kind of unit replaced a former one (a province, or communes)."""
+    levels = {t.level for t, _ in vocab.successors(term)}
+    return "tỉnh" if levels == {LEVELS[0]} else "xã, phường, đặc khu"
 
 
 def _item_year(meta: Mapping) -> int | None:

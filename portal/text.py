@@ -37,8 +37,34 @@ def fold(text: str) -> str:
 
 
 def normalise_key(text: str) -> str:
-    """Return text NFC-normalised, case-folded and with white space collapsed."""
-    return " ".join(nfc(text).casefold().split())
+    """Return text case-folded, white space collapsed, tone marks placed one way.
+
+    Vietnamese writes a syllable's tone on either vowel ("Thuỷ" and "Thủy",
+    "Hoà" and "Hòa"): both spellings give the same key.
+    """
+    folded = " ".join(nfc(text).casefold().split())
+    return _SYLLABLE.sub(_tone_last, folded)
+
+
+# Vietnamese tone marks (combining grave, acute, tilde, hook above, dot below).
+_TONE_MARKS = frozenset("\u0300\u0301\u0303\u0309\u0323")
+_SYLLABLE = re.compile(r"[^\W\d_]+")
+
+
+def _tone_last(match: re.Match) -> str:
+    """Key "hoà"/"hòa", "thuỷ"/"thủy" alike: the tone after the letters.
+
+    Only open syllables ending in oa, oe, uy (not qu-) have the two placements;
+    any other syllable is kept as written, so "Qúy" stays a misspelling of "Quý".
+    """
+    parts = unicodedata.normalize("NFD", match.group())
+    tones = [c for c in parts if c in _TONE_MARKS]
+    letters = unicodedata.normalize("NFC", "".join(c for c in parts if c not in tones))
+    if len(tones) != 1 or letters.startswith("qu"):
+        return match.group()
+    if not letters.endswith(("oa", "oe", "uy")):
+        return match.group()
+    return letters + tones[0]
 
 
 @functools.lru_cache(maxsize=4096)  # few distinct characters: sort keys get cheap

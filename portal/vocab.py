@@ -43,6 +43,32 @@ class VocabularyError(ValueError):
     """A vocabulary data file is wrong; the message says where and how to fix it."""
 
 
+class DataLoader(yaml.SafeLoader):
+    """YAML of the data files: dates stay text, so an impossible one is reported.
+
+    (PyYAML's own dates raise a bare ValueError on "2025-06-31".)
+    """
+
+
+DataLoader.add_constructor(
+    "tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str
+)
+
+
+def item_lines(text: str, key: str) -> list[int]:
+    """Return the line where each entry of the list under key starts (1-based)."""
+    try:
+        root = yaml.compose(text, Loader=DataLoader)
+    except yaml.YAMLError:
+        return []
+    if not isinstance(root, yaml.MappingNode):
+        return []
+    for name, value in root.value:
+        if name.value == key and isinstance(value, yaml.SequenceNode):
+            return [node.start_mark.line + 1 for node in value.value]
+    return []
+
+
 @dataclass(frozen=True)
 class Link:
     """A term named by another (a successor, a predecessor), with an optional note."""
@@ -228,8 +254,11 @@ class Vocabulary:
             rest = [t for t in old if t.slug not in placed]
             if rest:
                 groups.append(Group("Khác", None, rest))
+            last_day = REFORM_DATE - dt.timedelta(days=1)
             periods.append(
-                Period(f"Trước {short_date(REFORM_DATE)}", "truoc-2025", groups)
+                Period(
+                    f"Trước {short_date(REFORM_DATE)}", "truoc-2025", groups, last_day
+                )
             )
         if timeless:
             periods.append(
@@ -273,6 +302,7 @@ class Period:
     label: str
     anchor: str
     groups: list[Group]
+    until: dt.date | None = None  # its last day, for a period that ended
 
 
 def _date(raw: dict, key: str, where: str) -> dt.date | None:
@@ -357,32 +387,50 @@ def _locality_fields(raw: dict, where: str) -> dict:
     return fields
 
 
-def _check_links(vocabulary: Vocabulary, path: Path) -> None:
+def _check_links(vocabulary: Vocabulary, path: Path, lines: list[int]) -> None:
     """Check that every part_of, preceded_by and succeeded_by names a term."""
     slugs = {term.slug for term in vocabulary}
-    for term in vocabulary:
+    for number, term in enumerate(vocabulary, start=1):
         named = [("part_of", term.part_of)] if term.part_of else []
         named += [("preceded_by", link.slug) for link in term.preceded_by]
         named += [("succeeded_by", link.slug) for link in term.succeeded_by]
         for key, slug in named:
             if slug not in slugs:
                 raise VocabularyError(
-                    f"{path}: mục “{term.name}”: {key} “{slug}” không có trong danh mục"
+                    f"{_where(path, lines, number)} “{term.name}”: {key} “{slug}”"
+                    " không có trong danh mục; ghi slug của một mục có trong tệp"
                 )
+
+
+def _shown(path: Path) -> Path:
+    """Return path as an editor knows it: relative to the current folder if inside."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
+def _where(path: Path, lines: list[int], number: int) -> str:
+    """Name an entry of a data file: "data/dia-ban.yml:28: mục 2"."""
+    line = f":{lines[number - 1]}" if number <= len(lines) else ""
+    return f"{path}{line}: mục {number}"
 
 
 def read_vocabulary(path: Path) -> Vocabulary:
     """Read one vocabulary file, checking that slugs and spellings are unique."""
     name = path.stem
+    path = _shown(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        text = path.read_text(encoding="utf-8")
+        data = yaml.load(text, Loader=DataLoader) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         raise VocabularyError(f"{path}: không đọc được tệp danh mục: {error}") from None
     raw_terms = data.get("terms") if isinstance(data, dict) else None
     if not isinstance(raw_terms, list):
         raise VocabularyError(f"{path}: cần có danh sách “terms:”")
+    lines = item_lines(text, "terms")
     terms = [
-        _read_term(raw, name, f"{path}: mục {number}")
+        _read_term(raw, name, _where(path, lines, number))
         for number, raw in enumerate(raw_terms, start=1)
     ]
     slugs = [term.slug for term in terms]
@@ -392,7 +440,7 @@ def read_vocabulary(path: Path) -> Vocabulary:
     vocabulary = Vocabulary(
         name=name, label=str(data.get("label") or name), terms=terms
     )
-    _check_links(vocabulary, path)
+    _check_links(vocabulary, path, lines)
     return vocabulary
 
 

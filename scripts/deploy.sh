@@ -20,7 +20,6 @@
 # .dvk-site (checked first with `rsync --list-only`), or is empty or missing.
 set -euo pipefail
 : "${DEPLOY_HOST:?DEPLOY_HOST is not set (user@host of the server)}"
-: "${DEPLOY_PATH:?DEPLOY_PATH is not set (the folder nginx serves)}"
 source_dir=${1:-output}
 marker=.dvk-site
 rsh=${DEPLOY_SSH:-ssh}
@@ -33,9 +32,14 @@ fail() {
 # Refuse a target path that could point at the wrong folder.
 check_path() {
   local name=$1 path=$2
-  [[ -n $path ]] || fail "$name trống."
+  [[ -n $path ]] || fail "$name trống: hãy ghi thư mục của trang, ví dụ /srv/dvk/site."
   [[ $path =~ [[:space:]] ]] && fail "$name “$path” có dấu cách: hãy dùng đường dẫn không có dấu cách."
   [[ $path == "~"* ]] && fail "$name “$path” bắt đầu bằng ~: hãy ghi đường dẫn đầy đủ."
+  # Wildcards, quotes, $ and the like are expanded by rsync or the server's shell
+  # (rsync's --list-only below would find the marker of another folder).
+  [[ $path =~ ^[A-Za-z0-9._/@+,=-]+$ ]] ||
+    fail "$name “$path” có ký tự đặc biệt (chỉ dùng chữ không dấu, số và . _ - / @ + , =)."
+  [[ $path == -* ]] && fail "$name “$path” bắt đầu bằng “-”: hãy ghi thư mục của trang, ví dụ /srv/dvk/site."
   [[ /$path/ == */../* ]] && fail "$name “$path” chứa “..”: hãy ghi đường dẫn thẳng tới thư mục."
   [[ /$path/ == */./* || $path == . || $path == / || ${path//\//} == "" ]] &&
     fail "$name “$path” trỏ tới thư mục gốc hoặc thư mục hiện tại: hãy ghi thư mục của trang, ví dụ /srv/dvk/site."
@@ -47,7 +51,15 @@ check_path() {
   return 0
 }
 
-check_path DEPLOY_PATH "$DEPLOY_PATH"
+check_path DEPLOY_PATH "${DEPLOY_PATH-}"
+server_dir="${source_dir%/}-server"
+if [[ -n ${DEPLOY_SERVER_PATH:-} && -d $server_dir ]]; then
+  check_path DEPLOY_SERVER_PATH "$DEPLOY_SERVER_PATH"
+  # nginx's files never go into the site's folder (nor the site into theirs).
+  site_dir=${DEPLOY_PATH%/}/ nginx_dir=${DEPLOY_SERVER_PATH%/}/
+  [[ $nginx_dir == "$site_dir"* || $site_dir == "$nginx_dir"* ]] &&
+    fail "DEPLOY_SERVER_PATH “$DEPLOY_SERVER_PATH” nằm trong DEPLOY_PATH “$DEPLOY_PATH” (hoặc ngược lại): tệp cấu hình nginx phải ở ngoài thư mục của trang, ví dụ /srv/dvk-upload/server."
+fi
 test -f "$source_dir/index.html" || fail "Chưa có trang để triển khai trong $source_dir/: chạy make publish trước."
 test -f "$source_dir/$marker" || fail "$source_dir/ không có tệp $marker của bản dựng: chạy make publish trước."
 target=${DEPLOY_PATH%/}
@@ -76,9 +88,7 @@ rsync --recursive --links --times --compress --human-readable --stats \
   "$source_dir/" "$DEPLOY_HOST:$target/"
 echo "Đã triển khai $source_dir/ lên $DEPLOY_HOST:$DEPLOY_PATH."
 
-server_dir="${source_dir%/}-server"
 if [[ -n ${DEPLOY_SERVER_PATH:-} && -d $server_dir ]]; then
-  check_path DEPLOY_SERVER_PATH "$DEPLOY_SERVER_PATH"
   rsync --recursive --times --chmod=D755,F644 --include='*.conf' --include='*.map' \
     --exclude='*' --rsh="$rsh" "$server_dir/" "$DEPLOY_HOST:${DEPLOY_SERVER_PATH%/}/"
   echo "Đã gửi tệp cấu hình máy chủ ($server_dir/) lên $DEPLOY_HOST:$DEPLOY_SERVER_PATH."

@@ -51,12 +51,20 @@ mkdir -p "$target"
 shopt -s nullglob
 files=("$upload"/*.conf "$upload"/*.map)
 ((${#files[@]})) || { echo "install-server-files: nothing to install in $upload"; exit 0; }
-for file in "${files[@]}"; do
-  check_file "$file" "$(basename "$file")"
-done
-
+# Copy first, then check and install the copies: the deploy key may change its
+# files at any time, and what nginx gets must be what was checked.
+stage=$(mktemp -d)
 backup=$(mktemp -d)
-trap 'rm -rf "$backup"' EXIT
+trap 'rm -rf "$stage" "$backup"' EXIT
+staged=()
+for file in "${files[@]}"; do
+  name=$(basename "$file")
+  check_file "$file" "$name" # refuse a symlink or a huge file before copying it
+  cp --no-dereference -- "$file" "$stage/$name"
+  check_file "$stage/$name" "$name"
+  staged+=("$stage/$name")
+done
+files=("${staged[@]}")
 restore() {
   for file in "${files[@]}"; do
     name=$(basename "$file")

@@ -223,7 +223,8 @@ def build(existing: list[dict]) -> list[dict]:
     spellings = {
         normalise_key(s)
         for t in terms
-        for s in [t["name"], t["full_name"], *(t.get("aliases") or [])]
+        for s in [t["name"], t.get("full_name") or "", *(t.get("aliases") or [])]
+        if s
     }
     new_province = merge(
         {

@@ -99,6 +99,17 @@ def recording_ssh(tmp: Path) -> tuple[str, Path]:
         "/srv/my site",
         "/srv/./x",
         "//",
+        "/.",
+        "/srv/..",
+        "/srv/a\tb",
+        "/srv/*",  # rsync globs it on the server: another folder's marker would do
+        "/srv/site?",
+        "/srv/[ab]",
+        "/srv/$HOME",
+        "/srv/`id`",
+        "/srv/a;b",
+        "/srv/'a'",
+        "-rf",
     ],
 )
 def test_dangerous_paths_are_refused(tmp_path: Path, path: str) -> None:
@@ -114,8 +125,27 @@ def test_an_empty_path_is_refused(tmp_path: Path) -> None:
     source = build_output(tmp_path, {"index.html": "mới"})
     ssh, log = recording_ssh(tmp_path)
     result = deploy(tmp_path, source, "", ssh)
-    assert result.returncode != 0 and "DEPLOY_PATH" in result.stderr
+    assert result.returncode == 1
+    assert result.stderr.startswith("LỖI DEPLOY_PATH trống")
     assert not log.exists()
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/", "relative", "/srv/*", "/srv/../etc", "/srv/dvk/site", "/srv/dvk/site/nginx"]
+    + ["/srv/dvk", "/srv/dvk/site/"],  # the site's folder, inside it, or around it
+)
+def test_a_dangerous_server_path_is_refused_before_anything_is_sent(
+    tmp_path: Path, path: str
+) -> None:
+    source = build_output(tmp_path, {"index.html": "mới"})
+    (tmp_path / "output-server").mkdir()
+    (tmp_path / "output-server" / "csp.conf").write_text("x\n")
+    ssh, log = recording_ssh(tmp_path)
+    result = deploy(tmp_path, source, "/srv/dvk/site", ssh, DEPLOY_SERVER_PATH=path)
+    assert result.returncode == 1
+    assert result.stderr.startswith("LỖI DEPLOY_SERVER_PATH")
+    assert not log.exists(), log.read_text()  # the site was not sent either
 
 
 def test_a_folder_without_the_marker_is_not_emptied(tmp_path: Path) -> None:

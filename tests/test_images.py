@@ -622,7 +622,8 @@ def test_defaults_are_merged_and_cache_goes_under_cache_path(tmp_path):
     options = get_options(get_settings(IMAGES={}, CACHE_PATH=str(tmp_path)))
     assert options["widths"] == (320, 640, 960, 1280)
     assert options["cache_dir"] == str(tmp_path / "images")
-    assert get_settings()["STATIC_PATHS"] == []
+    # No original image is published: only attachments (content/files) are static.
+    assert get_settings()["STATIC_PATHS"] == ["files"]
 
 
 def test_bad_options_stop_the_build_without_traceback(site):

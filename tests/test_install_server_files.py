@@ -6,8 +6,10 @@ configuration that includes the installed files as the sample site does).
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -120,3 +122,38 @@ def test_a_symlink_is_refused(tmp_path: Path) -> None:
         timeout=60,
     )
     assert done.returncode == 1 and "not a regular file" in done.stderr
+
+
+def test_what_is_checked_is_what_is_installed(tmp_path: Path) -> None:
+    """The deploy key may swap a file after its check: the checked copy is installed."""
+    upload, target = tmp_path / "upload", tmp_path / "target"
+    upload.mkdir()
+    bad = 'add_header X "y" always;\nlocation /x { alias /etc/; }\n'
+    env = {**os.environ, "NGINX_TEST": "true", "NGINX_RELOAD": "true"}
+    stop = threading.Event()
+
+    def swap() -> None:
+        """Replace csp.conf, good and bad in turn, as fast as the disk allows."""
+        for n in itertools.count():
+            if stop.is_set():
+                return
+            part = upload / f".part{n % 2}"
+            part.write_text(bad if n % 2 else CSP, "utf-8")
+            os.replace(part, upload / "csp.conf")
+
+    (upload / "csp.conf").write_text(CSP, "utf-8")
+    swapper = threading.Thread(target=swap)
+    swapper.start()
+    try:
+        for _ in range(20):
+            subprocess.run(
+                ["bash", str(SCRIPT), str(upload), str(target)],
+                capture_output=True,
+                env=env,
+                timeout=60,
+            )
+            installed = target / "csp.conf"
+            assert not installed.exists() or installed.read_text() == CSP
+    finally:
+        stop.set()
+        swapper.join()

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -29,13 +32,47 @@ def localities() -> vocab.Vocabulary:
     return vocab.load(ROOT / "data")["dia-ban"]
 
 
-def test_the_file_is_what_the_pinned_packages_give():
+def _update_localities():
     spec = importlib.util.spec_from_file_location(
         "update_localities", ROOT / "scripts" / "update_localities.py"
     )
     update_localities = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(update_localities)
-    assert update_localities.main(["--check"]) == 0
+    return update_localities
+
+
+def test_the_file_is_what_the_pinned_packages_give():
+    assert _update_localities().main(["--check"]) == 0
+
+
+def test_regenerating_keeps_hand_written_fields_and_restores_generated_ones(
+    tmp_path,
+):
+    text = (ROOT / "data" / "dia-ban.yml").read_text("utf-8")
+    edited = text.replace(
+        "    full_name: Huyện Hàm Thuận Bắc\n",
+        "    full_name: Huyện Hàm Thuận Bắc\n    aliases: [H. Hàm Thuận Bắc]\n"
+        "    note: Ghi chú tay\n",
+        1,
+    ).replace("code: '22945'", "code: '99999'")  # Phường Phan Thiết's code
+    # A hand-only term, written as editors may: no code, no full_name.
+    edited += (
+        "  - slug: khu-cong-nghiep\n    name: Khu công nghiệp\n    aliases: [KCN]\n"
+    )
+    path = tmp_path / "dia-ban.yml"
+    path.write_text(edited, "utf-8")
+    update_localities = _update_localities()
+    assert update_localities.main(["--path", str(path)]) == 0
+    assert update_localities.main(["--check", "--path", str(path)]) == 0
+    regenerated = vocab.read_vocabulary(path)
+    former = regenerated.by_slug("ham-thuan-bac")
+    assert former.aliases == ("H. Hàm Thuận Bắc",) and former.note == "Ghi chú tay"
+    assert regenerated.by_slug("phuong-phan-thiet").code == "22945"
+    assert regenerated.lookup("KCN").slug == "khu-cong-nghiep"
+    assert (
+        len(regenerated)
+        == len(vocab.read_vocabulary(ROOT / "data" / "dia-ban.yml")) + 1
+    )
 
 
 def test_the_new_units_are_the_packages_124_with_their_codes(localities):
@@ -71,10 +108,15 @@ def test_a_colliding_new_unit_gets_its_level_in_the_slug(localities):
 
 def test_a_vocabulary_link_to_a_missing_term_is_a_clear_error(tmp_path):
     (tmp_path / "dia-ban.yml").write_text(
-        "terms:\n  - {name: A, valid_to: 2025-06-30, succeeded_by: [b]}\n", "utf-8"
+        "terms:\n  - {name: Z}\n  - {name: A, valid_to: 2025-06-30, succeeded_by: [b]}\n",
+        "utf-8",
     )
-    with pytest.raises(vocab.VocabularyError, match="succeeded_by “b” không có"):
+    with pytest.raises(vocab.VocabularyError) as raised:
         vocab.load(tmp_path)
+    assert str(raised.value).endswith(
+        "dia-ban.yml:3: mục 2 “A”: succeeded_by “b” không có trong danh mục;"
+        " ghi slug của một mục có trong tệp"
+    )
 
 
 def _write(site: Site, files: dict[str, str]) -> None:
@@ -150,8 +192,12 @@ def test_the_overview_groups_by_period_and_lists_empty_terms(accepted):
     new, old = html.index('id="tu-2025"'), html.index('id="truoc-2025"')
     assert new < old
     assert "Khu vực Bình Thuận (cũ)" in html and "Khu vực Đắk Nông (cũ)" in html
-    assert '<span class="term-empty">Xã Đắk Mil</span>' in html
-    assert '<a href="/dia-ban/ham-liem/">Xã Hàm Liêm</a>' in html
+    # The former units' period says the years its items cover, to its last month.
+    assert re.search(
+        r'id="truoc-2025-title">Trước 01/7/2025 <[^>]+>\(2019 – 6/2025\)', html
+    )
+    assert '<span class="term-name term-empty">Xã Đắk Mil</span>' in html
+    assert 'href="/dia-ban/ham-liem/">Xã Hàm Liêm</a>' in html
 
 
 def test_search_facets_carry_the_former_area_and_the_period(accepted):
@@ -181,11 +227,11 @@ def test_a_ceased_district_in_2026_is_an_error_naming_its_successors(site):
     result = site.build()
     assert result.returncode != 0 and "Traceback" not in result.stderr
     log = result.stdout + result.stderr
-    line = next(x for x in log.splitlines() if "old-district-2026" in x)
-    assert "LỖI" in line and "không còn từ 01/7/2025" in line and "locality" in line
+    line = next(x for x in log.splitlines() if "old-district-2026" in x and "LỖI" in x)
+    assert "không còn từ 01/7/2025" in line and "locality" in line
     assert "“Xã Hàm Thuận Bắc”" in line and "“Xã Hàm Thuận”" in line
-    line = next(x for x in log.splitlines() if "alias-2026" in x)
-    assert "LỖI" in line and "“Phường Phan Thiết”" in line
+    line = next(x for x in log.splitlines() if "alias-2026" in x and "LỖI" in x)
+    assert "“Phường Phan Thiết”" in line
 
 
 def test_the_sample_has_new_lam_dong_content_and_todays_agency(sample):
@@ -193,6 +239,7 @@ def test_the_sample_has_new_lam_dong_content_and_todays_agency(sample):
     for slug in ("xa-ham-thuan-bac", "phuong-phan-thiet", "xa-di-linh", "xa-dak-mil"):
         assert f'href="/dia-ban/{slug}/"' in html
     assert "Ban Dân vận Tỉnh ủy Lâm Đồng" in sample.page("")  # footer, build date
+    assert "(2016 – 6/2025)" in html  # the archive's years
 
 
 @pytest.mark.parametrize(
@@ -244,3 +291,112 @@ def test_a_unit_spanning_two_former_districts_is_noted_as_partial(localities):
     city = localities.by_slug("phan-thiet")
     after = {t.slug: note for t, note in localities.successors(city)}
     assert after["phuong-binh-thuan"] == "một phần" and after["mui-ne"] == ""
+
+
+CHECK_CASES = {
+    "htb-2026": (
+        {"locality": "Hàm Thuận Bắc", "year": 2026},
+        "LỖI content/models/htb-2026.md:4: locality: “Hàm Thuận Bắc” (Huyện Hàm"
+        " Thuận Bắc) không còn từ 01/7/2025; năm 2026 phải ghi xã, phường, đặc khu"
+        " mới; nơi này nay là nhiều đơn vị, hãy chọn đúng một trong số: “Xã Hàm"
+        " Thuận Bắc”, “Xã Đông Giang”, “Xã Hàm Liêm”, “Xã Hàm Thuận”",
+    ),
+    "tp-phan-thiet-2026": (
+        {"locality": "TP. Phan Thiết", "year": 2026},
+        "hãy chọn đúng một trong số: “Phường Phan Thiết”, “Phường Mũi Né”",
+    ),
+    "phan-thiet-2026": (
+        {"locality": "Phan Thiết", "year": 2026},
+        "“Xã Tuyên Quang” (một phần)",
+    ),
+    "phu-quy-2026": ({"locality": "Phú Quý", "year": 2026}, "; ghi “Đặc khu Phú Quý”"),
+    "da-lat-2026": (
+        {"locality": "Đà Lạt", "year": 2026},
+        "“Phường Xuân Hương - Đà Lạt”",
+    ),
+    "gia-nghia-2026": (
+        {"locality": "Gia Nghĩa", "year": 2026},
+        "“Phường Bắc Gia Nghĩa” (một phần)",
+    ),
+    "binh-thuan-2026": (
+        {"locality": "Bình Thuận", "year": 2026},
+        "phải ghi tỉnh mới; ghi “Lâm Đồng”",
+    ),
+    "mui-ne-2018": (
+        {"locality": "Mũi Né", "year": 2018},
+        "CẢNH BÁO content/models/mui-ne-2018.md:4: locality: “Mũi Né” chỉ có từ"
+        " 01/7/2025; năm 2018 nơi này thuộc “Phan Thiết”",
+    ),
+    "phu-thuy-2026": ({"locality": "Phường Phú Thủy", "year": 2026}, None),
+    "htb-2025": ({"locality": "Hàm Thuận Bắc", "year": 2025}, None),
+    "dak-mil-2025": ({"locality": "Xã Đắk Mil", "year": 2025}, None),
+}
+
+
+@pytest.fixture(scope="module")
+def checked(tmp_path_factory) -> str:
+    """Run make check's command once on a model per case; return what it printed."""
+    site = Site(tmp_path_factory.mktemp("check-localities"))
+    for name, (fields, _) in CHECK_CASES.items():
+        site.write(f"models/{name}.md", model(**fields))
+    command = [sys.executable, "-m", "portal.check", str(site.content)]
+    result = subprocess.run(
+        [*command, "--data", str(ROOT / "data")],
+        cwd=site.root,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    return result.stdout
+
+
+@pytest.mark.parametrize("name", list(CHECK_CASES))
+def test_make_check_names_the_units_a_former_one_became(checked, name):
+    _, expected = CHECK_CASES[name]
+    lines = [x for x in checked.splitlines() if f"models/{name}.md:" in x]
+    if expected is None:
+        assert lines == [], checked
+    else:
+        assert len(lines) == 1 and expected in lines[0], checked
+
+
+def test_an_impossible_agency_date_is_a_clear_error(tmp_path):
+    from portal import identity
+
+    path = tmp_path / "co-quan.yml"
+    path.write_text(
+        "agencies:\n  - name: A\n    valid_to: 2025-06-30\n"
+        "  - name: B\n    valid_from: 2025-07-32\n",
+        "utf-8",
+    )
+    with pytest.raises(identity.IdentityError) as raised:
+        identity.read_agencies(path)
+    assert str(raised.value) == (
+        f"{path}:4: mục 2: “valid_from: 2025-07-32” không phải ngày có thật;"
+        " viết dạng năm-tháng-ngày, ví dụ 2025-07-01"
+    )
+
+
+def test_make_check_reports_an_impossible_locality_date_with_its_line(site):
+    data = site.root / "data"
+    data.mkdir()
+    for path in (ROOT / "data").glob("*.yml"):
+        (data / path.name).write_text(path.read_text("utf-8"), "utf-8")
+    text = (data / "dia-ban.yml").read_text("utf-8")
+    (data / "dia-ban.yml").write_text(
+        text.replace("valid_to: 2025-06-30", "valid_to: 2025-06-31", 1), "utf-8"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "portal.check", str(site.content), "--data", "data"],
+        cwd=site.root,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    line = text[: text.index("valid_to: 2025-06-30")].count("\n") + 1
+    start = text[: text.index("- slug: binh-thuan")].count("\n") + 1
+    assert line - start < 8  # the entry's first line, a few above the field
+    assert result.stdout.startswith(
+        f"LỖI data/dia-ban.yml:{start}: mục 2: “valid_to: 2025-06-31” không phải ngày"
+    ), result.stdout

@@ -78,6 +78,21 @@ def test_a_locality_is_found_by_any_of_its_spellings(vocabularies, spelling):
 
 
 @pytest.mark.parametrize(
+    ("spelling", "slug"),
+    [
+        ("Phường Phú Thủy", "phu-thuy"),  # the file has "Phú Thuỷ"
+        ("phú thủy", "phu-thuy"),
+        ("Xã Hoà Thắng", "hoa-thang"),  # the file has "Hòa"
+        ("Phường Phú Thuỷ", "phu-thuy"),
+    ],
+)
+def test_either_placement_of_a_tone_mark_finds_the_locality(
+    vocabularies, spelling, slug
+):
+    assert vocabularies["dia-ban"].lookup(spelling).slug == slug
+
+
+@pytest.mark.parametrize(
     ("typed", "suggested"),
     [
         ("Phan Thiet", "Phan Thiết"),

@@ -122,6 +122,18 @@ def test_wrong_options_are_clear_errors(counter, message):
         get_options(get_settings(COUNTER=counter), environ={})
 
 
+@pytest.mark.parametrize(
+    "url", ['https://a.vn/"><script>', "https://a.vn/api", "https://[:::]", "a.vn"]
+)
+def test_a_bad_counter_url_stops_the_build_with_its_reason(small_site, url):
+    result = small_site.build(env={"COUNTER_URL": url})
+    assert result.returncode != 0
+    said = result.stdout + result.stderr
+    assert "địa chỉ bộ đếm phải có dạng http(s)://tên-máy[:cổng]" in said, said
+    assert repr(url) in said
+    assert not (small_site.output / "index.html").exists()
+
+
 def test_the_environment_gives_the_url_when_settings_do_not():
     options = get_options(
         get_settings(), environ={"COUNTER_URL": "https://dem.example.vn/"}

@@ -124,6 +124,16 @@ WIDGETS: Mapping[str, dict[str, Any]] = {
         "widget": "string",
         "hint": "Thường để trống: địa chỉ lấy từ tên tệp.",
     },
+    "scheduled": {
+        "label": "Hẹn ngày đăng",
+        "widget": "boolean",
+        "hint": "Bật khi ngày đăng ở tương lai: bài chỉ hiện từ ngày đó.",
+    },
+    "legacy_url": {
+        "label": "Địa chỉ bài ở cổng cũ",
+        "widget": "string",
+        "hint": "Điền sẵn khi chuyển bài từ cổng cũ; để nguyên.",
+    },
 }
 STATUS_LABELS = {"published": "Đăng lên trang", "draft": "Bản nháp (không đăng)"}
 # Editor collections: content folder -> (label, singular label, preview summary).
@@ -143,6 +153,7 @@ FIELD_ORDER = (
     "models",
     "author",
     "date",
+    "scheduled",
     "image",
     "image_alt",
     "image_caption",
@@ -152,6 +163,7 @@ FIELD_ORDER = (
     "order",
     "status",
     "slug",
+    "legacy_url",
 )
 
 

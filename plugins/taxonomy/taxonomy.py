@@ -21,6 +21,7 @@ units that succeeded a former one); breadcrumbs follow the period and group.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -208,11 +209,32 @@ class PeriodPages:
     label: str
     anchor: str
     groups: list[GroupPages]
+    until: dt.date | None = None  # the last day of a period that ended
 
     @property
     def count(self) -> int:
         """Return how many terms of the period have items."""
         return sum(1 for g in self.groups for t in g.terms if t.count)
+
+    @property
+    def span(self) -> str:
+        """Return the years an ended period's items cover: "2016 – 6/2025", or ""."""
+        years = [
+            _item_year(item) for g in self.groups for t in g.terms for item in t.latest
+        ]
+        years = [year for year in years if year is not None]
+        if self.until is None or not years:
+            return ""
+        return f"{min(years)} – {self.until.month}/{self.until.year}"
+
+
+def _item_year(item: Any) -> int | None:
+    """Return the year an item is about: its year of recognition, or its date's."""
+    year = getattr(item, "year", None)
+    if isinstance(year, int) and not isinstance(year, bool):
+        return year
+    date = getattr(item, "date", None)
+    return date.year if date is not None else None
 
 
 @dataclass(eq=False)
@@ -321,7 +343,9 @@ class Taxonomy:
                 )
                 for index, g in enumerate(period.groups, start=1)
             ]
-            self.periods.append(PeriodPages(period.label, period.anchor, groups))
+            self.periods.append(
+                PeriodPages(period.label, period.anchor, groups, period.until)
+            )
             for group in groups:
                 for page in group.terms:
                     page.period, page.group = self.periods[-1], group

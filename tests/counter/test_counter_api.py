@@ -249,6 +249,15 @@ def test_hits_from_other_origins_are_refused(
     assert server.hit("/tin-tuc/a/", headers=same).json["page"] == 1
 
 
+def test_an_allowed_origin_written_with_its_default_port_still_matches(
+    start_server: StartServer,
+) -> None:
+    """A browser's Origin never has :443: "https://site:443/" must still admit it."""
+    server = start_server(COUNTER_ALLOWED_ORIGINS="https://DanVanKheo.vn:443/")
+    same = {"Origin": "https://danvankheo.vn", "Sec-Fetch-Site": "same-origin"}
+    assert server.hit("/tin-tuc/a/", headers=same).json["page"] == 1
+
+
 def test_rate_limit_429(start_server: StartServer) -> None:
     """Over COUNTER_RATE_LIMIT an address gets 429, whatever its User-Agent."""
     server = start_server(COUNTER_RATE_LIMIT="3/60")

@@ -70,6 +70,12 @@ def test_ipv6_addresses_share_one_bucket_per_64(start_server: StartServer) -> No
     assert address_key("198.51.100.7") != address_key("198.51.100.8")
 
 
+def test_ipv4_peers_of_a_dual_stack_socket_have_a_bucket_each() -> None:
+    """Served on "::", IPv4 peers are ::ffff:a.b.c.d: not one /64 for all of them."""
+    assert address_key("::ffff:198.51.100.7") != address_key("::ffff:198.51.100.8")
+    assert address_key("::ffff:198.51.100.7") == address_key("198.51.100.7")
+
+
 def test_many_repeated_headers_are_parsed_in_linear_time(
     start_server: StartServer,
 ) -> None:
