@@ -50,7 +50,7 @@ SECONDS = float(os.environ.get("PROPERTY_SECONDS", "120"))
 MIN_STEPS = int(os.environ.get("PROPERTY_MIN_STEPS", "20"))
 SEEDS = [int(s) for s in os.environ.get("PROPERTY_SEEDS", "1,2,3").split(",")]
 STEPS = int(os.environ.get("PROPERTY_STEPS", "0"))  # 0: as many as the time allows
-EXAMPLE_STEPS = 5  # steps of one drawn sequence (one small site)
+EXAMPLE_STEPS = 4  # steps of one drawn sequence (one small site)
 LOCALITIES = ["Phan Thiết", "La Gi", "Tuy Phong", "Bắc Bình"]
 CONFS = {"html": "pelicanconf.py", "dev": "devconf.py", "publish": "publishconf.py"}
 
