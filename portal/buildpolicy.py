@@ -7,7 +7,8 @@
   Vietnamese message and exit status 1, without a traceback; under the dev
   server (`pelican --autoreload`) the same error is reported in the terminal and
   the server keeps watching for the fix, instead of its rebuild process dying.
-  A bug raises as usual.
+  A failure a plugin explains itself (an exception with `reported = True`, such
+  as Pagefind's SearchIndexError) gets the same treatment. A bug raises as usual.
 
 `install()` is called from pelicanconf.py (so devconf.py and publishconf.py have
 it too): the settings file is the one place that is read before the plugins are
@@ -79,6 +80,12 @@ def check_plugins(pelican) -> None:
             if error.code in (0, None) or not _under_autoreload():
                 raise
             raise BuildFailed(str(error.code)) from None
+        except Exception as error:
+            # A failure a plugin already explained (e.g. Pagefind's, in Vietnamese):
+            # its message without a traceback; the dev server reports it as is.
+            if getattr(error, "reported", False) and not _under_autoreload():
+                raise SystemExit(f"{type(error).__name__}: {error}") from None
+            raise
 
     pelican.run = run_reporting_errors
 

@@ -65,6 +65,8 @@ class OptionsError(ValueError):
 class SearchIndexError(RuntimeError):
     """Pagefind failed: the build fails (exit code 1); the dev server keeps watching."""
 
+    reported = True  # its message says it all: no traceback (portal/buildpolicy.py)
+
     def __init__(self, message: str) -> None:
         super().__init__(message)
 
