@@ -3,9 +3,12 @@
 import os
 from pathlib import Path
 
-from portal import identity, jinja, text, vocab
+from portal import buildpolicy, identity, jinja, text, vocab
 
 ROOT = Path(__file__).resolve().parent
+# A plugin that fails to load fails the build; an editor's error under the dev
+# server is reported and the server keeps watching (portal/buildpolicy.py).
+buildpolicy.install()
 
 AUTHOR = "Ban Dân vận Tỉnh ủy Bình Thuận"
 SITENAME = "Dân vận khéo"

@@ -12,6 +12,7 @@ from sections.sections import (
     SectionsGenerator,
     buckets,
     get_options,
+    neighbours_of,
     others_of,
     related_of,
 )
@@ -36,15 +37,27 @@ def test_others_are_newest_first_and_never_the_item_itself():
     assert others_of(items[0], items[:1], 5) == []
 
 
+def test_others_are_the_older_neighbours_completed_by_newer_ones():
+    items = [_item(str(n), "f", "l", 28 - n) for n in range(10)]  # newest first
+    assert neighbours_of(0, items, 3) == items[1:4]
+    assert neighbours_of(4, items, 3) == items[5:8]
+    assert neighbours_of(8, items, 3) == [items[6], items[7], items[9]]
+    assert neighbours_of(9, items, 3) == items[6:9]
+    assert neighbours_of(0, items[:1], 5) == []
+
+
 @pytest.mark.parametrize("limit", [0, 1, 3, 12])
-def test_each_item_gets_its_others_and_those_past_the_newest_share_one_list(limit):
-    items = [_item(str(n), "f", "l", 28 - n) for n in range(10)]
+def test_adding_the_newest_item_changes_no_other_items_others(limit):
+    items = [_item(str(n), "f", "l", 29 - n) for n in range(29)]
     section = {"others": limit, "related": 2, "related_by": ("field",)}
     SectionsGenerator.link_items(None, items, section)
-    for item in items:
-        assert item.others == others_of(item, items, limit)
-    shared = {id(item.others) for item in items[limit:]}
-    assert len(shared) <= 1
+    before = {item.title: [o.title for o in item.others] for item in items}
+    newest = _item("new", "f", "l", 30)
+    SectionsGenerator.link_items(None, [newest, *items], section)
+    after = {item.title: [o.title for o in item.others] for item in items}
+    assert after == before
+    assert len(newest.others) == min(limit, len(items))
+    assert all(item not in item.others for item in items)
 
 
 def test_related_share_a_field_or_locality_and_both_rank_first():

@@ -32,6 +32,7 @@ from typing import Any
 
 from pelican import signals
 
+from portal import outputs
 from portal.files import write_atomic
 from portal.options import merge_options
 
@@ -189,6 +190,7 @@ def write_hashed_copies(settings: Mapping, output: Path, options: Mapping) -> in
                 continue
             digest = file_hash(source, options["hash_length"])
             target = static_dir / hashed_name(relative, digest)
+            outputs.declare(target)
             if target.is_file() and target.stat().st_size == source.stat().st_size:
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -373,9 +375,11 @@ def compress_tree(
     codec = get_codec(options)
     store = cache / codec.tag() if cache is not None else None
     remove_orphans(output, options)
-    digests = compress_files(
-        text_files(output, options), codec, store, worker_count(options)
-    )
+    files = text_files(output, options)
+    for path in files:  # declared here: the copies are written by worker processes
+        for suffix in codec.suffixes:
+            outputs.declare(path.with_name(path.name + suffix))
+    digests = compress_files(files, codec, store, worker_count(options))
     written = sum(digest.startswith("+") for digest in digests)
     if store is not None:
         prune_store(cache, store, {digest.lstrip("+") for digest in digests})

@@ -13,7 +13,6 @@ missing or foreign manifest.
 
 from __future__ import annotations
 
-import contextlib
 import fnmatch
 import gc
 import hashlib
@@ -40,11 +39,12 @@ from pelican.log import console
 from pelican.utils import get_relative_path, path_to_url, sanitised_join
 from pelican.writers import FileOverwriteFailedError, Writer
 
+from portal import identity, outputs
 from portal.options import merge_options
 from portal.paths import under
 from portal.stamps import vouches
 
-from . import speedups
+from . import pelican_private, record, speedups
 from .contentcache import ContentCache
 from .tracking import (
     ITEM,
@@ -61,7 +61,9 @@ from .tracking import (
 __all__ = [
     "IncrementalWriter",
     "content_skipped",
+    "build_date",
     "declare_output",
+    "declare_tree",
     "get_options",
     "is_full_build",
     "read_input",
@@ -69,12 +71,19 @@ __all__ = [
     "register_input",
     "remember",
     "remembered",
+    "uses_build_date",
 ]
 
 log = logging.getLogger(__name__)
 PREFIX = "incremental"
 SETTING = "INCREMENTAL"
-FORMAT = 5
+FORMAT = 6
+# The Pelican versions the plugin is tested with; any other means a full build
+# from an empty folder with Pelican's own writer (see pelican_private.py).
+TESTED_PELICAN = ("4.12",)
+# Environment variables the build reads (plugins, settings files): inputs.
+# (BUILD_DATE is not one: it counts only when the output depends on the date.)
+ENVIRONMENT = ("COUNTER_URL", "SITEURL", "SERVER_FILES_PATH", "TZ")
 CONTENT_CACHE = "incremental-contents.sqlite"
 # The garbage collector's thresholds during a build. With Python's (700, 10, 10)
 # a rebuild at 5,000 items spent 1.2 s of 7.5 in 750 collections, five of them
@@ -90,6 +99,7 @@ DEFAULTS: Mapping[str, Any] = {
     "manifest": None,  # default: <CACHE_PATH>/incremental.json
     "report": None,  # default: <CACHE_PATH>/incremental-report.json
     "global_inputs": [],  # files or folders whose change means a full build
+    "environment": list(ENVIRONMENT),  # environment variables that are inputs
 }
 # Settings that change between runs without changing any page.
 VOLATILE_SETTINGS = frozenset({"LOAD_CONTENT_CACHE", SETTING, "WRITE_SELECTED"})
@@ -107,6 +117,8 @@ def get_options(settings: Mapping) -> dict[str, Any]:
     options = merge_options(settings, SETTING, DEFAULTS, PREFIX, OptionsError)
     if not isinstance(options["global_inputs"], list | tuple):
         raise OptionsError(f"{PREFIX}: global_inputs must be a list of paths")
+    if not isinstance(options["environment"], list | tuple):
+        raise OptionsError(f"{PREFIX}: environment must be a list of names")
     cache = settings.get("CACHE_PATH", "cache")
     options["manifest"] = options["manifest"] or os.path.join(cache, "incremental.json")
     options["report"] = options["report"] or os.path.join(
@@ -218,6 +230,8 @@ def global_fingerprint(settings: Mapping, options: Mapping) -> str:
     kept = {k: v for k, v in settings.items() if k not in VOLATILE_SETTINGS}
     add("settings", stable_repr(kept).encode("utf-8", "surrogatepass"))
     add("options", stable_repr(options).encode())
+    for name in sorted(set(options["environment"])):
+        add("environ:" + name, repr(os.environ.get(name)).encode())
     for path in _code_files(settings):
         add("code:" + path, _read(path))
     theme = settings.get("THEME")
@@ -266,6 +280,11 @@ class Manifest:
         self.snapshot_ns = 0
         self.untracked: list[str] = []
         self.urls = ""  # digest of every content and static file's URL
+        self.record: dict[str, list] = {}  # every output file: size, time, hash
+        self.record_ns = 0
+        self.outside: dict[str, list] = {}  # files written outside the output
+        self.date = ""  # the build date, when the output depended on it
+        self.late: set[str] = set()  # declared by post-processors (on finalized)
 
     @classmethod
     def load(cls, path: str) -> tuple[Manifest, str | None]:
@@ -291,6 +310,11 @@ class Manifest:
             manifest.snapshot_ns = int(data["snapshot_ns"])
             manifest.untracked = [str(f) for f in data["untracked"]]
             manifest.urls = str(data["urls"])
+            manifest.record = {str(k): _entry(v) for k, v in data["record"].items()}
+            manifest.record_ns = int(data["record_ns"])
+            manifest.outside = {str(k): _entry(v) for k, v in data["outside"].items()}
+            manifest.date = str(data["date"])
+            manifest.late = {str(f) for f in data["late"]}
             count = len(manifest.nodes)
             for template, roots, page_digest, own_seal in manifest.pages.values():
                 if not (isinstance(template, str) and isinstance(page_digest, str)):
@@ -302,6 +326,40 @@ class Manifest:
         except (AttributeError, KeyError, TypeError, ValueError) as error:
             return cls(), f"damaged manifest ({error})"
         return manifest, None
+
+
+def _entry(value: Any) -> list:
+    """Return a JSON-loaded record entry [size, mtime_ns, sha], checked."""
+    size, mtime, sha = value
+    if type(size) is not int or type(mtime) is not int or not isinstance(sha, str):
+        raise ValueError("bad record entry")
+    return [size, mtime, sha]
+
+
+def build_date(settings: Mapping) -> str:
+    """Return the build date (portal.identity.build_date: BUILD_DATE, else today)."""
+    return identity.build_date().isoformat()
+
+
+def depends_on_date(settings: Mapping) -> bool:
+    """Return whether the settings alone make the output depend on the date."""
+    return not settings.get("WITH_FUTURE_DATES", True)
+
+
+def pelican_unsupported() -> str | None:
+    """Return why this Pelican cannot be trusted for incremental builds, if so."""
+    if not any(
+        pelican_version == v or pelican_version.startswith(v + ".")
+        for v in TESTED_PELICAN
+    ):
+        return (
+            f"Pelican {pelican_version} is outside the tested range "
+            f"({', '.join(v + '.x' for v in TESTED_PELICAN)})"
+        )
+    missing = pelican_private.missing()
+    if missing:
+        return "Pelican lacks " + ", ".join(missing)
+    return None
 
 
 def snapshot_inputs(folder: str, old: Manifest) -> tuple[dict[str, list], int]:
@@ -333,34 +391,60 @@ class State:
         self.output_path = os.path.realpath(output_path)
         self.content = os.path.abspath(settings["PATH"])
         self.fingerprint = global_fingerprint(settings, options)
+        self.today = build_date(settings)
         self.old, reason = Manifest.load(options["manifest"])
         if reason is None and self.old.output != self.output_path:
             reason = "manifest of another output folder"
+        # The record vouches for the output folder only when it is this folder's.
+        self.trusted = reason is None
+        self.unsupported = pelican_unsupported()
+        if self.unsupported:
+            log.warning(
+                "%s: %s: full build from an empty folder", PREFIX, self.unsupported
+            )
+            reason = reason or self.unsupported
+            self.trusted = False
         if reason is None and self.old.fingerprint != self.fingerprint:
-            reason = "settings, code, theme or data changed"
+            reason = "settings, environment, code, theme or data changed"
+        if reason is None and self.old.date and self.old.date != self.today:
+            reason = f"the build date changed ({self.old.date} → {self.today})"
         if reason is None and not settings.get("LOAD_CONTENT_CACHE", True):
             reason = "full build asked for (--ignore-cache / FULL=1)"
         if reason is None and settings.get("DELETE_OUTPUT_DIRECTORY"):
             reason = "DELETE_OUTPUT_DIRECTORY is on"
         self.full_reason = reason
         self.inputs, self.snapshot_ns = snapshot_inputs(self.content, self.old)
+        self.check = record.check_output(
+            self.output_path,
+            self.old.record if self.trusted else {},
+            self.old.outside if self.trusted else {},
+            self.old.record_ns,
+        )
 
     def nothing_changed(self) -> bool:
         """Return whether the last build's output is exactly what a build would write.
 
-        Same code, settings and theme, the same bytes in every content file, no
-        page the records could not follow, and every file of the last build there.
+        Same code, settings, environment and theme, the same bytes in every
+        content file, no page the records could not follow, and the output
+        folder exactly as the last build left it.
         """
         return (
             self.full_reason is None
             and self.inputs.keys() == self.old.inputs.keys()
             and all(self.inputs[k][2] == v[2] for k, v in self.old.inputs.items())
             and not self.old.untracked
-            and all(
-                os.path.isfile(os.path.join(self.output_path, rel))
-                for rel in self.old.files
-            )
+            and self.check.clean
         )
+
+    def clean_output(self, settings: Mapping) -> int:
+        """Remove what the record does not vouch for; return how many files."""
+        if not self.trusted:
+            protected = [self.content, settings.get("THEME") or ""]
+            protected += [str(p) for p in settings.get("PLUGIN_PATHS") or []]
+            return record.wipe(self.output_path, [p for p in protected if p])
+        stale = self.check.unknown + self.check.changed
+        record.remove(self.output_path, stale)
+        return len(stale)
 
 
 # States checked before Pelican's run, handed to the build (by settings id).
@@ -379,19 +463,34 @@ class Build:
         )
         self.fingerprint, self.old = state.fingerprint, state.old
         self.full_reason = state.full_reason
+        self.today = state.today
+        # Outside the tested Pelican: Pelican's own writer, no content cache.
+        self.plain = state.unsupported is not None
+        self.trusted = state.trusted
         self.inputs, self.snapshot_ns = state.inputs, state.snapshot_ns
         self.input_hashes = {
             os.path.join(state.content, rel): bytes.fromhex(entry[2])
             for rel, entry in self.inputs.items()
         }
-        # A build that stops half-way leaves no manifest: the next one is full.
-        with contextlib.suppress(OSError):
-            os.remove(options["manifest"])
+        # The record of the last build is kept until this one succeeds; what it
+        # does not vouch for goes now (another profile's pages, edited files).
+        self.cleaned = state.clean_output(settings)
+        if self.cleaned:
+            log.info(
+                "%s: %s file(s) in the output folder were not the last build's: "
+                "removed",
+                PREFIX,
+                self.cleaned,
+            )
         self.shared = Shared()
         self.nodes = Nodes(() if self.full_reason else self.old.nodes)
         self.replayer = Replayer(self.shared, self.nodes)
         self.pages: dict[str, list] = {}
         self.produced: set[str] = set()
+        self.outside: set[str] = set()  # files written outside the output folder
+        self.late: set[str] = set()  # declared after Pelican's writing (finalized)
+        self.finished = False
+        self.date_used = depends_on_date(settings)
         self.rendered: list[str] = []
         self.written: list[str] = []
         self.untracked: dict[str, str] = {}
@@ -482,14 +581,25 @@ class Build:
         """Note a file of this build (written, kept or declared)."""
         rel = self.relative(path)
         if rel is not None:
+            if self.finished and rel not in self.produced:
+                self.late.add(rel)
             self.produced.add(rel)
+        else:
+            self.outside.add(os.path.abspath(path))
 
     def finish(self) -> None:
-        """Remove stale files, save the manifest and the report, log a summary."""
+        """Remove the previous build's files this one did not produce."""
+        # With Pelican's own writer nothing is noted, but the folder began empty.
+        self.deleted = [] if self.plain else self.remove_stale()
+        self.finished = True
+
+    def seal(self) -> None:
+        """Record the finished output, save the manifest and the report, log it."""
+        swept = [] if self.plain else self.sweep()
         if self.content_cache is not None:
             self.content_cache.save()
-        deleted = self.remove_stale()
         self.save_manifest()
+        deleted = sorted(getattr(self, "deleted", []) + swept)
         write_report(
             self.options,
             full=self.full,
@@ -501,6 +611,7 @@ class Build:
             reused=self.reused,
             deleted=deleted,
             untracked=dict(sorted(self.untracked.items())),
+            cleaned=self.cleaned,
         )
         log.info(
             "%s: %s page(s) rendered, %s file(s) written, %s unchanged page(s) "
@@ -511,6 +622,36 @@ class Build:
             self.skipped,
             len(deleted),
             f" (full build: {self.full_reason})" if self.full else "",
+        )
+
+    def sweep(self) -> list[str]:
+        """Remove files in the output that no part of this build produced or declared."""
+        strays = sorted(
+            rel for rel, _ in record.walk(self.output_path) if rel not in self.produced
+        )
+        if strays:
+            log.warning(
+                "%s: removed %s file(s) no plugin produced or declared "
+                "(declare_output): %s",
+                PREFIX,
+                len(strays),
+                ", ".join(strays[:5]),
+            )
+            record.remove(self.output_path, strays)
+        return strays
+
+    def abort(self) -> None:
+        """After a failed run: keep the last record, remove what it does not vouch for."""
+        if self.full:
+            self.settings["LOAD_CONTENT_CACHE"] = self.restore_cache
+        old = self.old.record if self.trusted else {}
+        check = record.check_output(self.output_path, old, {}, self.old.record_ns)
+        record.remove(self.output_path, check.unknown + check.changed)
+        log.info(
+            "%s: build failed: %s file(s) the last build did not write removed; "
+            "its record is kept",
+            PREFIX,
+            len(check.unknown) + len(check.changed),
         )
 
     def files_read(self) -> list[str]:
@@ -528,7 +669,9 @@ class Build:
         if self.old.output != self.output_path:
             return []
         deleted = []
-        for rel in sorted(set(self.old.files) - self.produced):
+        # Files the post-processors write after this are theirs to renew (the
+        # sweep removes those they no longer declare).
+        for rel in sorted(set(self.old.files) - self.old.late - self.produced):
             path = os.path.join(self.output_path, rel)
             if self.relative(path) is None or not os.path.isfile(path):
                 continue
@@ -539,6 +682,8 @@ class Build:
 
     def save_manifest(self) -> None:
         """Write the manifest atomically."""
+        old = self.old.record if self.trusted else {}
+        files, taken_ns = record.record_files(self.output_path, old, self.old.record_ns)
         nodes, renumber = self.nodes.compact(entry[1] for entry in self.pages.values())
         pages = {
             rel: [template, [renumber[i] for i in roots], page_digest, own_seal]
@@ -556,6 +701,13 @@ class Build:
             "snapshot_ns": self.snapshot_ns,
             "untracked": sorted(self.untracked),
             "urls": self.urls or "",
+            "record": files,
+            "record_ns": taken_ns,
+            "outside": record.record_outside(
+                self.outside, self.old.outside, self.old.record_ns
+            ),
+            "date": self.today if self.date_used else "",
+            "late": sorted(self.late),
         }
         _write_json(self.options["manifest"], data)
 
@@ -649,7 +801,7 @@ def attach_caches(generator) -> None:
         folder = os.path.join(_build.settings["CACHE_PATH"], "jinja")
         os.makedirs(folder, exist_ok=True)
         env.bytecode_cache = FileSystemBytecodeCache(folder)
-    if isinstance(generator, CachingGenerator):
+    if isinstance(generator, CachingGenerator) and not _build.plain:
         attach_content_cache(generator)
 
 
@@ -847,6 +999,37 @@ def declare_output(path: str) -> None:
         )
 
 
+def declare_tree(folder: str) -> None:
+    """Declare every file now under a folder (e.g. Pagefind's) as part of this build."""
+    if _build is not None:
+        top = (
+            folder
+            if os.path.isabs(folder)
+            else os.path.join(_build.output_path, folder)
+        )
+        for rel, _ in record.walk(top):
+            _build.add_produced(os.path.join(top, rel))
+
+
+def _declared(path: str) -> None:
+    """Receive portal.outputs.declare."""
+    declare_output(path)
+
+
+def _tree_declared(folder: str) -> None:
+    """Receive portal.outputs.declare_tree."""
+    declare_tree(folder)
+
+
+def uses_build_date() -> None:
+    """Tell the build that its output depends on today's date (see build_date).
+
+    The next build on another day is then a full build, never "nothing changed".
+    """
+    if _build is not None:
+        _build.date_used = True
+
+
 def remember(key: str, value: str) -> None:
     """Store a value for the next build (e.g. the hash of an image's source)."""
     if _build is not None:
@@ -890,12 +1073,17 @@ def start_build(pelican) -> list:
 
 
 def wrap_run(pelican) -> None:
-    """Make Pelican's run return at once when nothing changed since the last build."""
-    if get_options(pelican.settings)["enabled"]:
+    """Make Pelican's run return at once when nothing changed since the last build.
+
+    The record of the output is saved only after the whole run succeeded (the
+    post-processors on `finalized` included); a failed run keeps the last one.
+    """
+    if get_options(pelican.settings)["enabled"] and not pelican_unsupported():
         speedups.install()
     run = pelican.run
 
     def run_unless_unchanged() -> None:
+        global _build
         options = get_options(pelican.settings)
         if options["enabled"]:
             state = State(pelican.settings, pelican.output_path, options)
@@ -908,7 +1096,14 @@ def wrap_run(pelican) -> None:
         gc.set_threshold(*GC_THRESHOLDS)
         try:
             run()
+            if _build is not None:
+                _build.seal()
+        except BaseException:
+            if _build is not None:
+                _build.abort()
+            raise
         finally:
+            _build = None
             gc.set_threshold(*thresholds)
             _checked.pop(id(pelican.settings), None)
             gc.freeze()
@@ -943,7 +1138,7 @@ def note_generators(generators) -> None:
 
 def get_writer(pelican) -> type[Writer] | None:
     """Return our writer when the plugin is on."""
-    return IncrementalWriter if _build is not None else None
+    return IncrementalWriter if _build is not None and not _build.plain else None
 
 
 def note_static(generator) -> None:
@@ -974,14 +1169,12 @@ def theme_static_files(settings: Mapping, theme: str) -> Iterable[str]:
 
 
 def finish_build(pelican) -> None:
-    """Remove stale files and save the records of the run."""
-    global _build
+    """Remove the stale files of the run, before the post-processors see the output."""
     if _build is None:
         return
     if _build.full:
         pelican.settings["LOAD_CONTENT_CACHE"] = _build.restore_cache
     _build.finish()
-    _build = None
 
 
 def register() -> None:
@@ -993,3 +1186,5 @@ def register() -> None:
     signals.static_generator_finalized.connect(note_static)
     signals.all_generators_finalized.connect(note_generators)
     signals.finalized.connect(finish_build)
+    outputs.output_declared.connect(_declared)
+    outputs.tree_declared.connect(_tree_declared)

@@ -27,6 +27,7 @@ from typing import Any
 from pelican import signals
 from pelican.generators import Generator
 
+from portal import outputs
 from portal.options import merge_options
 from portal.text import fold, nfc
 
@@ -61,8 +62,10 @@ class OptionsError(ValueError):
     """The SEARCH setting is wrong."""
 
 
-class SearchIndexError(SystemExit):
-    """Pagefind failed: the build stops with a Vietnamese message, exit code 1."""
+class SearchIndexError(RuntimeError):
+    """Pagefind failed: the build fails (exit code 1); the dev server keeps watching."""
+
+    reported = True  # its message says it all: no traceback (portal/buildpolicy.py)
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -213,6 +216,7 @@ def run_pagefind(output: str | Path, options: Mapping[str, Any]) -> float:
             f"{PREFIX}: không tạo được chỉ mục tìm kiếm (Pagefind báo lỗi, "
             f"mã {status}): {detail}"
         )
+    outputs.declare_tree(Path(output) / options["output_subdir"])
     # The bench (bench/run.py) reads Pagefind's peak memory from this line.
     log.info(
         "%s: indexed %s in %.1f s, Pagefind's peak memory %.0f MB",
@@ -271,6 +275,7 @@ def index_site(pelican) -> None:
         log.info(
             "%s: the indexed pages did not change; index copied from %s", PREFIX, cache
         )
+        outputs.declare_tree(bundle)
         return
     run_pagefind(output, options)
     keep_bundle(cache, key, bundle)

@@ -1,8 +1,9 @@
 """sections: the lists of models (/mo-hinh/) and news (/tin-tuc/), paginated.
 
 It also puts `models` and `news` (newest first) in the shared context for the
-home page and every template, gives each item its `others` (other items of its
-section, newest first: "Các tin khác") and `related` (items sharing a field or a
+home page and every template, gives each item its `others` ("Các tin khác": the
+items of its section published just before it, its older neighbours, newest
+first; the oldest items are completed with the nearest newer ones) and `related` (items sharing a field or a
 locality), and writes an Atom feed per section when the build writes feeds.
 """
 
@@ -28,7 +29,7 @@ SETTING = "SECTIONS"
 DEFAULT_SECTION: Mapping[str, Any] = {
     "per_page": 12,
     "template": "section",
-    "others": 0,  # other items of the section each item page lists, newest first
+    "others": 0,  # older neighbours each item page lists ("Các tin khác")
     "related": 0,  # items sharing one of `related_by` each item page lists
     "related_by": (),
     "feed": True,  # an Atom feed at <url>atom.xml when the build writes feeds
@@ -93,6 +94,19 @@ def newest_first(items: list) -> list:
     return sorted(by_title, key=lambda item: item.date, reverse=True)
 
 
+def neighbours_of(index: int, items: Sequence, limit: int) -> list:
+    """Return the `limit` items published just before items[index] (newest first).
+
+    Items are newest first, so these follow it in the list; near the oldest end
+    the nearest newer items complete the list. Adding the newest item changes
+    no other item's list (unless the section holds fewer than 2 × limit items).
+    """
+    older = list(items[index + 1 : index + 1 + limit])
+    need = limit - len(older)
+    newer = list(items[max(0, index - need) : index]) if need else []
+    return newer + older
+
+
 def others_of(item, items: Sequence, limit: int) -> list:
     """Return up to `limit` of `items` (newest first), never `item` itself."""
     return [other for other in items[: limit + 1] if other is not item][:limit]
@@ -146,11 +160,8 @@ class SectionsGenerator(Generator):
         """Give every item its `others` and `related` lists, in O(items)."""
         grouped = buckets(items, section["related_by"])
         limit = section["others"]
-        # Every item past the first `limit` lists the same ones: one list for all
-        # (a rebuild then checks what those pages read from it once).
-        newest = items[:limit]
         for index, item in enumerate(items):
-            item.others = newest if index >= limit else others_of(item, items, limit)
+            item.others = neighbours_of(index, items, limit) if limit else []
             item.related = related_of(
                 item, grouped, section["related_by"], section["related"]
             )

@@ -19,6 +19,7 @@ from xml.sax.saxutils import escape
 from pelican import signals
 from pelican.generators import Generator
 
+from portal import outputs
 from portal.feeds import absolute_site_url
 from portal.files import write_atomic
 from portal.options import merge_options
@@ -173,6 +174,7 @@ class SiteFilesGenerator(Generator):
     def _write(self, relative: str, text: str) -> None:
         """Write a text file under the output folder, unless it already holds text."""
         path = Path(self.output_path, relative)
+        outputs.declare(path)
         data = text.encode("utf-8")
         with contextlib.suppress(OSError):
             if path.read_bytes() == data:  # left alone: rsync and caches see no change

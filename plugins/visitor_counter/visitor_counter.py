@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from blinker import signal as named_signal
 from pelican import signals
 
+from portal import outputs
 from portal.options import merge_options
 from portal.origins import ORIGIN_HELP, parse_origin
 from portal.paths import under
@@ -123,6 +124,7 @@ class PageList:
         temporary = target.with_suffix(".tmp")
         temporary.write_text(body + "\n", "utf-8")
         temporary.replace(target)
+        outputs.declare(target)
         log.info("%s: wrote %s countable pages to %s", PREFIX, len(self.pages), target)
 
 

@@ -1,0 +1,190 @@
+"""The record of a build's output: every file with its size, time and SHA-256.
+
+The build owns its output folder. After a successful build every file in it is
+one the build produced, and the record lists them all (pages, copied files and
+what plugins wrote themselves: Pagefind's folder, compressed copies, the
+counter's page list...), plus the files it wrote outside the folder (the web
+server's files). Before the next build the folder is checked against the
+record: a file the record does not know is removed, a recorded file that is
+missing or whose bytes changed is removed too (so it is written again), and
+"nothing changed" is only possible when the folder is exactly as recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from portal.stamps import vouches
+
+__all__ = ["Check", "check_output", "digest", "record_files", "walk", "wipe"]
+
+log = logging.getLogger(__name__)
+PREFIX = "incremental"
+Entry = list  # [size, mtime_ns, sha256 hex]
+
+
+def digest(path: str) -> str:
+    """Return the SHA-256 of a file's bytes as hex ("" when unreadable)."""
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError:
+        return ""
+
+
+def walk(folder: str) -> Iterator[tuple[str, os.stat_result]]:
+    """Yield (relative path, stat) of every file under a folder (links as files)."""
+    stack = [""]
+    while stack:
+        rel_dir = stack.pop()
+        try:
+            entries = list(os.scandir(os.path.join(folder, rel_dir)))
+        except OSError:
+            continue
+        for entry in entries:
+            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(rel)
+            else:
+                try:
+                    yield rel, entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+
+
+def _same(entry: Entry | None, path: str, stat: os.stat_result, taken_ns: int) -> bool:
+    """Return whether a file still holds the bytes its record entry noted."""
+    if entry is None:
+        return False
+    if vouches(entry[0], entry[1], stat, taken_ns):
+        return True
+    return stat.st_size == entry[0] and digest(path) == entry[2]
+
+
+@dataclass
+class Check:
+    """How an output folder differs from its record."""
+
+    unknown: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    outside: list[str] = field(default_factory=list)  # server files missing/changed
+
+    @property
+    def clean(self) -> bool:
+        """Return whether the folder is exactly as recorded."""
+        return not (self.unknown or self.changed or self.missing or self.outside)
+
+
+def check_output(
+    folder: str,
+    record: Mapping[str, Entry],
+    outside: Mapping[str, Entry],
+    taken_ns: int,
+) -> Check:
+    """Compare an output folder (and the files outside it) with their record."""
+    check = Check()
+    seen = set()
+    for rel, stat in walk(folder):
+        seen.add(rel)
+        entry = record.get(rel)
+        if entry is None:
+            check.unknown.append(rel)
+        elif not _same(entry, os.path.join(folder, rel), stat, taken_ns):
+            check.changed.append(rel)
+    check.missing = sorted(set(record) - seen)
+    for path, entry in outside.items():
+        try:
+            stat = os.stat(path)
+        except OSError:
+            check.outside.append(path)
+            continue
+        if not _same(entry, path, stat, taken_ns):
+            check.outside.append(path)
+    check.unknown.sort()
+    check.changed.sort()
+    return check
+
+
+def remove(folder: str, rels: list[str]) -> None:
+    """Remove files under a folder and the folders they leave empty."""
+    top = os.path.realpath(folder)
+    for rel in rels:
+        path = os.path.join(top, rel)
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            continue
+        parent = os.path.dirname(path)
+        while parent.startswith(top + os.sep):
+            try:
+                os.rmdir(parent)
+            except OSError:
+                break
+            parent = os.path.dirname(parent)
+
+
+def wipe(folder: str, protected: list[str]) -> int:
+    """Empty an output folder the record does not vouch for; return files removed.
+
+    Refuses (ValueError) a folder that holds one of the protected paths (the
+    content, the settings): a wrong `-o` must never delete sources.
+    """
+    top = os.path.realpath(folder)
+    if top == os.path.realpath(os.sep) or top == os.path.realpath(Path.home()):
+        raise ValueError(f"{PREFIX}: refusing to empty the output folder {top}")
+    for path in protected:
+        real = os.path.realpath(path)
+        if real == top or real.startswith(top + os.sep):
+            raise ValueError(
+                f"{PREFIX}: refusing to empty the output folder {top}: it holds {real}"
+            )
+    rels = [rel for rel, _ in walk(top)]
+    remove(top, rels)
+    return len(rels)
+
+
+def record_files(
+    folder: str,
+    old: Mapping[str, Entry],
+    taken_ns: int,
+) -> tuple[dict[str, Entry], int]:
+    """Return the record of every file now under a folder, and when it was taken.
+
+    A file whose size and time match the old record (and are not racy) keeps
+    its old hash; any other is hashed.
+    """
+    started = time.time_ns()
+    found: dict[str, Entry] = {}
+    for rel, stat in walk(folder):
+        entry = old.get(rel)
+        if entry is not None and vouches(entry[0], entry[1], stat, taken_ns):
+            found[rel] = entry
+        else:
+            path = os.path.join(folder, rel)
+            found[rel] = [stat.st_size, stat.st_mtime_ns, digest(path)]
+    return dict(sorted(found.items())), started
+
+
+def record_outside(
+    paths: set[str], old: Mapping[str, Entry], taken_ns: int
+) -> dict[str, Entry]:
+    """Return the record of files written outside the output folder."""
+    found: dict[str, Entry] = {}
+    for path in sorted(paths):
+        try:
+            stat = os.stat(path)
+        except OSError:
+            continue
+        entry = old.get(path)
+        if entry is not None and vouches(entry[0], entry[1], stat, taken_ns):
+            found[path] = entry
+        else:
+            found[path] = [stat.st_size, stat.st_mtime_ns, digest(path)]
+    return found

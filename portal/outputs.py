@@ -1,0 +1,30 @@
+"""Declaring the files a plugin writes itself (outside Pelican's writer).
+
+The build owns its output folder (plugins/incremental, docs/INCREMENTAL.md): a
+file in it that no part of the build produced or declared is removed when the
+build ends. A plugin that writes a file itself calls `declare(path)` (or
+`declare_tree(folder)` for a folder it fills, such as Pagefind's) in the same
+run. These are blinker signals, so a plugin needs no import of the incremental
+plugin and nothing happens when it is off.
+"""
+
+from __future__ import annotations
+
+import os
+
+from blinker import signal
+
+__all__ = ["declare", "declare_tree", "output_declared", "tree_declared"]
+
+output_declared = signal("incremental_output_declared")
+tree_declared = signal("incremental_tree_declared")
+
+
+def declare(path: str | os.PathLike) -> None:
+    """Declare one file written by this build (in or outside the output folder)."""
+    output_declared.send(os.fspath(path))
+
+
+def declare_tree(folder: str | os.PathLike) -> None:
+    """Declare every file now under a folder as written by this build."""
+    tree_declared.send(os.fspath(folder))
