@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from portal import outputs
 from portal.files import write_atomic
 
 __all__ = ["server_dir", "write_server_file"]
@@ -25,7 +26,8 @@ def server_dir(settings: Mapping) -> Path:
 
 
 def write_server_file(settings: Mapping, name: str, text: str) -> Path:
-    """Write one server file (UTF-8) atomically; return its path."""
+    """Write one server file (UTF-8) atomically, declared as this build's; return it."""
     path = server_dir(settings) / name
     write_atomic(path, text.encode("utf-8"))
+    outputs.declare(path)
     return path

@@ -26,7 +26,7 @@ import yaml
 from pelican import signals
 from pelican.generators import Generator
 
-from portal import schema, vocab
+from portal import outputs, schema, vocab
 from portal.files import write_atomic
 from portal.frontmatter import LIMITS, Limits
 from portal.options import merge_options
@@ -469,8 +469,6 @@ class CmsGenerator(Generator):
         """Write /quan-tri/: bundle, script, config.yml and index.html."""
         if self.config is None:
             return
-        from incremental import declare_output
-
         folder = Path(self.output_path) / self.options["url"]
         files = bundle_files(self.dist)
         digest = bundle_digest(files)
@@ -495,7 +493,7 @@ class CmsGenerator(Generator):
                 write_atomic(path, data, 0o644)
             written.append(path)
         for path in written:
-            declare_output(str(path))
+            outputs.declare(path)
         log.info("%s: wrote the web editor into %s", PREFIX, folder)
 
     def admin_script(self) -> bytes:

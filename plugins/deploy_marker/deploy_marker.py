@@ -14,6 +14,7 @@ from typing import Any
 
 from pelican import signals
 
+from portal import outputs
 from portal.files import write_atomic
 from portal.options import merge_options
 
@@ -47,11 +48,7 @@ def write_marker(pelican) -> None:
     data = options["text"].encode("utf-8")
     if not path.is_file() or path.read_bytes() != data:
         write_atomic(path, data)
-    try:
-        from incremental import declare_output  # the plugin, when it is loaded
-    except ImportError:
-        return
-    declare_output(str(path))
+    outputs.declare(path)
     log.debug("%s: wrote %s", PREFIX, path)
 
 

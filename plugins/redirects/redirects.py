@@ -28,6 +28,7 @@ import yaml
 from pelican import signals
 from pelican.generators import Generator
 
+from portal import outputs
 from portal.files import write_atomic
 from portal.importer.state import legacy_path
 from portal.options import merge_options
@@ -471,9 +472,7 @@ class RedirectsGenerator(Generator):
         data = text.encode("utf-8")
         if not (path.is_file() and path.read_bytes() == data):
             write_atomic(path, data)
-        from incremental.incremental import declare_output  # see site_pages()
-
-        declare_output(str(path))
+        outputs.declare(path)
 
 
 def _display(path: Path) -> str:

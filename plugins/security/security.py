@@ -23,7 +23,6 @@ from urllib.parse import urlsplit
 
 from pelican import signals
 
-from portal import outputs
 from portal.options import merge_options
 from portal.origins import ORIGIN_HELP, parse_origin
 from portal.serverfiles import write_server_file
@@ -139,7 +138,6 @@ def write_nginx_file(pelican) -> None:
         f'add_header Content-Security-Policy "{policy}" always;\n'
     )
     path = write_server_file(pelican.settings, options["nginx_file"], text)
-    outputs.declare(path)
     log.debug("%s: policy %s written to %s", PREFIX, policy, path)
 
 
