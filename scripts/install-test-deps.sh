@@ -6,6 +6,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 mapfile -t wanted < <(grep -v '^\s*#' "$here/test-packages.txt" | awk 'NF {print $1}')
 missing=()
 for pkg in "${wanted[@]}"; do
+  # Node.js from elsewhere (NodeSource's nodejs bundles npm and conflicts with
+  # Debian's npm package): a program already on PATH is enough.
+  case "$pkg" in
+    nodejs) command -v node >/dev/null && continue ;;
+    npm) command -v npm >/dev/null && continue ;;
+  esac
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
