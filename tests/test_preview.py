@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+import os
 import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import yaml
@@ -106,3 +110,150 @@ def test_the_comment_lists_live_urls_or_the_check_errors(tmp_path):
     failed = script.render_failed(report)
     assert "LỖI content/models/cho.md:4: locality" in failed
     assert "Đã kiểm tra 3 tệp" in failed and "make: ***" not in failed
+
+
+class FakeGitHub(ThreadingHTTPServer):
+    """A GitHub API stand-in on 127.0.0.1: canned answers, every request recorded."""
+
+    def __init__(self, answers: dict[str, object]) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.answers, self.requests = answers, []
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = json.loads(self.rfile.read(length)) if length else None
+        self.server.requests.append((self.command, self.path, body))
+        answer = self.server.answers.get(self.path, {})
+        data = json.dumps(answer).encode()
+        self.send_response(200 if self.path in self.server.answers else 201)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_PATCH = _answer
+
+    def log_message(self, *args) -> None:
+        """Keep the test output quiet."""
+
+
+@pytest.fixture
+def github(monkeypatch):
+    """Serve a fake GitHub API; point the script's environment at it."""
+    server = FakeGitHub({})
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    api = f"http://127.0.0.1:{server.server_address[1]}"
+    for name, value in {
+        "GITHUB_API_URL": api,
+        "GITHUB_SERVER_URL": "https://github.example",
+        "GITHUB_REPOSITORY": "ban/dvk",
+        "GH_TOKEN": "t",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("PR_NUMBER", raising=False)
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+PULLS = [
+    {"number": 5, "merged_at": "2026-12-06T04:00:00Z"},
+    {"number": 6, "merged_at": None},  # open pull request holding the same commit
+]
+
+
+def test_live_comments_each_changed_page_on_the_merged_pull_request(github):
+    api = "/repos/ban/dvk"
+    github.answers.update(
+        {
+            f"{api}/commits/abc": {
+                "files": [
+                    {"filename": "content/models/cho-xanh-moi.md", "status": "added"},
+                    {"filename": "content/news/tin-sua.md", "status": "modified"},
+                    {"filename": "content/news/cu.md", "status": "removed"},
+                    {"filename": "content/images/a.jpg", "status": "added"},
+                ]
+            },
+            f"{api}/commits/abc/pulls": PULLS,
+            f"{api}/issues/5/comments?per_page=100": [
+                {"url": f"{api}/issues/comments/1", "body": "<!-- dvk-preview -->\nx"}
+            ],
+        }
+    )
+    script = _script()
+    assert script.main(["live", "--site", "https://x.vn/", "--sha", "abc"]) == 0
+    writes = [r for r in github.requests if r[0] != "GET"]
+    assert [(method, path) for method, path, _ in writes] == [
+        ("POST", f"{api}/issues/5/comments")  # not the preview's comment, not #6
+    ]
+    body = writes[0][2]["body"]
+    assert body.startswith(script.LIVE_MARKER)
+    assert "Đã đăng lên trang chính thức" in body
+    assert "- (mới) https://x.vn/mo-hinh/cho-xanh-moi/" in body
+    assert "- (sửa) https://x.vn/tin-tuc/tin-sua/" in body
+    assert "cu/" not in body and "a.jpg" not in body
+    # The next deploy of a commit of the same pull request updates that comment.
+    github.answers[f"{api}/issues/5/comments?per_page=100"] = [
+        {"url": f"{os.environ['GITHUB_API_URL']}{api}/issues/comments/2", "body": body}
+    ]
+    github.requests.clear()
+    script.main(["live", "--site", "https://x.vn", "--sha", "abc"])
+    assert [r[:2] for r in github.requests if r[0] != "GET"] == [
+        ("PATCH", f"{api}/issues/comments/2")
+    ]
+
+
+def test_a_failed_run_says_why_in_the_words_of_make_check(github):
+    api = "/repos/ban/dvk"
+    github.answers.update(
+        {
+            f"{api}/commits/abc/pulls": PULLS,
+            f"{api}/actions/runs/42/jobs?per_page=100": {
+                "jobs": [
+                    {
+                        "id": 7,
+                        "name": "Check, test, build",
+                        "conclusion": "failure",
+                        "steps": [
+                            {"name": "Install", "conclusion": "success"},
+                            {"name": "Check the content", "conclusion": "failure"},
+                        ],
+                    },
+                    {"id": 8, "name": "Publish", "conclusion": "skipped", "steps": []},
+                ]
+            },
+            f"{api}/check-runs/7/annotations?per_page=100": [
+                {
+                    "annotation_level": "failure",
+                    "path": "content/models/cho.md",
+                    "message": "content/models/cho.md:4: locality: không có địa bàn “Phan Thiet”",
+                },
+                {
+                    "annotation_level": "warning",
+                    "path": "content/news/a.md",
+                    "message": "content/news/a.md: image_alt: thiếu",
+                },
+                {
+                    "annotation_level": "failure",
+                    "path": ".github",
+                    "message": "Process completed with exit code 1.",
+                },
+                {"annotation_level": "notice", "message": "Node 20 is deprecated"},
+            ],
+        }
+    )
+    script = _script()
+    assert script.main(["unpublished", "--sha", "abc", "--run", "42"]) == 0
+    writes = [r for r in github.requests if r[0] != "GET"]
+    assert [r[:2] for r in writes] == [("POST", f"{api}/issues/5/comments")]
+    body = writes[0][2]["body"]
+    assert "Chưa đăng được" in body
+    assert "Check, test, build › Check the content" in body and "Install" not in body
+    assert "https://github.example/ban/dvk/actions/runs/42" in body
+    assert "LỖI content/models/cho.md:4: locality: không có địa bàn" in body
+    assert "CẢNH BÁO content/news/a.md: image_alt: thiếu" in body
+    assert "Node 20" not in body and "exit code" not in body
+    assert "/check-runs/8/" not in "".join(r[1] for r in github.requests)

@@ -16,6 +16,7 @@ from tests.conftest import ROOT
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 WORKFLOW = ROOT / ".github" / "workflows" / "site.yml"
+NOTIFY = ROOT / ".github" / "workflows" / "notify.yml"
 PINS = ROOT.parent / "shared" / "reference" / "github-actions-pins.txt"
 BIN = Path(sys.executable).parent
 USES = re.compile(r"uses: (?P<action>[\w.-]+/[\w.-]+)@(?P<ref>\S+)(?: # (?P<tag>\S+))?")
@@ -66,7 +67,8 @@ def test_actions_are_pinned_to_commits():
     assert all(len(refs) == 1 for refs in hashes.values()), hashes
 
 
-def test_pins_are_the_reference_ones():
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda path: path.name)
+def test_pins_are_the_reference_ones(workflow):
     if not PINS.is_file():
         pytest.skip(f"no pins file at {PINS}")
     reference = {}
@@ -74,7 +76,9 @@ def test_pins_are_the_reference_ones():
         if line.strip() and not line.startswith("#"):
             action, ref = line.split()[0].split("@")
             reference[action] = ref
-    for action, ref, _ in USES.findall(WORKFLOW.read_text("utf-8")):
+    uses = USES.findall(workflow.read_text("utf-8"))
+    assert uses
+    for action, ref, _ in uses:
         assert reference.get(action) == ref, action
 
 
@@ -92,6 +96,27 @@ def test_least_privilege():
     text = WORKFLOW.read_text("utf-8")
     assert "persist-credentials: false" in text
     assert text.count("actions/checkout@") == text.count("persist-credentials: false")
+
+
+def test_notify_comments_after_main_runs_only_with_pull_requests_write():
+    workflow = yaml.load(NOTIFY.read_text("utf-8"), Loader=yaml.BaseLoader)
+    trigger = workflow["on"]["workflow_run"]
+    assert trigger["workflows"] == [load()["name"]]
+    assert trigger["types"] == ["completed"] and trigger["branches"] == ["main"]
+    assert workflow["permissions"] == {}
+    (job,) = workflow["jobs"].values()
+    assert "workflow_run.event != 'pull_request'" in job["if"]
+    assert "head_repository.full_name == github.repository" in job["if"]
+    levels = job["permissions"]
+    assert {s for s, level in levels.items() if level == "write"} == {"pull-requests"}
+    assert set(levels) <= {"contents", "actions", "checks", "pull-requests"}
+    assert job["container"] == "python:3.11-bookworm"
+    checkout = job["steps"][0]
+    assert checkout["with"]["persist-credentials"] == "false"
+    assert "ref" not in checkout["with"]  # main's code, never the run's head
+    runs = "\n".join(step.get("run", "") for step in job["steps"])
+    assert "preview_comment.py live --site" in runs
+    assert "preview_comment.py unpublished" in runs
 
 
 def test_jobs_run_in_debian_bookworm():
