@@ -45,6 +45,7 @@ class Limits:
 
     file_bytes: int = MEGABYTE  # a whole Markdown file
     depth: int = 4  # nesting of lists and groups in the front matter
+    html_depth: int = 100  # nesting of HTML tags written in a body
     text: int = 300  # a line of text: title, unit, author, image_alt…
     summary: int = 1000
     image_caption: int = 1000

@@ -20,6 +20,7 @@ from portal import imagecheck
 from portal.frontmatter import LIMITS, Document, Limits
 from portal.problems import Problem
 from portal.reserved import WINDOWS_DEVICE_NAMES, is_reserved
+from portal.sanitize import html_depth
 from portal.text import slugify
 from portal.vocab import FIELD_VOCABULARY, Term, Vocabulary, short_date
 
@@ -463,6 +464,7 @@ def check_document(doc: Document, kind: str, ctx: Context) -> Item:
         return item
     schema = SCHEMAS[kind]
     f = _Field(doc, ctx, item)
+    _check_html_depth(f, doc)
     for name, (required, checker) in schema.items():
         value = doc.meta.get(name)
         if value is None or value == "":
@@ -509,6 +511,22 @@ def check_document(doc: Document, kind: str, ctx: Context) -> Item:
             "thêm chữ vào tên tệp hoặc slug",
         )
     return item
+
+
+def _check_html_depth(f: _Field, doc: Document) -> None:
+    """Refuse a body whose HTML tags nest deeper than the limit, at that line."""
+    limit = f.ctx.limits.html_depth
+    offset = html_depth(doc.body, limit)
+    if offset is not None:
+        f.item.problems.append(
+            Problem(
+                doc.path,
+                "html",
+                f"các thẻ HTML trong bài lồng nhau quá {limit} cấp",
+                "bỏ bớt các thẻ HTML lồng nhau; định dạng bằng Markdown",
+                doc.body_line + offset,
+            )
+        )
 
 
 def _check_future(f: _Field, item: Item) -> None:

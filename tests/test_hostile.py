@@ -119,6 +119,8 @@ def _oversized(site) -> None:
     site.write("news/the.md", news(tags=[f"thẻ {n}" for n in range(31)]))
     site.write("news/sau.md", news(extra={"a": {"b": {"c": {"d": [1]}}}}))
     site.write("news/tab.md", "---\ntitle: Tin\n\tsummary: x\n---\n")
+    # Nested tags, 300 KB: Markdown and nh3 would take minutes to parse them.
+    site.write("news/long.md", news() + "<div>" * 30000 + "x" + "</div>" * 30000)
 
 
 def _images(site) -> None:
@@ -159,6 +161,7 @@ ERRORS = {
             "content/news/the.md:5: tags: có 31 mục, quá giới hạn 30 mục",
             "content/news/sau.md:5: phần thông tin đầu lồng nhau quá 4 cấp",
             "content/news/tab.md:3: dòng này thụt lề bằng phím Tab",
+            "content/news/long.md:7: html: các thẻ HTML trong bài lồng nhau quá 100 cấp",
         ],
     ),
     "images": (
