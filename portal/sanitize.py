@@ -79,11 +79,12 @@ FIXES = {
 DEFAULT_FIX = "xem các thẻ HTML được phép trong docs/HUONG-DAN-BIEN-TAP.md"
 # Tags that never hold others, or that the next sibling closes (<p>, <li>, <td>…):
 # they add no depth when written without their end tag.
-_NO_DEPTH = frozenset(
+_NO_DEPTH_NAMES = (
     "area base br col embed hr img input link meta param source track wbr"
     " p li dt dd tr td th thead tbody tfoot caption colgroup option optgroup"
-    " rb rt rp rtc html head body".split()
+    " rb rt rp rtc html head body"
 )
+_NO_DEPTH = frozenset(_NO_DEPTH_NAMES.split())
 _TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)(?:\s[^<>]*)?>")
 
 
