@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import difflib
+import os
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from portal import imagecheck
-from portal.frontmatter import LIMITS, Document, Limits
+from portal.frontmatter import LIMITS, Document, Limits, outside
 from portal.problems import Problem
 from portal.reserved import WINDOWS_DEVICE_NAMES, is_reserved
 from portal.sanitize import html_depth
@@ -347,6 +348,15 @@ def _image(f: _Field, name: str, value: Any) -> str | None:
         )
         return None
     relative = value.strip().lstrip("/").removeprefix("images/")
+    linked = f.ctx.images_dir / relative
+    why = outside(linked, f.ctx.images_dir) if os.path.lexists(linked) else None
+    if why:
+        f.fail(
+            name,
+            f"ảnh “{value}”: {why}",
+            "chép ảnh thật vào content/images/ rồi xóa liên kết",
+        )
+        return None
     root = f.ctx.images_dir.resolve()
     path = (root / relative).resolve()
     if not path.is_relative_to(root) or not path.is_file():

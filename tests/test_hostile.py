@@ -99,6 +99,13 @@ def truncated_jpeg() -> bytes:
     return out.getvalue()[: len(out.getvalue()) // 2]
 
 
+def _small_jpeg() -> bytes:
+    """Return a small whole JPEG."""
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), "red").save(out, "JPEG")
+    return out.getvalue()
+
+
 def _bomb_line(n: int) -> str:
     """Return level n of the bomb: nine aliases of level n - 1 (9**9 strings)."""
     item = f"*l{n - 1}" if n else "ha"
@@ -127,7 +134,9 @@ def _images(site) -> None:
     site.write("images/khong-lo.png", png_header_only(20000, 20000))
     site.write("images/cut.jpg", truncated_jpeg())
     site.write("images/ve.svg", '<svg xmlns="http://www.w3.org/2000/svg"/>')
-    for name in ("khong-lo.png", "cut.jpg", "ve.svg"):
+    (site.root / "ngoai.jpg").write_bytes(_small_jpeg())
+    (site.content / "images" / "lien-ket.jpg").symlink_to(site.root / "ngoai.jpg")
+    for name in ("khong-lo.png", "cut.jpg", "ve.svg", "lien-ket.jpg"):
         stem = name.split(".")[0]
         site.write(f"models/{stem}.md", model(image=name, image_alt="Ảnh"))
 
@@ -172,6 +181,8 @@ ERRORS = {
             "content/models/cut.md:10: image: ảnh “cut.jpg” bị hỏng hoặc không đọc"
             " hết được",
             "content/models/ve.md:10: image: ảnh “ve.svg” là ảnh SVG, không được dùng",
+            "content/models/lien-ket.md:10: image: ảnh “lien-ket.jpg”: tệp là liên kết"
+            " tượng trưng (symlink)",
         ],
     ),
     "symlink": (
