@@ -145,6 +145,9 @@ def _symlink(site) -> None:
     secret = site.root / "bi-mat.md"
     secret.write_text(news(title="Bí mật ngoài kho"), "utf-8")
     (site.content / "news" / "lien-ket.md").symlink_to(secret)
+    # Attachments are copied as they are: the build checks them as make check does.
+    site.write("files/trang.html", "<script>alert(1)</script>")
+    (site.content / "files" / "bi-mat.pdf").symlink_to(secret)
 
 
 def _reserved(site) -> None:
@@ -187,7 +190,11 @@ ERRORS = {
     ),
     "symlink": (
         _symlink,
-        ["content/news/lien-ket.md: tệp là liên kết tượng trưng (symlink)"],
+        [
+            "content/news/lien-ket.md: tệp là liên kết tượng trưng (symlink)",
+            "content/files/bi-mat.pdf: tệp là liên kết tượng trưng (symlink)",
+            "content/files/trang.html: tệp “trang.html” không phải loại tệp đính kèm",
+        ],
     ),
     "reserved slugs": (
         _reserved,
