@@ -148,6 +148,10 @@ def _symlink(site) -> None:
     # Attachments are copied as they are: the build checks them as make check does.
     site.write("files/trang.html", "<script>alert(1)</script>")
     (site.content / "files" / "bi-mat.pdf").symlink_to(secret)
+    # Files Pelican would never read: an error, not a page silently missing.
+    site.write("tin.md", news(title="Tin đặt nhầm chỗ"))
+    site.write("news/hoa.MD", news(title="Tin đuôi chữ hoa"))
+    site.write("news/ghi-chu.txt", "Ghi chú")
 
 
 def _reserved(site) -> None:
@@ -188,12 +192,17 @@ ERRORS = {
             " tượng trưng (symlink)",
         ],
     ),
-    "symlink": (
+    "symlinks, files never read": (
         _symlink,
         [
             "content/news/lien-ket.md: tệp là liên kết tượng trưng (symlink)",
             "content/files/bi-mat.pdf: tệp là liên kết tượng trưng (symlink)",
             "content/files/trang.html: tệp “trang.html” không phải loại tệp đính kèm",
+            "content/tin.md: tệp Markdown nằm ngoài các thư mục bài nên không được"
+            " đăng; chuyển tệp vào một trong các thư mục content/models/",
+            "content/news/hoa.MD: tệp không có đuôi .md nên không được đăng;"
+            " đổi đuôi tệp thành “.md”",
+            "content/news/ghi-chu.txt: tệp không có đuôi .md",
         ],
     ),
     "reserved slugs": (

@@ -21,6 +21,7 @@ from pelican.utils import SafeDatetime
 
 from portal import imagecheck, vocab
 from portal.attachments import check_attachments
+from portal.check import unread_files
 from portal.files import write_atomic
 from portal.frontmatter import Document, Limits, parse_file
 from portal.options import merge_options
@@ -258,7 +259,8 @@ def collect_problems(generators) -> list[Problem]:
     content = Path(generators[0].settings["PATH"])
     items = [_as_item(c, content.name) for c in contents]
     # Attachments are copied as they are: checked here too, as by `make check`.
-    return problems + check_collection(items + refused) + check_attachments(content)
+    problems += check_attachments(content) + unread_files(content)
+    return problems + check_collection(items + refused)
 
 
 def hold_scheduled(generator: ArticlesGenerator) -> None:
