@@ -304,10 +304,16 @@ def _slug_list(f: _Field, name: str, value: Any) -> list[str] | None:
     return slugs
 
 
+def _free_slug(text: str) -> str:
+    """Suggest a slug for a text, never one the site or Windows reserves."""
+    slug = slugify(text)
+    return f"{slug}-1" if slug and is_reserved(slug) else slug
+
+
 def _slug(f: _Field, name: str, value: Any) -> str | None:
     """Check an explicit URL slug."""
     if not isinstance(value, str) or not SLUG_RE.match(value):
-        fix = f"ví dụ “{slugify(str(value))}”" if slugify(str(value)) else ""
+        fix = f"ví dụ “{_free_slug(str(value))}”" if slugify(str(value)) else ""
         f.fail(
             name,
             f"“{value}” không dùng được làm địa chỉ web: chỉ chữ thường"
@@ -459,7 +465,7 @@ def _file_slug(doc: Document, item: Item) -> str | None:
             doc.path,
             "slug",
             f"tên tệp “{Path(doc.path).name}” không dùng được làm địa chỉ web",
-            f"đổi tên tệp thành “{slugify(stem)}.md” (chữ thường không dấu, gạch ngang)"
+            f"đổi tên tệp thành “{_free_slug(stem)}.md” (chữ thường không dấu, gạch ngang)"
             " hoặc thêm dòng “slug: …”",
             1,
         )

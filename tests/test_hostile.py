@@ -158,6 +158,9 @@ def _reserved(site) -> None:
     site.write("news/thiet-bi.md", news(slug="con"))
     site.write("pages/nul.md", "---\ntitle: Trang\n---\nNội dung.\n")
     site.write("pages/may-chu.md", "---\ntitle: API\nslug: api\n---\nNội dung.\n")
+    # In capitals: not a slug, and the fix offered is not a reserved one either.
+    site.write("pages/API.md", "---\ntitle: API\n---\nNội dung.\n")
+    site.write("news/quan-tri.md", news(slug="Quan-Tri"))
 
 
 ERRORS = {
@@ -211,6 +214,10 @@ ERRORS = {
             "content/news/thiet-bi.md:5: slug: “con” là tên thiết bị dành riêng",
             "content/pages/nul.md:1: slug: địa chỉ /nul/ đã dành cho trang của hệ thống",
             "content/pages/may-chu.md:3: slug: địa chỉ /api/ đã dành cho trang",
+            "content/pages/API.md:1: slug: tên tệp “API.md” không dùng được làm địa chỉ"
+            " web; đổi tên tệp thành “api-1.md”",
+            "content/news/quan-tri.md:5: slug: “Quan-Tri” không dùng được làm địa chỉ"
+            " web: chỉ chữ thường không dấu, số và gạch ngang; ví dụ “quan-tri-1”",
         ],
     ),
 }
