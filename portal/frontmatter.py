@@ -194,6 +194,15 @@ def _explain(error: yaml.MarkedYAMLError, text: str) -> tuple[str, str, int | No
             "xóa ký tự Tab, thụt lề bằng dấu cách (hoặc không thụt lề)",
             line,
         )
+    tag = re.search(r"constructor for the tag '([^']*)'", problem)
+    if tag:
+        name = tag.group(1).replace("tag:yaml.org,2002:", "!!")
+        return (
+            f"giá trị mang nhãn YAML “{name}”, không được dùng{detail}",
+            "xóa nhãn bắt đầu bằng “!” trước giá trị; nếu giá trị mở đầu bằng “!”,"
+            ' đặt cả giá trị trong ngoặc kép, ví dụ title: "!Tên"',
+            line,
+        )
     if "mapping values are not allowed" in problem:
         return (
             f"giá trị có dấu hai chấm “:” mà không đặt trong ngoặc kép{detail}",

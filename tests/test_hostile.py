@@ -391,6 +391,18 @@ YAML_MISTAKES = {
         "thiếu dấu cách sau dấu hai chấm ở “date:”",
         "viết “date: …”",
     ),
+    "a YAML tag": (
+        "title: !!python/object/apply:os.system ['echo x']\n",
+        2,
+        "giá trị mang nhãn YAML “!!python/object/apply:os.system”, không được dùng",
+        "xóa nhãn bắt đầu bằng “!”",
+    ),
+    "a local tag": (
+        "title: Tin\nsummary: !tom Tắt\n",
+        3,
+        "giá trị mang nhãn YAML “!tom”, không được dùng",
+        'title: "!Tên"',
+    ),
     "no space, only field": (
         "title:Tin\n",
         2,
