@@ -552,13 +552,14 @@ def _check_future(f: _Field, item: Item) -> None:
         return
     if item.meta.get("scheduled"):
         return
-    f.fail(
-        "date",
-        f"ngày {date:%d/%m/%Y} còn ở tương lai",
-        "sửa lại ngày đăng; nếu muốn hẹn ngày đăng thì thêm dòng “scheduled: true”"
-        " (bài chỉ lên trang từ ngày đó)",
-        f.ctx.future_dates,
+    # Only models and news can be held back (a page has no `scheduled`).
+    fix = (
+        "sửa lại ngày"
+        if item.kind == "page"
+        else "sửa lại ngày đăng; nếu muốn hẹn ngày đăng thì thêm dòng “scheduled: true”"
+        " (bài chỉ lên trang từ ngày đó)"
     )
+    f.fail("date", f"ngày {date:%d/%m/%Y} còn ở tương lai", fix, f.ctx.future_dates)
 
 
 def _check_device_name(f: _Field, item: Item, doc: Document) -> None:

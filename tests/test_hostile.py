@@ -304,9 +304,15 @@ def test_a_future_date_warns_in_check_and_html_and_stops_publish(site, old_outpu
     site.write("news/xa.md", news(date="9999-12-31"))
     site.write("news/hen.md", news(title="Tin hẹn ngày", date=FUTURE, scheduled=True))
     site.write("news/nay.md", news(title="Tin hôm nay"))
+    site.write("pages/trang.md", "---\ntitle: Trang\ndate: 9999-12-31\n---\nChữ.\n")
     message = "content/news/xa.md:3: date: ngày 31/12/9999 còn ở tương lai"
     checked, seconds = check(site)
     assert checked.returncode == 0 and seconds < SECONDS
+    # A page cannot be scheduled: it is not told to be.
+    assert (
+        "CẢNH BÁO content/pages/trang.md:3: date: ngày 31/12/9999 còn ở tương lai;"
+        " sửa lại ngày\n" in checked.stdout
+    )
     assert f"CẢNH BÁO {message}" in checked.stdout
     published, seconds = build(site, "publishconf.py")
     assert published.returncode == 1 and seconds < SECONDS
