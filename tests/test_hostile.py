@@ -126,6 +126,9 @@ def _oversized(site) -> None:
     site.write("news/the.md", news(tags=[f"thẻ {n}" for n in range(31)]))
     site.write("news/sau.md", news(extra={"a": {"b": {"c": {"d": [1]}}}}))
     site.write("news/tab.md", "---\ntitle: Tin\n\tsummary: x\n---\n")
+    # 50 000 fields, each a warning, took the build 10 s: a value budget.
+    fields = "".join(f"k{n}: 1\n" for n in range(50000))
+    site.write("news/nhieu.md", f"---\ntitle: Tin\n{fields}---\nNội dung.\n")
     # Nested tags, 300 KB: Markdown and nh3 would take minutes to parse them.
     site.write("news/long.md", news() + "<div>" * 30000 + "x" + "</div>" * 30000)
 
@@ -180,6 +183,7 @@ ERRORS = {
             "content/news/the.md:5: tags: có 31 mục, quá giới hạn 30 mục",
             "content/news/sau.md:5: phần thông tin đầu lồng nhau quá 4 cấp",
             "content/news/tab.md:3: dòng này thụt lề bằng phím Tab",
+            "content/news/nhieu.md:501: phần thông tin đầu có hơn 1000 giá trị",
             "content/news/long.md:7: html: các thẻ HTML trong bài lồng nhau quá 100 cấp",
         ],
     ),
