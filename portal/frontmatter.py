@@ -46,6 +46,11 @@ class Limits:
     file_bytes: int = MEGABYTE  # a whole Markdown file
     depth: int = 4  # nesting of lists and groups in the front matter
     html_depth: int = 100  # nesting of HTML tags written in a body
+    body_depth: int = 20  # lists and quotes nested in a body (indent / 4, or “>”)
+    # Python-Markdown takes time growing with the square of the elements side by
+    # side: 40 000 emphases took 45 s. Lines of a body, and its markup characters.
+    body_lines: int = 5000
+    body_marks: int = 20000  # * _ ` [ <
     values: int = 1000  # values and lists in the front matter, all told
     text: int = 300  # a line of text: title, unit, author, image_alt…
     summary: int = 1000

@@ -29,7 +29,14 @@ from markdown.postprocessors import Postprocessor
 
 from portal.problems import Problem
 
-__all__ = ["BodyRenderer", "Removal", "SanitizeExtension", "Sanitizer", "html_depth"]
+__all__ = [
+    "BodyRenderer",
+    "Removal",
+    "SanitizeExtension",
+    "Sanitizer",
+    "html_depth",
+    "markdown_depth",
+]
 
 # What Markdown writes and what editors legitimately need (see the editors' guide).
 _TAG_NAMES = (
@@ -171,6 +178,20 @@ def html_depth(body: str, limit: int) -> int | None:
     return None
 
 
+def markdown_depth(body: str, limit: int) -> int | None:
+    """Return the body line (from 0) where lists or quotes nest deeper than `limit`.
+
+    Markdown's parser recurses once per level and takes time growing with the
+    cube of the nesting: a level is four columns of indent, or one “>”.
+    """
+    for number, line in enumerate(body.split("\n")):
+        prefix = line[: len(line) - len(line.lstrip(" \t>"))]
+        columns = len(prefix.replace("\t", "    ").replace(">", ""))
+        if prefix.count(">") > limit or columns // 4 > limit:
+            return number
+    return None
+
+
 def _own_file(value: str) -> bool:
     """Tell whether a URL names a file of this site (relative, no host)."""
     parts = urlsplit(value.strip())
@@ -299,6 +320,13 @@ class SanitizeExtension(Extension):
         return html
 
 
+def _deepest(body: str) -> int:
+    """Return the body line (from 0) with the longest indent or run of “>”."""
+    lines = body.split("\n")
+    depths = [len(line) - len(line.lstrip(" \t>")) for line in lines]
+    return depths.index(max(depths)) if depths else 0
+
+
 class BodyRenderer:
     """Turn bodies into clean HTML with one reused Markdown converter."""
 
@@ -316,8 +344,18 @@ class BodyRenderer:
         self.markdown = Markdown(**settings)  # building one is costly: reused
 
     def render(self, path: str, body: str, first_line: int) -> tuple[str, list]:
-        """Return a body's HTML and a warning per removal, naming file and line."""
-        html = self.extension.convert(self.markdown, body, first_line)
+        """Return a body's HTML and a warning per removal, naming file and line.
+
+        A body nested too deep for Markdown's recursive parser (lists or quotes
+        inside each other hundreds of times) is an error at its deepest line.
+        """
+        try:
+            html = self.extension.convert(self.markdown, body, first_line)
+        except RecursionError:
+            line = first_line + _deepest(body)
+            message = "danh sách hoặc trích dẫn lồng nhau quá sâu, không đọc được"
+            fix = "bỏ bớt các cấp thụt lề và dấu “>” lồng nhau"
+            return "", [Problem(path, "html", message, fix, line)]
         warnings = [
             Problem(path, "html", r.message, r.fix, r.line, "warning")
             for r in self.extension.removals

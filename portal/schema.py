@@ -21,7 +21,7 @@ from portal import imagecheck
 from portal.frontmatter import LIMITS, Document, Limits, outside
 from portal.problems import Problem
 from portal.reserved import WINDOWS_DEVICE_NAMES, is_reserved
-from portal.sanitize import html_depth
+from portal.sanitize import html_depth, markdown_depth
 from portal.text import slugify
 from portal.vocab import FIELD_VOCABULARY, Term, Vocabulary, short_date
 
@@ -530,19 +530,45 @@ def check_document(doc: Document, kind: str, ctx: Context) -> Item:
 
 
 def _check_html_depth(f: _Field, doc: Document) -> None:
-    """Refuse a body whose HTML tags nest deeper than the limit, at that line."""
-    limit = f.ctx.limits.html_depth
-    offset = html_depth(doc.body, limit)
-    if offset is not None:
-        f.item.problems.append(
-            Problem(
-                doc.path,
-                "html",
-                f"các thẻ HTML trong bài lồng nhau quá {limit} cấp",
-                "bỏ bớt các thẻ HTML lồng nhau; định dạng bằng Markdown",
-                doc.body_line + offset,
+    """Refuse a body whose HTML tags, lists or quotes nest too deep, at that line."""
+    limits = f.ctx.limits
+    for offset, message, fix in (
+        (
+            html_depth(doc.body, limits.html_depth),
+            f"các thẻ HTML trong bài lồng nhau quá {limits.html_depth} cấp",
+            "bỏ bớt các thẻ HTML lồng nhau; định dạng bằng Markdown",
+        ),
+        (
+            markdown_depth(doc.body, limits.body_depth),
+            f"danh sách hoặc trích dẫn lồng nhau quá {limits.body_depth} cấp",
+            "bỏ bớt các cấp thụt lề và dấu “>” lồng nhau",
+        ),
+    ):
+        if offset is not None:
+            line = doc.body_line + offset
+            f.item.problems.append(Problem(doc.path, "html", message, fix, line))
+    lines = doc.body.count("\n") + 1
+    marks = sum(doc.body.count(mark) for mark in "*_`[<")
+    for count, limit, what in (
+        (lines, limits.body_lines, "dòng"),
+        (marks, limits.body_marks, "ký tự định dạng (* _ ` [ <)"),
+    ):
+        if count > limit:
+            f.item.problems.append(
+                Problem(
+                    doc.path,
+                    "",
+                    f"phần bài viết có {_thousands(count)} {what},"
+                    f" quá giới hạn {_thousands(limit)}",
+                    "tách thành nhiều bài, hoặc đặt tài liệu dài trong content/files/",
+                    doc.body_line,
+                )
             )
-        )
+
+
+def _thousands(number: int) -> str:
+    """Write a whole number Vietnamese style (20.000)."""
+    return f"{number:,}".replace(",", ".")
 
 
 def _check_future(f: _Field, item: Item) -> None:

@@ -129,6 +129,9 @@ def _oversized(site) -> None:
     # 50 000 fields, each a warning, took the build 10 s: a value budget.
     fields = "".join(f"k{n}: 1\n" for n in range(50000))
     site.write("news/nhieu.md", f"---\ntitle: Tin\n{fields}---\nNội dung.\n")
+    # Many elements side by side: Python-Markdown takes minutes over them.
+    site.write("news/dam.md", news() + "*a* " * 40000)
+    site.write("news/dong.md", news() + "x\n\n" * 3000)
     # Nested tags, 300 KB: Markdown and nh3 would take minutes to parse them.
     site.write("news/long.md", news() + "<div>" * 30000 + "x" + "</div>" * 30000)
 
@@ -183,6 +186,9 @@ ERRORS = {
             "content/news/the.md:5: tags: có 31 mục, quá giới hạn 30 mục",
             "content/news/sau.md:5: phần thông tin đầu lồng nhau quá 4 cấp",
             "content/news/tab.md:3: dòng này thụt lề bằng phím Tab",
+            "content/news/dam.md:6: phần bài viết có 80.000 ký tự định dạng"
+            " (* _ ` [ <), quá giới hạn 20.000",
+            "content/news/dong.md:6: phần bài viết có 6.002 dòng, quá giới hạn 5.000",
             "content/news/nhieu.md:501: phần thông tin đầu có hơn 1000 giá trị",
             "content/news/long.md:7: html: các thẻ HTML trong bài lồng nhau quá 100 cấp",
         ],

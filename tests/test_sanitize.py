@@ -2,7 +2,7 @@
 
 import pytest
 
-from portal.sanitize import BodyRenderer, html_depth
+from portal.sanitize import BodyRenderer, html_depth, markdown_depth
 from tests.conftest import get_settings
 
 MARKDOWN = get_settings()["MARKDOWN"]
@@ -189,3 +189,27 @@ NESTING = {
 @pytest.mark.parametrize(("body", "line"), list(NESTING.values()), ids=list(NESTING))
 def test_html_nesting_is_measured_in_one_pass(body, line):
     assert html_depth(body, 100) == line
+
+
+DEEP_MARKDOWN = {
+    "lists": ("Chữ.\n\n" + "".join("    " * i + "- x\n" for i in range(500)), 23),
+    "quotes": ("Chữ.\n\n" + "".join("> " * i + "x\n\n" for i in range(1, 400)), 42),
+    "tabs": ("Chữ.\n\n" + "\t" * 21 + "x\n", 2),
+    "a code block in a list": ("- a\n\n" + " " * 12 + "mã\n", None),
+    "twenty levels": ("> " * 20 + "x\n" + " " * 80 + "- y\n", None),
+}
+
+
+@pytest.mark.parametrize(
+    ("body", "line"), list(DEEP_MARKDOWN.values()), ids=list(DEEP_MARKDOWN)
+)
+def test_markdown_nesting_is_measured_before_markdown_runs(body, line):
+    assert markdown_depth(body, 20) == line
+
+
+def test_markdown_too_deep_for_its_parser_is_an_error_not_a_crash():
+    body = "Chữ.\n\n" + "".join("    " * i + "- x\n" for i in range(500))
+    html, problems = BodyRenderer(MARKDOWN, ()).render("content/news/a.md", body, FIRST)
+    [problem] = problems
+    assert problem.is_error and html == ""
+    assert problem.line == FIRST + 2 + 499
