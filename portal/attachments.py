@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from portal.frontmatter import outside
 from portal.problems import Problem
 
 FOLDER = "files"
@@ -12,14 +13,34 @@ MAX_BYTES = 20 * 1024 * 1024
 
 
 def check_attachments(content: Path) -> list[Problem]:
-    """Return an error for each file of content/files/ of a wrong kind or too large."""
+    """Return an error for each file of content/files/ of a wrong kind or too large.
+
+    A symlink, or a path resolving outside the content folder, is an error too:
+    the build would copy the file it points to. Shared by `make check` and the build.
+    """
     problems = []
     folder = content / FOLDER
-    for path in (
-        sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
-    ):
-        display = path.as_posix()
+    paths = (
+        sorted(p for p in folder.rglob("*") if p.is_file() or p.is_symlink())
+        if folder.is_dir()
+        else []
+    )
+    if folder.is_symlink():
+        paths = [folder]
+    for path in paths:
+        display = (Path(content.name) / path.relative_to(content)).as_posix()
         if path.name.startswith("."):
+            continue
+        why = outside(path, content)
+        if why:
+            problems.append(
+                Problem(
+                    display,
+                    "",
+                    why,
+                    "chép tệp thật vào content/files/ rồi xóa liên kết",
+                )
+            )
             continue
         if path.suffix.lower() not in SUFFIXES:
             problems.append(

@@ -44,6 +44,41 @@ def content_files(content: Path) -> list[Path]:
     )
 
 
+def unread_files(content: Path) -> list[Problem]:
+    """Return an error for each editor's file the build would silently leave out.
+
+    Pelican reads only Markdown files with a lowercase suffix in the section
+    folders: a Markdown file elsewhere in content/, or a file of another kind
+    (or an “.MD”) in a section folder, would never be published.
+    """
+    problems = []
+    folders = ", ".join(f"{content.name}/{s}/" for s in SECTIONS)
+    for path in sorted(content.rglob("*")):
+        relative = path.relative_to(content)
+        if path.is_dir() or any(p.startswith(".") for p in relative.parts):
+            continue
+        in_section = relative.parts[0] in SECTIONS and len(relative.parts) > 1
+        markdown = path.suffix.lower() in MARKDOWN_SUFFIXES
+        if in_section and path.suffix in MARKDOWN_SUFFIXES:
+            continue
+        if in_section:
+            fix = (
+                f"đổi đuôi tệp thành “{path.suffix.lower()}”"
+                if markdown
+                else "viết bài thành tệp .md; ảnh để trong content/images/,"
+                " tệp đính kèm trong content/files/"
+            )
+            message = "tệp không có đuôi .md nên không được đăng"
+        elif markdown:
+            fix = f"chuyển tệp vào một trong các thư mục {folders}"
+            message = "tệp Markdown nằm ngoài các thư mục bài nên không được đăng"
+        else:
+            continue
+        display = (Path(content.name) / relative).as_posix()
+        problems.append(Problem(display, "", message, fix))
+    return problems
+
+
 def check_file(
     path: Path,
     content: Path,
@@ -149,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     items, problems = check_tree(args.content, ctx, renderer=renderer)
     problems += check_renames(args.content, args.data, items, args.since)
     problems += check_attachments(args.content)
+    problems += unread_files(args.content)
     return 1 if report(problems, len(items), args.github) else 0
 
 

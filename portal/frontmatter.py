@@ -45,6 +45,13 @@ class Limits:
 
     file_bytes: int = MEGABYTE  # a whole Markdown file
     depth: int = 4  # nesting of lists and groups in the front matter
+    html_depth: int = 100  # nesting of HTML tags written in a body
+    body_depth: int = 20  # lists and quotes nested in a body (indent / 4, or “>”)
+    # Python-Markdown takes time growing with the square of the elements side by
+    # side: 40 000 emphases took 45 s. Lines of a body, and its markup characters.
+    body_lines: int = 5000
+    body_marks: int = 20000  # * _ ` [ <
+    values: int = 1000  # values and lists in the front matter, all told
     text: int = 300  # a line of text: title, unit, author, image_alt…
     summary: int = 1000
     image_caption: int = 1000
@@ -129,19 +136,32 @@ def _compose(loader_class: type, text: str) -> tuple[Any, Any]:
         loader.dispose()
 
 
-def _refuse(loader_class: type, text: str, depth: int) -> tuple[str, str, int] | None:
+def _refuse(
+    loader_class: type, text: str, limits: Limits
+) -> tuple[str, str, int] | None:
     """Walk the YAML events, before any node is built; return what is refused.
 
     Anchors and aliases (“&a”, “*a”) are refused: a few lines of them can stand for
-    billions of values. So is nesting deeper than `depth`. Returns (message, fix,
-    line in the front matter, from 0), or None.
+    billions of values. So is nesting deeper than `limits.depth`, and more than
+    `limits.values` values in all. Returns (message, fix, line in the front
+    matter, from 0), or None.
     """
     loader = loader_class(text)
-    level = 0
+    level = values = 0
+    depth = limits.depth
     try:
         while loader.check_event():
             event = loader.get_event()
             line = event.start_mark.line
+            if isinstance(event, (yaml.ScalarEvent, yaml.CollectionStartEvent)):
+                values += 1
+                if values > limits.values:
+                    return (
+                        f"phần thông tin đầu có hơn {limits.values} giá trị",
+                        "chỉ giữ các trường của mẫu bài; danh sách dài đặt trong"
+                        " phần bài viết",
+                        line,
+                    )
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
                 return (
                     "phần thông tin đầu dùng neo hoặc bí danh YAML (“&…”, “*…”)",
@@ -193,6 +213,15 @@ def _explain(error: yaml.MarkedYAMLError, text: str) -> tuple[str, str, int | No
             "xóa ký tự Tab, thụt lề bằng dấu cách (hoặc không thụt lề)",
             line,
         )
+    tag = re.search(r"constructor for the tag '([^']*)'", problem)
+    if tag:
+        name = tag.group(1).replace("tag:yaml.org,2002:", "!!")
+        return (
+            f"giá trị mang nhãn YAML “{name}”, không được dùng{detail}",
+            "xóa nhãn bắt đầu bằng “!” trước giá trị; nếu giá trị mở đầu bằng “!”,"
+            ' đặt cả giá trị trong ngoặc kép, ví dụ title: "!Tên"',
+            line,
+        )
     if "mapping values are not allowed" in problem:
         return (
             f"giá trị có dấu hai chấm “:” mà không đặt trong ngoặc kép{detail}",
@@ -218,13 +247,13 @@ def _explain(error: yaml.MarkedYAMLError, text: str) -> tuple[str, str, int | No
 def _load(doc: Document, text: str, limits: Limits) -> tuple[Any, Any] | None:
     """Parse the YAML (refusing aliases and deep nesting); record any problem."""
     try:
-        refused = _refuse(FastLoader, text, limits.depth)
+        refused = _refuse(FastLoader, text, limits)
         if refused is None:
             return _compose(FastLoader, text)
     except yaml.YAMLError:
         try:
             # The pure-Python loader words and places errors, as it always did.
-            refused = _refuse(SlowLoader, text, limits.depth)
+            refused = _refuse(SlowLoader, text, limits)
             if refused is None:
                 return _compose(SlowLoader, text)
         except yaml.MarkedYAMLError as error:

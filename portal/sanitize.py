@@ -29,7 +29,14 @@ from markdown.postprocessors import Postprocessor
 
 from portal.problems import Problem
 
-__all__ = ["BodyRenderer", "Removal", "SanitizeExtension", "Sanitizer"]
+__all__ = [
+    "BodyRenderer",
+    "Removal",
+    "SanitizeExtension",
+    "Sanitizer",
+    "html_depth",
+    "markdown_depth",
+]
 
 # What Markdown writes and what editors legitimately need (see the editors' guide).
 _TAG_NAMES = (
@@ -50,6 +57,7 @@ ATTRIBUTES = {
     "ol": {"start", "reversed", "type"},
     "li": {"value"},
     "time": {"datetime"},
+    "details": {"open"},
     "blockquote": {"cite"},
     "q": {"cite"},
     "video": {"src", "poster", "controls", "width", "height", "preload", "muted"},
@@ -76,6 +84,15 @@ FIXES = {
     "base": "xóa thẻ này: bài viết không được đổi địa chỉ gốc của trang",
 }
 DEFAULT_FIX = "xem các thẻ HTML được phép trong docs/HUONG-DAN-BIEN-TAP.md"
+# Tags that never hold others, or that the next sibling closes (<p>, <li>, <td>…):
+# they add no depth when written without their end tag.
+_NO_DEPTH_NAMES = (
+    "area base br col embed hr img input link meta param source track wbr"
+    " p li dt dd tr td th thead tbody tfoot caption colgroup option optgroup"
+    " rb rt rp rtc html head body"
+)
+_NO_DEPTH = frozenset(_NO_DEPTH_NAMES.split())
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)(?:\s[^<>]*)?>")
 
 
 @dataclass(frozen=True)
@@ -140,6 +157,41 @@ def _describe(tag: str, attribute: str) -> tuple[str, str]:
     return f"đã bỏ thuộc tính {attribute}= của thẻ <{tag}>", DEFAULT_FIX
 
 
+def html_depth(body: str, limit: int) -> int | None:
+    """Return the body line (from 0) where HTML tags nest deeper than `limit`.
+
+    HTML parsers (Markdown's, nh3's) take time growing with the square of the
+    nesting: a body of a few hundred kilobytes of nested tags would stall the build.
+    This linear count of open and end tags runs first. Returns None if within.
+    """
+    depth = 0
+    for match in _TAG.finditer(body):
+        name = match.group(2).lower()
+        if name in _NO_DEPTH:
+            continue
+        if match.group(1):
+            depth = max(depth - 1, 0)
+        elif not match.group(0).endswith("/>"):
+            depth += 1
+            if depth > limit:
+                return body.count("\n", 0, match.start())
+    return None
+
+
+def markdown_depth(body: str, limit: int) -> int | None:
+    """Return the body line (from 0) where lists or quotes nest deeper than `limit`.
+
+    Markdown's parser recurses once per level and takes time growing with the
+    cube of the nesting: a level is four columns of indent, or one “>”.
+    """
+    for number, line in enumerate(body.split("\n")):
+        prefix = line[: len(line) - len(line.lstrip(" \t>"))]
+        columns = len(prefix.replace("\t", "    ").replace(">", ""))
+        if prefix.count(">") > limit or columns // 4 > limit:
+            return number
+    return None
+
+
 def _own_file(value: str) -> bool:
     """Tell whether a URL names a file of this site (relative, no host)."""
     parts = urlsplit(value.strip())
@@ -156,7 +208,9 @@ class Sanitizer:
             "tags": tags,
             "clean_content_tags": set(DROPPED_WHOLE)
             | ({"iframe"} if not self.iframe_hosts else set()),
-            "attributes": {k: set(v) for k, v in ATTRIBUTES.items() if k in tags},
+            "attributes": {
+                k: set(v) for k, v in ATTRIBUTES.items() if k in tags or k == "*"
+            },
             "attribute_filter": self._filter,
             "url_schemes": set(URL_SCHEMES),
             "link_rel": None,
@@ -266,6 +320,13 @@ class SanitizeExtension(Extension):
         return html
 
 
+def _deepest(body: str) -> int:
+    """Return the body line (from 0) with the longest indent or run of “>”."""
+    lines = body.split("\n")
+    depths = [len(line) - len(line.lstrip(" \t>")) for line in lines]
+    return depths.index(max(depths)) if depths else 0
+
+
 class BodyRenderer:
     """Turn bodies into clean HTML with one reused Markdown converter."""
 
@@ -283,8 +344,18 @@ class BodyRenderer:
         self.markdown = Markdown(**settings)  # building one is costly: reused
 
     def render(self, path: str, body: str, first_line: int) -> tuple[str, list]:
-        """Return a body's HTML and a warning per removal, naming file and line."""
-        html = self.extension.convert(self.markdown, body, first_line)
+        """Return a body's HTML and a warning per removal, naming file and line.
+
+        A body nested too deep for Markdown's recursive parser (lists or quotes
+        inside each other hundreds of times) is an error at its deepest line.
+        """
+        try:
+            html = self.extension.convert(self.markdown, body, first_line)
+        except RecursionError:
+            line = first_line + _deepest(body)
+            message = "danh sách hoặc trích dẫn lồng nhau quá sâu, không đọc được"
+            fix = "bỏ bớt các cấp thụt lề và dấu “>” lồng nhau"
+            return "", [Problem(path, "html", message, fix, line)]
         warnings = [
             Problem(path, "html", r.message, r.fix, r.line, "warning")
             for r in self.extension.removals

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import difflib
+import os
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
@@ -17,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from portal import imagecheck
-from portal.frontmatter import LIMITS, Document, Limits
+from portal.frontmatter import LIMITS, Document, Limits, outside
 from portal.problems import Problem
 from portal.reserved import WINDOWS_DEVICE_NAMES, is_reserved
+from portal.sanitize import html_depth, markdown_depth
 from portal.text import fold, slugify
 from portal.vocab import FIELD_VOCABULARY, LEVELS, Term, Vocabulary, short_date
 
@@ -327,10 +329,16 @@ def _slug_list(f: _Field, name: str, value: Any) -> list[str] | None:
     return slugs
 
 
+def _free_slug(text: str) -> str:
+    """Suggest a slug for a text, never one the site or Windows reserves."""
+    slug = slugify(text)
+    return f"{slug}-1" if slug and is_reserved(slug) else slug
+
+
 def _slug(f: _Field, name: str, value: Any) -> str | None:
     """Check an explicit URL slug."""
     if not isinstance(value, str) or not SLUG_RE.match(value):
-        fix = f"ví dụ “{slugify(str(value))}”" if slugify(str(value)) else ""
+        fix = f"ví dụ “{_free_slug(str(value))}”" if slugify(str(value)) else ""
         f.fail(
             name,
             f"“{value}” không dùng được làm địa chỉ web: chỉ chữ thường"
@@ -371,6 +379,15 @@ def _image(f: _Field, name: str, value: Any) -> str | None:
         )
         return None
     relative = value.strip().lstrip("/").removeprefix("images/")
+    linked = f.ctx.images_dir / relative
+    why = outside(linked, f.ctx.images_dir) if os.path.lexists(linked) else None
+    if why:
+        f.fail(
+            name,
+            f"ảnh “{value}”: {why}",
+            "chép ảnh thật vào content/images/ rồi xóa liên kết",
+        )
+        return None
     root = f.ctx.images_dir.resolve()
     path = (root / relative).resolve()
     if not path.is_relative_to(root) or not path.is_file():
@@ -473,7 +490,7 @@ def _file_slug(doc: Document, item: Item) -> str | None:
             doc.path,
             "slug",
             f"tên tệp “{Path(doc.path).name}” không dùng được làm địa chỉ web",
-            f"đổi tên tệp thành “{slugify(stem)}.md” (chữ thường không dấu, gạch ngang)"
+            f"đổi tên tệp thành “{_free_slug(stem)}.md” (chữ thường không dấu, gạch ngang)"
             " hoặc thêm dòng “slug: …”",
             1,
         )
@@ -488,6 +505,7 @@ def check_document(doc: Document, kind: str, ctx: Context) -> Item:
         return item
     schema = SCHEMAS[kind]
     f = _Field(doc, ctx, item)
+    _check_html_depth(f, doc)
     for name, (required, checker) in schema.items():
         value = doc.meta.get(name)
         if value is None or value == "":
@@ -536,6 +554,48 @@ def check_document(doc: Document, kind: str, ctx: Context) -> Item:
     return item
 
 
+def _check_html_depth(f: _Field, doc: Document) -> None:
+    """Refuse a body whose HTML tags, lists or quotes nest too deep, at that line."""
+    limits = f.ctx.limits
+    for offset, message, fix in (
+        (
+            html_depth(doc.body, limits.html_depth),
+            f"các thẻ HTML trong bài lồng nhau quá {limits.html_depth} cấp",
+            "bỏ bớt các thẻ HTML lồng nhau; định dạng bằng Markdown",
+        ),
+        (
+            markdown_depth(doc.body, limits.body_depth),
+            f"danh sách hoặc trích dẫn lồng nhau quá {limits.body_depth} cấp",
+            "bỏ bớt các cấp thụt lề và dấu “>” lồng nhau",
+        ),
+    ):
+        if offset is not None:
+            line = doc.body_line + offset
+            f.item.problems.append(Problem(doc.path, "html", message, fix, line))
+    lines = doc.body.count("\n") + 1
+    marks = sum(doc.body.count(mark) for mark in "*_`[<")
+    for count, limit, what in (
+        (lines, limits.body_lines, "dòng"),
+        (marks, limits.body_marks, "ký tự định dạng (* _ ` [ <)"),
+    ):
+        if count > limit:
+            f.item.problems.append(
+                Problem(
+                    doc.path,
+                    "",
+                    f"phần bài viết có {_thousands(count)} {what},"
+                    f" quá giới hạn {_thousands(limit)}",
+                    "tách thành nhiều bài, hoặc đặt tài liệu dài trong content/files/",
+                    doc.body_line,
+                )
+            )
+
+
+def _thousands(number: int) -> str:
+    """Write a whole number Vietnamese style (20.000)."""
+    return f"{number:,}".replace(",", ".")
+
+
 def _check_future(f: _Field, item: Item) -> None:
     """Flag a date over a day ahead, unless the item is scheduled for it."""
     date = item.meta.get("date")
@@ -543,13 +603,14 @@ def _check_future(f: _Field, item: Item) -> None:
         return
     if item.meta.get("scheduled"):
         return
-    f.fail(
-        "date",
-        f"ngày {date:%d/%m/%Y} còn ở tương lai",
-        "sửa lại ngày đăng; nếu muốn hẹn ngày đăng thì thêm dòng “scheduled: true”"
-        " (bài chỉ lên trang từ ngày đó)",
-        f.ctx.future_dates,
+    # Only models and news can be held back (a page has no `scheduled`).
+    fix = (
+        "sửa lại ngày"
+        if item.kind == "page"
+        else "sửa lại ngày đăng; nếu muốn hẹn ngày đăng thì thêm dòng “scheduled: true”"
+        " (bài chỉ lên trang từ ngày đó)"
     )
+    f.fail("date", f"ngày {date:%d/%m/%Y} còn ở tương lai", fix, f.ctx.future_dates)
 
 
 def _check_device_name(f: _Field, item: Item, doc: Document) -> None:

@@ -99,6 +99,13 @@ def truncated_jpeg() -> bytes:
     return out.getvalue()[: len(out.getvalue()) // 2]
 
 
+def _small_jpeg() -> bytes:
+    """Return a small whole JPEG."""
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), "red").save(out, "JPEG")
+    return out.getvalue()
+
+
 def _bomb_line(n: int) -> str:
     """Return level n of the bomb: nine aliases of level n - 1 (9**9 strings)."""
     item = f"*l{n - 1}" if n else "ha"
@@ -119,13 +126,23 @@ def _oversized(site) -> None:
     site.write("news/the.md", news(tags=[f"thẻ {n}" for n in range(31)]))
     site.write("news/sau.md", news(extra={"a": {"b": {"c": {"d": [1]}}}}))
     site.write("news/tab.md", "---\ntitle: Tin\n\tsummary: x\n---\n")
+    # 50 000 fields, each a warning, took the build 10 s: a value budget.
+    fields = "".join(f"k{n}: 1\n" for n in range(50000))
+    site.write("news/nhieu.md", f"---\ntitle: Tin\n{fields}---\nNội dung.\n")
+    # Many elements side by side: Python-Markdown takes minutes over them.
+    site.write("news/dam.md", news() + "*a* " * 40000)
+    site.write("news/dong.md", news() + "x\n\n" * 3000)
+    # Nested tags, 300 KB: Markdown and nh3 would take minutes to parse them.
+    site.write("news/long.md", news() + "<div>" * 30000 + "x" + "</div>" * 30000)
 
 
 def _images(site) -> None:
     site.write("images/khong-lo.png", png_header_only(20000, 20000))
     site.write("images/cut.jpg", truncated_jpeg())
     site.write("images/ve.svg", '<svg xmlns="http://www.w3.org/2000/svg"/>')
-    for name in ("khong-lo.png", "cut.jpg", "ve.svg"):
+    (site.root / "ngoai.jpg").write_bytes(_small_jpeg())
+    (site.content / "images" / "lien-ket.jpg").symlink_to(site.root / "ngoai.jpg")
+    for name in ("khong-lo.png", "cut.jpg", "ve.svg", "lien-ket.jpg"):
         stem = name.split(".")[0]
         site.write(f"models/{stem}.md", model(image=name, image_alt="Ảnh"))
 
@@ -134,12 +151,22 @@ def _symlink(site) -> None:
     secret = site.root / "bi-mat.md"
     secret.write_text(news(title="Bí mật ngoài kho"), "utf-8")
     (site.content / "news" / "lien-ket.md").symlink_to(secret)
+    # Attachments are copied as they are: the build checks them as make check does.
+    site.write("files/trang.html", "<script>alert(1)</script>")
+    (site.content / "files" / "bi-mat.pdf").symlink_to(secret)
+    # Files Pelican would never read: an error, not a page silently missing.
+    site.write("tin.md", news(title="Tin đặt nhầm chỗ"))
+    site.write("news/hoa.MD", news(title="Tin đuôi chữ hoa"))
+    site.write("news/ghi-chu.txt", "Ghi chú")
 
 
 def _reserved(site) -> None:
     site.write("news/thiet-bi.md", news(slug="con"))
     site.write("pages/nul.md", "---\ntitle: Trang\n---\nNội dung.\n")
     site.write("pages/may-chu.md", "---\ntitle: API\nslug: api\n---\nNội dung.\n")
+    # In capitals: not a slug, and the fix offered is not a reserved one either.
+    site.write("pages/API.md", "---\ntitle: API\n---\nNội dung.\n")
+    site.write("news/quan-tri.md", news(slug="Quan-Tri"))
 
 
 ERRORS = {
@@ -159,6 +186,11 @@ ERRORS = {
             "content/news/the.md:5: tags: có 31 mục, quá giới hạn 30 mục",
             "content/news/sau.md:5: phần thông tin đầu lồng nhau quá 4 cấp",
             "content/news/tab.md:3: dòng này thụt lề bằng phím Tab",
+            "content/news/dam.md:6: phần bài viết có 80.000 ký tự định dạng"
+            " (* _ ` [ <), quá giới hạn 20.000",
+            "content/news/dong.md:6: phần bài viết có 6.002 dòng, quá giới hạn 5.000",
+            "content/news/nhieu.md:501: phần thông tin đầu có hơn 1000 giá trị",
+            "content/news/long.md:7: html: các thẻ HTML trong bài lồng nhau quá 100 cấp",
         ],
     ),
     "images": (
@@ -169,11 +201,22 @@ ERRORS = {
             "content/models/cut.md:10: image: ảnh “cut.jpg” bị hỏng hoặc không đọc"
             " hết được",
             "content/models/ve.md:10: image: ảnh “ve.svg” là ảnh SVG, không được dùng",
+            "content/models/lien-ket.md:10: image: ảnh “lien-ket.jpg”: tệp là liên kết"
+            " tượng trưng (symlink)",
         ],
     ),
-    "symlink": (
+    "symlinks, files never read": (
         _symlink,
-        ["content/news/lien-ket.md: tệp là liên kết tượng trưng (symlink)"],
+        [
+            "content/news/lien-ket.md: tệp là liên kết tượng trưng (symlink)",
+            "content/files/bi-mat.pdf: tệp là liên kết tượng trưng (symlink)",
+            "content/files/trang.html: tệp “trang.html” không phải loại tệp đính kèm",
+            "content/tin.md: tệp Markdown nằm ngoài các thư mục bài nên không được"
+            " đăng; chuyển tệp vào một trong các thư mục content/models/",
+            "content/news/hoa.MD: tệp không có đuôi .md nên không được đăng;"
+            " đổi đuôi tệp thành “.md”",
+            "content/news/ghi-chu.txt: tệp không có đuôi .md",
+        ],
     ),
     "reserved slugs": (
         _reserved,
@@ -181,6 +224,10 @@ ERRORS = {
             "content/news/thiet-bi.md:5: slug: “con” là tên thiết bị dành riêng",
             "content/pages/nul.md:1: slug: địa chỉ /nul/ đã dành cho trang của hệ thống",
             "content/pages/may-chu.md:3: slug: địa chỉ /api/ đã dành cho trang",
+            "content/pages/API.md:1: slug: tên tệp “API.md” không dùng được làm địa chỉ"
+            " web; đổi tên tệp thành “api-1.md”",
+            "content/news/quan-tri.md:5: slug: “Quan-Tri” không dùng được làm địa chỉ"
+            " web: chỉ chữ thường không dấu, số và gạch ngang; ví dụ “quan-tri-1”",
         ],
     ),
 }
@@ -267,9 +314,15 @@ def test_a_future_date_warns_in_check_and_html_and_stops_publish(site, old_outpu
     site.write("news/xa.md", news(date="9999-12-31"))
     site.write("news/hen.md", news(title="Tin hẹn ngày", date=FUTURE, scheduled=True))
     site.write("news/nay.md", news(title="Tin hôm nay"))
+    site.write("pages/trang.md", "---\ntitle: Trang\ndate: 9999-12-31\n---\nChữ.\n")
     message = "content/news/xa.md:3: date: ngày 31/12/9999 còn ở tương lai"
     checked, seconds = check(site)
     assert checked.returncode == 0 and seconds < SECONDS
+    # A page cannot be scheduled: it is not told to be.
+    assert (
+        "CẢNH BÁO content/pages/trang.md:3: date: ngày 31/12/9999 còn ở tương lai;"
+        " sửa lại ngày\n" in checked.stdout
+    )
     assert f"CẢNH BÁO {message}" in checked.stdout
     published, seconds = build(site, "publishconf.py")
     assert published.returncode == 1 and seconds < SECONDS
@@ -353,6 +406,18 @@ YAML_MISTAKES = {
         3,
         "thiếu dấu cách sau dấu hai chấm ở “date:”",
         "viết “date: …”",
+    ),
+    "a YAML tag": (
+        "title: !!python/object/apply:os.system ['echo x']\n",
+        2,
+        "giá trị mang nhãn YAML “!!python/object/apply:os.system”, không được dùng",
+        "xóa nhãn bắt đầu bằng “!”",
+    ),
+    "a local tag": (
+        "title: Tin\nsummary: !tom Tắt\n",
+        3,
+        "giá trị mang nhãn YAML “!tom”, không được dùng",
+        'title: "!Tên"',
     ),
     "no space, only field": (
         "title:Tin\n",

@@ -2,7 +2,7 @@
 
 import pytest
 
-from portal.sanitize import BodyRenderer
+from portal.sanitize import BodyRenderer, html_depth, markdown_depth
 from tests.conftest import get_settings
 
 MARKDOWN = get_settings()["MARKDOWN"]
@@ -68,6 +68,46 @@ DANGEROUS = {
         "<iframe",
         "đã bỏ thẻ <iframe>",
     ),
+    "svg onload": (
+        '<svg onload="alert(1)"><circle/></svg>',
+        "onload",
+        "đã bỏ thẻ <svg>",
+    ),
+    "javascript: in mixed case": (
+        '<a href="JaVaScRiPt:alert(1)">bấm</a>',
+        "alert",
+        "đã bỏ địa chỉ href= của thẻ <a>",
+    ),
+    "javascript: as entities": (
+        '<a href="&#106;ava&#x09;script&#58;alert(1)">bấm</a>',
+        "alert",
+        "đã bỏ địa chỉ href= của thẻ <a>",
+    ),
+    "unquoted event handler": (
+        "<img src=x onerror=alert(1)>",
+        "onerror",
+        "đã bỏ thuộc tính sự kiện onerror= của thẻ <img>",
+    ),
+    "iframe srcdoc": (
+        '<iframe srcdoc="<script>alert(1)</script>"></iframe>',
+        "alert",
+        "đã bỏ thẻ <iframe>",
+    ),
+    "link": (
+        '<LINK rel="stylesheet" href="https://e.org/a.css">',
+        "e.org",
+        "đã bỏ thẻ <link>",
+    ),
+    "meta in capitals": (
+        '<META HTTP-EQUIV="Refresh" CONTENT="0;url=https://e.org/">',
+        "e.org",
+        "đã bỏ thẻ <meta>",
+    ),
+    "math": (
+        "<math><mtext><img src=x onerror=alert(1)></mtext></math>",
+        "alert",
+        "đã bỏ thẻ <math>",
+    ),
     "video from elsewhere": (
         '<video src="https://example.org/a.mp4" controls></video>',
         "example.org",
@@ -103,6 +143,8 @@ H<sub>2</sub>O và m<sup>2</sup>; <a href="https://example.org/">nguồn</a>, <a
 2. hai
 
 <video src="/files/phong-su.mp4" controls=""></video>
+
+<details open=""><summary>Xem thêm</summary><p lang="en" id="tom-tat" class="ghi-chu">Summary</p></details>
 """
 
 
@@ -116,6 +158,13 @@ def test_allowed_table_figure_and_media_survive_unchanged():
     assert "<figure><img" in out and '<th style="text-align: left;">Năm</th>' in out
 
 
+def test_markdown_footnotes_keep_their_ids_and_classes_without_a_warning():
+    out, warnings = render("Theo báo cáo[^1].\n\n[^1]: Báo cáo tổng kết năm 2020.\n")
+    assert warnings == []
+    assert '<sup id="fnref:1"><a class="footnote-ref" href="#fn:1">' in out
+    assert '<li id="fn:1">' in out
+
+
 def test_an_iframe_from_an_allowed_host_is_kept_and_others_go():
     body = (
         '<iframe src="https://www.youtube-nocookie.com/embed/x"></iframe>\n\n'
@@ -125,3 +174,42 @@ def test_an_iframe_from_an_allowed_host_is_kept_and_others_go():
     assert 'src="https://www.youtube-nocookie.com/embed/x"' in out
     assert "example.org" not in out
     assert warnings == [f"{FIRST + 2}: đã bỏ địa chỉ src= của thẻ <iframe>"]
+
+
+NESTING = {
+    "flat": ("<div>x</div>\n" * 500, None),
+    "deep": ("Chữ.\n\n" + "<div>" * 101 + "x" + "</div>" * 101, 2),
+    "deep inline": ("<b>" * 50 + "\n" + "<i>" * 51 + "x", 1),
+    "unclosed optional tags": ("<p>x" * 500 + "<ul>" + "<li>y" * 500 + "</ul>", None),
+    "void tags": ("<br><img src=x><hr/>" * 500, None),
+    "at the limit": ("<div>" * 100 + "</div>" * 100, None),
+}
+
+
+@pytest.mark.parametrize(("body", "line"), list(NESTING.values()), ids=list(NESTING))
+def test_html_nesting_is_measured_in_one_pass(body, line):
+    assert html_depth(body, 100) == line
+
+
+DEEP_MARKDOWN = {
+    "lists": ("Chữ.\n\n" + "".join("    " * i + "- x\n" for i in range(500)), 23),
+    "quotes": ("Chữ.\n\n" + "".join("> " * i + "x\n\n" for i in range(1, 400)), 42),
+    "tabs": ("Chữ.\n\n" + "\t" * 21 + "x\n", 2),
+    "a code block in a list": ("- a\n\n" + " " * 12 + "mã\n", None),
+    "twenty levels": ("> " * 20 + "x\n" + " " * 80 + "- y\n", None),
+}
+
+
+@pytest.mark.parametrize(
+    ("body", "line"), list(DEEP_MARKDOWN.values()), ids=list(DEEP_MARKDOWN)
+)
+def test_markdown_nesting_is_measured_before_markdown_runs(body, line):
+    assert markdown_depth(body, 20) == line
+
+
+def test_markdown_too_deep_for_its_parser_is_an_error_not_a_crash():
+    body = "Chữ.\n\n" + "".join("    " * i + "- x\n" for i in range(500))
+    html, problems = BodyRenderer(MARKDOWN, ()).render("content/news/a.md", body, FIRST)
+    [problem] = problems
+    assert problem.is_error and html == ""
+    assert problem.line == FIRST + 2 + 499

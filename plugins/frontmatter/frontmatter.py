@@ -20,6 +20,8 @@ from pelican.urlwrappers import Author, Category, Tag
 from pelican.utils import SafeDatetime
 
 from portal import imagecheck, vocab
+from portal.attachments import check_attachments
+from portal.check import unread_files
 from portal.files import write_atomic
 from portal.frontmatter import Document, Limits, parse_file
 from portal.options import merge_options
@@ -254,8 +256,10 @@ def collect_problems(generators) -> list[Problem]:
     contents = [c for c in _contents(generators) if hasattr(c, "type")]
     problems = [p for item in refused for p in item.problems]
     problems += [p for c in contents for p in c.problems]
-    prefix = Path(generators[0].settings["PATH"]).name
-    items = [_as_item(c, prefix) for c in contents]
+    content = Path(generators[0].settings["PATH"])
+    items = [_as_item(c, content.name) for c in contents]
+    # Attachments are copied as they are: checked here too, as by `make check`.
+    problems += check_attachments(content) + unread_files(content)
     return problems + check_collection(items + refused)
 
 
