@@ -473,15 +473,10 @@ class Build:
             for rel, entry in self.inputs.items()
         }
         # The record of the last build is kept until this one succeeds; what it
-        # does not vouch for goes now (another profile's pages, edited files).
-        self.cleaned = state.clean_output(settings)
-        if self.cleaned:
-            log.info(
-                "%s: %s file(s) in the output folder were not the last build's: "
-                "removed",
-                PREFIX,
-                self.cleaned,
-            )
+        # does not vouch for goes once every file was read and checked, before
+        # anything is written (clean_output): a build stopped by an editor's
+        # error leaves the output folder as it was.
+        self.state, self.cleaned = state, 0
         self.shared = Shared()
         self.nodes = Nodes(() if self.full_reason else self.old.nodes)
         self.replayer = Replayer(self.shared, self.nodes)
@@ -576,6 +571,19 @@ class Build:
         own = self.own_fields(recorder.root.get(ITEM))
         roots, page_digest, own_seal = self.nodes.record(recorder.reads, own)
         self.pages[rel] = [name, roots, page_digest, own_seal]
+
+    def clean_output(self) -> None:
+        """Remove what the last build's record does not vouch for (once)."""
+        if self.state is None:
+            return
+        self.cleaned, self.state = self.state.clean_output(self.settings), None
+        if self.cleaned:
+            log.info(
+                "%s: %s file(s) in the output folder were not the last build's: "
+                "removed",
+                PREFIX,
+                self.cleaned,
+            )
 
     def add_produced(self, path: str) -> None:
         """Note a file of this build (written, kept or declared)."""
@@ -1137,8 +1145,11 @@ def note_generators(generators) -> None:
 
 
 def get_writer(pelican) -> type[Writer] | None:
-    """Return our writer when the plugin is on."""
-    return IncrementalWriter if _build is not None and not _build.plain else None
+    """Clean the output folder before anything is written; return our writer."""
+    if _build is None:
+        return None
+    _build.clean_output()
+    return None if _build.plain else IncrementalWriter
 
 
 def note_static(generator) -> None:
