@@ -652,6 +652,8 @@ class Build:
         """After a failed run: keep the last record, remove what it does not vouch for."""
         if self.full:
             self.settings["LOAD_CONTENT_CACHE"] = self.restore_cache
+        if self.state is not None:
+            return  # stopped before writing (an editor's error): output/ untouched
         old = self.old.record if self.trusted else {}
         check = record.check_output(self.output_path, old, {}, self.old.record_ns)
         record.remove(self.output_path, check.unknown + check.changed)
