@@ -321,7 +321,9 @@ def _publish(page) -> None:
     """Save the entry (the local back-end publishes at once) and wait for it."""
     page.get_by_role("button", name="Công bố").first.click()
     page.get_by_role("menuitem", name="Công bố ngay").click()
-    page.get_by_role("button", name="Đã công bố").wait_for()
+    # Publishing commits through decap-server: slow when the other test worker
+    # builds a site at the same time (make test runs on both cores).
+    page.get_by_role("button", name="Đã công bố").wait_for(timeout=120_000)
 
 
 def test_create_a_model_with_an_image_as_the_guide_says(admin, editor, tmp_path):
