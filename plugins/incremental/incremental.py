@@ -40,6 +40,7 @@ from pelican.utils import get_relative_path, path_to_url, sanitised_join
 from pelican.writers import FileOverwriteFailedError, Writer
 
 from portal import identity, outputs
+from portal.files import write_atomic
 from portal.options import merge_options
 from portal.paths import under
 from portal.stamps import vouches
@@ -687,7 +688,7 @@ class Build:
                 continue
             os.remove(path)
             deleted.append(rel)
-            _prune_empty(os.path.dirname(path), self.output_path)
+            record.prune_empty(os.path.dirname(path), self.output_path)
         return deleted
 
     def save_manifest(self) -> None:
@@ -768,22 +769,8 @@ def write_report(
 
 def _write_json(path: str, data: Any) -> None:
     """Write JSON to a file atomically."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    temporary = f"{path}.tmp{os.getpid()}"
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(temporary, path)
-
-
-def _prune_empty(folder: str, top: str) -> None:
-    """Remove empty folders from folder up to (not including) top."""
-    while folder.startswith(top + os.sep):
-        try:
-            os.rmdir(folder)
-        except OSError:
-            return
-        folder = os.path.dirname(folder)
+    write_atomic(path, text.encode("utf-8"))
 
 
 _build: Build | None = None

@@ -22,7 +22,16 @@ from pathlib import Path
 
 from portal.stamps import vouches
 
-__all__ = ["Check", "check_output", "digest", "record_files", "walk", "wipe"]
+__all__ = [
+    "Check",
+    "check_output",
+    "digest",
+    "prune_empty",
+    "record_files",
+    "remove",
+    "walk",
+    "wipe",
+]
 
 log = logging.getLogger(__name__)
 PREFIX = "incremental"
@@ -121,13 +130,17 @@ def remove(folder: str, rels: list[str]) -> None:
             os.remove(path)
         except FileNotFoundError:
             continue
-        parent = os.path.dirname(path)
-        while parent.startswith(top + os.sep):
-            try:
-                os.rmdir(parent)
-            except OSError:
-                break
-            parent = os.path.dirname(parent)
+        prune_empty(os.path.dirname(path), top)
+
+
+def prune_empty(folder: str, top: str) -> None:
+    """Remove empty folders from folder up to (not including) top."""
+    while folder.startswith(top + os.sep):
+        try:
+            os.rmdir(folder)
+        except OSError:
+            return
+        folder = os.path.dirname(folder)
 
 
 def wipe(folder: str, protected: list[str]) -> int:
