@@ -9,6 +9,17 @@ from pathlib import Path
 __all__ = ["write_atomic"]
 
 
+def _umask() -> int:
+    """Return the process's umask (read once: setting it back is not thread-safe)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp creates 0600 files; a written file gets the mode open() would give it.
+DEFAULT_MODE = 0o666 & ~_umask()
+
+
 def write_atomic(path: str | os.PathLike, data: bytes, mode: int | None = None) -> None:
     """Write bytes to a temporary file beside path and rename it into place."""
     path = Path(path)
@@ -17,8 +28,7 @@ def write_atomic(path: str | os.PathLike, data: bytes, mode: int | None = None) 
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
-        if mode is not None:
-            os.chmod(temporary, mode)
+        os.chmod(temporary, DEFAULT_MODE if mode is None else mode)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
