@@ -528,3 +528,53 @@ def test_without_the_bundle_the_site_builds_and_warns_unless_required(site, tmp_
     result = site.build(CMS=missing, SEARCH={"enabled": False})
     assert result.returncode == 0, result.stderr
     assert (site.output / "quan-tri" / "index.html").is_file()
+
+
+def _settings_file(folder: Path, cms: str) -> Path:
+    """Write a settings file over publishconf.py with CMS changed, as an operator would."""
+    path = folder / "conf.py"
+    path.write_text(
+        f"import sys\nsys.path.insert(0, {str(ROOT)!r})\n"
+        "from publishconf import *\n"
+        f"CMS = {{**CMS, {cms}}}\n"
+        f"CACHE_PATH = {str(folder / 'cache')!r}\n"
+        "SEARCH = {'enabled': False}\n",
+        "utf-8",
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    ("publish", "cms", "message"),
+    [
+        (False, "'bundle_dir': {empty!r}", "`npm ci`"),
+        (True, "'bundle_dir': {empty!r}", "`npm ci`"),
+        (False, "'url': '/quan-tri'", "CMS['url'] phải là đường dẫn tương đối"),
+        (True, "'local_backend': 'http://x.vn'", "hoặc http://localhost, hoặc None"),
+    ],
+    ids=["html-no-bundle", "publish-no-bundle", "html-bad-url", "publish-bad-proxy"],
+)
+def test_an_operators_mistake_fails_the_build_in_vietnamese_without_a_traceback(
+    site, tmp_path, publish, cms, message
+):
+    site.write("models/mo-hinh-a.md", MODEL_TEXT)
+    empty = tmp_path / "khong-co-decap"  # a bundle_dir without Decap (no `npm ci`)
+    empty.mkdir()
+    settings = _settings_file(tmp_path, cms.format(empty=str(empty)))
+    if publish:  # make publish
+        command = ["-m", "portal.publish", "--content", "content", "--output", "output"]
+    else:  # make html
+        command = ["-m", "pelican", "content", "-o", "output", "--log-handler", "plain"]
+    result = subprocess.run(
+        [sys.executable, *command, "-s", str(settings)],
+        cwd=site.root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "400", "TERM": "dumb"},
+    )
+    said = result.stdout + result.stderr
+    assert result.returncode != 0, said
+    assert message in said and "cms: " in said, said
+    assert "Traceback" not in said and "CmsError" not in said, said
+    assert not (site.output / "mo-hinh").exists()

@@ -30,6 +30,7 @@ from portal import outputs, schema, vocab
 from portal.files import write_atomic
 from portal.frontmatter import LIMITS, Limits
 from portal.options import merge_options
+from portal.problems import ContentError
 
 try:
     import brotli
@@ -168,8 +169,12 @@ FIELD_ORDER = (
 )
 
 
-class CmsError(ValueError):
-    """The CMS setting is wrong, or the editor's bundle is missing when required."""
+class CmsError(ContentError):
+    """The CMS setting is wrong, or the editor's bundle is missing when required.
+
+    An operator's error: its message says what to do, and the build stops with
+    exit status 1 and no traceback (portal/buildpolicy.py).
+    """
 
 
 def get_options(settings: Mapping) -> dict[str, Any]:
@@ -177,20 +182,27 @@ def get_options(settings: Mapping) -> dict[str, Any]:
     options = merge_options(settings, SETTING, DEFAULTS, PREFIX, CmsError)
     url = str(options["url"])
     if not url.endswith("/") or url.startswith("/") or ".." in url.split("/"):
-        raise CmsError(f"{PREFIX}: {SETTING}['url'] must be relative and end with '/'")
+        raise CmsError(
+            f"{PREFIX}: {SETTING}['url'] phải là đường dẫn tương đối, không có '..',"
+            f" kết thúc bằng '/' (ví dụ 'quan-tri/'), không phải {url!r}"
+        )
     if not isinstance(options["backend"], Mapping) or "name" not in options["backend"]:
-        raise CmsError(f"{PREFIX}: {SETTING}['backend'] must be a dict with a 'name'")
+        raise CmsError(
+            f"{PREFIX}: {SETTING}['backend'] phải là một dict có khóa 'name'"
+            " (github, forgejo hoặc gitea)"
+        )
     if options["publish_mode"] not in ("simple", "editorial_workflow"):
         raise CmsError(
-            f"{PREFIX}: {SETTING}['publish_mode'] must be simple or editorial_workflow"
+            f"{PREFIX}: {SETTING}['publish_mode'] phải là 'simple' hoặc"
+            " 'editorial_workflow'"
         )
     if options["brotli_quality"] not in range(12):
-        raise CmsError(f"{PREFIX}: {SETTING}['brotli_quality'] must be 0 to 11")
+        raise CmsError(f"{PREFIX}: {SETTING}['brotli_quality'] phải là số từ 0 đến 11")
     local = options["local_backend"]
     if local is not None and not str(local).startswith(("http://127.", "http://local")):
         raise CmsError(
-            f"{PREFIX}: {SETTING}['local_backend'] must be an http://127.x or"
-            " http://localhost URL, or None"
+            f"{PREFIX}: {SETTING}['local_backend'] phải là một địa chỉ http://127.x"
+            " hoặc http://localhost, hoặc None"
         )
     return options
 
@@ -452,14 +464,21 @@ class CmsGenerator(Generator):
             return
         self.dist = Path(self.options["bundle_dir"])
         if not (self.dist / BUNDLE_MAIN).is_file():
-            message = (
+            missing = (
                 f"{PREFIX}: chưa có trình soạn thảo web ({self.dist / BUNDLE_MAIN}"
-                " không có): chạy `npm ci` (hoặc `make cms`) rồi dựng lại"
+                " không có)"
             )
             if self.options["required"]:
-                log.error("%s", message)
-                raise CmsError(f"{PREFIX}: thiếu trình soạn thảo web, chưa dựng trang")
-            log.warning("%s; lần này bỏ qua /%s", message, self.options["url"])
+                raise CmsError(
+                    f"{missing}, chưa dựng trang nào. Chạy `npm ci` (cài"
+                    " node_modules/ theo package-lock.json) rồi chạy lại; muốn xuất"
+                    " bản không có trình soạn thảo thì chạy `CMS_ENABLED=0 make publish`."
+                )
+            log.warning(
+                "%s: chạy `npm ci` (hoặc `make cms`) rồi dựng lại; lần này bỏ qua /%s",
+                missing,
+                self.options["url"],
+            )
             return
         self.config = editor_config(
             self.settings, self.options, vocab.from_settings(self.settings)
