@@ -90,6 +90,12 @@ def test_the_config_is_made_from_the_schema_and_vocabularies():
     assert fields["year"]["value_type"] == "int"
     assert [o["value"] for o in fields["status"]["options"]] == list(schema.STATUSES)
     assert fields["image"]["media_folder"] == "/content/images/mo-hinh"
+    # image_alt: our widget (theme/admin/admin.js), required when there is an image.
+    assert fields["image_alt"]["widget"] == "dvk-alt"
+    assert fields["image_alt"]["required_with"] == "image"
+    assert fields["image_alt"]["pattern"][0] == r"^[\s\S]{0,300}$"
+    admin_js = (ROOT / "theme/admin/admin.js").read_text("utf-8")
+    assert 'CMS.registerWidget("dvk-alt"' in admin_js
     news = {f["name"]: f for f in _collection(config, "news")["fields"]}
     assert news["models"]["widget"] == "relation"
     assert news["models"]["collection"] == "models"
@@ -317,6 +323,59 @@ def _jpeg() -> bytes:
     return buffer.getvalue()
 
 
+def _fill_model(page, title: str, locality: str, unit: str) -> None:
+    """Fill a new model's required fields, as step 3 of the guide says."""
+    page.get_by_label("Tiêu đề", exact=True).fill(title)
+    page.get_by_label("Tóm tắt", exact=True).fill("Thanh niên đổi rác nhựa lấy quà.")
+    _choose(page, "Lĩnh vực", "Văn hóa – xã hội")
+    _choose(page, "Địa bàn", locality)
+    page.get_by_label("Năm công nhận", exact=True).fill("2024")
+    _choose(page, "Hình thức", "Mô hình")
+    page.get_by_label("Đơn vị thực hiện", exact=True).fill(unit)
+    page.get_by_label("Ngày đăng", exact=True).fill("2024-11-20")
+
+
+def _upload_image(page, name: str, shot: str = "") -> None:
+    """Upload a JPEG and use it as the entry's image, as step 4 of the guide says."""
+    page.get_by_role("button", name="Chọn một hình").click()
+    page.locator("input[type=file]").set_input_files(
+        {"name": name, "mimeType": "image/jpeg", "buffer": _jpeg()}
+    )
+    use = page.get_by_role("button", name="Dùng ảnh đã chọn")
+    page.get_by_text(name).first.wait_for()
+    if use.is_disabled():  # the uploaded image is selected after the upload
+        page.get_by_text(name).first.click()
+    if shot:
+        _shot(page, shot, guide=True)
+    use.click()
+
+
+def _check(root: Path) -> subprocess.CompletedProcess:
+    """Run `make check` (portal.check) on a temporary repository's content."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "portal.check",
+            str(root / "content"),
+            "--data",
+            str(root / "data"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    """Return every file under a folder with its bytes."""
+    return {
+        path.relative_to(folder).as_posix(): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
 def _publish(page) -> None:
     """Save the entry (the local back-end publishes at once) and wait for it."""
     page.get_by_role("button", name="Công bố").first.click()
@@ -335,26 +394,10 @@ def test_create_a_model_with_an_image_as_the_guide_says(admin, editor, tmp_path)
     page.get_by_role("link", name="Mô hình, điển hình").first.click()
     page.get_by_role("link", name="Tạo bài thuộc loại mô hình").click()
     # Bước 3: điền các ô; lĩnh vực, địa bàn, hình thức chọn trong danh sách.
-    page.get_by_label("Tiêu đề", exact=True).fill(title)
-    page.get_by_label("Tóm tắt", exact=True).fill("Thanh niên đổi rác nhựa lấy quà.")
-    _choose(page, "Lĩnh vực", "Văn hóa – xã hội")
-    _choose(page, "Địa bàn", "Đức Linh")
-    page.get_by_label("Năm công nhận", exact=True).fill("2024")
-    _choose(page, "Hình thức", "Mô hình")
-    page.get_by_label("Đơn vị thực hiện", exact=True).fill("Đoàn Thanh niên xã Đức Tài")
-    page.get_by_label("Ngày đăng", exact=True).fill("2024-11-20")
+    _fill_model(page, title, "Đức Linh", "Đoàn Thanh niên xã Đức Tài")
     _shot(page, "3-thong-tin", guide=True)
     # Bước 4: tải ảnh lên, chọn ảnh, viết mô tả ảnh.
-    page.get_by_role("button", name="Chọn một hình").click()
-    page.locator("input[type=file]").set_input_files(
-        {"name": "doi-rac.jpg", "mimeType": "image/jpeg", "buffer": _jpeg()}
-    )
-    use = page.get_by_role("button", name="Dùng ảnh đã chọn")
-    page.get_by_text("doi-rac.jpg").first.wait_for()
-    if use.is_disabled():  # the uploaded image is selected after the upload
-        page.get_by_text("doi-rac.jpg").first.click()
-    _shot(page, "4-anh", guide=True)
-    use.click()
+    _upload_image(page, "doi-rac.jpg", shot="4-anh")
     page.get_by_label("Mô tả ảnh").fill("Thanh niên nhận chai nhựa")
     # Bước 5: viết nội dung.
     page.locator("[data-slate-editor]").click()
@@ -374,19 +417,7 @@ def test_create_a_model_with_an_image_as_the_guide_says(admin, editor, tmp_path)
         "Đức Linh",
         2024,
     )
-    check = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "portal.check",
-            str(editor.root / "content"),
-            "--data",
-            str(editor.root / "data"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
+    check = _check(editor.root)
     assert check.returncode == 0, check.stdout + check.stderr
     result = editor.build()
     assert result.returncode == 0, result.stderr
@@ -399,6 +430,46 @@ def test_create_a_model_with_an_image_as_the_guide_says(admin, editor, tmp_path)
     assert not unexpected, unexpected
     assert all(url.startswith(f"{editor.base}/images/") for url in page.failed)
     assert not page.foreign, page.foreign
+
+
+def test_an_image_without_its_description_is_refused_until_it_has_one(admin, editor):
+    page = admin
+    cms = _plugin()
+    slug = "nhom-tu-quan-ve-sinh-moi-truong"
+    written = editor.root / "content" / "models" / f"{slug}.md"
+    page.goto(f"{editor.base}/quan-tri/#/collections/models/new")
+    _fill_model(
+        page, "Nhóm tự quản vệ sinh môi trường", "Tánh Linh", "Chi hội Nông dân"
+    )
+    page.locator("[data-slate-editor]").click()
+    page.keyboard.type("Mỗi sáng chủ nhật, cả xóm cùng quét dọn.")
+    # No image, no description: saved.
+    _publish(page)
+    assert written.is_file()
+    assert "image" not in yaml.safe_load(written.read_text("utf-8").split("---")[1])
+    # An image without its description: refused, said on the field, nothing written.
+    before = _files(editor.root / "content")
+    _upload_image(page, "ve-sinh.jpg")
+    page.get_by_role("button", name="Công bố").first.click()
+    page.get_by_role("menuitem", name="Công bố ngay").click()
+    message = page.get_by_text(cms.ALT_MESSAGE, exact=True)
+    message.wait_for(timeout=15_000)
+    page.get_by_label("Mô tả ảnh").fill("   ")  # blank is no description either
+    page.get_by_role("button", name="Công bố").first.click()
+    page.get_by_role("menuitem", name="Công bố ngay").click()
+    page.wait_for_timeout(1000)  # time for a save that should not happen
+    assert message.is_visible()
+    assert _files(editor.root / "content") == before
+    # With its description: saved, and make check accepts it.
+    page.get_by_label("Mô tả ảnh").fill("")
+    page.get_by_label("Mô tả ảnh").fill("Hội viên quét dọn đường làng")
+    _publish(page)
+    assert message.count() == 0
+    meta = yaml.safe_load(written.read_text("utf-8").split("---")[1])
+    assert meta["image"] == "/images/mo-hinh/ve-sinh.jpg"
+    assert meta["image_alt"] == "Hội viên quét dọn đường làng"
+    check = _check(editor.root)
+    assert check.returncode == 0, check.stdout + check.stderr
 
 
 def test_edit_a_news_items_related_models(admin, editor):

@@ -105,7 +105,7 @@ WIDGETS: Mapping[str, dict[str, Any]] = {
     },
     "image_alt": {
         "label": "Mô tả ảnh",
-        "widget": "string",
+        "widget": "dvk-alt",  # a string required with an image (theme/admin/admin.js)
         "hint": "Bắt buộc khi có ảnh: tả ngắn gọn nội dung ảnh cho người khiếm thị.",
     },
     "image_caption": {"label": "Chú thích ảnh", "widget": "string"},
@@ -137,6 +137,12 @@ WIDGETS: Mapping[str, dict[str, Any]] = {
         "hint": "Công cụ chuyển dữ liệu điền sẵn; để nguyên.",
     },
 }
+# dvk-alt: the editor refuses to save an image without its description, as make check.
+ALT_MESSAGE = (
+    "Có ảnh thì phải có mô tả ảnh (image_alt): tả ngắn gọn nội dung ảnh cho người"
+    " khiếm thị, hoặc bỏ ảnh đi."
+)
+TEXT_WIDGETS = ("string", "text", "dvk-alt")
 STATUS_LABELS = {"published": "Đăng lên trang", "draft": "Bản nháp (không đăng)"}
 # Editor collections: content folder -> (label, singular label, preview summary).
 COLLECTIONS = {
@@ -259,6 +265,8 @@ def field_widget(
         }
     elif name == "image":
         field |= {"choose_url": False}
+    elif name == "image_alt":
+        field |= {"required_with": "image", "required_message": ALT_MESSAGE}
     elif name in ("featured", "scheduled"):
         field["default"] = False
     return field
@@ -266,7 +274,7 @@ def field_widget(
 
 def with_limits(field: dict[str, Any], limits: Limits) -> dict[str, Any]:
     """Add the length limits `make check` applies to a text or list field."""
-    if field["widget"] in ("string", "text") and "pattern" not in field:
+    if field["widget"] in TEXT_WIDGETS and "pattern" not in field:
         most = limits.chars(field["name"])
         field["pattern"] = [
             f"^[\\s\\S]{{0,{most}}}$",

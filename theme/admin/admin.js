@@ -88,6 +88,27 @@
     );
   });
 
+  // dvk-alt: Decap's string widget, invalid when it is blank while the field named by
+  // `required_with` has a value (an image without its description; plugins/cms).
+  // Decap's Widget.validate calls isValid() before every save; an error keeps the
+  // entry unsaved and shows `required_message` on the field.
+  var string = CMS.getWidget("string");
+  var AltControl = window.createClass({
+    isValid: function () {
+      var field = this.props.field;
+      var other = this.props.getEntry().getIn(["data", field.get("required_with")]);
+      var value = this.props.value == null ? "" : String(this.props.value);
+      if (value.trim() || (!other && !value)) return true;
+      return { error: { type: "CUSTOM", message: field.get("required_message") } };
+    },
+    render: function () {
+      var props = Object.assign({}, this.props);
+      delete props.ref;
+      return h(string.control, props);
+    }
+  });
+  CMS.registerWidget("dvk-alt", AltControl, string.preview);
+
   CMS.registerPreviewTemplate("pages", function (props) {
     return h(
       "main",
