@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import random
 import socket
 import subprocess
 import threading
@@ -43,11 +44,22 @@ http {{
 """
 
 
+# Below Linux's ephemeral range (32768-60999): a port bind(0) hands out can be taken
+# by any outgoing connection before the server binds it; these only by a listener.
+PORTS = range(20000, 32000)
+
+
 def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """Return a TCP port on 127.0.0.1, outside the ephemeral range, free right now."""
+    for _ in range(200):
+        port = random.choice(PORTS)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free TCP port on 127.0.0.1 between 20000 and 32000")
 
 
 def has_brotli() -> bool:

@@ -7,7 +7,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,8 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+
+from tests.nginx import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
@@ -33,13 +34,6 @@ PG_PACKAGE_HINT = (
     "PostgreSQL is not installed: install the Debian package `postgresql` "
     "(apt-get install postgresql) to run the PostgreSQL backend tests"
 )
-
-
-def free_port() -> int:
-    """Return a free TCP port on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 def write_pages(path: Path, pages: list[str]) -> None:
@@ -190,6 +184,19 @@ def wait_healthy(server: Server, timeout: float = 30.0) -> None:
     pytest.fail(f"server not healthy after {timeout} s:\n{server.log_text()}")
 
 
+def lost_port(server: Server, timeout: float = 30.0) -> bool:
+    """Tell whether the server exited because its port was taken meanwhile."""
+    deadline = time.monotonic() + timeout
+    while server.proc.poll() is None and time.monotonic() < deadline:
+        with contextlib.suppress(OSError, http.client.HTTPException):
+            if server.request("GET", "/healthz").status == 200:
+                return False
+        time.sleep(0.03)
+    return server.proc.poll() is not None and "address already in use" in (
+        server.log_text()
+    )
+
+
 @contextlib.contextmanager
 def run_server(
     folder: Path, database_url: str | None = None, **env: str
@@ -198,13 +205,16 @@ def run_server(
     pages_path = folder / "counter-pages.json"
     if not pages_path.exists():
         write_pages(pages_path, PAGES)
-    server = launch_server(
-        folder,
-        database_url or f"sqlite:///{folder}/counter.sqlite3",
-        pages_path,
-        folder / "server.log",
-        **env,
-    )
+    for _ in range(3):  # another program may bind the chosen port first
+        server = launch_server(
+            folder,
+            database_url or f"sqlite:///{folder}/counter.sqlite3",
+            pages_path,
+            folder / "server.log",
+            **env,
+        )
+        if not lost_port(server):
+            break
     try:
         wait_healthy(server)
         yield server
