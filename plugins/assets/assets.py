@@ -384,7 +384,7 @@ def remove_orphans(
 ) -> int:
     """Remove the `.gz`/`.br` copies whose text file is gone; return how many."""
     removed = 0
-    for rel in sorted(files):
+    for rel in list(files):
         source, suffix = os.path.splitext(rel)
         if (
             suffix in COMPRESSED
@@ -487,9 +487,10 @@ def compress_tree(
     texts = sorted(
         rel for rel, status in files.items() if is_text(rel, status, options)
     )
+    top = str(output)
     for rel in texts:  # declared here: the copies are written by worker processes
         for suffix in codec.suffixes:
-            outputs.declare(output / (rel + suffix))
+            outputs.declare(os.path.join(top, rel + suffix))
     noted, noted_ns = load_index(store, output) if store is not None else ({}, 0)
     digests: dict[str, str] = {}
     stale = []
