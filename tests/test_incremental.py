@@ -287,9 +287,17 @@ def test_incremental_build_equals_clean_build(
     assert set(report["deleted"]) == {n for n in gone if not n.endswith((".gz", ".br"))}
     assert not report["untracked"], report["untracked"]
     rendered = set(report["rendered"])
-    # Feeds are always regenerated (written only when their bytes change): not "rendered".
+    # Feeds are generated again only when what they show changed (report["feeds"]).
     feeds = {n for n in changed if n.endswith("atom.xml")}
+    generated = set(report.get("feeds", []))
+    assert feeds <= generated, "a changed feed was kept"
     assert changed - static - feeds <= rendered
+    if not full and excess != "lists":
+        assert generated <= feeds, "feeds generated without a change"
+    if edit is nothing:
+        assert "feeds" not in report
+    elif not full:
+        assert len(generated) < len({n for n in after if n.endswith("atom.xml")})
     extra = rendered - changed
     if excess == "none":
         assert not extra, f"rendered without a change: {sorted(extra)}"
