@@ -377,6 +377,32 @@ def test_a_link_follows_the_item_it_points_to(sites: Sites) -> None:
         sites.build("inc")
 
 
+def test_a_link_to_an_added_item_is_resolved(sites: Sites) -> None:
+    # tin-006 links to a file that does not exist yet; adding it changes the URL
+    # map: tin-006 is rendered again, items without such a link keep their fields.
+    link = "Xem [tin mới]({filename}/news/tin-moi-them.md).\n"
+    sites.write("news/tin-006.md", news_text(6, body=link))
+    sites.build("inc")
+    sites.write("news/tin-moi-them.md", news_text(90, slug="tin-moi-them"))
+    try:
+        report = sites.both_builds()
+        news_page = "tin-tuc/tin-006/index.html"
+        assert news_page in report["rendered"]
+        assert "/tin-tuc/tin-moi-them/" in (sites.root / "inc" / news_page).read_text(
+            "utf-8"
+        )
+        # Models have no link: their own fields are taken from the last build.
+        assert report["reused"] >= MODELS - 2, "items without links were read again"
+        clean = snapshot(sites.root / "clean")
+        assert {n: b for n, (b, _) in snapshot(sites.root / "inc").items()} == {
+            n: b for n, (b, _) in clean.items()
+        }
+    finally:
+        sites.write("news/tin-006.md", news_text(6))
+        (sites.content / "news" / "tin-moi-them.md").unlink()
+        sites.build("inc")
+
+
 def test_full_flag_forces_full_build(sites: Sites) -> None:
     report = sites.build("inc", "--ignore-cache")
     assert report["full"] and "FULL=1" in report["reason"]

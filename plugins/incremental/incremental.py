@@ -14,6 +14,7 @@ missing or foreign manifest.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import gc
 import hashlib
 import importlib
@@ -565,7 +566,9 @@ class Build:
         """Return whether an item and every URL its content may link to are as last time."""
         if self.urls is None:
             self.urls = url_map_digest(context)
-        return self.urls == self.old.urls and self.content_cache.unchanged(item)
+        return self.content_cache.unchanged(item) and (
+            self.urls == self.old.urls or not links_within_site(item)
+        )
 
     def record_render(
         self, rel: str, template: Any, recorder: Recorder, context: Mapping
@@ -747,6 +750,26 @@ def url_map_digest(context: Mapping) -> str:
             parts.append(f"{name}\x1f{path}\x1f{getattr(content, 'url', None)}")
     data = "\x1e".join(parts).encode("utf-8", "surrogatepass")
     return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def links_within_site(item: Any) -> bool:
+    """Return whether an item's text may hold a link Pelican resolves ({filename}…).
+
+    Pelican replaces such links (INTRASITE_LINK_REGEX inside a quoted attribute)
+    in the content and the formatted fields: without one, what an item shows of
+    its own fields does not depend on any other file's URL. The search is wider
+    than Pelican's (the bare pattern, anywhere in the content or any metadata).
+    """
+    pattern = _link_pattern(item.settings["INTRASITE_LINK_REGEX"])
+    texts = [getattr(item, "_content", None), getattr(item, "_summary", None)]
+    texts += list(getattr(item, "metadata", {}).values())
+    return any(isinstance(text, str) and pattern.search(text) for text in texts)
+
+
+@functools.lru_cache(maxsize=4)
+def _link_pattern(regex: str) -> re.Pattern:
+    """Compile INTRASITE_LINK_REGEX as Pelican does (verbose)."""
+    return re.compile(regex, re.X)
 
 
 def write_report(
