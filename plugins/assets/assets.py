@@ -436,13 +436,18 @@ def noted_digest(
 def save_index(
     store: Path,
     output: Path,
+    kept: Mapping[str, list],
     digests: Mapping[str, str],
     files: Mapping[str, os.stat_result],
     suffixes: tuple[str, ...],
     taken_ns: int,
 ) -> None:
-    """Note each text file's size, time and digest with its copies' sizes and times."""
-    noted = {}
+    """Note each text file's size, time and digest with its copies' sizes and times.
+
+    `kept` holds the entries that still stand; `digests` the files read again,
+    whose copies are looked at now.
+    """
+    noted = dict(kept)
     for rel, digest in digests.items():
         source = files[rel]
         entry = [source.st_size, source.st_mtime_ns, digest]
@@ -500,14 +505,16 @@ def compress_tree(
             stale.append(rel)
         else:
             digests[rel] = digest
+    kept = {rel: noted[rel] for rel in digests}
     done = compress_files(
         [output / rel for rel in stale], codec, store, worker_count(options)
     )
     written = sum(digest.startswith("+") for digest in done)
-    digests.update(zip(stale, (digest.lstrip("+") for digest in done), strict=True))
+    read = dict(zip(stale, (digest.lstrip("+") for digest in done), strict=True))
+    digests.update(read)
     if store is not None:
         prune_store(cache, store, set(digests.values()))
-        save_index(store, output, digests, files, codec.suffixes, taken_ns)
+        save_index(store, output, kept, read, files, codec.suffixes, taken_ns)
     log.debug("%s: %s of %s files read again", PREFIX, len(stale), len(texts))
     return written, len(texts) - written
 
