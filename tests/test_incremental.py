@@ -428,6 +428,12 @@ def test_a_missing_output_file_is_written_again(sites: Sites) -> None:
     assert "nothing_changed" not in report
     assert report["rendered"] == ["tin-tuc/tin-001/index.html"]
     assert page.read_bytes() == kept
+    feed = sites.root / "inc" / "tin-tuc" / "atom.xml"
+    kept = feed.read_bytes()
+    feed.unlink()
+    report = sites.build("inc")
+    assert report["feeds"] == ["tin-tuc/atom.xml"], "a missing feed was kept"
+    assert feed.read_bytes() == kept
 
 
 def test_an_edit_after_an_idle_run_is_seen(sites: Sites) -> None:

@@ -551,10 +551,14 @@ class Build:
     def keep_feed(self, rel: str, key: str) -> bool:
         """Note a feed's key; return whether the last build wrote it from the same."""
         self.extra[FEED_KEY + rel] = key
-        if self.full or self.old.extra.get(FEED_KEY + rel) != key:
+        if (
+            self.full
+            or self.old.extra.get(FEED_KEY + rel) != key
+            or not os.path.isfile(os.path.join(self.output_path, rel))
+        ):
             self.feeds.append(rel)
             return False
-        return os.path.isfile(os.path.join(self.output_path, rel))
+        return True
 
     def own_fields(self, item: Any) -> Callable | None:
         """Return which reads on a page's item read its fields as built, or None."""
