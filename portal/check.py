@@ -44,6 +44,16 @@ def content_files(content: Path) -> list[Path]:
     )
 
 
+def _visible_files(folder: Path) -> list[Path]:
+    """List the files under a folder (relative, sorted), hidden ones left out."""
+    found = []
+    for top, folders, names in os.walk(folder):
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        rel = os.path.relpath(top, folder).split(os.sep) if top != str(folder) else []
+        found += [(*rel, name) for name in names if not name.startswith(".")]
+    return [Path(*parts) for parts in sorted(found)]
+
+
 def unread_files(content: Path) -> list[Problem]:
     """Return an error for each editor's file the build would silently leave out.
 
@@ -53,10 +63,8 @@ def unread_files(content: Path) -> list[Problem]:
     """
     problems = []
     folders = ", ".join(f"{content.name}/{s}/" for s in SECTIONS)
-    for path in sorted(content.rglob("*")):
-        relative = path.relative_to(content)
-        if path.is_dir() or any(p.startswith(".") for p in relative.parts):
-            continue
+    for relative in _visible_files(content):
+        path = content / relative
         in_section = relative.parts[0] in SECTIONS and len(relative.parts) > 1
         markdown = path.suffix.lower() in MARKDOWN_SUFFIXES
         if in_section and path.suffix in MARKDOWN_SUFFIXES:

@@ -43,10 +43,11 @@ class VocabularyError(ValueError):
     """A vocabulary data file is wrong; the message says where and how to fix it."""
 
 
-class DataLoader(yaml.SafeLoader):
+class DataLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
     """YAML of the data files: dates stay text, so an impossible one is reported.
 
-    (PyYAML's own dates raise a bare ValueError on "2025-06-31".)
+    (PyYAML's own dates raise a bare ValueError on "2025-06-31".) LibYAML's
+    parser when PyYAML has it: the vocabularies are read on every build.
     """
 
 

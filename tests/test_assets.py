@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 import re
+import time
 
 import brotli
 import pytest
@@ -235,10 +237,84 @@ def test_the_cache_keeps_only_this_builds_copies(tmp_path):
     (folder,) = cache.iterdir()
     assert folder != stale and "-br4-" in folder.name
     digest = hashlib.sha256(page.read_bytes()).hexdigest()
-    assert sorted(p.name for p in folder.rglob("*") if p.is_file()) == [
+    assert sorted(p.name for p in folder.glob("*/*") if p.is_file()) == [
         f"{digest}.br",
         f"{digest}.gz",
     ]
     assert brotli.decompress((folder / digest[:2] / f"{digest}.br").read_bytes()) == (
         page.read_bytes()
     )
+
+
+def _age(folder, seconds: int = 60) -> None:
+    """Date every file under a folder `seconds` back (older than the racy window)."""
+    when = time.time_ns() - seconds * 1_000_000_000
+    for path in folder.rglob("*"):
+        os.utime(path, ns=(when, when))
+
+
+def _counting_reads(monkeypatch) -> list:
+    """Count the files compress_file reads (in this process: workers=1)."""
+    import assets.assets as plugin
+
+    read = []
+    compress_file = plugin.compress_file
+    monkeypatch.setattr(
+        plugin,
+        "compress_file",
+        lambda source, *args: read.append(source.name) or compress_file(source, *args),
+    )
+    return read
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["page same size", "page time only", "gz replaced", "br deleted", "other output"],
+)
+def test_only_changed_files_are_read_again(tmp_path, monkeypatch, change):
+    options = get_options({"ASSETS": {"workers": 1, "min_size": 10}})
+    site, cache = tmp_path / "site", tmp_path / "cache"
+    _pages(site, 3)
+    compress_tree(site, options, cache)
+    _age(site)
+    compress_tree(site, options, cache)  # notes the aged times
+    read = _counting_reads(monkeypatch)
+    assert compress_tree(site, options, cache) == (0, 4)  # with nho.html
+    assert read == [], "a file noted with its copies was read again"
+    page = site / "trang-1" / "index.html"
+    before = page.read_bytes()
+    if change == "page same size":  # same size, new time: a stale copy if skipped
+        page.write_bytes(
+            before.replace("Mô hình số 1".encode(), "Mô hình số 7".encode())
+        )
+    elif change == "page time only":
+        os.utime(page)
+    elif change == "gz replaced":
+        (site / "trang-1" / "index.html.gz").write_bytes(gzip.compress(b"cu", mtime=0))
+    elif change == "br deleted":
+        (site / "trang-1" / "index.html.br").unlink()
+    else:
+        site = site.rename(tmp_path / "other")
+        page = site / "trang-1" / "index.html"
+    compress_tree(site, options, cache)
+    expected = 4 if change == "other output" else 1
+    assert len(read) == expected
+    data = page.read_bytes()
+    assert gzip.decompress(page.with_name("index.html.gz").read_bytes()) == data
+    assert brotli.decompress(page.with_name("index.html.br").read_bytes()) == data
+
+
+def test_a_copy_changed_within_the_racy_window_is_read_again(tmp_path, monkeypatch):
+    options = get_options({"ASSETS": {"workers": 1, "min_size": 10}})
+    site, cache = tmp_path / "site", tmp_path / "cache"
+    _pages(site, 1)
+    compress_tree(site, options, cache)
+    page = site / "trang-0" / "index.html"
+    status = page.stat()
+    page.write_bytes(page.read_bytes().replace(b"0", b"9"))  # same size and time
+    os.utime(page, ns=(status.st_atime_ns, status.st_mtime_ns))
+    read = _counting_reads(monkeypatch)
+    compress_tree(site, options, cache)
+    assert sorted(read) == ["index.html", "nho.html"]  # both written just now
+    data = page.read_bytes()
+    assert gzip.decompress(page.with_name("index.html.gz").read_bytes()) == data

@@ -287,9 +287,17 @@ def test_incremental_build_equals_clean_build(
     assert set(report["deleted"]) == {n for n in gone if not n.endswith((".gz", ".br"))}
     assert not report["untracked"], report["untracked"]
     rendered = set(report["rendered"])
-    # Feeds are always regenerated (written only when their bytes change): not "rendered".
+    # Feeds are generated again only when what they show changed (report["feeds"]).
     feeds = {n for n in changed if n.endswith("atom.xml")}
+    generated = set(report.get("feeds", []))
+    assert feeds <= generated, "a changed feed was kept"
     assert changed - static - feeds <= rendered
+    if not full and excess != "lists":
+        assert generated <= feeds, "feeds generated without a change"
+    if edit is nothing:
+        assert "feeds" not in report
+    elif not full:
+        assert len(generated) < len({n for n in after if n.endswith("atom.xml")})
     extra = rendered - changed
     if excess == "none":
         assert not extra, f"rendered without a change: {sorted(extra)}"
@@ -369,6 +377,32 @@ def test_a_link_follows_the_item_it_points_to(sites: Sites) -> None:
         sites.build("inc")
 
 
+def test_a_link_to_an_added_item_is_resolved(sites: Sites) -> None:
+    # tin-006 links to a file that does not exist yet; adding it changes the URL
+    # map: tin-006 is rendered again, items without such a link keep their fields.
+    link = "Xem [tin mới]({filename}/news/tin-moi-them.md).\n"
+    sites.write("news/tin-006.md", news_text(6, body=link))
+    sites.build("inc")
+    sites.write("news/tin-moi-them.md", news_text(90, slug="tin-moi-them"))
+    try:
+        report = sites.both_builds()
+        news_page = "tin-tuc/tin-006/index.html"
+        assert news_page in report["rendered"]
+        assert "/tin-tuc/tin-moi-them/" in (sites.root / "inc" / news_page).read_text(
+            "utf-8"
+        )
+        # Models have no link: their own fields are taken from the last build.
+        assert report["reused"] >= MODELS - 2, "items without links were read again"
+        clean = snapshot(sites.root / "clean")
+        assert {n: b for n, (b, _) in snapshot(sites.root / "inc").items()} == {
+            n: b for n, (b, _) in clean.items()
+        }
+    finally:
+        sites.write("news/tin-006.md", news_text(6))
+        (sites.content / "news" / "tin-moi-them.md").unlink()
+        sites.build("inc")
+
+
 def test_full_flag_forces_full_build(sites: Sites) -> None:
     report = sites.build("inc", "--ignore-cache")
     assert report["full"] and "FULL=1" in report["reason"]
@@ -394,6 +428,12 @@ def test_a_missing_output_file_is_written_again(sites: Sites) -> None:
     assert "nothing_changed" not in report
     assert report["rendered"] == ["tin-tuc/tin-001/index.html"]
     assert page.read_bytes() == kept
+    feed = sites.root / "inc" / "tin-tuc" / "atom.xml"
+    kept = feed.read_bytes()
+    feed.unlink()
+    report = sites.build("inc")
+    assert report["feeds"] == ["tin-tuc/atom.xml"], "a missing feed was kept"
+    assert feed.read_bytes() == kept
 
 
 def test_an_edit_after_an_idle_run_is_seen(sites: Sites) -> None:

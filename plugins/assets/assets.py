@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import logging
 import os
 import resource
 import shutil
+import stat
 import time
 import zlib
 from collections.abc import Mapping
@@ -35,6 +37,7 @@ from pelican import signals
 from portal import outputs
 from portal.files import write_atomic
 from portal.options import merge_options
+from portal.stamps import vouches
 
 try:
     import brotli
@@ -89,6 +92,8 @@ DEFAULTS: Mapping[str, Any] = {
 }
 COMPRESSED = (".gz", ".br")
 CACHE_SUBDIR = "compressed"
+INDEX = "index.json"  # in the codec's store: what the last build noted
+INDEX_FORMAT = 1
 PARALLEL_MIN = 64  # fewer files than this: one process (starting workers costs more)
 CHUNK_MAX = 64  # files per task sent to a worker
 
@@ -199,14 +204,46 @@ def write_hashed_copies(settings: Mapping, output: Path, options: Mapping) -> in
     return written
 
 
+def scan(output: Path) -> tuple[dict[str, os.stat_result], set[str]]:
+    """Walk the output once: (stat of every file by relative path, every folder)."""
+    files: dict[str, os.stat_result] = {}
+    folders: set[str] = set()
+    stack = [""]
+    while stack:
+        rel_dir = stack.pop()
+        try:
+            entries = list(os.scandir(output / rel_dir if rel_dir else output))
+        except OSError:
+            continue
+        for entry in entries:
+            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+            if entry.is_dir(follow_symlinks=False):
+                folders.add(rel)
+                stack.append(rel)
+            else:
+                try:
+                    files[rel] = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+    return files, folders
+
+
+def is_text(rel: str, status: os.stat_result, options: Mapping) -> bool:
+    """Tell whether a file is worth compressing (its suffix and size)."""
+    return (
+        os.path.splitext(rel)[1].lower() in options["compressed_suffixes"]
+        and status.st_size >= options["min_size"]
+        and stat.S_ISREG(status.st_mode)
+    )
+
+
 def text_files(output: Path, options: Mapping) -> list[Path]:
     """List the text files worth compressing, in a stable order."""
+    files, _ = scan(output)
     return [
-        path
-        for path in sorted(output.rglob("*"))
-        if path.is_file()
-        and path.suffix.lower() in options["compressed_suffixes"]
-        and path.stat().st_size >= options["min_size"]
+        output / rel
+        for rel, status in sorted(files.items())
+        if is_text(rel, status, options)
     ]
 
 
@@ -342,19 +379,93 @@ def prune_store(root: Path, current: Path, digests: set[str]) -> int:
     return removed
 
 
-def remove_orphans(output: Path, options: Mapping) -> int:
+def remove_orphans(
+    output: Path, files: dict[str, os.stat_result], folders: set[str], options: Mapping
+) -> int:
     """Remove the `.gz`/`.br` copies whose text file is gone; return how many."""
     removed = 0
-    for path in sorted(output.rglob("*")):
-        source = path.with_suffix("")
+    for rel in list(files):
+        source, suffix = os.path.splitext(rel)
         if (
-            path.suffix in COMPRESSED
-            and source.suffix.lower() in options["compressed_suffixes"]
-            and not source.exists()
+            suffix in COMPRESSED
+            and os.path.splitext(source)[1].lower() in options["compressed_suffixes"]
+            and source not in files
+            and source not in folders
         ):
-            path.unlink()
+            (output / rel).unlink()
+            del files[rel]
             removed += 1
     return removed
+
+
+def load_index(store: Path, output: Path) -> tuple[dict[str, list], int]:
+    """Return the copies noted by the last build into this output folder, and when."""
+    try:
+        data = json.loads((store / INDEX).read_bytes())
+        if data["output"] == str(output.resolve()) and data["format"] == INDEX_FORMAT:
+            return data["files"], data["taken"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return {}, 0
+
+
+def noted_digest(
+    entry: list | None,
+    rel: str,
+    files: Mapping[str, os.stat_result],
+    suffixes: tuple[str, ...],
+    taken_ns: int,
+) -> str | None:
+    """Return a file's noted digest when it and its copies are as noted, else None.
+
+    An entry is [size, time, digest, then size and time of each copy].
+    """
+    if not entry or len(entry) != 3 + 2 * len(suffixes):
+        return None
+    stamps = [(rel, entry[0], entry[1])] + [
+        (rel + suffix, entry[3 + 2 * n], entry[4 + 2 * n])
+        for n, suffix in enumerate(suffixes)
+    ]
+    for path, size, mtime in stamps:
+        status = files.get(path)
+        if status is None or not vouches(size, mtime, status, taken_ns):
+            return None
+    return entry[2]
+
+
+def save_index(
+    store: Path,
+    output: Path,
+    kept: Mapping[str, list],
+    digests: Mapping[str, str],
+    files: Mapping[str, os.stat_result],
+    suffixes: tuple[str, ...],
+    taken_ns: int,
+) -> None:
+    """Note each text file's size, time and digest with its copies' sizes and times.
+
+    `kept` holds the entries that still stand; `digests` the files read again,
+    whose copies are looked at now.
+    """
+    noted = dict(kept)
+    for rel, digest in digests.items():
+        source = files[rel]
+        entry = [source.st_size, source.st_mtime_ns, digest]
+        for suffix in suffixes:
+            try:
+                copy = os.stat(output / (rel + suffix))
+            except OSError:
+                break
+            entry += [copy.st_size, copy.st_mtime_ns]
+        else:
+            noted[rel] = entry
+    data = {
+        "format": INDEX_FORMAT,
+        "output": str(output.resolve()),
+        "taken": taken_ns,
+        "files": noted,
+    }
+    write_atomic(store / INDEX, json.dumps(data, separators=(",", ":")).encode())
 
 
 def worker_count(options: Mapping) -> int:
@@ -370,20 +481,42 @@ def compress_tree(
     With a `cache` folder, compressed bytes are kept there by the SHA-256 of the
     file's bytes (and the codec), so an unchanged file is copied, not compressed
     again, even into an empty output folder; entries this build did not use are
-    removed.
+    removed. The store's index notes each file's size and time with its copies'
+    (portal.stamps): a file noted so, with its copies as noted, is not read again.
     """
     codec = get_codec(options)
     store = cache / codec.tag() if cache is not None else None
-    remove_orphans(output, options)
-    files = text_files(output, options)
-    for path in files:  # declared here: the copies are written by worker processes
+    taken_ns = time.time_ns()
+    files, folders = scan(output)
+    remove_orphans(output, files, folders, options)
+    texts = sorted(
+        rel for rel, status in files.items() if is_text(rel, status, options)
+    )
+    top = str(output)
+    for rel in texts:  # declared here: the copies are written by worker processes
         for suffix in codec.suffixes:
-            outputs.declare(path.with_name(path.name + suffix))
-    digests = compress_files(files, codec, store, worker_count(options))
-    written = sum(digest.startswith("+") for digest in digests)
+            outputs.declare(os.path.join(top, rel + suffix))
+    noted, noted_ns = load_index(store, output) if store is not None else ({}, 0)
+    digests: dict[str, str] = {}
+    stale = []
+    for rel in texts:
+        digest = noted_digest(noted.get(rel), rel, files, codec.suffixes, noted_ns)
+        if digest is None:
+            stale.append(rel)
+        else:
+            digests[rel] = digest
+    kept = {rel: noted[rel] for rel in digests}
+    done = compress_files(
+        [output / rel for rel in stale], codec, store, worker_count(options)
+    )
+    written = sum(digest.startswith("+") for digest in done)
+    read = dict(zip(stale, (digest.lstrip("+") for digest in done), strict=True))
+    digests.update(read)
     if store is not None:
-        prune_store(cache, store, {digest.lstrip("+") for digest in digests})
-    return written, len(digests) - written
+        prune_store(cache, store, set(digests.values()))
+        save_index(store, output, kept, read, files, codec.suffixes, taken_ns)
+    log.debug("%s: %s of %s files read again", PREFIX, len(stale), len(texts))
+    return written, len(texts) - written
 
 
 def finish(pelican) -> None:

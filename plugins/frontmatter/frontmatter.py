@@ -213,19 +213,28 @@ def use_reader(readers) -> None:
 
 
 def start_build(pelican) -> None:
-    """Check the options and vocabularies once, and start counting errors."""
+    """Check the options once; make a due scheduled item a change of settings."""
     get_options(pelican.settings)
+    due = _scheduled_due(pelican.settings)
+    if due:
+        # A setting, so the incremental plugin's fingerprint changes: the build
+        # is a full one, even with no file changed since the last build.
+        pelican.settings[DUE_SETTING] = due
+
+
+def start_reading(pelican) -> list:
+    """Check the vocabularies and start counting errors (at the start of a run).
+
+    Not on `initialized`: a run that finds nothing changed (plugins/incremental)
+    reads no vocabulary; a changed one changes the settings' fingerprint.
+    """
     try:
         vocab.from_settings(pelican.settings)
     except vocab.VocabularyError as error:
         raise ContentError(f"{PREFIX}: {error}") from None
     _counter.count = 0
     logging.getLogger("pelican").addHandler(_counter)
-    due = _scheduled_due(pelican.settings)
-    if due:
-        # A setting, so the incremental plugin's fingerprint changes: the build
-        # is a full one, even with no file changed since the last build.
-        pelican.settings[DUE_SETTING] = due
+    return []
 
 
 def _contents(generators) -> list:
@@ -353,6 +362,7 @@ def finish_reading(generators) -> None:
 def register() -> None:
     """Connect the plugin to Pelican's signals."""
     signals.initialized.connect(start_build)
+    signals.get_generators.connect(start_reading)
     signals.readers_init.connect(use_reader)
     signals.article_generator_pretaxonomy.connect(hold_scheduled)
     signals.all_generators_finalized.connect(finish_reading)

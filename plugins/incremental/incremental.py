@@ -14,6 +14,7 @@ missing or foreign manifest.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import gc
 import hashlib
 import importlib
@@ -105,6 +106,8 @@ DEFAULTS: Mapping[str, Any] = {
 # Settings that change between runs without changing any page.
 VOLATILE_SETTINGS = frozenset({"LOAD_CONTENT_CACHE", SETTING, "WRITE_SELECTED"})
 
+# Prefix of the keys (Build.extra) of what each feed showed (see feed_key).
+FEED_KEY = "feed:"
 # Sent for each page left as it is, like content_written for written ones.
 content_skipped = named_signal("incremental_content_skipped")
 
@@ -488,6 +491,7 @@ class Build:
         self.finished = False
         self.date_used = depends_on_date(settings)
         self.rendered: list[str] = []
+        self.feeds: list[str] = []  # feeds generated (not kept) by this build
         self.written: list[str] = []
         self.untracked: dict[str, str] = {}
         self.skipped = 0
@@ -544,6 +548,18 @@ class Build:
         self.reused += known is not None
         return True
 
+    def keep_feed(self, rel: str, key: str) -> bool:
+        """Note a feed's key; return whether the last build wrote it from the same."""
+        self.extra[FEED_KEY + rel] = key
+        if (
+            self.full
+            or self.old.extra.get(FEED_KEY + rel) != key
+            or not os.path.isfile(os.path.join(self.output_path, rel))
+        ):
+            self.feeds.append(rel)
+            return False
+        return True
+
     def own_fields(self, item: Any) -> Callable | None:
         """Return which reads on a page's item read its fields as built, or None."""
         if item is None or self.content_cache is None:
@@ -554,7 +570,9 @@ class Build:
         """Return whether an item and every URL its content may link to are as last time."""
         if self.urls is None:
             self.urls = url_map_digest(context)
-        return self.urls == self.old.urls and self.content_cache.unchanged(item)
+        return self.content_cache.unchanged(item) and (
+            self.urls == self.old.urls or not links_within_site(item)
+        )
 
     def record_render(
         self, rel: str, template: Any, recorder: Recorder, context: Mapping
@@ -621,6 +639,7 @@ class Build:
             deleted=deleted,
             untracked=dict(sorted(self.untracked.items())),
             cleaned=self.cleaned,
+            feeds=sorted(self.feeds),
         )
         log.info(
             "%s: %s page(s) rendered, %s file(s) written, %s unchanged page(s) "
@@ -735,6 +754,26 @@ def url_map_digest(context: Mapping) -> str:
             parts.append(f"{name}\x1f{path}\x1f{getattr(content, 'url', None)}")
     data = "\x1e".join(parts).encode("utf-8", "surrogatepass")
     return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def links_within_site(item: Any) -> bool:
+    """Return whether an item's text may hold a link Pelican resolves ({filename}…).
+
+    Pelican replaces such links (INTRASITE_LINK_REGEX inside a quoted attribute)
+    in the content and the formatted fields: without one, what an item shows of
+    its own fields does not depend on any other file's URL. The search is wider
+    than Pelican's (the bare pattern, anywhere in the content or any metadata).
+    """
+    pattern = _link_pattern(item.settings["INTRASITE_LINK_REGEX"])
+    texts = [getattr(item, "_content", None), getattr(item, "_summary", None)]
+    texts += list(getattr(item, "metadata", {}).values())
+    return any(isinstance(text, str) and pattern.search(text) for text in texts)
+
+
+@functools.lru_cache(maxsize=4)
+def _link_pattern(regex: str) -> re.Pattern:
+    """Compile INTRASITE_LINK_REGEX as Pelican does (verbose)."""
+    return re.compile(regex, re.X)
 
 
 def write_report(
@@ -886,6 +925,32 @@ class IncrementalWriter(Writer):
             if rel is not None:
                 build.written.append(rel)
 
+    def write_feed(
+        self,
+        elements,
+        context,
+        path=None,
+        url=None,
+        feed_type="atom",
+        override_output=False,
+        feed_title=None,
+    ):
+        """Write a feed, or keep it (returning None) when what it shows is unchanged."""
+        build = self.build
+        complete = sanitised_join(self.output_path, path) if path else None
+        rel = build.relative(complete) if build is not None and complete else None
+        if rel is not None:
+            key = feed_key(
+                self.settings, elements, context, path, url, feed_type, feed_title
+            )
+            if build.keep_feed(rel, key):
+                self._claim(complete, override_output)
+                build.add_produced(complete)
+                return None
+        return super().write_feed(
+            elements, context, path, url, feed_type, override_output, feed_title
+        )
+
     def write_file(
         self,
         name,
@@ -964,6 +1029,45 @@ class IncrementalWriter(Writer):
         if rel is not None:
             build.record_render(rel, template, recorder, context)
         return None
+
+
+def feed_key(
+    settings: Mapping,
+    elements: Sequence,
+    context: Mapping,
+    path: str,
+    url: str | None,
+    feed_type: str,
+    feed_title: str | None,
+) -> str:
+    """Return the digest of everything Pelican's `Writer.write_feed` puts in a feed.
+
+    The context values and arguments it reads, then for each item it lists
+    (up to FEED_MAX_ITEMS) the fields `_add_item_to_the_feed` reads; settings
+    and library versions are in the global fingerprint.
+    """
+    site_url = context.get("SITEURL", path_to_url(get_relative_path(path)))
+    digest = hashlib.blake2b(digest_size=16)
+    head = (path, url, feed_type, feed_title, site_url)
+    head += tuple(
+        str(context.get(name)) for name in ("FEED_DOMAIN", "SITENAME", "SITESUBTITLE")
+    )
+    digest.update(repr(head).encode("utf-8", "surrogatepass"))
+    for item in elements[: settings["FEED_MAX_ITEMS"]]:
+        fields = (
+            str(item.title),
+            str(item.url),
+            repr(item.date),
+            repr(getattr(item, "modified", FEED_KEY)),
+            str(item.summary),
+            str(item.get_content(site_url)),
+            str(getattr(item, "category", FEED_KEY)),
+            [str(tag) for tag in getattr(item, "tags", None) or ()],
+            hasattr(item, "tags"),
+            str(getattr(item, "author", "")),
+        )
+        digest.update(b"\x1e" + repr(fields).encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
 
 
 def _use_tracking_context(env) -> bool:
