@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gzip
 import json
 import re
 import threading
@@ -14,10 +15,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import expect
-from search_index import OptionsError, fold_tail, get_options
+from search_index import OptionsError, fold_tail, get_options, shard_of
 
 from tests.browser import QuietHandler
-from tests.conftest import ROOT, model
+from tests.conftest import ROOT, build_sample, model
 
 CSP = (
     "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; "
@@ -25,6 +26,7 @@ CSP = (
     "form-action 'self'; frame-ancestors 'none'"
 )
 ITEM_PAGES = ("mo-hinh/*/index.html", "tin-tuc/*/index.html")
+SHARD_PAGES = 8  # the sample's 40-odd items in 8 shards, for the browser tests
 
 
 class CSPHandler(QuietHandler):
@@ -73,6 +75,10 @@ def test_fold_tail_keeps_only_words_with_d_stroke(texts, expected):
         ({"url": "/tim-kiem"}, "end with '/'"),
         ({"output_subdir": "../x"}, "sub-folder"),
         ({"args": "--verbose"}, "list of strings"),
+        ({"shard_pages": 0}, "'shard_pages'] must be a whole number >= 1"),
+        ({"shard_pages": "640"}, "'shard_pages'] must be a whole number >= 1"),
+        ({"workers": -1}, "'workers'] must be a whole number >= 0"),
+        ({"workers": True}, "'workers'] must be a whole number >= 0"),
     ],
 )
 def test_bad_options_are_refused(setting, message):
@@ -91,19 +97,56 @@ def test_default_options():
 # ---- the built site --------------------------------------------------------
 
 
-def test_only_models_and_news_are_indexed(sample):
-    entry = json.loads((sample.output / "pagefind/pagefind-entry.json").read_text())
-    indexed = sum(language["page_count"] for language in entry["languages"].values())
-    items = [p for pattern in ITEM_PAGES for p in sample.output.glob(pattern)]
+@pytest.fixture(scope="module")
+def sharded(tmp_path_factory):
+    """The sample content built with its index split into 8 shards."""
+    return build_sample(
+        tmp_path_factory, "sharded", SEARCH={"shard_pages": SHARD_PAGES}
+    )
+
+
+def shard_urls(bundle: Path) -> dict[str, set[str]]:
+    """Map each shard of a bundle ("" for the first) to the URLs of its pages."""
+    merge = json.loads((bundle / "shards.json").read_text())["merge"]
+    found = {}
+    for folder in ["", *merge]:
+        fragments = (bundle / folder / "fragment").glob("*.pf_fragment")
+        found[folder] = {
+            json.loads(gzip.decompress(path.read_bytes())[len(b"pagefind_dcd") :])[
+                "url"
+            ]
+            for path in fragments
+        }
+    return found
+
+
+@pytest.mark.parametrize(("name", "shards"), [("sample", 1), ("sharded", 8)])
+def test_only_models_and_news_are_indexed(request, name, shards):
+    site = request.getfixturevalue(name)
+    bundle = site.output / "pagefind"
+    urls = shard_urls(bundle)
+    assert len(urls) == shards
+    indexed = 0
+    for folder in urls:
+        entry = json.loads((bundle / folder / "pagefind-entry.json").read_text())
+        assert list(entry["languages"]) == ["vi"]
+        indexed += entry["languages"]["vi"]["page_count"]
+    items = [p for pattern in ITEM_PAGES for p in site.output.glob(pattern)]
     items = [p for p in items if "data-pagefind-body" in p.read_text("utf-8")]
     sources = [
         p for f in ("models", "news") for p in (ROOT / "content" / f).glob("*.md")
     ]
-    assert indexed == len(items) == len(sources)
-    assert list(entry["languages"]) == ["vi"]
+    assert indexed == len(items) == len(sources) == sum(map(len, urls.values()))
+    wanted = {"/" + p.parent.relative_to(site.output).as_posix() + "/" for p in items}
+    assert set().union(*urls.values()) == wanted
+    # Each page is in the shard its path hashes to, whatever else the site holds.
+    numbers = {"": 0} | {f"shard-{n}/": n for n in range(1, shards)}
+    for folder, pages in urls.items():
+        for url in pages:
+            assert shard_of(url.strip("/") + "/index.html", shards) == numbers[folder]
     for listing in ("index.html", "mo-hinh/index.html", "tin-tuc/index.html"):
-        assert "data-pagefind-body" not in (sample.output / listing).read_text()
-    assert "data-pagefind-body" not in sample.page("tim-kiem/")
+        assert "data-pagefind-body" not in (site.output / listing).read_text()
+    assert "data-pagefind-body" not in site.page("tim-kiem/")
 
 
 def test_item_pages_carry_filters_meta_and_the_folded_d_words(sample):
@@ -177,9 +220,9 @@ def test_search_can_be_disabled(site):
 
 
 @pytest.fixture(scope="module")
-def search_page(sample, browser):
-    """Open one browser page on the served sample site; record errors and fetches."""
-    with serve_with_csp(sample.output) as base:
+def search_page(sharded, browser):
+    """Open one browser page on the sample site in 8 shards; record errors and fetches."""
+    with serve_with_csp(sharded.output) as base:
         page = browser.new_page(viewport={"width": 375, "height": 800})
         page.set_default_timeout(15_000)
         page.errors = []
