@@ -42,6 +42,7 @@ __all__ = [
     "fold_tail",
     "get_options",
     "index_site",
+    "make_index",
     "register",
     "run_pagefind",
     "shard_of",
@@ -404,21 +405,26 @@ def report(usages: list[Usage], seconds: float, shards: int, options: Mapping) -
     )
 
 
-def index_site(pelican) -> None:
-    """Index the built site shard by shard, copying the shards whose pages are unchanged."""
-    options = get_options(pelican.settings)
-    if not options["enabled"]:
-        return
-    output = Path(pelican.settings["OUTPUT_PATH"])
+class Indexed(NamedTuple):
+    """What one indexing did: pages, shards, shards indexed again, their usage."""
+
+    pages: int
+    shards: int
+    usages: list[Usage]
+    seconds: float
+
+
+def make_index(output: Path, settings: Mapping, options: Mapping) -> Indexed:
+    """Index the output shard by shard, copying the shards whose pages are unchanged."""
     bundle = output / options["output_subdir"]
     pages = indexed_pages(output, bundle)
     if not pages:
         shutil.rmtree(bundle, ignore_errors=True)
         log.warning("%s: no page has data-pagefind-body; no search index", PREFIX)
-        return
+        return Indexed(0, 0, [], 0.0)
     shards = split_shards(pages, options["shard_pages"])
     started = time.perf_counter()
-    with cache_folder(pelican.settings, options) as cache:
+    with cache_folder(settings, options) as cache:
         kept = {n: cache / shard_key(p, options) for n, p in shards.items()}
         todo = {kept[n]: p for n, p in shards.items() if not kept[n].is_dir()}
         usages = index_shards(output, todo, options) if todo else []
@@ -427,14 +433,23 @@ def index_site(pelican) -> None:
         assemble(bundle, kept)
         prune_cache(cache, kept.values())
     outputs.declare_tree(bundle)
+    seconds = time.perf_counter() - started
     log.info(
         "%s: %d pages in %d shards (%d indexed again), bundle written in %.1f s",
         PREFIX,
         len(pages),
         len(shards),
         len(todo),
-        time.perf_counter() - started,
+        seconds,
     )
+    return Indexed(len(pages), len(shards), usages, seconds)
+
+
+def index_site(pelican) -> None:
+    """Build the search index once the site is written (`finalized`)."""
+    options = get_options(pelican.settings)
+    if options["enabled"]:
+        make_index(Path(pelican.settings["OUTPUT_PATH"]), pelican.settings, options)
 
 
 def get_generators(pelican) -> type[SearchPageGenerator]:
