@@ -6,6 +6,7 @@ import functools
 import gzip
 import json
 import re
+import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import expect
-from search_index import OptionsError, fold_tail, get_options, shard_of
+from search_index import OptionsError, fold_tail, get_options, shard_of, split_shards
 
 from tests.browser import QuietHandler
 from tests.conftest import ROOT, build_sample, model
@@ -488,9 +489,9 @@ def test_rebuilding_leaves_no_stale_index_files(site):
     assert len(second) == 1 and second != first
 
 
-def _indexed_site(folder: Path, words: str) -> None:
-    """Write a two-page site Pagefind can index."""
-    for name in ("mot", "hai"):
+def _indexed_site(folder: Path, pages: dict[str, str]) -> None:
+    """Write a site of item pages Pagefind can index, and one listing it must not."""
+    for name, words in pages.items():
         page = folder / name / "index.html"
         page.parent.mkdir(parents=True, exist_ok=True)
         page.write_text(
@@ -498,6 +499,8 @@ def _indexed_site(folder: Path, words: str) -> None:
             f"<p>{words}</p></main></body></html>",
             "utf-8",
         )
+    listing = folder / "index.html"
+    listing.write_text('<html lang="vi"><body><p>danh sách</p></body></html>')
 
 
 def _bundle(folder: Path) -> dict[str, bytes]:
@@ -509,26 +512,64 @@ def _bundle(folder: Path) -> dict[str, bytes]:
     }
 
 
-def test_the_index_is_copied_from_the_cache_only_for_the_same_pages(
+@pytest.mark.parametrize(
+    ("pages", "shard_pages", "shards"),
+    [(0, 640, 1), (1, 640, 1), (640, 640, 1), (641, 640, 2), (5000, 640, 8)],
+)
+def test_the_shard_count_is_a_power_of_two(pages, shard_pages, shards):
+    from search_index.search_index import Page, shard_count
+
+    assert shard_count(pages, shard_pages) == shards
+    split = split_shards([Page(f"p{n}/index.html", b"") for n in range(pages)], 640)
+    assert sum(map(len, split.values())) == pages
+    assert all(n < shards for n in split)
+
+
+def test_one_edited_page_indexes_its_shard_again_and_no_stale_shard_survives(
     tmp_path, monkeypatch
 ):
     import search_index.search_index as plugin
 
     cache = tmp_path / "cache"
-
-    def build(name: str, words: str):
-        output = tmp_path / name
-        _indexed_site(output, words)
-        settings = {"OUTPUT_PATH": str(output), "CACHE_PATH": str(cache)}
-        plugin.index_site(type("Pelican", (), {"settings": settings})())
-        return _bundle(output / "pagefind")
-
-    first = build("first", "Dân vận khéo")
     ran = []
     real = plugin.run_pagefind
     monkeypatch.setattr(plugin, "run_pagefind", lambda *a: ran.append(a) or real(*a))
-    assert build("again", "Dân vận khéo") == first
-    assert ran == []
-    assert build("edited", "Dân vận khéo, đã sửa") != first
-    assert len(ran) == 1
-    assert len(list(cache.iterdir())) == 1
+
+    def build(name: str, pages: dict[str, str], cache: Path = cache):
+        ran.clear()
+        output = tmp_path / name
+        _indexed_site(output, pages)
+        settings = {"OUTPUT_PATH": str(output), "CACHE_PATH": str(cache)}
+        settings["SEARCH"] = {"shard_pages": 2, "workers": 2}
+        plugin.index_site(type("Pelican", (), {"settings": settings})())
+        return output / "pagefind"
+
+    pages = {f"trang-{n}": f"Dân vận khéo số {n}" for n in range(8)}
+    first = build("first", pages)
+    urls = shard_urls(first)
+    assert len(urls) == len(ran) == len(list((cache / "pagefind").iterdir())) == 4
+    assert sorted(set().union(*urls.values())) == sorted(f"/{n}/" for n in pages)
+    assert _bundle(build("again", pages)) == _bundle(first) and ran == []
+
+    edited = build("edited", {**pages, "trang-5": "Dân vận khéo, đã sửa"})
+    assert len(ran) == 1 and len(list((cache / "pagefind").iterdir())) == 4
+    before, after = _bundle(first), _bundle(edited)
+    changed = {
+        name.split("/")[0] + "/" if name.startswith("shard-") else ""
+        for name in before.keys() | after.keys()
+        if before.get(name) != after.get(name)
+    }
+    assert changed == {next(f for f, found in urls.items() if "/trang-5/" in found)}
+    # A clean build (no cache) puts every page in the same shard.
+    clean = build("clean", {**pages, "trang-5": "Dân vận khéo, đã sửa"}, tmp_path / "c")
+    assert shard_urls(clean) == shard_urls(edited)
+
+    # Fewer pages, fewer shards: none of the old ones is left behind.
+    for name in pages:
+        shutil.rmtree(tmp_path / "edited" / name)
+    shrunk = build("edited", {"trang-1": "Một trang"})
+    assert shard_urls(shrunk) == {"": {"/trang-1/"}}
+    assert (
+        not list(shrunk.glob("shard-*"))
+        and len(list((cache / "pagefind").iterdir())) == 1
+    )
