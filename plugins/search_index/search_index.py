@@ -60,7 +60,7 @@ DEFAULTS: Mapping[str, Any] = {
     "args": [],  # more `pagefind` arguments, e.g. ["--verbose"]
     "timeout": 600,  # seconds
     "cache": True,  # keep each shard's bundle under CACHE_PATH/pagefind, by its inputs
-    "shard_pages": 640,  # pages per shard at most, on average (shards: a power of two)
+    "shard_pages": 1280,  # pages per shard at most, on average (shards: a power of two)
     "workers": 0,  # Pagefind processes at once; 0: one per core
 }
 CACHE_SUBDIR = "pagefind"

@@ -54,7 +54,12 @@ function loadPagefind() {
     pagefindPromise = Promise.all([import(root.dataset.pagefind), readShards()]).then(
       async ([pagefind, merge]) => {
         const index = await openIndex(pagefind, merge, {});
-        await index.filters();
+        // Pagefind leaves out a shard it could not load: searching the rest would
+        // silently miss results, so that is a failure to load (the reader may retry).
+        const loaded = (await index.filters())[SHARD] || {};
+        if (Object.keys(loaded).length !== merge.length + 1) {
+          throw new Error("search: a shard of the index did not load");
+        }
         return { pagefind, merge, index, exact: null, checked: new Map() };
       },
     );
