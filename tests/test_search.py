@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import gzip
 import json
+import logging
 import re
 import shutil
 import threading
@@ -447,6 +448,7 @@ def test_a_page_of_another_shard_is_found_and_filtered(search_page, sharded):
     # the others are merged. The other shards have no word starting with "camera", so
     # Pagefind answers them with its longest prefix ("ca…"): search.js drops those.
     assert [folder for folder, urls in shards.items() if camera in urls] != [""]
+    page.goto(page.base + "/tim-kiem/")  # no filter left from an earlier test
     assert type_query(page, "camera") == "Tìm thấy 1 kết quả"
     assert [item["href"] for item in results(page)] == [camera]
     assert "camera" in results(page)[0]["marks"]
@@ -526,10 +528,13 @@ def test_the_shard_count_is_a_power_of_two(pages, shard_pages, shards):
 
 
 def test_one_edited_page_indexes_its_shard_again_and_no_stale_shard_survives(
-    tmp_path, monkeypatch
+    tmp_path, monkeypatch, caplog
 ):
     import search_index.search_index as plugin
 
+    from bench.run import PAGEFIND_LINE
+
+    caplog.set_level(logging.INFO, logger=plugin.__name__)
     cache = tmp_path / "cache"
     ran = []
     real = plugin.run_pagefind
@@ -553,6 +558,10 @@ def test_one_edited_page_indexes_its_shard_again_and_no_stale_shard_survives(
 
     edited = build("edited", {**pages, "trang-5": "Dân vận khéo, đã sửa"})
     assert len(ran) == 1 and len(list((cache / "pagefind").iterdir())) == 4
+    # The line make bench reads Pagefind's seconds and peak memory from.
+    assert [r for r in caplog.messages if PAGEFIND_LINE.search(r)][-1].startswith(
+        "search_index: indexed 1 of 4 shards in "
+    )
     before, after = _bundle(first), _bundle(edited)
     changed = {
         name.split("/")[0] + "/" if name.startswith("shard-") else ""
