@@ -1,6 +1,8 @@
 // Search page (/tim-kiem/): Pagefind's index, loaded only when the reader searches.
 // Query and filters live in the URL (?q=duong&dia-ban=Đức+Linh) so a search can be
 // shared and reloaded. Results are drawn with DOM calls only (strict CSP, no innerHTML).
+// The index comes in shards (plugins/search_index): the first one's pagefind.js, with
+// the others (listed in pagefind/shards.json) merged into it.
 
 const FILTERS = ["linh-vuc", "dia-ban", "nam", "loai", "giai-doan"];
 const TYPE_ORDER = ["Mô hình", "Tin tức"];
