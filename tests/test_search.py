@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import functools
+import gzip
 import json
+import logging
 import re
+import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,10 +17,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import expect
-from search_index import OptionsError, fold_tail, get_options
+from search_index import OptionsError, fold_tail, get_options, shard_of, split_shards
 
 from tests.browser import QuietHandler
-from tests.conftest import ROOT, model
+from tests.conftest import ROOT, build_sample, model
 
 CSP = (
     "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; "
@@ -25,6 +28,7 @@ CSP = (
     "form-action 'self'; frame-ancestors 'none'"
 )
 ITEM_PAGES = ("mo-hinh/*/index.html", "tin-tuc/*/index.html")
+SHARD_PAGES = 8  # the sample's 40-odd items in 8 shards, for the browser tests
 
 
 class CSPHandler(QuietHandler):
@@ -73,6 +77,10 @@ def test_fold_tail_keeps_only_words_with_d_stroke(texts, expected):
         ({"url": "/tim-kiem"}, "end with '/'"),
         ({"output_subdir": "../x"}, "sub-folder"),
         ({"args": "--verbose"}, "list of strings"),
+        ({"shard_pages": 0}, "'shard_pages'] must be a whole number >= 1"),
+        ({"shard_pages": "640"}, "'shard_pages'] must be a whole number >= 1"),
+        ({"workers": -1}, "'workers'] must be a whole number >= 0"),
+        ({"workers": True}, "'workers'] must be a whole number >= 0"),
     ],
 )
 def test_bad_options_are_refused(setting, message):
@@ -91,19 +99,56 @@ def test_default_options():
 # ---- the built site --------------------------------------------------------
 
 
-def test_only_models_and_news_are_indexed(sample):
-    entry = json.loads((sample.output / "pagefind/pagefind-entry.json").read_text())
-    indexed = sum(language["page_count"] for language in entry["languages"].values())
-    items = [p for pattern in ITEM_PAGES for p in sample.output.glob(pattern)]
+@pytest.fixture(scope="module")
+def sharded(tmp_path_factory):
+    """The sample content built with its index split into 8 shards."""
+    return build_sample(
+        tmp_path_factory, "sharded", SEARCH={"shard_pages": SHARD_PAGES}
+    )
+
+
+def shard_urls(bundle: Path) -> dict[str, set[str]]:
+    """Map each shard of a bundle ("" for the first) to the URLs of its pages."""
+    merge = json.loads((bundle / "shards.json").read_text())["merge"]
+    found = {}
+    for folder in ["", *merge]:
+        fragments = (bundle / folder / "fragment").glob("*.pf_fragment")
+        found[folder] = {
+            json.loads(gzip.decompress(path.read_bytes())[len(b"pagefind_dcd") :])[
+                "url"
+            ]
+            for path in fragments
+        }
+    return found
+
+
+@pytest.mark.parametrize(("name", "shards"), [("sample", 1), ("sharded", 8)])
+def test_only_models_and_news_are_indexed(request, name, shards):
+    site = request.getfixturevalue(name)
+    bundle = site.output / "pagefind"
+    urls = shard_urls(bundle)
+    assert len(urls) == shards
+    indexed = 0
+    for folder in urls:
+        entry = json.loads((bundle / folder / "pagefind-entry.json").read_text())
+        assert list(entry["languages"]) == ["vi"]
+        indexed += entry["languages"]["vi"]["page_count"]
+    items = [p for pattern in ITEM_PAGES for p in site.output.glob(pattern)]
     items = [p for p in items if "data-pagefind-body" in p.read_text("utf-8")]
     sources = [
         p for f in ("models", "news") for p in (ROOT / "content" / f).glob("*.md")
     ]
-    assert indexed == len(items) == len(sources)
-    assert list(entry["languages"]) == ["vi"]
+    assert indexed == len(items) == len(sources) == sum(map(len, urls.values()))
+    wanted = {"/" + p.parent.relative_to(site.output).as_posix() + "/" for p in items}
+    assert set().union(*urls.values()) == wanted
+    # Each page is in the shard its path hashes to, whatever else the site holds.
+    numbers = {"": 0} | {f"shard-{n}/": n for n in range(1, shards)}
+    for folder, pages in urls.items():
+        for url in pages:
+            assert shard_of(url.strip("/") + "/index.html", shards) == numbers[folder]
     for listing in ("index.html", "mo-hinh/index.html", "tin-tuc/index.html"):
-        assert "data-pagefind-body" not in (sample.output / listing).read_text()
-    assert "data-pagefind-body" not in sample.page("tim-kiem/")
+        assert "data-pagefind-body" not in (site.output / listing).read_text()
+    assert "data-pagefind-body" not in site.page("tim-kiem/")
 
 
 def test_item_pages_carry_filters_meta_and_the_folded_d_words(sample):
@@ -177,9 +222,9 @@ def test_search_can_be_disabled(site):
 
 
 @pytest.fixture(scope="module")
-def search_page(sample, browser):
-    """Open one browser page on the served sample site; record errors and fetches."""
-    with serve_with_csp(sample.output) as base:
+def search_page(sharded, browser):
+    """Open one browser page on the sample site in 8 shards; record errors and fetches."""
+    with serve_with_csp(sharded.output) as base:
         page = browser.new_page(viewport={"width": 375, "height": 800})
         page.set_default_timeout(15_000)
         page.errors = []
@@ -395,6 +440,29 @@ def test_filters_count_combine_and_live_in_the_url(search_page):
     assert not page.errors
 
 
+def test_a_page_of_another_shard_is_found_and_filtered(search_page, sharded):
+    page = search_page
+    camera = "/mo-hinh/camera-an-ninh-vi-cong-dong/"
+    shards = shard_urls(sharded.output / "pagefind")
+    # "camera" is in that page only, which is not in the first shard: found only if
+    # the others are merged. The other shards have no word starting with "camera", so
+    # Pagefind answers them with its longest prefix ("ca…"): search.js drops those.
+    assert [folder for folder, urls in shards.items() if camera in urls] != [""]
+    page.goto(page.base + "/tim-kiem/")  # no filter left from an earlier test
+    assert type_query(page, "camera") == "Tìm thấy 1 kết quả"
+    assert [item["href"] for item in results(page)] == [camera]
+    assert "camera" in results(page)[0]["marks"]
+    assert filter_options(page, "loai") == {"": "Tất cả (1)", "Mô hình": "Mô hình (1)"}
+    for query, status in [
+        ("loai=Mô+hình&nam=2019&dia-ban=Phan+Thiết", "Tìm thấy 1 kết quả"),
+        ("loai=Tin+tức", "Không tìm thấy kết quả cho “camera”."),
+        ("nam=2020", "Không tìm thấy kết quả cho “camera”."),
+    ]:
+        page.goto(f"{page.base}/tim-kiem/?q=camera&{query}")
+        assert wait_for_results(page) == status
+    assert not page.errors
+
+
 def test_without_javascript_the_form_leads_to_the_indexes(sample, browser):
     with serve_with_csp(sample.output) as base:
         context = browser.new_context(java_script_enabled=False)
@@ -423,9 +491,9 @@ def test_rebuilding_leaves_no_stale_index_files(site):
     assert len(second) == 1 and second != first
 
 
-def _indexed_site(folder: Path, words: str) -> None:
-    """Write a two-page site Pagefind can index."""
-    for name in ("mot", "hai"):
+def _indexed_site(folder: Path, pages: dict[str, str]) -> None:
+    """Write a site of item pages Pagefind can index, and one listing it must not."""
+    for name, words in pages.items():
         page = folder / name / "index.html"
         page.parent.mkdir(parents=True, exist_ok=True)
         page.write_text(
@@ -433,6 +501,8 @@ def _indexed_site(folder: Path, words: str) -> None:
             f"<p>{words}</p></main></body></html>",
             "utf-8",
         )
+    listing = folder / "index.html"
+    listing.write_text('<html lang="vi"><body><p>danh sách</p></body></html>')
 
 
 def _bundle(folder: Path) -> dict[str, bytes]:
@@ -444,26 +514,71 @@ def _bundle(folder: Path) -> dict[str, bytes]:
     }
 
 
-def test_the_index_is_copied_from_the_cache_only_for_the_same_pages(
-    tmp_path, monkeypatch
+@pytest.mark.parametrize(
+    ("pages", "shard_pages", "shards"),
+    [(0, 640, 1), (1, 640, 1), (640, 640, 1), (641, 640, 2), (5000, 640, 8)],
+)
+def test_the_shard_count_is_a_power_of_two(pages, shard_pages, shards):
+    from search_index.search_index import Page, shard_count
+
+    assert shard_count(pages, shard_pages) == shards
+    split = split_shards([Page(f"p{n}/index.html", b"") for n in range(pages)], 640)
+    assert sum(map(len, split.values())) == pages
+    assert all(n < shards for n in split)
+
+
+def test_one_edited_page_indexes_its_shard_again_and_no_stale_shard_survives(
+    tmp_path, monkeypatch, caplog
 ):
     import search_index.search_index as plugin
 
+    from bench.run import PAGEFIND_LINE
+
+    caplog.set_level(logging.INFO, logger=plugin.__name__)
     cache = tmp_path / "cache"
-
-    def build(name: str, words: str):
-        output = tmp_path / name
-        _indexed_site(output, words)
-        settings = {"OUTPUT_PATH": str(output), "CACHE_PATH": str(cache)}
-        plugin.index_site(type("Pelican", (), {"settings": settings})())
-        return _bundle(output / "pagefind")
-
-    first = build("first", "Dân vận khéo")
     ran = []
     real = plugin.run_pagefind
     monkeypatch.setattr(plugin, "run_pagefind", lambda *a: ran.append(a) or real(*a))
-    assert build("again", "Dân vận khéo") == first
-    assert ran == []
-    assert build("edited", "Dân vận khéo, đã sửa") != first
-    assert len(ran) == 1
-    assert len(list(cache.iterdir())) == 1
+
+    def build(name: str, pages: dict[str, str], cache: Path = cache):
+        ran.clear()
+        output = tmp_path / name
+        _indexed_site(output, pages)
+        settings = {"OUTPUT_PATH": str(output), "CACHE_PATH": str(cache)}
+        settings["SEARCH"] = {"shard_pages": 2, "workers": 2}
+        plugin.index_site(type("Pelican", (), {"settings": settings})())
+        return output / "pagefind"
+
+    pages = {f"trang-{n}": f"Dân vận khéo số {n}" for n in range(8)}
+    first = build("first", pages)
+    urls = shard_urls(first)
+    assert len(urls) == len(ran) == len(list((cache / "pagefind").iterdir())) == 4
+    assert sorted(set().union(*urls.values())) == sorted(f"/{n}/" for n in pages)
+    assert _bundle(build("again", pages)) == _bundle(first) and ran == []
+
+    edited = build("edited", {**pages, "trang-5": "Dân vận khéo, đã sửa"})
+    assert len(ran) == 1 and len(list((cache / "pagefind").iterdir())) == 4
+    # The line make bench reads Pagefind's seconds and peak memory from.
+    assert [r for r in caplog.messages if PAGEFIND_LINE.search(r)][-1].startswith(
+        "search_index: indexed 1 of 4 shards in "
+    )
+    before, after = _bundle(first), _bundle(edited)
+    changed = {
+        name.split("/")[0] + "/" if name.startswith("shard-") else ""
+        for name in before.keys() | after.keys()
+        if before.get(name) != after.get(name)
+    }
+    assert changed == {next(f for f, found in urls.items() if "/trang-5/" in found)}
+    # A clean build (no cache) puts every page in the same shard.
+    clean = build("clean", {**pages, "trang-5": "Dân vận khéo, đã sửa"}, tmp_path / "c")
+    assert shard_urls(clean) == shard_urls(edited)
+
+    # Fewer pages, fewer shards: none of the old ones is left behind.
+    for name in pages:
+        shutil.rmtree(tmp_path / "edited" / name)
+    shrunk = build("edited", {"trang-1": "Một trang"})
+    assert shard_urls(shrunk) == {"": {"/trang-1/"}}
+    assert (
+        not list(shrunk.glob("shard-*"))
+        and len(list((cache / "pagefind").iterdir())) == 1
+    )

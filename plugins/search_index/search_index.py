@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import json
 import logging
 import os
 import re
@@ -19,15 +20,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pelican import signals
 from pelican.generators import Generator
 
 from portal import outputs
+from portal.files import write_atomic
 from portal.options import merge_options
 from portal.text import fold, nfc
 
@@ -37,8 +41,12 @@ __all__ = [
     "SearchPageGenerator",
     "fold_tail",
     "get_options",
+    "index_site",
+    "make_index",
     "register",
     "run_pagefind",
+    "shard_of",
+    "split_shards",
 ]
 
 log = logging.getLogger(__name__)
@@ -51,9 +59,15 @@ DEFAULTS: Mapping[str, Any] = {
     "output_subdir": "pagefind",  # the index, under the output folder
     "args": [],  # more `pagefind` arguments, e.g. ["--verbose"]
     "timeout": 600,  # seconds
-    "cache": True,  # keep the bundle under CACHE_PATH/pagefind, by its inputs' hash
+    "cache": True,  # keep each shard's bundle under CACHE_PATH/pagefind, by its inputs
+    "shard_pages": 1280,  # pages per shard at most, on average (shards: a power of two)
+    "workers": 0,  # Pagefind processes at once; 0: one per core
 }
 CACHE_SUBDIR = "pagefind"
+SHARDS_FILE = "shards.json"  # the merged shards' folders, read by search.js
+# What a merged shard needs (pagefind.js, its worker and WebAssembly come from the first).
+MERGED = {"pagefind-entry.json", "index", "filter", "fragment"}
+BODY = re.compile(rb"<[A-Za-z][^<>]*\sdata-pagefind-body[\s=/>]")
 _WORD = re.compile(r"\w+", re.UNICODE)
 POLL = 0.02  # seconds between two looks at a running Pagefind
 
@@ -90,7 +104,28 @@ def get_options(settings: Mapping) -> dict[str, Any]:
     options["args"] = list(args)
     if not isinstance(options["cache"], bool):
         raise OptionsError(f"{PREFIX}: {SETTING}['cache'] must be True or False")
+    for key, least in (("shard_pages", 1), ("workers", 0)):
+        value = options[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise OptionsError(
+                f"{PREFIX}: {SETTING}[{key!r}] must be a whole number >= {least}"
+            )
     return options
+
+
+class Page(NamedTuple):
+    """A page Pagefind indexes: its path under the output and the SHA-256 of its bytes."""
+
+    name: str
+    digest: bytes
+
+
+class Usage(NamedTuple):
+    """What one Pagefind process used: wall seconds, CPU seconds, peak memory."""
+
+    seconds: float
+    cpu: float
+    peak_mb: float
 
 
 class _TextParser(HTMLParser):
@@ -161,29 +196,32 @@ class SearchPageGenerator(Generator):
         )
 
 
-def pagefind_command(output: str | Path, options: Mapping[str, Any]) -> list[str]:
-    """Return the command that indexes the built site."""
+def pagefind_command(
+    site: str | Path, target: str | Path, options: Mapping
+) -> list[str]:
+    """Return the command that indexes the pages under `site` into `target`."""
     return [
         sys.executable,
         "-m",
         "pagefind",
         "--site",
-        str(output),
-        "--output-subdir",
-        options["output_subdir"],
+        str(site),
+        "--output-path",
+        str(target),
         "--quiet",
         *options["args"],
     ]
 
 
-def wait_with_usage(child: subprocess.Popen, timeout: float) -> tuple[int, float]:
-    """Wait for a child process; return its exit status and peak memory in MB."""
+def wait_with_usage(child: subprocess.Popen, timeout: float) -> tuple[int, Usage]:
+    """Wait for a child process; return its exit status and what it used."""
     deadline = time.monotonic() + timeout
     while True:
         pid, status, usage = os.wait4(child.pid, os.WNOHANG)
         if pid:
             child.returncode = os.waitstatus_to_exitcode(status)
-            return child.returncode, usage.ru_maxrss / 1024
+            cpu = usage.ru_utime + usage.ru_stime
+            return child.returncode, Usage(0.0, cpu, usage.ru_maxrss / 1024)
         if time.monotonic() > deadline:
             child.kill()
             child.wait()
@@ -191,16 +229,14 @@ def wait_with_usage(child: subprocess.Popen, timeout: float) -> tuple[int, float
         time.sleep(POLL)
 
 
-def run_pagefind(output: str | Path, options: Mapping[str, Any]) -> float:
-    """Index the built site with Pagefind; return the seconds it took."""
-    command = pagefind_command(output, options)
-    # Pagefind writes content-hashed files: clear the previous bundle so none go stale.
-    shutil.rmtree(Path(output) / options["output_subdir"], ignore_errors=True)
+def run_pagefind(site: str | Path, target: str | Path, options: Mapping) -> Usage:
+    """Index every page under `site` into the bundle folder `target`; return its usage."""
+    command = pagefind_command(site, target, options)
     started = time.perf_counter()
     with tempfile.TemporaryFile() as messages:
         child = subprocess.Popen(command, stdout=messages, stderr=messages)
         try:
-            status, peak = wait_with_usage(child, options["timeout"])
+            status, usage = wait_with_usage(child, options["timeout"])
         except subprocess.TimeoutExpired:
             raise SearchIndexError(
                 f"{PREFIX}: Pagefind chạy quá {options['timeout']} giây mà chưa xong; "
@@ -208,7 +244,6 @@ def run_pagefind(output: str | Path, options: Mapping[str, Any]) -> float:
             ) from None
         messages.seek(0)
         detail = messages.read().decode("utf-8", "replace").strip()
-    seconds = time.perf_counter() - started
     if status != 0:
         if "No module named pagefind" in detail:
             detail = "chưa cài gói pagefind[bin]; chạy `make venv` để cài."
@@ -216,69 +251,205 @@ def run_pagefind(output: str | Path, options: Mapping[str, Any]) -> float:
             f"{PREFIX}: không tạo được chỉ mục tìm kiếm (Pagefind báo lỗi, "
             f"mã {status}): {detail}"
         )
-    outputs.declare_tree(Path(output) / options["output_subdir"])
-    # The bench (bench/run.py) reads Pagefind's peak memory from this line.
-    log.info(
-        "%s: indexed %s in %.1f s, Pagefind's peak memory %.0f MB",
-        PREFIX,
-        output,
-        seconds,
-        peak,
-    )
-    return seconds
+    return usage._replace(seconds=time.perf_counter() - started)
 
 
-def inputs_key(output: Path, options: Mapping[str, Any]) -> str:
-    """Hash everything Pagefind's bundle depends on: version, options, HTML files."""
+def indexed_pages(output: Path, bundle: Path) -> list[Page]:
+    """Return every page of the output that has a search body, with its SHA-256."""
+    pages = []
+    for path in sorted(output.rglob("*.html")):
+        if path.is_relative_to(bundle) or not path.is_file():
+            continue
+        data = path.read_bytes()
+        if b"data-pagefind-body" in data and BODY.search(data):
+            name = path.relative_to(output).as_posix()
+            pages.append(Page(name, hashlib.sha256(data).digest()))
+    return pages
+
+
+def shard_count(pages: int, shard_pages: int) -> int:
+    """Return the smallest power of two of shards holding at most `shard_pages` each."""
+    count = 1
+    while pages > count * shard_pages:
+        count *= 2
+    return count
+
+
+def shard_of(name: str, count: int) -> int:
+    """Return the shard of a page: a stable hash of its path, modulo the count."""
+    digest = hashlib.sha256(name.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % count
+
+
+def split_shards(pages: list[Page], shard_pages: int) -> dict[int, list[Page]]:
+    """Split the pages into shards by their path; return the non-empty ones by number."""
+    count = shard_count(len(pages), shard_pages)
+    shards: dict[int, list[Page]] = {}
+    for page in pages:
+        shards.setdefault(shard_of(page.name, count), []).append(page)
+    return dict(sorted(shards.items()))
+
+
+def shard_key(pages: list[Page], options: Mapping) -> str:
+    """Hash what a shard's bundle depends on: Pagefind's version, options, pages."""
     digest = hashlib.sha256()
     version = importlib.metadata.version("pagefind_bin")
-    digest.update(repr((version, options["output_subdir"], options["args"])).encode())
-    bundle = output / options["output_subdir"]
-    for path in sorted(output.rglob("*.html")):
-        if not path.is_relative_to(bundle):
-            digest.update(path.relative_to(output).as_posix().encode() + b"\0")
-            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    digest.update(repr((version, options["args"])).encode())
+    for page in pages:
+        digest.update(page.name.encode("utf-8") + b"\0" + page.digest)
     return digest.hexdigest()
 
 
-def restore_bundle(cache: Path, key: str, bundle: Path) -> bool:
-    """Copy the bundle kept for these inputs into the output; tell whether there was one."""
-    kept = cache / key
-    if not kept.is_dir():
-        return False
+def stage(output: Path, pages: list[Page], folder: Path) -> None:
+    """Link (or copy) the shard's pages into a folder of their own, paths kept."""
+    for page in pages:
+        source, copy = output / page.name, folder / page.name
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(source, copy)
+        except OSError:
+            shutil.copyfile(source, copy)
+
+
+def index_shard(output: Path, pages: list[Page], kept: Path, options: Mapping) -> Usage:
+    """Index one shard's pages into the cache folder `kept`; return Pagefind's usage."""
+    site = Path(tempfile.mkdtemp(prefix=".pages-", dir=kept.parent))
+    temporary = kept.with_name(f".{kept.name}.tmp")
+    try:
+        stage(output, pages, site)
+        shutil.rmtree(temporary, ignore_errors=True)
+        usage = run_pagefind(site, temporary, options)
+        temporary.rename(kept)
+    finally:
+        shutil.rmtree(site, ignore_errors=True)
+        shutil.rmtree(temporary, ignore_errors=True)
+    return usage
+
+
+def index_shards(
+    output: Path, todo: dict[Path, list[Page]], options: Mapping
+) -> list[Usage]:
+    """Index the shards that have no kept bundle, on as many processes as allowed."""
+    workers = min(len(todo), options["workers"] or os.cpu_count() or 1)
+    if workers <= 1:
+        return [index_shard(output, p, kept, options) for kept, p in todo.items()]
+    with ThreadPoolExecutor(workers) as pool:
+        jobs = [
+            pool.submit(index_shard, output, p, kept, options)
+            for kept, p in todo.items()
+        ]
+        return [job.result() for job in jobs]
+
+
+def merged_files(kept: Path) -> list[Path]:
+    """Return what a merged shard needs: its entry, metadata, index, filters, fragments."""
+    return [
+        p for p in sorted(kept.iterdir()) if p.name in MERGED or p.suffix == ".pf_meta"
+    ]
+
+
+def assemble(bundle: Path, kept: dict[int, Path]) -> None:
+    """Write the bundle: the first shard whole, the others under shard-<n>/, the list."""
     shutil.rmtree(bundle, ignore_errors=True)
-    shutil.copytree(kept, bundle)
-    return True
+    (first, primary), *others = kept.items()
+    shutil.copytree(primary, bundle)
+    for number, folder in others:
+        target = bundle / f"shard-{number}"
+        target.mkdir()
+        for path in merged_files(folder):
+            if path.is_dir():
+                shutil.copytree(path, target / path.name)
+            else:
+                shutil.copyfile(path, target / path.name)
+    merge = [f"shard-{number}/" for number, _ in others]
+    shards = json.dumps({"merge": merge}, separators=(",", ":")) + "\n"
+    write_atomic(bundle / SHARDS_FILE, shards.encode())
 
 
-def keep_bundle(cache: Path, key: str, bundle: Path) -> None:
-    """Keep this build's bundle under its inputs' key, in place of any older one."""
-    shutil.rmtree(cache, ignore_errors=True)
-    temporary = cache / f".{key}.tmp"
-    shutil.copytree(bundle, temporary)
-    temporary.rename(cache / key)
+def prune_cache(cache: Path, keep: Iterable[Path]) -> None:
+    """Delete every kept bundle this build did not use."""
+    wanted = set(keep)
+    for path in cache.iterdir():
+        if path not in wanted:
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+
+@contextmanager
+def cache_folder(settings: Mapping, options: Mapping) -> Iterator[Path]:
+    """Yield the folder kept bundles live in (a temporary one when not caching)."""
+    if options["cache"] and settings.get("CACHE_PATH"):
+        folder = Path(settings["CACHE_PATH"]) / CACHE_SUBDIR
+        folder.mkdir(parents=True, exist_ok=True)
+        yield folder
+        return
+    with tempfile.TemporaryDirectory(prefix="pagefind-") as temporary:
+        yield Path(temporary)
+
+
+def report(usages: list[Usage], seconds: float, shards: int, options: Mapping) -> None:
+    """Log what Pagefind did: shards indexed, seconds, peak memory, CPU."""
+    workers = min(len(usages), options["workers"] or os.cpu_count() or 1)
+    # Processes run `workers` at a time: at most the largest peaks, added.
+    peaks = sorted((usage.peak_mb for usage in usages), reverse=True)
+    # The bench (bench/run.py) reads the seconds and peak memory from this line.
+    log.info(
+        "%s: indexed %d of %d shards in %.1f s, Pagefind's peak memory %.0f MB "
+        "(%d at once), CPU %.1f s",
+        PREFIX,
+        len(usages),
+        shards,
+        seconds,
+        sum(peaks[:workers]),
+        workers,
+        sum(usage.cpu for usage in usages),
+    )
+
+
+class Indexed(NamedTuple):
+    """What one indexing did: pages, shards, shards indexed again, their usage."""
+
+    pages: int
+    shards: int
+    usages: list[Usage]
+    seconds: float
+
+
+def make_index(output: Path, settings: Mapping, options: Mapping) -> Indexed:
+    """Index the output shard by shard, copying the shards whose pages are unchanged."""
+    bundle = output / options["output_subdir"]
+    pages = indexed_pages(output, bundle)
+    if not pages:
+        shutil.rmtree(bundle, ignore_errors=True)
+        log.warning("%s: no page has data-pagefind-body; no search index", PREFIX)
+        return Indexed(0, 0, [], 0.0)
+    shards = split_shards(pages, options["shard_pages"])
+    started = time.perf_counter()
+    with cache_folder(settings, options) as cache:
+        kept = {n: cache / shard_key(p, options) for n, p in shards.items()}
+        todo = {kept[n]: p for n, p in shards.items() if not kept[n].is_dir()}
+        usages = index_shards(output, todo, options) if todo else []
+        if usages:
+            report(usages, time.perf_counter() - started, len(shards), options)
+        assemble(bundle, kept)
+        prune_cache(cache, kept.values())
+    outputs.declare_tree(bundle)
+    seconds = time.perf_counter() - started
+    log.info(
+        "%s: %d pages in %d shards (%d indexed again), bundle written in %.1f s",
+        PREFIX,
+        len(pages),
+        len(shards),
+        len(todo),
+        seconds,
+    )
+    return Indexed(len(pages), len(shards), usages, seconds)
 
 
 def index_site(pelican) -> None:
-    """Build the search index once the site is written (or copy the kept one)."""
+    """Build the search index once the site is written (`finalized`)."""
     options = get_options(pelican.settings)
-    if not options["enabled"]:
-        return
-    output = Path(pelican.settings["OUTPUT_PATH"])
-    if not (options["cache"] and pelican.settings.get("CACHE_PATH")):
-        run_pagefind(output, options)
-        return
-    cache = Path(pelican.settings["CACHE_PATH"]) / CACHE_SUBDIR
-    bundle = output / options["output_subdir"]
-    key = inputs_key(output, options)
-    if restore_bundle(cache, key, bundle):
-        log.info(
-            "%s: the indexed pages did not change; index copied from %s", PREFIX, cache
-        )
-        outputs.declare_tree(bundle)
-        return
-    run_pagefind(output, options)
-    keep_bundle(cache, key, bundle)
+    if options["enabled"]:
+        make_index(Path(pelican.settings["OUTPUT_PATH"]), pelican.settings, options)
 
 
 def get_generators(pelican) -> type[SearchPageGenerator]:

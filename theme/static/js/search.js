@@ -1,10 +1,13 @@
 // Search page (/tim-kiem/): Pagefind's index, loaded only when the reader searches.
 // Query and filters live in the URL (?q=duong&dia-ban=Đức+Linh) so a search can be
 // shared and reloaded. Results are drawn with DOM calls only (strict CSP, no innerHTML).
+// The index comes in shards (plugins/search_index): the first one's pagefind.js, with
+// the others (listed in pagefind/shards.json) merged into it.
 
 const FILTERS = ["linh-vuc", "dia-ban", "nam", "loai", "giai-doan"];
 const TYPE_ORDER = ["Mô hình", "Tin tức"];
 const TYPE_LABEL = { model: "Mô hình", news: "Tin tức" };
+const SHARD = "manh"; // the filter that tells which shard a result comes from
 const PAGE_SIZE = 10;
 const EXCERPT_WORDS = 30;
 const DELAY_MS = 250;
@@ -26,7 +29,6 @@ let timer = 0;
 let pending = [];
 let terms = [];
 let exactTerms = [];
-let queue = Promise.resolve();
 
 /** Fold case and every diacritic, đ included ("Đường" -> "duong"). */
 export function fold(text) {
@@ -43,19 +45,102 @@ export function queryTerms(query) {
   return fold(query).split(/[^\p{L}\p{N}]+/u).filter(Boolean);
 }
 
-/** Load Pagefind once, on first use. */
+/** Return the words of a query as typed, marks kept (lower case). */
+export function exactWords(query) {
+  return query.normalize("NFC").toLowerCase().split(/[^\p{L}\p{N}]+/u).filter(Boolean);
+}
+
+/** Load Pagefind once, on first use: the first shard's index merged with the others. */
 function loadPagefind() {
   if (!pagefindPromise) {
-    pagefindPromise = import(root.dataset.pagefind).then(async (pagefind) => {
-      await pagefind.options({ baseUrl: root.dataset.baseUrl });
-      await pagefind.filters();
-      return pagefind;
-    });
+    pagefindPromise = Promise.all([import(root.dataset.pagefind), readShards()]).then(
+      async ([pagefind, merge]) => {
+        const index = await openIndex(pagefind, merge, {});
+        // Pagefind leaves out a shard it could not load: searching the rest would
+        // silently miss results, so that is a failure to load (the reader may retry).
+        const loaded = (await index.filters())[SHARD] || {};
+        if (Object.keys(loaded).length !== merge.length + 1) {
+          throw new Error("search: a shard of the index did not load");
+        }
+        return { pagefind, merge, index, exact: null, checked: new Map() };
+      },
+    );
     pagefindPromise.catch(() => {
       pagefindPromise = null;
     });
   }
   return pagefindPromise;
+}
+
+/** Return the URLs of the shards merged into the first one (pagefind/shards.json). */
+async function readShards() {
+  const bundle = new URL(root.dataset.pagefind, document.baseURI);
+  const response = await fetch(new URL("shards.json", bundle));
+  if (!response.ok) throw new Error(`shards.json: ${response.status}`);
+  const { merge } = await response.json();
+  return merge.map((folder) => new URL(folder, bundle).href);
+}
+
+/** Open the first shard's index with these options and merge every other shard. */
+async function openIndex(pagefind, merge, extra) {
+  const options = { baseUrl: root.dataset.baseUrl, ...extra };
+  const index = pagefind.createInstance({});
+  // Every result carries its shard's number in a filter of its own (SHARD).
+  await index.options({ ...options, mergeFilter: { [SHARD]: "0" } });
+  // A merged shard keeps the options it was merged with (Pagefind's options() sets only
+  // the first shard's): a search with exact diacritics needs an index of its own.
+  await Promise.all(
+    merge.map((url, n) =>
+      index.mergeIndex(url, { ...options, mergeFilter: { [SHARD]: String(n + 1) } }),
+    ),
+  );
+  return index;
+}
+
+/** Return the index that matches diacritics exactly, opened on first use. */
+async function exactIndex(loaded) {
+  if (!loaded.exact) {
+    loaded.exact = openIndex(loaded.pagefind, loaded.merge, { exactDiacritics: true });
+    loaded.exact.catch(() => {
+      loaded.exact = null;
+    });
+  }
+  return loaded.exact;
+}
+
+/** Tell whether a result's text has, for every term, a word that starts with it. */
+export function hasEveryTerm(data, terms, exact) {
+  const text = [data.content, ...Object.values(data.meta || {})].join(" ");
+  const words = text.normalize("NFC").toLowerCase().split(/[^\p{L}\p{N}]+/u);
+  const forms = exact ? words : words.map(fold);
+  return terms.every((term) => forms.some((word) => word.startsWith(term)));
+}
+
+/**
+ * Return the numbers of the shards whose results have every word of the query, or
+ * null when all of them do. Pagefind answers a word that no page of an index starts
+ * with by its longest prefix that one does ("duc" finds "du lịch"): one index over the
+ * whole site rarely does that, a shard without the word always does, so each shard's
+ * best result is read to tell the two apart (at most one fragment per shard).
+ */
+function trueShards(loaded, index, query, exact) {
+  const count = loaded.merge.length + 1;
+  const key = `${exact}:${query}`;
+  if (count === 1) return Promise.resolve(null);
+  if (!loaded.checked.has(key)) {
+    const terms = exact ? exactWords(query) : queryTerms(query);
+    const checks = [...Array(count).keys()].map(async (n) => {
+      const { results } = await index.search(query, { filters: { [SHARD]: String(n) } });
+      if (!results.length) return null; // nothing to show from it either way
+      return hasEveryTerm(await results[0].data(), terms, exact) ? String(n) : "";
+    });
+    const found = Promise.all(checks).then((shards) =>
+      shards.includes("") ? shards.filter(Boolean) : null,
+    );
+    loaded.checked.set(key, found);
+    found.catch(() => loaded.checked.delete(key));
+  }
+  return loaded.checked.get(key);
 }
 
 /** Read the query and the filters from the page's URL. */
@@ -128,21 +213,19 @@ async function run() {
     return;
   }
   statusLine.textContent = "Đang tìm…";
-  let pagefind;
+  let loaded;
   try {
-    pagefind = await loadPagefind();
+    loaded = await loadPagefind();
   } catch {
     statusLine.textContent = "Chưa tải được chỉ mục tìm kiếm. Bạn có thể duyệt nội dung theo các mục bên dưới.";
     return;
   }
-  const { results, counts, totals } = await serially(() => searchAll(pagefind, query, active));
+  const { results, counts, totals } = await searchAll(loaded, query, active);
   if (mine !== sequence) return;
   for (const key of FILTERS) fillSelect(key, counts[key] || {}, totals[key]);
   fieldset.hidden = false;
   terms = queryTerms(query);
-  exactTerms = hasDiacritics(query)
-    ? query.normalize("NFC").toLowerCase().split(/[^\p{L}\p{N}]+/u).filter(Boolean)
-    : [];
+  exactTerms = hasDiacritics(query) ? exactWords(query) : [];
   pending = results;
   list.replaceChildren();
   await showMore(mine);
@@ -155,41 +238,41 @@ async function run() {
       : "Không tìm thấy kết quả.";
 }
 
-/** Run searches one after another (the exact-diacritics switch is global). */
-function serially(task) {
-  const next = queue.then(task);
-  queue = next.catch(() => {});
-  return next;
-}
-
 /** Tell whether a query carries Vietnamese diacritics (tones, â ê ô ơ ư ă, đ). */
 export function hasDiacritics(query) {
   return fold(query) !== query.normalize("NFC").toLowerCase();
 }
 
 /** Search with the filters; return results (exact diacritics first) and filter counts. */
-async function searchAll(pagefind, query, active) {
-  const filters = (without) =>
-    Object.fromEntries(Object.entries(active).filter(([key]) => key !== without));
-  const search = (without) => pagefind.search(query || null, { filters: filters(without) });
-  const main = await search(null);
+async function searchAll(loaded, query, active) {
+  const only = query ? await trueShards(loaded, loaded.index, query, false) : null;
+  if (only && !only.length) {
+    return { results: [], counts: {}, totals: Object.fromEntries(FILTERS.map((k) => [k, 0])) };
+  }
+  const filters = (without, shards) => {
+    const chosen = Object.entries(active).filter(([key]) => key !== without);
+    if (shards) chosen.push([SHARD, { any: shards }]);
+    return Object.fromEntries(chosen);
+  };
+  const search = (index, without, shards = only) =>
+    index.search(query || null, { filters: filters(without, shards) });
+  const main = await search(loaded.index, null);
   let results = main.results;
   if (query && hasDiacritics(query)) {
     // Words typed with their marks rank first: "dục" before "Đức", "phần" before "phân".
-    await pagefind.options({ exactDiacritics: true });
-    try {
-      const exact = (await search(null)).results;
-      const ids = new Set(exact.map((result) => result.id));
-      results = [...exact, ...results.filter((result) => !ids.has(result.id))];
-    } finally {
-      await pagefind.options({ exactDiacritics: false });
-    }
+    const index = await exactIndex(loaded);
+    const exactOnly = await trueShards(loaded, index, query, true);
+    const found = new Set(results.map((result) => result.id));
+    const exact = exactOnly?.length === 0 ? [] : (await search(index, null, exactOnly)).results;
+    const ids = new Set(exact.filter((result) => found.has(result.id)).map((r) => r.id));
+    const first = results.filter((result) => ids.has(result.id));
+    results = [...first, ...results.filter((result) => !ids.has(result.id))];
   }
   // A chosen value's own filter is counted without it, so its neighbours keep counts.
   const counts = { ...main.filters };
   const totals = Object.fromEntries(FILTERS.map((key) => [key, main.results.length]));
   for (const key of Object.keys(active)) {
-    const other = await search(key);
+    const other = await search(loaded.index, key);
     counts[key] = other.filters[key] || {};
     totals[key] = other.results.length;
   }
