@@ -97,6 +97,14 @@ def test_the_pool_builds_the_one_process_site(tmp_path) -> None:
     assert pooled == [0, files, files]  # every file parsed ahead, taken once
     assert alone == [0, 0, 0]
     assert tree(tmp_path / "pool") == tree(tmp_path / "one")
+    # An incremental build reads from the content cache: no pool is started.
+    edited = content / "news" / "tin-3.md"
+    edited.write_text(edited.read_text("utf-8") + "\nThêm một câu.\n", "utf-8")
+    _, again = build(tmp_path, content, "pool", POOL)
+    assert again == [0, 0, 0]
+    assert "Thêm một câu" in (
+        tmp_path / "pool" / "tin-tuc" / "tin-3" / "index.html"
+    ).read_text("utf-8")
 
 
 def test_editor_errors_are_reported_as_in_one_process(tmp_path) -> None:
