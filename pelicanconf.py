@@ -35,6 +35,7 @@ THEME_STATIC_DIR = "theme"
 PLUGIN_PATHS = [str(ROOT / "plugins")]
 PLUGINS = [
     "frontmatter",
+    "readpool",  # parses the sources on every core on a full build
     "sections",
     "taxonomy",
     "sitefiles",

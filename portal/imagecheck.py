@@ -5,22 +5,32 @@ A source image must be a regular file no heavier than 25 MB, of an allowed forma
 decode in full (a truncated or corrupt file is caught). Every failure is a
 `BadImage` worded in Vietnamese; Pillow's own errors (its DecompressionBombError
 included) never escape.
+
+`verify` decodes a file's bytes once per build (a memo by path, size and time)
+and, once `keep_verdicts` names a folder, keeps the size of every good image by the
+SHA-256 of its bytes, so a later build with that folder does not decode it again.
+A bad image is never kept: it is checked again, giving the same error.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
+import PIL
 from PIL import Image
+
+from portal.files import write_atomic
 
 __all__ = [
     "ALLOWED_FORMATS",
     "BadImage",
     "MAX_IMAGE_BYTES",
     "MAX_IMAGE_PIXELS",
+    "keep_verdicts",
     "opened",
     "verify",
 ]
@@ -114,6 +124,77 @@ def verify(
     max_bytes: int = MAX_IMAGE_BYTES,
 ) -> tuple[int, int]:
     """Check an image in full as the build will use it; return its size."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return _verify(path, max_pixels, max_bytes)  # raises the usual BadImage
+    key = (
+        str(path),
+        stat.st_size,
+        stat.st_mtime_ns,
+        stat.st_ino,
+        max_pixels,
+        max_bytes,
+    )
+    verdict = _memo.get(key)
+    if verdict is None:
+        verdict = _memo[key] = _verdict(path, stat.st_size, max_pixels, max_bytes)
+    if isinstance(verdict, BadImage):
+        raise BadImage(verdict.message, verdict.fix)
+    return verdict
+
+
+def _verify(path: Path, max_pixels: int, max_bytes: int) -> tuple[int, int]:
+    """Open, check and decode an image in full; return its size."""
     with opened(path, max_pixels, max_bytes) as image:
         decode(image)
         return image.size
+
+
+# Verdicts of this build, by (path, size, mtime, inode, limits): a size or a BadImage.
+_memo: dict[tuple, tuple[int, int] | BadImage] = {}
+_store: Path | None = None  # good images' sizes by SHA-256, when kept between builds
+
+
+def keep_verdicts(folder: Path | None) -> None:
+    """Start a build: forget the memo and keep good verdicts in folder (None: don't)."""
+    global _store
+    _memo.clear()
+    _store = None if folder is None else folder / f"pillow-{PIL.__version__}"
+
+
+def _verdict(
+    path: Path, nbytes: int, max_pixels: int, max_bytes: int
+) -> tuple[int, int] | BadImage:
+    """Return an image's size, from the store when it has its bytes, or why it is bad."""
+    digest = _digest(path) if _store is not None and nbytes <= max_bytes else None
+    if digest is not None:
+        size = _stored(digest)
+        if size is not None and size[0] * size[1] <= max_pixels:
+            return size
+    try:
+        size = _verify(path, max_pixels, max_bytes)
+    except BadImage as error:
+        return error
+    if digest is not None:
+        with contextlib.suppress(OSError):
+            write_atomic(_store / digest, f"{size[0]} {size[1]}\n".encode())
+    return size
+
+
+def _digest(path: Path) -> str | None:
+    """Return the SHA-256 of a file's bytes in hex, or None when unreadable."""
+    try:
+        with path.open("rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError:
+        return None
+
+
+def _stored(digest: str) -> tuple[int, int] | None:
+    """Return the size kept for these bytes, or None."""
+    try:
+        width, height = (_store / digest).read_text().split()
+        return int(width), int(height)
+    except (OSError, ValueError):
+        return None

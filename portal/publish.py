@@ -2,7 +2,8 @@
 
 The production build (publishconf.py) runs into `output.staging/`, a copy of the
 current `output/` made with file times kept (so unchanged pages and their
-compressed copies are skipped), with its own cache (cache/publish, set in
+compressed copies are skipped; the compressed copies, which are only ever
+replaced, are hard links), with its own cache (cache/publish, set in
 publishconf.py). Only when the build succeeds is the staging folder swapped in (in
 one step on Linux, else by two renames); on any failure it is removed and `output/`
 is left exactly as it was.
@@ -24,13 +25,32 @@ AT_FDCWD = -100
 RENAME_EXCHANGE = 2
 
 
+# Files no writer ever writes into: plugins/assets writes its compressed copies
+# with portal.files.write_atomic (a new file renamed into place) and removes
+# orphans with unlink. Staged as hard links (about a third of the files at 5,000
+# items); every other file is copied, since Pelican and Pagefind may rewrite a
+# file in place, which would change output/ through a shared inode.
+LINKED_SUFFIXES = (".gz", ".br")
+
+
 def stage(output: Path, staging: Path) -> None:
     """Copy the current output into a fresh staging folder, keeping file times."""
     remove(staging)
     if output.is_dir():
-        shutil.copytree(output, staging, symlinks=True, copy_function=shutil.copy2)
+        shutil.copytree(output, staging, symlinks=True, copy_function=_stage_file)
     else:
         staging.mkdir(parents=True)
+
+
+def _stage_file(source: str, target: str) -> None:
+    """Link a file only ever replaced, copy any other (times kept either way)."""
+    if source.endswith(LINKED_SUFFIXES):
+        try:
+            os.link(source, target)
+            return
+        except OSError:
+            pass  # another file system, or too many links: copy it
+    shutil.copy2(source, target)
 
 
 def remove(path: Path) -> None:

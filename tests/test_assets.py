@@ -318,3 +318,37 @@ def test_a_copy_changed_within_the_racy_window_is_read_again(tmp_path, monkeypat
     assert sorted(read) == ["index.html", "nho.html"]  # both written just now
     data = page.read_bytes()
     assert gzip.decompress(page.with_name("index.html.gz").read_bytes()) == data
+
+
+def test_pages_compressed_while_rendering_give_the_one_process_bytes(
+    tmp_path, monkeypatch
+):
+    import assets.assets as plugin
+
+    one = get_options({"ASSETS": {"workers": 1, "brotli_quality": 5}})
+    count = 3 * plugin.CHUNK_MAX + 5
+    alone, warmed = tmp_path / "alone", tmp_path / "warmed"
+    _pages(alone, count)
+    _pages(warmed, count)
+    store = tmp_path / "cache" / plugin.CACHE_SUBDIR
+    codec = plugin.get_codec(one)
+    warmer = plugin.Warmer(codec, store / codec.tag(), 1, one)
+    for path in sorted(warmed.rglob("*")):  # as content_written sends them
+        warmer.add(str(path))
+    done = warmer.stop()
+    # Full chunks only, at most two waiting: the rest is left to compress_tree.
+    assert plugin.CHUNK_MAX <= done <= count - 5
+    assert len(list(store.rglob("*.br"))) == done
+    assert not list(warmed.rglob("*.gz"))  # the output is left to compress_tree
+    assert compress_tree(alone, one) == (count, 0)
+    calls = []
+    real = plugin.Codec.compress
+
+    def counting(self, suffix, data):
+        calls.append(suffix)
+        return real(self, suffix, data)
+
+    monkeypatch.setattr(plugin.Codec, "compress", counting)
+    assert compress_tree(warmed, one, store) == (count, 0)
+    assert len(calls) == 2 * (count - done)  # only what the store did not hold
+    assert _tree(warmed) == _tree(alone)

@@ -71,6 +71,26 @@ def test_failure_after_pages_are_written_keeps_the_old_output(published):
     assert not (published.root / "output.staging").exists()
 
 
+def test_a_failure_after_compression_and_search_keeps_the_old_output(published):
+    """The staged copy shares the compressed copies' files: the build replaces them."""
+    output = published.output
+    page = output / "mo-hinh" / "cho-nhua" / "index.html"
+    before = snapshot(output)
+    assert f"{page.relative_to(output)}.br" in before
+    edited = model().replace("Nội dung.", "Nội dung đã sửa, dài hơn trước. " * 40)
+    published.write("models/cho-nhua.md", edited)
+    # The marker is written last of all, after compression and the search index.
+    result = publish(published, 'DEPLOY_MARKER={"text": ""}')
+    assert result.returncode != 0
+    assert "DEPLOY_MARKER['text'] must be a non-empty string" in result.stderr
+    assert "được giữ nguyên" in result.stderr
+    assert snapshot(output) == before
+    assert publish(published).returncode == 0  # the same edit, published
+    assert "dài hơn trước" in gzip.decompress(Path(f"{page}.gz").read_bytes()).decode(
+        "utf-8"
+    )
+
+
 def test_successful_publish_swaps_in_the_new_site(published):
     published.write("models/moi.md", model(title="Mô hình mới"))
     result = publish(published)

@@ -15,6 +15,7 @@ without a store (tests/test_assets.py compares).
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import json
@@ -26,7 +27,7 @@ import stat
 import time
 import zlib
 from collections.abc import Mapping
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -519,8 +520,104 @@ def compress_tree(
     return written, len(texts) - written
 
 
+# Compressing pages into the store while Pelican is still rendering.
+
+
+def _warm_chunk(job: tuple[list[str], Codec, str, int]) -> int:
+    """Put a chunk of files' compressed bytes in the store; return how many."""
+    paths, codec, store, min_size = job
+    done = 0
+    for path in paths:
+        with contextlib.suppress(OSError):  # gone or replaced: compress_tree decides
+            data = Path(path).read_bytes()
+            if len(data) >= min_size:
+                packed_copies(data, codec, Path(store))
+                done += 1
+    return done
+
+
+class Warmer:
+    """Fill the store from the pages Pelican writes, on the cores it leaves idle.
+
+    Only the store is written (by the SHA-256 of the bytes read), never the output:
+    compress_tree then finds most pages' copies there. At most two chunks per
+    worker wait in the queue; pages beyond that are left to compress_tree.
+    """
+
+    def __init__(
+        self, codec: Codec, store: Path, workers: int, options: Mapping
+    ) -> None:
+        self.codec, self.store, self.workers = codec, str(store), workers
+        self.suffixes = options["compressed_suffixes"]
+        self.min_size = options["min_size"]
+        self.pool: ProcessPoolExecutor | None = None
+        self.batch: list[str] = []
+        self.futures: list[Future] = []
+
+    def add(self, path: str) -> None:
+        """Queue a written page; send a full batch to a worker if it is free enough."""
+        if not path.lower().endswith(self.suffixes):
+            return
+        self.batch.append(path)
+        if len(self.batch) < CHUNK_MAX:
+            return
+        batch, self.batch = self.batch, []
+        self.futures = [f for f in self.futures if not f.done()]
+        if len(self.futures) >= 2 * self.workers:
+            return  # the workers are behind: compress_tree does these
+        if self.pool is None:
+            self.pool = ProcessPoolExecutor(
+                self.workers, mp_context=get_context("fork")
+            )
+        job = (batch, self.codec, self.store, self.min_size)
+        self.futures.append(self.pool.submit(_warm_chunk, job))
+
+    def stop(self) -> int:
+        """Drop what waits, wait for what runs; return how many pages were done."""
+        if self.pool is None:
+            return 0
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        return sum(f.result() for f in self.futures if not f.cancelled())
+
+
+_warmer: Warmer | None = None
+
+
+def start_warming(generators) -> None:
+    """Start compressing pages as they are written, when the store is in use."""
+    global _warmer
+    stop_warming()
+    settings = generators[0].settings
+    options = get_options(settings)
+    spare = worker_count(options) - 1  # the build process renders on one core
+    if (
+        options["compress"]
+        and options["cache"]
+        and settings.get("CACHE_PATH")
+        and spare >= 1
+    ):
+        codec = get_codec(options)
+        store = Path(settings["CACHE_PATH"]) / CACHE_SUBDIR / codec.tag()
+        _warmer = Warmer(codec, store, spare, options)
+
+
+def warm_page(path: str, **_kwargs: Any) -> None:
+    """Queue a page Pelican just wrote for compression into the store."""
+    if _warmer is not None:
+        _warmer.add(path)
+
+
+def stop_warming() -> int:
+    """Stop the background compression; return how many pages it did."""
+    global _warmer
+    warmer, _warmer = _warmer, None
+    return 0 if warmer is None else warmer.stop()
+
+
 def finish(pelican) -> None:
     """Write the hashed theme files, then pre-compress the site."""
+    warmed = stop_warming()
+    log.debug("%s: %s pages compressed while rendering", PREFIX, warmed)
     options = get_options(pelican.settings)
     output = Path(pelican.output_path)
     copies = write_hashed_copies(pelican.settings, output, options)
@@ -551,4 +648,6 @@ def register() -> None:
     """Connect the plugin to Pelican's signals."""
     signals.initialized.connect(check_settings)
     signals.generator_init.connect(install_filter)
+    signals.all_generators_finalized.connect(start_warming)
+    signals.content_written.connect(warm_page)
     signals.finalized.connect(finish)

@@ -19,7 +19,7 @@ from pelican.readers import BaseReader
 from pelican.urlwrappers import Author, Category, Tag
 from pelican.utils import SafeDatetime
 
-from portal import imagecheck, vocab
+from portal import imagecheck, readpool, vocab
 from portal.attachments import check_attachments
 from portal.check import unread_files
 from portal.files import write_atomic
@@ -143,17 +143,25 @@ class FrontMatterReader(BaseReader):
 
     def read(self, source_path: str) -> tuple[str, dict[str, Any]]:
         """Parse and check one file; refuse it, with its problems, if it has errors."""
+        # Parsed ahead by the readpool plugin on a full build, else here.
+        item, html = readpool.take(source_path) or self.parse(source_path)
+        if not item.ok:
+            self.refused.append(item)
+            raise FileRefused(f"{PREFIX}: {item.path} có lỗi (xem bên dưới)")
+        return html, self._metadata(item)
+
+    def parse(self, source_path: str) -> tuple[Item, str | None]:
+        """Parse and check one file; return it checked, and its HTML if it has no error."""
         path = Path(source_path)
         relative = path.relative_to(self.content_root).as_posix()
         display = path.relative_to(self.content_root.parent).as_posix()
         doc = parse_file(path, display, self.options["limits"], self.content_root)
         item = check_document(doc, kind_of(relative) or "page", self.context)
         if not item.ok:
-            self.refused.append(item)
-            raise FileRefused(f"{PREFIX}: {display} có lỗi (xem bên dưới)")
+            return item, None
         html, removals = self._to_html(doc)
         item.problems += removals
-        return html, self._metadata(item)
+        return item, html
 
     def _to_html(self, doc: Document) -> tuple[str, list[Problem]]:
         """Convert a body to clean HTML; return it and a warning per removal."""
@@ -232,6 +240,7 @@ def start_reading(pelican) -> list:
         vocab.from_settings(pelican.settings)
     except vocab.VocabularyError as error:
         raise ContentError(f"{PREFIX}: {error}") from None
+    imagecheck.keep_verdicts(Path(pelican.settings["CACHE_PATH"]) / "imagecheck")
     _counter.count = 0
     logging.getLogger("pelican").addHandler(_counter)
     return []

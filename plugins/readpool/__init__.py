@@ -1,0 +1,1 @@
+from .readpool import *  # noqa: F403
