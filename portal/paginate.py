@@ -4,12 +4,13 @@ Items come newest first. The list's own URL (page 1 for the reader) shows the
 newest `per_page` items. The older items are cut into pages from the OLDEST
 one: the oldest `per_page` items are always at `<url>2/`, the next ones at
 `<url>3/`, and so on; only the newest of these pages may be partly filled. So
-adding an item changes page 1 and that newest older page only (and every
-page's navigation once every `per_page` additions, when a page is added),
-instead of shifting every page by one item (about 900 list pages at 5,000
-items). For the reader, pages are numbered newest first (`items_page.number`:
-1 is the list's URL), so a URL's number and its page number differ once there
-are more than two pages; `items_page_urls` lists the URLs in reading order.
+adding an item changes page 1 and that newest older page only (and, once every
+`per_page` additions, the page before the one it opens), instead of shifting
+every page by one item (about 900 list pages at 5,000 items). `items_page.number`
+counts pages newest first (1 is the list's URL); it changes on every older page
+when a page is added, so the theme never shows it: a page is named by the dates
+of its items and linked to its neighbours, the newest and the oldest page
+(`items_first_page`, `items_oldest_page`), never to every page by number.
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ class ListPage:
     save_as: str
     object_list: list
 
+    @property
+    def is_first(self) -> bool:
+        """Return whether this is the list's own URL (its newest items)."""
+        return self.number == 1
+
 
 @dataclass(frozen=True, eq=False)
 class Pagination:
@@ -38,6 +44,11 @@ class Pagination:
 
     num_pages: int
     count: int
+
+    @property
+    def has_other_pages(self) -> bool:
+        """Return whether the list has more than one page (read instead of num_pages)."""
+        return self.num_pages > 1
 
 
 def paginate(items: Sequence, per_page: int, url: str, save_as: str) -> list[ListPage]:
@@ -73,9 +84,18 @@ def write_paginated(
     items: Sequence,
     per_page: int,
     relative_urls: bool = False,
+    first_page_only: Mapping[str, Any] | None = None,
     **kwargs: Any,
 ) -> int:
-    """Write items (newest first) in pages, older ones fixed; return the count."""
+    """Write items (newest first) in pages, older ones fixed; return the count.
+
+    `first_page_only` values reach the first page only (the older pages get
+    None): what changes with additions elsewhere, such as the neighbouring
+    terms, must not reach the older pages, which Jinja reads in full even
+    where the template would not show it.
+    """
+    first_page_only = dict(first_page_only or {})
+    blank = dict.fromkeys(first_page_only)
     pages = paginate(items, per_page, url, save_as)
     paginator = Pagination(len(pages), len(items))
     page_urls = [page.url for page in pages]  # plain strings: templates call nothing
@@ -91,6 +111,9 @@ def write_paginated(
             items_previous_page=pages[index - 1] if index > 0 else None,
             items_next_page=pages[index + 1] if index + 1 < len(pages) else None,
             items_page_urls=page_urls,
+            items_first_page=pages[0],
+            items_oldest_page=pages[-1],
             **kwargs,
+            **(first_page_only if index == 0 else blank),
         )
     return len(pages)

@@ -319,3 +319,40 @@ def test_the_build_date_is_an_input_when_the_output_depends_on_it(
         assert report["reason"] == "the build date changed (2026-03-01 → 2026-03-02)"
     else:
         assert report.get("nothing_changed") is True
+
+
+def test_an_addition_renders_few_list_pages_even_when_it_opens_a_page_and_a_year(
+    site: Site,
+) -> None:
+    """Add the newest model when its lists are full and its year is new: few pages change."""
+    from pelicanconf import TAXONOMIES
+
+    small = {
+        "SECTIONS": {"models": {"per_page": 2}, "news": {"per_page": 2}},
+        "TAXONOMIES": {
+            name: {**options, "per_page": 2} for name, options in TAXONOMIES.items()
+        },
+        **SEARCH_OFF,
+    }
+    for day in range(1, 9):  # 10 models: every list of two is full
+        site.write(
+            f"models/mo-hinh-{day}.md",
+            model(title=f"Mô hình số {day}", year=2023, date=f"2023-03-0{day}"),
+        )
+    ok(site.build(**small))
+    site.write(
+        "models/mo-hinh-moi.md",
+        model(title="Mô hình mới nhất", year=2024, date="2024-01-02"),
+    )
+    ok(site.build(**small))
+    rendered = site.report()["rendered"]
+    lists = {}
+    for rel in rendered:
+        parts = rel.split("/")
+        if len(parts) >= 3 and parts[-2].isdigit() and int(parts[-2]) < 1000:
+            lists.setdefault("/".join(parts[:-2]), []).append(rel)
+    # Per list: the page the addition opens and the one before it, at most; the
+    # year 2023's older pages keep their bytes although the year 2024 appeared.
+    assert all(len(pages) <= 2 for pages in lists.values()), lists
+    assert not [rel for rel in rendered if rel.startswith("nam/2023/")][1:], rendered
+    assert_clean(site, **small)

@@ -12,8 +12,8 @@ from sections.sections import (
     SectionsGenerator,
     buckets,
     get_options,
+    neighbours_in,
     neighbours_of,
-    others_of,
     related_of,
 )
 from sitefiles.sitefiles import OptionsError as SiteFilesOptionsError
@@ -29,12 +29,28 @@ def _item(name: str, field: str, locality: str, day: int) -> SimpleNamespace:
     )
 
 
-def test_others_are_newest_first_and_never_the_item_itself():
+def test_neighbours_in_a_group_are_older_first_and_never_the_item_itself():
     items = [_item(str(n), "f", "l", 28 - n) for n in range(10)]
-    assert others_of(items[0], items, 3) == items[1:4]
-    assert others_of(items[2], items, 3) == [items[0], items[1], items[3]]
-    assert others_of(items[2], items, 0) == []
-    assert others_of(items[0], items[:1], 5) == []
+    assert neighbours_in(items[0], items, 3, {}) == items[1:4]
+    assert neighbours_in(items[2], items, 3, {}) == items[3:6]
+    assert neighbours_in(items[8], items, 3, {}) == [items[6], items[7], items[9]]
+    assert neighbours_in(items[2], items, 0, {}) == []
+    assert neighbours_in(items[0], items[:1], 5, {}) == []
+
+
+@pytest.mark.parametrize("limit", [1, 3, 6])
+def test_adding_the_newest_item_changes_few_related_lists(limit):
+    """The related lists are neighbours too: an addition reaches only the newest few."""
+    items = [_item(str(n), "f", "l" if n % 2 else "m", 29 - n) for n in range(29)]
+    section = {"others": 0, "related": limit, "related_by": ("field", "locality")}
+    SectionsGenerator.link_items(None, items, section)
+    before = {item.title: [o.title for o in item.related] for item in items}
+    newest = _item("new", "f", "l", 30)
+    SectionsGenerator.link_items(None, [newest, *items], section)
+    after = {item.title: [o.title for o in item.related] for item in items}
+    changed = [title for title in before if before[title] != after[title]]
+    assert len(changed) <= limit, changed  # with the old "newest of the group": 29
+    assert all(item not in item.related for item in items)
 
 
 def test_others_are_the_older_neighbours_completed_by_newer_ones():

@@ -4,7 +4,9 @@ It also puts `models` and `news` (newest first) in the shared context for the
 home page and every template, gives each item its `others` ("Các tin khác": the
 items of its section published just before it, its older neighbours, newest
 first; the oldest items are completed with the nearest newer ones) and `related` (items sharing a field or a
-locality), and writes an Atom feed per section when the build writes feeds.
+locality, chosen the same way among them: so adding the newest item changes the
+lists of a few items, not of every item sharing its field), and writes an Atom
+feed per section when the build writes feeds.
 """
 
 from __future__ import annotations
@@ -107,9 +109,17 @@ def neighbours_of(index: int, items: Sequence, limit: int) -> list:
     return newer + older
 
 
-def others_of(item, items: Sequence, limit: int) -> list:
-    """Return up to `limit` of `items` (newest first), never `item` itself."""
-    return [other for other in items[: limit + 1] if other is not item][:limit]
+def neighbours_in(item, group: Sequence, limit: int, positions: dict) -> list:
+    """Return the `limit` items of a group (newest first) published just before item.
+
+    `positions` memoises each group's index of items (one dict per build).
+    """
+    index = positions.get(id(group))
+    if index is None:
+        index = positions[id(group)] = {id(other): i for i, other in enumerate(group)}
+    if id(item) not in index:
+        return list(group[:limit])
+    return neighbours_of(index[id(item)], group, limit)
 
 
 def buckets(items: Sequence, attributes: Sequence[str]) -> dict[tuple, list]:
@@ -125,17 +135,31 @@ def buckets(items: Sequence, attributes: Sequence[str]) -> dict[tuple, list]:
     return grouped
 
 
-def related_of(item, grouped: Mapping[tuple, list], attributes, limit: int) -> list:
-    """Return up to `limit` items sharing all `attributes`, then any one, newest first."""
+def related_of(
+    item,
+    grouped: Mapping[tuple, list],
+    attributes,
+    limit: int,
+    positions: dict | None = None,
+) -> list:
+    """Return up to `limit` items sharing all `attributes`, then any one, newest first.
+
+    Among each group the items published just before `item` are chosen (as for
+    "Các tin khác"), so adding the newest item changes few other items' lists.
+    """
     attributes = tuple(attributes)
+    positions = {} if positions is None else positions
     if not attributes or not limit:
         return []
     values = tuple(getattr(item, attribute, None) for attribute in attributes)
-    chosen = others_of(item, grouped.get((attributes, values), ()), limit)
+    chosen = neighbours_in(
+        item, grouped.get((attributes, values), ()), limit, positions
+    )
     seen = {id(other) for other in chosen}
     rest: list = []
     for attribute, value in zip(attributes, values, strict=True):
-        for other in others_of(item, grouped.get((attribute, value), ()), limit):
+        group = grouped.get((attribute, value), ())
+        for other in neighbours_in(item, group, limit, positions):
             if id(other) not in seen:
                 seen.add(id(other))
                 rest.append(other)
@@ -159,11 +183,12 @@ class SectionsGenerator(Generator):
     def link_items(self, items: list, section: Mapping[str, Any]) -> None:
         """Give every item its `others` and `related` lists, in O(items)."""
         grouped = buckets(items, section["related_by"])
+        positions: dict = {}
         limit = section["others"]
         for index, item in enumerate(items):
             item.others = neighbours_of(index, items, limit) if limit else []
             item.related = related_of(
-                item, grouped, section["related_by"], section["related"]
+                item, grouped, section["related_by"], section["related"], positions
             )
 
     def generate_output(self, writer) -> None:

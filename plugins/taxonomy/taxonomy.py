@@ -500,8 +500,7 @@ class TaxonomyGenerator(Generator):
             taxonomy=taxonomy,
             term=term,
             breadcrumbs=taxonomy.crumbs(term),
-            previous_term=previous,
-            next_term=following,
+            first_page_only={"previous_term": previous, "next_term": following},
             page_name=term.url.rstrip("/"),
         )
 
