@@ -17,6 +17,8 @@ OUTPUT_DEV := output-dev
 HOST ?= 127.0.0.1
 PORT ?= 8000
 COUNTER_PORT ?= 8787
+# CI: PUBLISHOPTS=--reuse-output builds on the restored output/ instead of a copy (portal/publish.py).
+PUBLISHOPTS ?=
 SERVE_COUNTER_URL ?= http://$(HOST):$(COUNTER_PORT)
 
 .PHONY: help venv html serve devserver publish deploy check test lint format clean test-deps \
@@ -62,7 +64,7 @@ devserver: $(STAMP)
 	$(PELICAN) $(CONTENT) -o $(OUTPUT_DEV) -s devconf.py $(PELICANOPTS) --autoreload --listen --bind $(HOST) --port $(PORT)
 
 publish: $(STAMP)
-	$(BIN)/python -m portal.publish --content $(CONTENT) --output $(OUTPUT) -s publishconf.py
+	$(BIN)/python -m portal.publish --content $(CONTENT) --output $(OUTPUT) -s publishconf.py $(PUBLISHOPTS)
 
 deploy: publish
 	bash scripts/deploy.sh $(OUTPUT)

@@ -913,7 +913,15 @@ def publish_rows(
     production settings, compression and search index included.
     """
 
-    def command(name: str, cache: str, out: str) -> list[str]:
+    def restored(out: Path) -> Callable[[], None]:
+        """Leave only output/ beside the cache, as the workflow's cache restores them."""
+
+        def step() -> None:
+            shutil.rmtree(out.with_name(out.name + ".staging"), ignore_errors=True)
+
+        return step
+
+    def command(name: str, cache: str, out: str, reuse: bool = False) -> list[str]:
         conf = work / f"{name}.py"
         conf.write_text(
             PUBLISH_SETTINGS.format(
@@ -937,6 +945,7 @@ def publish_rows(
             str(work / out),
             "-s",
             str(conf),
+            *(["--reuse-output"] if reuse else []),  # as the workflow runs it
             "--",
             "--log-handler",
             "rich",
@@ -958,8 +967,8 @@ def publish_rows(
     return [
         Row(
             PUBLISH_CI,
-            command("publish_ci", "cache-publish-ci", ci.name),
-            edit,
+            command("publish_ci", "cache-publish-ci", ci.name, reuse=True),
+            then(restored(ci), edit),
             ci,
             warm=True,
             report=work / "cache-publish-ci" / REPORT,

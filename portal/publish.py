@@ -1,12 +1,23 @@
 """Publish the site without ever shipping half of it: `python -m portal.publish`.
 
-The production build (publishconf.py) runs into `output.staging/`, a copy of the
-current `output/` made with file times kept (so unchanged pages and their
-compressed copies are skipped; the compressed copies, which are only ever
-replaced, are hard links), with its own cache (cache/publish, set in
-publishconf.py). Only when the build succeeds is the staging folder swapped in (in
-one step on Linux, else by two renames); on any failure it is removed and `output/`
-is left exactly as it was.
+The production build (publishconf.py) runs into `output.staging/`, with its own
+cache (cache/publish, set in publishconf.py). Only when the build succeeds is
+the staging folder swapped in (in one step on Linux, else by two renames); on
+any failure `output/` is left exactly as it was.
+
+The folders are double-buffered: after a swap, the previous site stays in
+`output.staging/` and the next publish builds into it, instead of copying the
+whole site first (37,572 files at 5,000 items: 10-30 s). That folder holds the
+site as it was one publish ago; the build checks it against the record of its
+last build like any output folder (plugins/incremental/record.py: a file the
+record does not vouch for is removed, a missing or changed one written again),
+so only what changed in the last two publishes is rendered again and the result
+is byte-identical to a clean build. Only when there is no staging folder is one
+made, as a copy of `output/` with file times kept (the compressed copies, which
+are only ever replaced, as hard links); with `--reuse-output` (CI, where output/
+is the last site restored from a cache and served by nobody: `make publish
+PUBLISHOPTS=--reuse-output` in .github/workflows/site.yml) output/ is moved there
+instead.
 """
 
 from __future__ import annotations
@@ -33,10 +44,18 @@ RENAME_EXCHANGE = 2
 LINKED_SUFFIXES = (".gz", ".br")
 
 
-def stage(output: Path, staging: Path) -> None:
-    """Copy the current output into a fresh staging folder, keeping file times."""
+def stage(output: Path, staging: Path, reuse_output: bool = False) -> None:
+    """Prepare the staging folder: the one the last swap left, else a copy of output.
+
+    With `reuse_output` (CI: output/ is a copy restored from a cache, served by
+    nobody), output/ itself is moved there instead of copied.
+    """
+    if staging.is_dir() and not staging.is_symlink():
+        return  # the site before the last publish: the build's record check fixes it
     remove(staging)
-    if output.is_dir():
+    if reuse_output and output.is_dir() and not output.is_symlink():
+        output.rename(staging)
+    elif output.is_dir():
         shutil.copytree(output, staging, symlinks=True, copy_function=_stage_file)
     else:
         staging.mkdir(parents=True)
@@ -81,10 +100,9 @@ def exchange(first: Path, second: Path) -> bool:
 
 
 def swap(staging: Path, output: Path) -> None:
-    """Put the staging folder in place of the output, keeping the old one until done."""
+    """Put the staging folder in place of the output; the old site becomes staging."""
     if output.is_dir() and exchange(staging, output):
-        remove(staging)  # it now holds the previous site
-        return
+        return  # staging now holds the previous site: the next publish builds there
     old = output.with_name(output.name + ".old")
     remove(old)
     if output.exists():
@@ -95,7 +113,8 @@ def swap(staging: Path, output: Path) -> None:
         if old.exists():
             old.rename(output)
         raise
-    remove(old)
+    if old.exists():
+        old.rename(staging)
 
 
 def publish(
@@ -103,17 +122,19 @@ def publish(
     output: Path,
     settings: Path,
     extra: Sequence[str] = (),
+    reuse_output: bool = False,
 ) -> int:
     """Build into a staging copy and swap it in only on success; return the status."""
     staging = output.with_name(output.name + ".staging")
     # The build's files for nginx (portal.serverfiles) land beside the staging
     # folder; they are moved beside the output with it.
     staging_server = staging.with_name(staging.name + "-server")
-    stage(output, staging)
+    stage(output, staging, reuse_output)
     remove(staging_server)
     status = build(content, staging, settings, extra)
     if status != 0:
-        remove(staging)
+        # The staging folder is kept: the record of the last successful build
+        # still describes it, so the next build removes what this one left.
         remove(staging_server)
         print(
             f"LỖI Xuất bản thất bại (mã {status}); trang đang chạy trong "
@@ -139,11 +160,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", default="output", type=Path)
     parser.add_argument("-s", "--settings", default="publishconf.py", type=Path)
     parser.add_argument(
+        "--reuse-output",
+        action="store_true",
+        help="CI: output/ là bản khôi phục từ cache, không ai phục vụ; dựng thẳng trên"
+        " nó thay vì chép (lỗi thì không còn output/)",
+    )
+    parser.add_argument(
         "extra", nargs=argparse.REMAINDER, help="thêm tham số cho pelican, sau --"
     )
     args = parser.parse_args(argv)
     extra = args.extra[1:] if args.extra[:1] == ["--"] else args.extra
-    return publish(args.content, args.output, args.settings, extra)
+    return publish(args.content, args.output, args.settings, extra, args.reuse_output)
 
 
 if __name__ == "__main__":

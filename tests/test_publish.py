@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -54,7 +55,6 @@ def test_failed_publish_keeps_the_old_output_byte_for_byte(published):
     assert "được giữ nguyên" in result.stderr
     assert "Traceback" not in result.stderr
     assert snapshot(published.output) == before
-    assert not (published.root / "output.staging").exists()
     assert not (published.root / "output.old").exists()
 
 
@@ -68,7 +68,6 @@ def test_failure_after_pages_are_written_keeps_the_old_output(published):
     assert result.returncode != 0
     assert "được giữ nguyên" in result.stderr
     assert snapshot(published.output) == before
-    assert not (published.root / "output.staging").exists()
 
 
 def test_a_failure_after_compression_and_search_keeps_the_old_output(published):
@@ -96,9 +95,11 @@ def test_successful_publish_swaps_in_the_new_site(published):
     result = publish(published)
     assert result.returncode == 0, result.stderr
     assert "Mô hình mới" in published.page("mo-hinh/moi/")
-    assert not {"output.staging", "output.old"} & {
-        p.name for p in published.root.iterdir()
-    }
+    assert "output.old" not in {p.name for p in published.root.iterdir()}
+    # The previous site stays as the next publish's staging folder.
+    staging = published.root / "output.staging"
+    assert (staging / "mo-hinh" / "cho-nhua" / "index.html").is_file()
+    assert not (staging / "mo-hinh" / "moi").exists()
 
 
 def test_unchanged_files_keep_their_times(published):
@@ -149,4 +150,55 @@ def test_swap_puts_the_new_site_in_place(tmp_path, monkeypatch, one_step):
         (folder / "index.html").write_text(text, "utf-8")
     module.swap(staging, output)
     assert (output / "index.html").read_text("utf-8") == "mới"
-    assert [p.name for p in tmp_path.iterdir()] == ["output"]
+    assert (staging / "index.html").read_text("utf-8") == "cũ"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["output", "output.staging"]
+
+
+def test_a_staging_folder_left_behind_or_tampered_with_gives_a_clean_build(
+    published, tmp_path
+):
+    """Double-buffered: the next publish builds into the site before the last one."""
+    published.write("models/moi.md", model(title="Mô hình mới"))
+    assert publish(published).returncode == 0
+    staging = published.root / "output.staging"
+    assert not (staging / "mo-hinh" / "moi").exists()  # one publish behind
+    # Whatever happened to the staging folder since, the record check undoes it.
+    (staging / "la.html").write_text("không phải của bản dựng", "utf-8")
+    (staging / "index.html").write_text("sửa tay", "utf-8")
+    (staging / "mo-hinh" / "cho-nhua" / "index.html").unlink()
+    published.write("models/cho-nhua.md", model().replace("Nội dung.", "Đã sửa."))
+    assert publish(published).returncode == 0
+    clean = published.root / "clean"
+    command = [sys.executable, "-m", "portal.publish", "--content", "content"]
+    command += ["--output", "clean", "-s", str(ROOT / "publishconf.py"), "--"]
+    command += ["-e", f"CACHE_PATH={json.dumps(str(tmp_path / 'clean-cache'))}"]
+    result = subprocess.run(
+        command, cwd=published.root, capture_output=True, text=True, env=_env()
+    )
+    assert result.returncode == 0, result.stderr
+    skip = "pagefind/"  # Pagefind's own byte order varies (docs/INCREMENTAL.md)
+    got = {
+        k: v for k, v in snapshot(published.output).items() if not k.startswith(skip)
+    }
+    want = {k: v for k, v in snapshot(clean).items() if not k.startswith(skip)}
+    assert (sorted(set(got) - set(want)), sorted(set(want) - set(got))) == ([], [])
+    assert [name for name in got if got[name] != want[name]] == []
+
+
+def test_reuse_output_builds_on_the_restored_site_without_a_copy(published):
+    """CI (`--reuse-output`): output/ is moved to staging, rebuilt, swapped back."""
+    output, staging = published.output, published.root / "output.staging"
+    shutil.rmtree(staging, ignore_errors=True)  # a fresh runner: the cache has output/
+    page = output / "mo-hinh" / "cho-nhua" / "index.html"
+    inode = page.stat().st_ino
+    published.write("models/moi.md", model(title="Mô hình mới"))
+    command = [sys.executable, "-m", "portal.publish", "--content", "content"]
+    command += ["--output", "output", "-s", str(ROOT / "publishconf.py")]
+    command += ["--reuse-output", "--"]
+    command += ["-e", f"CACHE_PATH={json.dumps(str(published.root / 'cache'))}"]
+    result = subprocess.run(
+        command, cwd=published.root, capture_output=True, text=True, env=_env()
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Mô hình mới" in published.page("mo-hinh/moi/")
+    assert page.stat().st_ino == inode  # the same file: moved and kept, not copied

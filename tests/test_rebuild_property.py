@@ -131,8 +131,8 @@ class World:
             conf = read_settings(str(ROOT / CONFS[profile]), override=overrides)
             Pelican(conf).run()
         except (Exception, SystemExit) as error:  # the build's failure
-            if profile == "publish":
-                publish.remove(target)
+            if profile == "publish":  # as portal.publish: staging kept, output not
+                pass
             return Result(1, f"{type(error).__name__}: {error}")
         finally:
             for key, value in saved.items():

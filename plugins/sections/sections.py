@@ -177,6 +177,8 @@ class SectionsGenerator(Generator):
         for name, section in self.options.items():
             items = newest_first([a for a in articles if a.type == section["type"]])
             self.context[name] = items
+            if not items:  # an empty feed would be dated by the clock: none at all
+                section["feed_url"] = None
             self.link_items(items, section)
         self.context["sections"] = self.options
 
