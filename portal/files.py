@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
-__all__ = ["write_atomic"]
+__all__ = ["link_or_copy", "write_atomic"]
 
 
 def _umask() -> int:
@@ -33,3 +34,15 @@ def write_atomic(path: str | os.PathLike, data: bytes, mode: int | None = None) 
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def link_or_copy(source: str | os.PathLike, target: str | os.PathLike) -> None:
+    """Hard-link a file that is only ever replaced, never written into; else copy it.
+
+    The target shares the source's bytes and time; a copy (another file system)
+    keeps the time too.
+    """
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)

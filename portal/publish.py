@@ -31,6 +31,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from portal.files import link_or_copy
+
 # Linux renameat2(2): swap two paths atomically (no moment without an output/).
 AT_FDCWD = -100
 RENAME_EXCHANGE = 2
@@ -64,12 +66,9 @@ def stage(output: Path, staging: Path, reuse_output: bool = False) -> None:
 def _stage_file(source: str, target: str) -> None:
     """Link a file only ever replaced, copy any other (times kept either way)."""
     if source.endswith(LINKED_SUFFIXES):
-        try:
-            os.link(source, target)
-            return
-        except OSError:
-            pass  # another file system, or too many links: copy it
-    shutil.copy2(source, target)
+        link_or_copy(source, target)
+    else:
+        shutil.copy2(source, target)
 
 
 def remove(path: Path) -> None:

@@ -6,6 +6,7 @@ import functools
 import gzip
 import json
 import logging
+import os
 import re
 import shutil
 import threading
@@ -582,3 +583,28 @@ def test_one_edited_page_indexes_its_shard_again_and_no_stale_shard_survives(
         not list(shrunk.glob("shard-*"))
         and len(list((cache / "pagefind").iterdir())) == 1
     )
+
+
+def test_indexed_pages_are_read_again_only_when_their_stamps_change(tmp_path):
+    """The notes under CACHE_PATH spare reading unchanged pages, never a changed one."""
+    from search_index.search_index import indexed_pages
+
+    output, notes = tmp_path / "output", tmp_path / "cache" / "notes.json"
+    page = output / "tin-tuc" / "a" / "index.html"
+    page.parent.mkdir(parents=True)
+    notes.parent.mkdir()
+    body = "<article data-pagefind-body>{}</article>"
+    page.write_text(body.format("một"), "utf-8")
+    (output / "index.html").write_text("<p>danh sách</p>", "utf-8")
+    first = indexed_pages(output, output / "pagefind", notes)
+    assert [p.name for p in first] == ["tin-tuc/a/index.html"]
+    os.utime(page, ns=(1, 1_000_000_000))  # old enough not to be racy
+    os.utime(output / "index.html", ns=(1, 1_000_000_000))
+    indexed_pages(output, output / "pagefind", notes)  # notes these stamps
+    page.write_text(body.format("hai"), "utf-8")  # same size, new bytes
+    os.utime(page, ns=(1, 2_000_000_000))
+    (output / "index.html").write_text(body.format("ba!"), "utf-8")
+    os.utime(output / "index.html", ns=(1, 1_000_000_000))  # size changed too
+    again = indexed_pages(output, output / "pagefind", notes)
+    assert [p.name for p in again] == ["index.html", "tin-tuc/a/index.html"]
+    assert again[1].digest != first[0].digest

@@ -31,8 +31,9 @@ from pelican import signals
 from pelican.generators import Generator
 
 from portal import outputs
-from portal.files import write_atomic
+from portal.files import link_or_copy, write_atomic
 from portal.options import merge_options
+from portal.stamps import vouches
 from portal.text import fold, nfc
 
 __all__ = [
@@ -67,6 +68,7 @@ CACHE_SUBDIR = "pagefind"
 SHARDS_FILE = "shards.json"  # the merged shards' folders, read by search.js
 # What a merged shard needs (pagefind.js, its worker and WebAssembly come from the first).
 MERGED = {"pagefind-entry.json", "index", "filter", "fragment"}
+PAGES_NOTES = "pagefind-pages.json"  # under CACHE_PATH: pages with a search body
 BODY = re.compile(rb"<[A-Za-z][^<>]*\sdata-pagefind-body[\s=/>]")
 _WORD = re.compile(r"\w+", re.UNICODE)
 POLL = 0.02  # seconds between two looks at a running Pagefind
@@ -254,17 +256,51 @@ def run_pagefind(site: str | Path, target: str | Path, options: Mapping) -> Usag
     return usage._replace(seconds=time.perf_counter() - started)
 
 
-def indexed_pages(output: Path, bundle: Path) -> list[Page]:
-    """Return every page of the output that has a search body, with its SHA-256."""
+def indexed_pages(output: Path, bundle: Path, known: Path | None = None) -> list[Page]:
+    """Return every page of the output that has a search body, with its SHA-256.
+
+    With `known` (a JSON file under CACHE_PATH), a page whose size and time are
+    those noted there is not read again (portal.stamps); the notes are rewritten.
+    """
+    notes, taken = _load_notes(known)
+    fresh: dict[str, list] = {}
     pages = []
-    for path in sorted(output.rglob("*.html")):
-        if path.is_relative_to(bundle) or not path.is_file():
+    started = time.time_ns()
+    for top, dirs, files in os.walk(output):
+        if Path(top) == bundle:
+            dirs[:] = []
             continue
-        data = path.read_bytes()
-        if b"data-pagefind-body" in data and BODY.search(data):
-            name = path.relative_to(output).as_posix()
-            pages.append(Page(name, hashlib.sha256(data).digest()))
-    return pages
+        dirs.sort()
+        for file in files:
+            if not file.endswith(".html"):
+                continue
+            path = os.path.join(top, file)
+            name = Path(path).relative_to(output).as_posix()
+            status = os.stat(path)
+            note = notes.get(name)
+            if note is None or not vouches(note[0], note[1], status, taken):
+                data = Path(path).read_bytes()
+                body = b"data-pagefind-body" in data and BODY.search(data)
+                digest = hashlib.sha256(data).hexdigest() if body else ""
+                note = [status.st_size, status.st_mtime_ns, digest]
+            fresh[name] = note
+            if note[2]:
+                pages.append(Page(name, bytes.fromhex(note[2])))
+    if known is not None:
+        data = {"taken": started, "pages": fresh}
+        write_atomic(known, json.dumps(data, separators=(",", ":")).encode())
+    return sorted(pages)
+
+
+def _load_notes(known: Path | None) -> tuple[dict[str, list], int]:
+    """Return the noted pages and when they were noted (none when unreadable)."""
+    if known is None:
+        return {}, 0
+    try:
+        data = json.loads(known.read_bytes())
+        return dict(data["pages"]), int(data["taken"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}, 0
 
 
 def shard_count(pages: int, shard_pages: int) -> int:
@@ -305,10 +341,7 @@ def stage(output: Path, pages: list[Page], folder: Path) -> None:
     for page in pages:
         source, copy = output / page.name, folder / page.name
         copy.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.link(source, copy)
-        except OSError:
-            shutil.copyfile(source, copy)
+        link_or_copy(source, copy)
 
 
 def index_shard(output: Path, pages: list[Page], kept: Path, options: Mapping) -> Usage:
@@ -350,17 +383,20 @@ def merged_files(kept: Path) -> list[Path]:
 
 def assemble(bundle: Path, kept: dict[int, Path]) -> None:
     """Write the bundle: the first shard whole, the others under shard-<n>/, the list."""
+    # Hard links into the cache: nothing writes into a bundle's files, and an
+    # unchanged shard's files keep their inode and time (the output record
+    # vouches for them without reading them).
     shutil.rmtree(bundle, ignore_errors=True)
     (first, primary), *others = kept.items()
-    shutil.copytree(primary, bundle)
+    shutil.copytree(primary, bundle, copy_function=link_or_copy)
     for number, folder in others:
         target = bundle / f"shard-{number}"
         target.mkdir()
         for path in merged_files(folder):
             if path.is_dir():
-                shutil.copytree(path, target / path.name)
+                shutil.copytree(path, target / path.name, copy_function=link_or_copy)
             else:
-                shutil.copyfile(path, target / path.name)
+                link_or_copy(path, target / path.name)
     merge = [f"shard-{number}/" for number, _ in others]
     shards = json.dumps({"merge": merge}, separators=(",", ":")) + "\n"
     write_atomic(bundle / SHARDS_FILE, shards.encode())
@@ -417,7 +453,11 @@ class Indexed(NamedTuple):
 def make_index(output: Path, settings: Mapping, options: Mapping) -> Indexed:
     """Index the output shard by shard, copying the shards whose pages are unchanged."""
     bundle = output / options["output_subdir"]
-    pages = indexed_pages(output, bundle)
+    known = None
+    if options["cache"] and settings.get("CACHE_PATH"):
+        known = Path(settings["CACHE_PATH"]) / PAGES_NOTES
+        known.parent.mkdir(parents=True, exist_ok=True)
+    pages = indexed_pages(output, bundle, known)
     if not pages:
         shutil.rmtree(bundle, ignore_errors=True)
         log.warning("%s: no page has data-pagefind-body; no search index", PREFIX)
