@@ -977,11 +977,14 @@ def publish_rows(
     ci = work / "out-publish-ci"
     empty = work / "out-publish-empty"
     nothing = work / "out-publish-0"
+    ci_command = command("publish_ci", "cache-publish-ci", ci.name, reuse=True)
     return [
         Row(
             PUBLISH_CI,
-            command("publish_ci", "cache-publish-ci", ci.name, reuse=True),
-            then(restored(ci), edit),
+            ci_command,
+            # Catch up with the other rows' edits (untimed), keep only output/ and
+            # the cache as the workflow restores them, then edit one article.
+            then(catch_up(ci_command), restored(ci), edit),
             ci,
             warm=True,
             report=work / "cache-publish-ci" / REPORT,
