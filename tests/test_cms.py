@@ -649,3 +649,22 @@ def test_an_operators_mistake_fails_the_build_in_vietnamese_without_a_traceback(
     assert message in said and "cms: " in said, said
     assert "Traceback" not in said and "CmsError" not in said, said
     assert not (site.output / "mo-hinh").exists()
+
+
+def test_an_output_file_written_into_never_changes_the_cached_bundle(tmp_path):
+    """The bundle is copied from cache_dir: editing the output in place leaves the cache."""
+    from cms.cms import cached_bundle, copy_tree
+
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    (dist / "decap-cms.js").write_text("console.log('decap');\n" * 100, "utf-8")
+    cache = cached_bundle([dist / "decap-cms.js"], tmp_path / "cache" / "x", 5)
+    before = {p.name: p.read_bytes() for p in cache.iterdir()}
+    out = tmp_path / "output" / "decap-x"
+    written = list(copy_tree(cache, out))
+    assert {p.name for p in written} == {n for n in before if not n.startswith(".")}
+    with (out / "decap-cms.js").open("ab") as handle:  # in place, as a tool would
+        handle.write(b"// changed\n")
+    assert {p.name: p.read_bytes() for p in cache.iterdir()} == before
+    list(copy_tree(cache, out))  # the next build puts the bundle back
+    assert (out / "decap-cms.js").read_bytes() == before["decap-cms.js"]

@@ -645,3 +645,21 @@ def test_sample_images_are_small_and_one_carries_gps_and_orientation():
             if exif.get(0x0112, 1) != 1 and exif.get_ifd(0x8825):
                 tagged.append(path.name)
     assert tagged
+
+
+def test_a_published_variant_written_into_leaves_the_cached_one(tmp_path):
+    """Variants are copied from the cache: an output file edited in place spares it."""
+    from types import SimpleNamespace
+
+    from images.images import publish
+
+    cached = tmp_path / "cache" / "anh-320.webp"
+    cached.parent.mkdir()
+    cached.write_bytes(b"RIFF-webp-bytes" * 50)
+    variant = SimpleNamespace(name="anh-320.webp", cached=str(cached), nbytes=None)
+    out = tmp_path / "output" / "images"
+    out.mkdir(parents=True)
+    publish(SimpleNamespace(variants=[variant]), f"{out}/")
+    with (out / "anh-320.webp").open("ab") as handle:  # in place, as a tool would
+        handle.write(b"changed")
+    assert cached.read_bytes() == b"RIFF-webp-bytes" * 50

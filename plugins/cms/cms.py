@@ -6,7 +6,7 @@ script, and copies Decap's bundle from `node_modules/decap-cms/dist` into
 `portal/schema.py` (fields, required or not) and the vocabularies read through
 `portal/vocab.py` (select lists show the names readers see), so it cannot drift
 from what `make check` accepts. The bundle is compressed once per version (by its
-hash, in `cache_dir`) and linked into the output, never re-compressed per build.
+hash, in `cache_dir`) and copied into the output, never re-compressed per build.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import gzip
 import hashlib
 import json
 import logging
-import os
 import shutil
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -69,6 +68,9 @@ BUNDLE_MAIN = "decap-cms.js"
 # its forgejo back-end has it): they get publish_mode "simple".
 SIMPLE_ONLY = frozenset({"gitea"})
 COMPRESS_SUFFIXES = (".js", ".txt")
+# Cache folders of earlier versions were hard-linked into outputs (and could be
+# changed through them): not reused.
+CACHE_VERSION = "c2"
 
 # The editor's widget for every front-matter field of portal/schema.py: label, hint.
 WIDGETS: Mapping[str, dict[str, Any]] = {
@@ -443,22 +445,31 @@ def cached_bundle(files: list[Path], cache: Path, quality: int = 11) -> Path:
     return cache
 
 
-def link_tree(source: Path, target: Path) -> Iterator[Path]:
-    """Hard-link (or copy) every file of source into target; yield the targets."""
+def copy_tree(source: Path, target: Path) -> Iterator[Path]:
+    """Copy every file of source into target (times kept); yield the targets.
+
+    Copied, not hard-linked: a file of the output written into in place (by
+    hand, by a tool) must never change the cached bundle every build copies.
+    """
     target.mkdir(parents=True, exist_ok=True)
     for path in sorted(source.iterdir()):
         if path.name.startswith("."):
             continue
         destination = target / path.name
-        if not (
-            destination.is_file() and destination.stat().st_size == path.stat().st_size
-        ):
+        kept, wanted = _stamp(destination), _stamp(path)
+        if kept != wanted:
             destination.unlink(missing_ok=True)
-            try:
-                os.link(path, destination)
-            except OSError:
-                shutil.copy2(path, destination)
+            shutil.copy2(path, destination)
         yield destination
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """Return a file's size and time, or None when it is missing."""
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        return None
+    return status.st_size, status.st_mtime_ns
 
 
 class CmsGenerator(Generator):
@@ -501,9 +512,11 @@ class CmsGenerator(Generator):
         digest = bundle_digest(files)
         quality = self.options["brotli_quality"]
         cache = cached_bundle(
-            files, Path(self.options["cache_dir"]) / f"{digest}-br{quality}", quality
+            files,
+            Path(self.options["cache_dir"]) / f"{digest}-br{quality}-{CACHE_VERSION}",
+            quality,
         )
-        written = list(link_tree(cache, folder / f"decap-{digest}"))
+        written = list(copy_tree(cache, folder / f"decap-{digest}"))
         script = self.admin_script()
         script_name = f"admin.{hashlib.sha256(script).hexdigest()[:8]}.js"
         config = yaml.safe_dump(

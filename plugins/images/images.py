@@ -654,12 +654,9 @@ def publish(processed: Processed, prefix: str) -> None:
             if size == expected:
                 continue  # the name carries the content hash: same file
             os.unlink(target)
-        try:
-            os.link(variant.cached, target)
-        except FileNotFoundError:
-            raise
-        except OSError:
-            shutil.copyfile(variant.cached, target)
+        # Copied, never hard-linked: an output file written into in place must
+        # not change the cached variant every later build publishes.
+        shutil.copy2(variant.cached, target)
 
 
 def redo(processed: Processed, root: Path, options: Mapping) -> Processed:

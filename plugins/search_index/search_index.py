@@ -383,20 +383,20 @@ def merged_files(kept: Path) -> list[Path]:
 
 def assemble(bundle: Path, kept: dict[int, Path]) -> None:
     """Write the bundle: the first shard whole, the others under shard-<n>/, the list."""
-    # Hard links into the cache: nothing writes into a bundle's files, and an
-    # unchanged shard's files keep their inode and time (the output record
-    # vouches for them without reading them).
+    # Copies with their times (an unchanged shard's files keep theirs, so the
+    # output record vouches for them without reading them); never hard links: a
+    # file of the output written into in place would change the kept shard.
     shutil.rmtree(bundle, ignore_errors=True)
     (first, primary), *others = kept.items()
-    shutil.copytree(primary, bundle, copy_function=link_or_copy)
+    shutil.copytree(primary, bundle)
     for number, folder in others:
         target = bundle / f"shard-{number}"
         target.mkdir()
         for path in merged_files(folder):
             if path.is_dir():
-                shutil.copytree(path, target / path.name, copy_function=link_or_copy)
+                shutil.copytree(path, target / path.name)
             else:
-                link_or_copy(path, target / path.name)
+                shutil.copy2(path, target / path.name)
     merge = [f"shard-{number}/" for number, _ in others]
     shards = json.dumps({"merge": merge}, separators=(",", ":")) + "\n"
     write_atomic(bundle / SHARDS_FILE, shards.encode())
