@@ -1,13 +1,14 @@
-"""Writing files safely: one helper for every atomic write in the repository."""
+"""Files: one helper for every atomic write, link-or-copy and walk in the repository."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["link_or_copy", "write_atomic"]
+__all__ = ["link_or_copy", "walk", "write_atomic"]
 
 
 def _umask() -> int:
@@ -46,3 +47,31 @@ def link_or_copy(source: str | os.PathLike, target: str | os.PathLike) -> None:
         os.link(source, target)
     except OSError:
         shutil.copy2(source, target)
+
+
+def walk(
+    folder: str | os.PathLike, folders: set[str] | None = None
+) -> Iterator[tuple[str, os.stat_result]]:
+    """Yield (relative path, stat) of every file under a folder (links as files).
+
+    One `os.scandir` per folder and no `Path` objects: the output holds tens of
+    thousands of files. With `folders`, every sub-folder's relative path is added.
+    """
+    stack = [""]
+    while stack:
+        rel_dir = stack.pop()
+        try:
+            entries = list(os.scandir(os.path.join(folder, rel_dir)))
+        except OSError:
+            continue
+        for entry in entries:
+            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+            if entry.is_dir(follow_symlinks=False):
+                if folders is not None:
+                    folders.add(rel)
+                stack.append(rel)
+            else:
+                try:
+                    yield rel, entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue

@@ -36,7 +36,7 @@ from typing import Any
 from pelican import signals
 
 from portal import outputs
-from portal.files import write_atomic
+from portal.files import walk, write_atomic
 from portal.options import merge_options
 from portal.stamps import vouches
 
@@ -207,25 +207,8 @@ def write_hashed_copies(settings: Mapping, output: Path, options: Mapping) -> in
 
 def scan(output: Path) -> tuple[dict[str, os.stat_result], set[str]]:
     """Walk the output once: (stat of every file by relative path, every folder)."""
-    files: dict[str, os.stat_result] = {}
     folders: set[str] = set()
-    stack = [""]
-    while stack:
-        rel_dir = stack.pop()
-        try:
-            entries = list(os.scandir(output / rel_dir if rel_dir else output))
-        except OSError:
-            continue
-        for entry in entries:
-            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
-            if entry.is_dir(follow_symlinks=False):
-                folders.add(rel)
-                stack.append(rel)
-            else:
-                try:
-                    files[rel] = entry.stat(follow_symlinks=False)
-                except OSError:
-                    continue
+    files = dict(walk(output, folders))
     return files, folders
 
 

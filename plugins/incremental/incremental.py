@@ -41,7 +41,7 @@ from pelican.utils import get_relative_path, path_to_url, sanitised_join
 from pelican.writers import FileOverwriteFailedError, Writer
 
 from portal import identity, outputs
-from portal.files import write_atomic
+from portal.files import walk, write_atomic
 from portal.options import merge_options
 from portal.paths import under
 from portal.stamps import vouches
@@ -655,7 +655,7 @@ class Build:
     def sweep(self) -> list[str]:
         """Remove files in the output that no part of this build produced or declared."""
         strays = sorted(
-            rel for rel, _ in record.walk(self.output_path) if rel not in self.produced
+            rel for rel, _ in walk(self.output_path) if rel not in self.produced
         )
         if strays:
             log.warning(
@@ -1108,7 +1108,7 @@ def declare_tree(folder: str) -> None:
             if os.path.isabs(folder)
             else os.path.join(_build.output_path, folder)
         )
-        for rel, _ in record.walk(top):
+        for rel, _ in walk(top):
             _build.add_produced(os.path.join(top, rel))
 
 

@@ -16,10 +16,11 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from portal.files import walk
 from portal.stamps import vouches
 
 __all__ = [
@@ -29,7 +30,6 @@ __all__ = [
     "prune_empty",
     "record_files",
     "remove",
-    "walk",
     "wipe",
 ]
 
@@ -45,26 +45,6 @@ def digest(path: str) -> str:
             return hashlib.file_digest(handle, "sha256").hexdigest()
     except OSError:
         return ""
-
-
-def walk(folder: str) -> Iterator[tuple[str, os.stat_result]]:
-    """Yield (relative path, stat) of every file under a folder (links as files)."""
-    stack = [""]
-    while stack:
-        rel_dir = stack.pop()
-        try:
-            entries = list(os.scandir(os.path.join(folder, rel_dir)))
-        except OSError:
-            continue
-        for entry in entries:
-            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
-            if entry.is_dir(follow_symlinks=False):
-                stack.append(rel)
-            else:
-                try:
-                    yield rel, entry.stat(follow_symlinks=False)
-                except OSError:
-                    continue
 
 
 def _same(entry: Entry | None, path: str, stat: os.stat_result, taken_ns: int) -> bool:
