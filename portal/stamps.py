@@ -8,9 +8,14 @@ they looked: it may have changed again in that same instant.
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Mapping
+from pathlib import Path
 
-__all__ = ["RACY_NS", "is_racy", "vouches"]
+from portal.files import write_atomic
+
+__all__ = ["RACY_NS", "is_racy", "load_notes", "save_notes", "vouches"]
 
 RACY_NS = 2_000_000_000  # a file this close to the last look is read again
 
@@ -29,3 +34,31 @@ def vouches(
         and mtime_ns == status.st_mtime_ns
         and not is_racy(status.st_mtime_ns, taken_ns)
     )
+
+
+def load_notes(path: Path, folder: Path, form: int) -> tuple[dict[str, list], int]:
+    """Return the entries noted on a folder's files and when they were taken.
+
+    Nothing (and time 0) when the file is missing, unreadable, of another format
+    or about another folder.
+    """
+    try:
+        data = json.loads(path.read_bytes())
+        if data["output"] == str(folder.resolve()) and data["format"] == form:
+            return dict(data["files"]), int(data["taken"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return {}, 0
+
+
+def save_notes(
+    path: Path, folder: Path, form: int, entries: Mapping[str, list], taken_ns: int
+) -> None:
+    """Write the entries noted on a folder's files, with when they were taken."""
+    data = {
+        "format": form,
+        "output": str(folder.resolve()),
+        "taken": taken_ns,
+        "files": dict(entries),
+    }
+    write_atomic(path, json.dumps(data, separators=(",", ":")).encode())

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
-import json
 import logging
 import os
 import resource
@@ -38,7 +37,7 @@ from pelican import signals
 from portal import outputs
 from portal.files import walk, write_atomic
 from portal.options import merge_options
-from portal.stamps import vouches
+from portal.stamps import load_notes, save_notes, vouches
 
 try:
     import brotli
@@ -384,13 +383,7 @@ def remove_orphans(
 
 def load_index(store: Path, output: Path) -> tuple[dict[str, list], int]:
     """Return the copies noted by the last build into this output folder, and when."""
-    try:
-        data = json.loads((store / INDEX).read_bytes())
-        if data["output"] == str(output.resolve()) and data["format"] == INDEX_FORMAT:
-            return data["files"], data["taken"]
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    return {}, 0
+    return load_notes(store / INDEX, output, INDEX_FORMAT)
 
 
 def noted_digest(
@@ -443,13 +436,7 @@ def save_index(
             entry += [copy.st_size, copy.st_mtime_ns]
         else:
             noted[rel] = entry
-    data = {
-        "format": INDEX_FORMAT,
-        "output": str(output.resolve()),
-        "taken": taken_ns,
-        "files": noted,
-    }
-    write_atomic(store / INDEX, json.dumps(data, separators=(",", ":")).encode())
+    save_notes(store / INDEX, output, INDEX_FORMAT, noted, taken_ns)
 
 
 def worker_count(options: Mapping) -> int:

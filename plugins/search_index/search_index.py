@@ -33,7 +33,7 @@ from pelican.generators import Generator
 from portal import outputs
 from portal.files import link_or_copy, write_atomic
 from portal.options import merge_options
-from portal.stamps import vouches
+from portal.stamps import load_notes, save_notes, vouches
 from portal.text import fold, nfc
 
 __all__ = [
@@ -69,6 +69,7 @@ SHARDS_FILE = "shards.json"  # the merged shards' folders, read by search.js
 # What a merged shard needs (pagefind.js, its worker and WebAssembly come from the first).
 MERGED = {"pagefind-entry.json", "index", "filter", "fragment"}
 PAGES_NOTES = "pagefind-pages.json"  # under CACHE_PATH: pages with a search body
+NOTES_FORMAT = 1
 BODY = re.compile(rb"<[A-Za-z][^<>]*\sdata-pagefind-body[\s=/>]")
 _WORD = re.compile(r"\w+", re.UNICODE)
 POLL = 0.02  # seconds between two looks at a running Pagefind
@@ -262,7 +263,7 @@ def indexed_pages(output: Path, bundle: Path, known: Path | None = None) -> list
     With `known` (a JSON file under CACHE_PATH), a page whose size and time are
     those noted there is not read again (portal.stamps); the notes are rewritten.
     """
-    notes, taken = _load_notes(known)
+    notes, taken = load_notes(known, output, NOTES_FORMAT) if known else ({}, 0)
     fresh: dict[str, list] = {}
     pages = []
     started = time.time_ns()
@@ -287,20 +288,8 @@ def indexed_pages(output: Path, bundle: Path, known: Path | None = None) -> list
             if note[2]:
                 pages.append(Page(name, bytes.fromhex(note[2])))
     if known is not None:
-        data = {"taken": started, "pages": fresh}
-        write_atomic(known, json.dumps(data, separators=(",", ":")).encode())
+        save_notes(known, output, NOTES_FORMAT, fresh, started)
     return sorted(pages)
-
-
-def _load_notes(known: Path | None) -> tuple[dict[str, list], int]:
-    """Return the noted pages and when they were noted (none when unreadable)."""
-    if known is None:
-        return {}, 0
-    try:
-        data = json.loads(known.read_bytes())
-        return dict(data["pages"]), int(data["taken"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return {}, 0
 
 
 def shard_count(pages: int, shard_pages: int) -> int:
