@@ -46,6 +46,7 @@ PLUGINS = [
     # Before the plugins that work on the finished output (page list, search index,
     # compressed copies): it removes the pages of deleted items first.
     "incremental",
+    "renderpool",  # renders (or replays) the pages on every core
     "visitor_counter",
     "search_index",
     "assets",

@@ -104,7 +104,10 @@ DEFAULTS: Mapping[str, Any] = {
     "environment": list(ENVIRONMENT),  # environment variables that are inputs
 }
 # Settings that change between runs without changing any page.
-VOLATILE_SETTINGS = frozenset({"LOAD_CONTENT_CACHE", SETTING, "WRITE_SELECTED"})
+# (RENDERPOOL: how many processes write the pages; the pages are the same.)
+VOLATILE_SETTINGS = frozenset(
+    {"LOAD_CONTENT_CACHE", SETTING, "WRITE_SELECTED", "RENDERPOOL"}
+)
 
 # Prefix of the keys (Build.extra) of what each feed showed (see feed_key).
 FEED_KEY = "feed:"
@@ -591,6 +594,60 @@ class Build:
         roots, page_digest, own_seal = self.nodes.record(recorder.reads, own)
         self.pages[rel] = [name, roots, page_digest, own_seal]
 
+    def start_part(self) -> None:
+        """Forget what was noted so far: this process writes only its part of the pages.
+
+        Used by a page-writing process of plugins/renderpool after its fork; `part`
+        then returns what it added, for the build process to `absorb`.
+        """
+        self.pages, self.rendered, self.written, self.feeds = {}, [], [], []
+        self.untracked, self.extra = {}, {}
+        self.produced, self.outside = set(), set()
+        self.skipped = self.reused = 0
+        self.date_used = False
+
+    def part(self) -> dict[str, Any]:
+        """Return what this process noted since start_part (its records renumbered)."""
+        nodes, renumber = self.nodes.compact(entry[1] for entry in self.pages.values())
+        pages = {
+            rel: [template, [renumber[i] for i in roots], page_digest, own_seal]
+            for rel, (template, roots, page_digest, own_seal) in self.pages.items()
+        }
+        return {
+            "nodes": nodes,
+            "pages": pages,
+            "produced": self.produced,
+            "outside": self.outside,
+            "rendered": self.rendered,
+            "written": self.written,
+            "feeds": self.feeds,
+            "untracked": self.untracked,
+            "extra": self.extra,
+            "skipped": self.skipped,
+            "reused": self.reused,
+            "date_used": self.date_used,
+            "urls": self.urls,
+        }
+
+    def absorb(self, part: Mapping[str, Any]) -> None:
+        """Take another process's part of the pages into this build (see part)."""
+        ids = self.nodes.absorb(part["nodes"])
+        for rel, (template, roots, page_digest, own_seal) in part["pages"].items():
+            self.pages[rel] = [template, [ids[i] for i in roots], page_digest, own_seal]
+        for rel in part["untracked"]:
+            self.pages.pop(rel, None)
+        self.untracked.update(part["untracked"])
+        self.produced |= part["produced"]
+        self.outside |= part["outside"]
+        self.rendered += part["rendered"]
+        self.written += part["written"]
+        self.feeds += part["feeds"]
+        self.extra.update(part["extra"])
+        self.skipped += part["skipped"]
+        self.reused += part["reused"]
+        self.date_used = self.date_used or part["date_used"]
+        self.urls = self.urls or part["urls"]
+
     def clean_output(self) -> None:
         """Remove what the last build's record does not vouch for (once)."""
         if self.state is None:
@@ -877,6 +934,23 @@ class IncrementalWriter(Writer):
     def __init__(self, output_path, settings=None) -> None:
         super().__init__(output_path, settings=settings)
         self.build = _build
+        # Which output files this process writes (plugins/renderpool); None: all.
+        self.owns: Callable[[str], bool] | None = None
+
+    def elsewhere(self, name: str) -> bool:
+        """Return whether another page-writing process writes this output file."""
+        if self.owns is None:
+            return False
+        return not self.owns(sanitised_join(self.output_path, name))
+
+    def part_claims(self) -> tuple[set[str], set[str]]:
+        """Return the files this process wrote or kept, and those it overrode."""
+        return set(self._written_files), set(self._overridden_files)
+
+    def absorb_claims(self, written: set[str], overridden: set[str]) -> None:
+        """Take another page-writing process's claims (Pelican's rule on writing twice)."""
+        self._written_files |= written
+        self._overridden_files |= overridden
 
     def _open_w(self, filename, encoding, override=False):
         """Check overwrites as Pelican does; write only if the bytes change."""
@@ -937,6 +1011,8 @@ class IncrementalWriter(Writer):
     ):
         """Write a feed, or keep it (returning None) when what it shows is unchanged."""
         build = self.build
+        if path and self.elsewhere(path):
+            return None
         complete = sanitised_join(self.output_path, path) if path else None
         rel = build.relative(complete) if build is not None and complete else None
         if rel is not None:
@@ -965,7 +1041,7 @@ class IncrementalWriter(Writer):
     ):
         """Render and write a page, or keep it when its reads are unchanged."""
         build = self.build
-        if not name:
+        if not name or self.elsewhere(name):
             return None
         if paginated is None:
             paginated = {k: v for k, v in kwargs.items() if k in {"articles", "dates"}}

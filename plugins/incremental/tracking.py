@@ -501,6 +501,13 @@ class Nodes:
                 tokens.append(seal(value) if step[0] in SEALED else value)
         return ids, tuple(tokens)
 
+    def absorb(self, table: Sequence[Sequence]) -> list[int]:
+        """Intern another process's compacted nodes; return their ids here."""
+        ids: list[int] = []
+        for step, kids in table:
+            ids.append(self.intern(tuple(step), tuple(ids[k] for k in kids)))
+        return ids
+
     def compact(self, roots: Iterable[list[int]]) -> tuple[list, dict[int, int]]:
         """Return the nodes reachable from roots, renumbered, and the old-to-new map."""
         keep: set[int] = set()

@@ -1,0 +1,1 @@
+from .renderpool import *  # noqa: F403

@@ -1,0 +1,273 @@
+"""renderpool: render (or replay) the site's pages on every core.
+
+Pelican writes the pages of every generator in one process. When the build has
+enough pages, the first page-writing generator forks one process per extra core
+(`os.fork`, after every context is final and the writer is made); each process
+runs the page-writing generators with a writer that renders or replays only the
+pages it owns (a stable hash of the output path), the build process among them.
+After the last page-writing generator, the build process waits for the others,
+takes their records into the incremental plugin's build (`Build.absorb`) and
+sends the signals of their pages again. Errors are those of one process: an
+editor's error (ContentError) from another process is raised as it is; a bug is
+raised with that process's traceback as a note; a process killed by a signal
+fails the build with a message naming it.
+
+Needs the incremental plugin's writer (its `build` and `owns`); without it,
+pages are written in one process.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import pickle
+import signal as signals_module
+import sys
+import traceback
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from blinker import signal as named_signal
+from pelican import signals
+
+from portal.options import merge_options
+
+__all__ = ["Pool", "get_options", "owner", "register"]
+
+log = logging.getLogger(__name__)
+PREFIX = "renderpool"
+SETTING = "RENDERPOOL"
+DEFAULTS: Mapping[str, Any] = {
+    "processes": 0,  # processes writing pages; 0: min(2, usable cores); 1: off
+    "min_pages": 1000,  # fewer items and pages: write them in the build process
+    # Generators whose generate_output only renders pages through the writer.
+    "generators": [
+        "ArticlesGenerator",
+        "PagesGenerator",
+        "SectionsGenerator",
+        "TaxonomyGenerator",
+        "StatisticsGenerator",
+        "SearchPageGenerator",
+    ],
+}
+# The signals sent for each page written or kept: another process's are sent again.
+PAGE_SIGNALS = {
+    "content_written": signals.content_written,
+    "content_skipped": named_signal("incremental_content_skipped"),
+}
+
+
+def get_options(settings: Mapping) -> dict[str, Any]:
+    """Merge the RENDERPOOL setting with the defaults and check it."""
+    options = merge_options(settings, SETTING, DEFAULTS, PREFIX)
+    for key in ("processes", "min_pages"):
+        value = options[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{PREFIX}: {SETTING}['{key}'] must be a whole number ≥ 0")
+    names = options["generators"]
+    if not isinstance(names, list | tuple) or not all(
+        isinstance(name, str) for name in names
+    ):
+        raise ValueError(f"{PREFIX}: {SETTING}['generators'] must be a list of names")
+    return options
+
+
+def processes(options: Mapping) -> int:
+    """Return how many processes write pages (one per usable core, at most two)."""
+    return options["processes"] or min(2, len(os.sched_getaffinity(0)))
+
+
+def owner(rel: str, count: int) -> int:
+    """Return which process writes an output file (by a stable hash of its path)."""
+    return zlib.crc32(rel.encode("utf-8", "surrogatepass")) % count
+
+
+class Pool:
+    """The processes writing the pages of one run, and their results."""
+
+    def __init__(self, generators: Sequence[Any], count: int) -> None:
+        self.generators = list(generators)
+        self.count = count
+        self.children: list[tuple[int, int]] = []  # (pid, read end of its pipe)
+        self.started = False
+
+    def run(self, generator: Any, generate: Callable, writer: Any) -> None:
+        """Run one page-writing generator's output in the pool (its wrapper)."""
+        build = getattr(writer, "build", None)
+        if not self.started:
+            self.started = True
+            if build is not None and hasattr(writer, "owns"):
+                self.fork(writer)
+        if not self.children:
+            generate(writer)
+            return
+        writer.owns = self.owns(writer, 0)
+        try:
+            generate(writer)
+        except BaseException:
+            self.kill()
+            raise
+        finally:
+            writer.owns = None
+        if generator is self.generators[-1]:
+            self.join(writer)
+
+    def owns(self, writer: Any, index: int) -> Callable[[str], bool]:
+        """Return the test a process's writer applies to a file's path."""
+        build, count = writer.build, self.count
+
+        def owns(path: str) -> bool:
+            rel = build.relative(path)
+            return rel is None or owner(rel, count) == index
+
+        return owns
+
+    def fork(self, writer: Any) -> None:
+        """Start one process per extra core; each writes its pages, then exits."""
+        log.info("%s: writing pages in %d processes", PREFIX, self.count)
+        for index in range(1, self.count):
+            read_end, write_end = os.pipe()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            pid = os.fork()
+            if pid == 0:  # the child never returns into Pelican
+                os.close(read_end)
+                for _, other in self.children:
+                    os.close(other)
+                _child(self, writer, index, write_end)
+            os.close(write_end)
+            self.children.append((pid, read_end))
+
+    def join(self, writer: Any) -> None:
+        """Wait for the other processes; take their records, or raise their error."""
+        children, self.children = self.children, []
+        results = [_collect(pid, fd) for pid, fd in children]
+        for status, payload in results:
+            if status == "failed":
+                raise payload
+        for _, payload in results:
+            writer.build.absorb(payload["build"])
+            writer.absorb_claims(*payload["claims"])
+        for _, payload in results:
+            for name, path in payload["events"]:
+                rel = writer.build.relative(path)
+                PAGE_SIGNALS[name].send(path, context={"output_file": rel})
+
+    def kill(self) -> None:
+        """Stop the other processes (the build process failed)."""
+        children, self.children = self.children, []
+        for pid, fd in children:
+            os.kill(pid, signals_module.SIGKILL)
+            os.waitpid(pid, 0)
+            os.close(fd)
+
+
+def _child(pool: Pool, writer: Any, index: int, fd: int) -> None:
+    """Write the pages this process owns, send its results to the parent, exit."""
+    code = 0
+    try:
+        events = _catch_page_signals()
+        writer.build.start_part()
+        writer.owns = pool.owns(writer, index)
+        for generator in pool.generators:
+            generator.generate_output.__wrapped__(writer)
+        result = (
+            "done",
+            {
+                "build": writer.build.part(),
+                "claims": writer.part_claims(),
+                "events": events,
+            },
+        )
+    except BaseException as error:  # sent to the parent, which raises it
+        result = ("failed", _failure(error))
+    try:
+        data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+        with os.fdopen(fd, "wb") as pipe:
+            pipe.write(data)
+    except BaseException:  # noqa: BLE001 - the parent reports a child without result
+        traceback.print_exc()
+        code = 70
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _catch_page_signals() -> list[tuple[str, str]]:
+    """Replace this process's receivers of the page signals by a list of events."""
+    events: list[tuple[str, str]] = []
+    for name, sent in PAGE_SIGNALS.items():
+        for receiver in list(sent.receivers_for(None)):
+            sent.disconnect(receiver)
+
+        def note(path: str, *, name: str = name, **_kwargs: Any) -> None:
+            events.append((name, path))
+
+        sent.connect(note, weak=False)
+    return events
+
+
+def _failure(error: BaseException) -> BaseException:
+    """Return the exception to raise in the parent (a bug keeps its traceback)."""
+    from portal.problems import ContentError
+
+    text = "".join(traceback.format_exception(error))
+    if not isinstance(error, ContentError):
+        error.add_note(f"{PREFIX}: raised in a page-writing process:\n{text}")
+    try:
+        pickle.loads(pickle.dumps(error))
+    except Exception:  # noqa: BLE001 - an exception that cannot travel
+        return RuntimeError(f"{PREFIX}: a page-writing process failed:\n{text}")
+    return error
+
+
+def _collect(pid: int, fd: int) -> tuple[str, Any]:
+    """Read a child's result and wait for it; a failure as an exception."""
+    with os.fdopen(fd, "rb") as pipe:
+        data = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        name = signals_module.Signals(os.WTERMSIG(status)).name
+        return "failed", RuntimeError(
+            f"{PREFIX}: the page-writing process {pid} was killed by {name}: "
+            "the build stops (its pages are not written)"
+        )
+    if not data:
+        return "failed", RuntimeError(
+            f"{PREFIX}: the page-writing process {pid} exited with status "
+            f"{os.waitstatus_to_exitcode(status)} without a result"
+        )
+    return pickle.loads(data)
+
+
+def plan(generators: list) -> None:
+    """Give the page-writing generators to a pool when the build is large enough."""
+    if not generators:
+        return
+    settings = generators[0].settings
+    options = get_options(settings)
+    count = processes(options)
+    pooled = [g for g in generators if type(g).__name__ in options["generators"]]
+    pages = len(generators[0].context.get("generated_content") or {})
+    if count < 2 or not pooled or pages < options["min_pages"]:
+        return
+    pool = Pool(pooled, count)
+    for generator in pooled:
+        generate = generator.generate_output
+        wrapper = functools.partial(pool.run, generator, generate)
+        wrapper.__wrapped__ = generate
+        generator.generate_output = wrapper
+
+
+def check_settings(pelican) -> None:
+    """Check the RENDERPOOL setting once, before anything is built."""
+    get_options(pelican.settings)
+
+
+def register() -> None:
+    """Connect the plugin to Pelican's signals."""
+    signals.initialized.connect(check_settings)
+    signals.all_generators_finalized.connect(plan)
