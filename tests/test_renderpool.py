@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from renderpool import get_options, owner
+
 from tests.conftest import ROOT, _env, pelican_command
 from tests.test_readpool import small_site, tree
 
