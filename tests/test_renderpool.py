@@ -27,14 +27,14 @@ from pelican import main, signals
 from portal.problems import ContentError
 target, kind = sys.argv[1], sys.argv[2]
 
-def fail_on_target(generators):
-    for generator in generators:
-        filters = getattr(getattr(generator, "env", None), "filters", {})
-        if "asset" not in filters:
-            continue
+def fail_on_target(make_filter):
+    def make(*args, **kwargs):
+        real = make_filter(*args, **kwargs)
 
         @jinja2.pass_context
-        def asset(context, name, real=filters["asset"]):
+        def asset(context, name=None):
+            if name is None:  # called as a function (plugins/cms), not by a page
+                return real(context)
             if kind == "note":
                 with open(os.path.join(target, str(os.getpid())), "a") as notes:
                     notes.write(context.get("output_file") + "\\n")
@@ -46,9 +46,16 @@ def fail_on_target(generators):
                 os.kill(os.getpid(), signal.SIGKILL)
             return real(name)
 
-        filters["asset"] = asset
+        return asset
 
-signals.all_generators_finalized.connect(fail_on_target)
+    return make
+
+def patch(pelican):
+    assets = sys.modules["assets.assets"]
+    assets.make_filter = fail_on_target(assets.make_filter)
+
+# Once the plugins are loaded, before the assets plugin makes its filter.
+signals.initialized.connect(patch)
 main(sys.argv[3:])
 """
 

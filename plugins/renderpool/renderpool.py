@@ -24,6 +24,7 @@ import os
 import pickle
 import signal as signals_module
 import sys
+import time
 import traceback
 import zlib
 from collections.abc import Callable, Mapping, Sequence
@@ -92,6 +93,7 @@ class Pool:
         self.count = count
         self.children: list[tuple[int, int]] = []  # (pid, read end of its pipe)
         self.started = False
+        self.forked_at = self.cpu_at = 0.0
 
     def run(self, generator: Any, generate: Callable, writer: Any) -> None:
         """Run one page-writing generator's output in the pool (its wrapper)."""
@@ -127,6 +129,8 @@ class Pool:
     def fork(self, writer: Any) -> None:
         """Start one process per extra core; each writes its pages, then exits."""
         log.info("%s: writing pages in %d processes", PREFIX, self.count)
+        self.forked_at = time.perf_counter()
+        self.cpu_at = time.process_time()
         for index in range(1, self.count):
             read_end, write_end = os.pipe()
             sys.stdout.flush()
@@ -143,7 +147,9 @@ class Pool:
     def join(self, writer: Any) -> None:
         """Wait for the other processes; take their records, or raise their error."""
         children, self.children = self.children, []
+        done, cpu = time.perf_counter(), time.process_time() - self.cpu_at
         results = [_collect(pid, fd) for pid, fd in children]
+        waited = time.perf_counter()
         for status, payload in results:
             if status == "failed":
                 raise payload
@@ -154,6 +160,19 @@ class Pool:
             for name, path in payload["events"]:
                 rel = writer.build.relative(path)
                 PAGE_SIGNALS[name].send(path, context={"output_file": rel})
+        log.info(
+            "%s: pages written in %.2f s by %d processes (the build process's part "
+            "%.2f s, %.2f s of CPU; the others' CPU %s s; waiting for them %.2f s, "
+            "taking their records %.2f s)",
+            PREFIX,
+            time.perf_counter() - self.forked_at,
+            self.count,
+            done - self.forked_at,
+            cpu,
+            ", ".join(f"{payload['cpu']:.2f}" for _, payload in results),
+            waited - done,
+            time.perf_counter() - waited,
+        )
 
     def kill(self) -> None:
         """Stop the other processes (the build process failed)."""
@@ -167,6 +186,7 @@ class Pool:
 def _child(pool: Pool, writer: Any, index: int, fd: int) -> None:
     """Write the pages this process owns, send its results to the parent, exit."""
     code = 0
+    started = time.process_time()
     try:
         events = _catch_page_signals()
         writer.build.start_part()
@@ -179,6 +199,7 @@ def _child(pool: Pool, writer: Any, index: int, fd: int) -> None:
                 "build": writer.build.part(),
                 "claims": writer.part_claims(),
                 "events": events,
+                "cpu": time.process_time() - started,
             },
         )
     except BaseException as error:  # sent to the parent, which raises it
