@@ -104,7 +104,7 @@ class World:
             "ASSETS": {"compress": profile != "dev", "brotli": False},
             # The builds under test write their pages in two processes
             # (plugins/renderpool), the clean builds in one.
-            "RENDERPOOL": {"min_pages": 0, "processes": 2 if root == self.root else 1},
+            "RENDERPOOL": {"min_items": 0, "processes": 2 if root == self.root else 1},
             **self.overrides,
         }
 

@@ -16,7 +16,7 @@ from tests.conftest import ROOT, _env, pelican_command
 from tests.test_readpool import small_site, tree
 
 ONE = {"processes": 1}
-TWO = {"processes": 2, "min_pages": 0}
+TWO = {"processes": 2, "min_items": 0}
 # Run pelican in this process with the `asset` filter (called by every page) made
 # to note which process renders each page (in a file per process id, in a folder),
 # or to fail on one page: an editor's error, a bug, or the process killed.
@@ -195,7 +195,7 @@ def test_a_failure_in_another_process_fails_the_build(
 
 @pytest.mark.parametrize(
     "given",
-    [{"processes": -1}, {"min_pages": True}, {"generators": "Articles"}, {"x": 1}],
+    [{"processes": -1}, {"min_items": True}, {"generators": "Articles"}, {"x": 1}],
 )
 def test_wrong_options_are_refused(given: dict) -> None:
     with pytest.raises(ValueError, match="renderpool"):

@@ -42,7 +42,7 @@ PREFIX = "renderpool"
 SETTING = "RENDERPOOL"
 DEFAULTS: Mapping[str, Any] = {
     "processes": 0,  # processes writing pages; 0: min(2, usable cores); 1: off
-    "min_pages": 1000,  # fewer items and pages: write them in the build process
+    "min_items": 1000,  # fewer items (content objects): write pages in one process
     # Generators whose generate_output only renders pages through the writer.
     "generators": [
         "ArticlesGenerator",
@@ -63,7 +63,7 @@ PAGE_SIGNALS = {
 def get_options(settings: Mapping) -> dict[str, Any]:
     """Merge the RENDERPOOL setting with the defaults and check it."""
     options = merge_options(settings, SETTING, DEFAULTS, PREFIX)
-    for key in ("processes", "min_pages"):
+    for key in ("processes", "min_items"):
         value = options[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"{PREFIX}: {SETTING}['{key}'] must be a whole number ≥ 0")
@@ -272,8 +272,8 @@ def plan(generators: list) -> None:
     options = get_options(settings)
     count = processes(options)
     pooled = [g for g in generators if type(g).__name__ in options["generators"]]
-    pages = len(generators[0].context.get("generated_content") or {})
-    if count < 2 or not pooled or pages < options["min_pages"]:
+    items = len(generators[0].context.get("generated_content") or {})
+    if count < 2 or not pooled or items < options["min_items"]:
         return
     pool = Pool(pooled, count)
     for generator in pooled:
