@@ -149,10 +149,10 @@ def test_two_processes_write_the_one_process_site_and_records(tmp_path) -> None:
     assert "mo-hinh/mo-hinh-4/index.html" in report["rendered"]
 
 
-def failing_build(root: Path, pool: dict, kind: str) -> Any:
-    """Build with the page the second process owns failing as `kind` says."""
+def failing_build(root: Path, pool: dict, kind: str, index: int = 1) -> Any:
+    """Build with a page the process `index` owns failing as `kind` says."""
     pages = [f"mo-hinh/mo-hinh-{i}/index.html" for i in range(12)]
-    target = next(page for page in pages if owner(page, 2) == 1)
+    target = next(page for page in pages if owner(page, 2) == index)
     return run(root, kind, pool, kind, target)
 
 
@@ -167,8 +167,10 @@ def test_an_editors_error_in_another_process_is_reported_as_in_one(
     failing_site,
 ) -> None:
     message = "LỖI content/models/x.md:2: title: thử lỗi; sửa lại"
-    for pool in (TWO, ONE):
-        result = failing_build(failing_site, pool, "editor")
+    # In a page of the second process, of the build process (which then stops
+    # the second one), and in one process.
+    for pool, index in ((TWO, 1), (TWO, 0), (ONE, 1)):
+        result = failing_build(failing_site, pool, "editor", index)
         assert result.returncode == 1, result.stderr
         assert message in result.stderr.splitlines()
         assert "Traceback" not in result.stderr

@@ -116,6 +116,14 @@ class Pool:
         if generator is self.generators[-1]:
             self.join(writer)
 
+    def guard(self, generator: Any, generate: Callable, writer: Any) -> None:
+        """Run another generator's output; stop the other processes if it fails."""
+        try:
+            generate(writer)
+        except BaseException:
+            self.kill()
+            raise
+
     def owns(self, writer: Any, index: int) -> Callable[[str], bool]:
         """Return the test a process's writer applies to a file's path."""
         build, count = writer.build, self.count
@@ -276,9 +284,12 @@ def plan(generators: list) -> None:
     if count < 2 or not pooled or items < options["min_items"]:
         return
     pool = Pool(pooled, count)
-    for generator in pooled:
+    for generator in generators:
+        if not hasattr(generator, "generate_output"):
+            continue
         generate = generator.generate_output
-        wrapper = functools.partial(pool.run, generator, generate)
+        run = pool.run if generator in pooled else pool.guard
+        wrapper = functools.partial(run, generator, generate)
         wrapper.__wrapped__ = generate
         generator.generate_output = wrapper
 
