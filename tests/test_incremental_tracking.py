@@ -153,3 +153,30 @@ def test_own_fields_fold_apart_and_can_be_taken_from_the_last_build() -> None:
     assert replay(Item("changed, but said not to be", ["x"]), own_seal)[0] == recorded
     # Without `own` the same reads fold the plain way: another digest.
     assert nodes.record(recorder.reads)[1] != recorded
+
+
+def test_nodes_taken_from_another_process_replay_the_same() -> None:
+    env = Environment()
+    env.context_class = TrackingContext
+    context = with_items(ITEMS)
+
+    def record(nodes: Nodes, source: str) -> tuple[list[int], str, str | None]:
+        recorder = Recorder(context, Shared())
+        with track(recorder):
+            env.from_string(source).render(context)
+        return nodes.record(recorder.reads)
+
+    here, there = Nodes(), Nodes()
+    record(here, "{{ SITENAME }} {{ items[0].tags }}")  # node ids of its own
+    # A page that shows the current item's title, and one that does not.
+    pages = {"{{ item.tags }} {{ item.title }}": True, "{{ items|length }}": False}
+    records = [record(there, source) for source in pages]
+    table, renumber = there.compact(roots for roots, _, _ in records)
+    ids = here.absorb(table)
+    retitled_context = with_items(retitled(1, "z"))
+    for (roots, digest, _), shows_title in zip(records, pages.values(), strict=True):
+        taken = [ids[renumber[i]] for i in roots]
+        replayer = Replayer(Shared(), here)
+        assert replayer.page_digest(taken, context, memo=False)[0] == digest
+        after = replayer.page_digest(taken, retitled_context, memo=False)[0]
+        assert (after != digest) is shows_title
