@@ -34,7 +34,7 @@ from typing import Any
 
 from pelican import signals
 
-from portal import outputs
+from portal import finishing, outputs
 from portal.files import walk, write_atomic
 from portal.options import merge_options
 from portal.stamps import load_notes, save_notes, vouches
@@ -620,4 +620,4 @@ def register() -> None:
     signals.generator_init.connect(install_filter)
     signals.all_generators_finalized.connect(start_warming)
     signals.content_written.connect(warm_page)
-    signals.finalized.connect(finish)
+    finishing.connect("compress", finish)

@@ -12,9 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pelican import signals
-
-from portal import outputs
+from portal import finishing, outputs
 from portal.files import write_atomic
 from portal.options import merge_options
 
@@ -54,4 +52,4 @@ def write_marker(pelican) -> None:
 
 def register() -> None:
     """Connect the plugin to Pelican's signals."""
-    signals.finalized.connect(write_marker)
+    finishing.connect("mark", write_marker)

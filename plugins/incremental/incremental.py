@@ -40,7 +40,7 @@ from pelican.log import console
 from pelican.utils import get_relative_path, path_to_url, sanitised_join
 from pelican.writers import FileOverwriteFailedError, Writer
 
-from portal import identity, outputs
+from portal import finishing, identity, outputs
 from portal.files import walk, write_atomic
 from portal.options import merge_options
 from portal.paths import under
@@ -1365,6 +1365,6 @@ def register() -> None:
     signals.generator_init.connect(attach_caches)
     signals.static_generator_finalized.connect(note_static)
     signals.all_generators_finalized.connect(note_generators)
-    signals.finalized.connect(finish_build)
+    finishing.connect("prune", finish_build)
     outputs.output_declared.connect(_declared)
     outputs.tree_declared.connect(_tree_declared)

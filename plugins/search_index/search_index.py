@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 from pelican import signals
 from pelican.generators import Generator
 
-from portal import outputs
+from portal import finishing, outputs
 from portal.files import link_or_copy, write_atomic
 from portal.options import merge_options
 from portal.stamps import load_notes, save_notes, vouches
@@ -489,4 +489,4 @@ def get_generators(pelican) -> type[SearchPageGenerator]:
 def register() -> None:
     """Connect the plugin to Pelican's signals."""
     signals.get_generators.connect(get_generators)
-    signals.finalized.connect(index_site)
+    finishing.connect("index", index_site)

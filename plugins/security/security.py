@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from pelican import signals
 
+from portal import finishing
 from portal.options import merge_options
 from portal.origins import ORIGIN_HELP, parse_origin
 from portal.serverfiles import write_server_file
@@ -150,4 +151,4 @@ def register() -> None:
     """Connect the plugin to Pelican's signals."""
     signals.initialized.connect(check_settings)
     signals.generator_init.connect(add_meta)
-    signals.finalized.connect(write_nginx_file)
+    finishing.connect("server", write_nginx_file)

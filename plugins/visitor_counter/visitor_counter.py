@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from blinker import signal as named_signal
 from pelican import signals
 
-from portal import outputs
+from portal import finishing, outputs
 from portal.options import merge_options
 from portal.origins import ORIGIN_HELP, parse_origin
 from portal.paths import under
@@ -138,4 +138,4 @@ def register() -> None:
     signals.content_written.connect(_pages.record)
     # Pages the incremental plugin leaves as they are still count.
     named_signal("incremental_content_skipped").connect(_pages.record)
-    signals.finalized.connect(_pages.write)
+    finishing.connect("list", _pages.write)
