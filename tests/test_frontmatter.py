@@ -280,7 +280,9 @@ def test_the_build_logs_every_error_and_counts_warnings_past_a_few_per_field(sit
     assert result.returncode == 0, result.stderr
     lines = result.stderr.splitlines()
     errors = [x for x in lines if "LỖI content/models/sai-" in x]
-    assert len(errors) == 3 and all("có phải ý bạn là “Phan Thiết”" in x for x in errors)
+    assert len(errors) == 3 and all(
+        "có phải ý bạn là “Phan Thiết”" in x for x in errors
+    )
     assert sum("CẢNH BÁO content/models/cu-" in x for x in lines) == 2
     assert sum("CẢNH BÁO content/models/go.md:10: loaclity:" in x for x in lines) == 1
     assert (
