@@ -63,6 +63,9 @@ def serve_with_csp(directory: Path) -> Iterator[str]:
         (["Huyện Đức Linh", "ĐOÀN KẾT"], "duc doan"),
         (["rác thải nhựa"], ""),
         (["<b>đất</b>", None, "Đảng"], "dat dang"),
+        # Whole words of `\w` around each "đ": digits, "_", two "đ", "đ" last.
+        (["x_đ2 (Đồng-đội) đđ 1đ, ab.đ"], "x_d2 dong doi dd 1d d"),
+        (["\u0110u\u031bo\u031b\u0300ng đu\u0301"], "duong du"),  # NFD: made NFC first
     ],
 )
 def test_fold_tail_keeps_only_words_with_d_stroke(texts, expected):

@@ -9,6 +9,7 @@ word with "đ" folded to plain letters (`article.search_fold`), so "duong" finds
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import json
@@ -71,7 +72,8 @@ MERGED = {"pagefind-entry.json", "index", "filter", "fragment"}
 PAGES_NOTES = "pagefind-pages.json"  # under CACHE_PATH: pages with a search body
 NOTES_FORMAT = 1
 BODY = re.compile(rb"<[A-Za-z][^<>]*\sdata-pagefind-body[\s=/>]")
-_WORD = re.compile(r"\w+", re.UNICODE)
+_D = re.compile("[đĐ]")  # the only letters whose case fold is "đ"
+_WORD_END = re.compile(r"\w*")
 POLL = 0.02  # seconds between two looks at a running Pagefind
 
 
@@ -153,8 +155,32 @@ def html_text(html: str) -> str:
 
 def fold_tail(texts: Iterable[str]) -> str:
     """Return every word that has "đ", folded ("Đức" -> "duc"), in reading order."""
-    words = _WORD.findall(nfc(" ".join(t for t in texts if t)))
-    return " ".join(fold(word) for word in words if "đ" in word.casefold())
+    words = d_words(nfc(" ".join(t for t in texts if t)))
+    return " ".join(_fold_word(word) for word in words)
+
+
+def d_words(text: str) -> list[str]:
+    """Return the words (runs of `\\w`) of a text that have "đ" or "Đ", in order.
+
+    Found from each "đ" outwards: a regular expression for such words tries every
+    position of the text, three times slower on a site's worth of pages.
+    """
+    words, end = [], 0
+    for found in _D.finditer(text):
+        if found.start() < end:
+            continue  # a second "đ" of the word just taken
+        start = found.start()
+        while start and (text[start - 1].isalnum() or text[start - 1] == "_"):
+            start -= 1  # exactly what `\w` matches: a letter, a digit, a number, "_"
+        end = _WORD_END.match(text, found.start()).end()
+        words.append(text[start:end])
+    return words
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _fold_word(word: str) -> str:
+    """Fold one word (memoised: a site repeats a few thousand words with "đ")."""
+    return fold(word)
 
 
 def article_texts(article) -> list[str]:
