@@ -588,6 +588,67 @@ def test_one_edited_page_indexes_its_shard_again_and_no_stale_shard_survives(
     )
 
 
+def _kept_shard(folder: Path, files: dict[str, str]) -> Path:
+    """Write a stand-in for a kept Pagefind bundle, its files' times an hour old."""
+    for name, text in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, "utf-8")
+        os.utime(path, ns=(1, path.stat().st_mtime_ns - 3600 * 10**9))
+    return folder
+
+
+def test_the_bundle_is_rewritten_only_where_it_differs_from_the_kept_shards(
+    tmp_path, monkeypatch
+):
+    from search_index.search_index import assemble
+
+    def shard(name: str, word: str) -> Path:
+        return _kept_shard(
+            tmp_path / name,
+            {
+                "pagefind.js": "js",
+                "wasm.vi.pagefind": "wasm",  # not needed by a merged shard
+                "pagefind-entry.json": f"entry {word}",
+                f"pagefind.vi_{word}.pf_meta": word,
+                f"index/vi_{word}.pf_index": word,
+                f"filter/vi_{word}.pf_filter": word,
+                f"fragment/vi_{word}.pf_fragment": word,
+            },
+        )
+
+    one, two, three = shard("k1", "mot"), shard("k2", "hai"), shard("k3", "ba")
+    edited = shard("k3b", "bon")
+    bundle = tmp_path / "output" / "pagefind"
+    assemble(bundle, {0: one, 1: two, 3: three})
+    assemble(tmp_path / "clean", {0: one, 1: two, 3: edited})
+    # A stray file, a folder, a file changed in place, a file gone.
+    (bundle / "stray.txt").write_text("x")
+    (bundle / "shard-5" / "index").mkdir(parents=True)
+    (bundle / "shard-5" / "index" / "old.pf_index").write_text("x")
+    (bundle / "fragment" / "vi_mot.pf_fragment").write_text("MOT")
+    (bundle / "shard-1" / "filter" / "vi_hai.pf_filter").unlink()
+    copied = []
+    copy = shutil.copy2
+    monkeypatch.setattr(shutil, "copy2", lambda a, b: copied.append(b) or copy(a, b))
+
+    assemble(bundle, {0: one, 1: two, 3: edited})
+    assert _bundle(bundle) == _bundle(tmp_path / "clean")
+    assert "shard-1/wasm.vi.pagefind" not in _bundle(bundle)
+    assert json.loads((bundle / "shards.json").read_text()) == {
+        "merge": ["shard-1/", "shard-3/"]
+    }
+    assert not (bundle / "shard-5").exists()
+    # Only the edited shard and the files changed or removed are copied again.
+    assert sorted(Path(p).relative_to(bundle).as_posix() for p in copied) == sorted(
+        [
+            "fragment/vi_mot.pf_fragment",
+            "shard-1/filter/vi_hai.pf_filter",
+            *(n for n in _bundle(bundle) if n.startswith("shard-3/")),
+        ]
+    )
+
+
 def test_indexed_pages_are_read_again_only_when_their_stamps_change(tmp_path):
     """The notes under CACHE_PATH spare reading unchanged pages, never a changed one."""
     from search_index.search_index import indexed_pages
