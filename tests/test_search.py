@@ -72,6 +72,41 @@ def test_fold_tail_keeps_only_words_with_d_stroke(texts, expected):
     assert fold_tail(texts) == expected
 
 
+def test_folded_words_are_kept_by_their_texts_and_computed_again_on_change(
+    tmp_path, monkeypatch
+):
+    from types import SimpleNamespace
+
+    import search_index.search_index as plugin
+
+    def item(number: int, body: str) -> SimpleNamespace:
+        return SimpleNamespace(
+            title=f"Đường số {number}", summary="<p>Đoàn kết</p>", content=body
+        )
+
+    items = [item(n, f"<p>Đội {n} làm <b>đường</b> ở Đức Linh</p>") for n in range(3)]
+    generator = plugin.SearchPageGenerator.__new__(plugin.SearchPageGenerator)
+    generator.settings = {"CACHE_PATH": str(tmp_path)}
+    generator.context = {"articles": items}
+    folded = []
+    real = plugin.fold_tail
+    monkeypatch.setattr(plugin, "fold_tail", lambda t: folded.append(1) or real(t))
+
+    def run() -> list[str]:
+        folded.clear()
+        generator.generate_context()
+        return [i.search_fold for i in items]
+
+    first = run()
+    assert first == ["duong doan doi duong duc"] * 3 and len(folded) == 3
+    assert run() == first and folded == []  # kept: none folded again
+    items[1].content = "<p>Đổi mới</p>"
+    assert run() == [first[0], "duong doan doi", first[2]] and len(folded) == 1
+    notes = tmp_path / plugin.FOLDS_NOTES
+    notes.write_text(notes.read_text().replace('"code": "', '"code": "other'))
+    assert run() == [first[0], "duong doan doi", first[2]] and len(folded) == 3
+
+
 @pytest.mark.parametrize(
     ("setting", "message"),
     [

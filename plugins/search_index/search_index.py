@@ -23,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -33,7 +34,7 @@ from typing import Any, NamedTuple
 from pelican import signals
 from pelican.generators import Generator
 
-from portal import outputs
+from portal import outputs, text
 from portal.files import link_or_copy, walk, write_atomic
 from portal.options import merge_options
 from portal.stamps import is_racy, load_notes, save_notes, vouches
@@ -72,6 +73,8 @@ SHARDS_FILE = "shards.json"  # the merged shards' folders, read by search.js
 # What a merged shard needs (pagefind.js, its worker and WebAssembly come from the first).
 MERGED = {"pagefind-entry.json", "index", "filter", "fragment"}
 PAGES_NOTES = "pagefind-pages.json"  # under CACHE_PATH: pages with a search body
+# Under CACHE_PATH: each item's folded "đ" words by the hash of what they are made of.
+FOLDS_NOTES = "search-folds.json"
 NOTES_FORMAT = 1
 BODY = re.compile(rb"<[A-Za-z][^<>]*\sdata-pagefind-body[\s=/>]")
 _D = re.compile("[đĐ]")  # the only letters whose case fold is "đ"
@@ -185,15 +188,58 @@ def _fold_word(word: str) -> str:
     return fold(word)
 
 
-def article_texts(article) -> list[str]:
-    """Return the texts a model or news page shows inside its search body."""
-    texts = [article.title, html_text(getattr(article, "summary", "") or "")]
+def article_sources(article) -> list[tuple[str, bool]]:
+    """Return what a model or news page shows inside its search body, and which is HTML."""
+    sources = [(article.title, False), (getattr(article, "summary", "") or "", True)]
     for attribute in ("field", "locality", "kind"):
         term = getattr(article, attribute, None)
         if term is not None:
-            texts += [term.name, getattr(term, "full_name", "") or ""]
-    texts += [getattr(article, "unit", "") or "", html_text(article.content)]
-    return texts
+            sources += [
+                (term.name, False),
+                (getattr(term, "full_name", "") or "", False),
+            ]
+    sources += [(getattr(article, "unit", "") or "", False), (article.content, True)]
+    return sources
+
+
+def article_texts(article) -> list[str]:
+    """Return the texts a model or news page shows inside its search body."""
+    return [html_text(s) if html else s for s, html in article_sources(article)]
+
+
+def sources_key(sources: list[tuple[str, bool]]) -> str:
+    """Hash what an item's folded words are made from."""
+    digest = hashlib.blake2b(digest_size=16)
+    for source, html in sources:
+        data = (source or "").encode("utf-8", "surrogatepass")
+        digest.update(b"%d %d\0" % (html, len(data)) + data)
+    return digest.hexdigest()
+
+
+@functools.cache
+def folding_code() -> str:
+    """Hash what folding depends on: this code, portal/text.py, Python's version."""
+    digest = hashlib.blake2b(sys.version.encode(), digest_size=16)
+    digest.update(unicodedata.unidata_version.encode())
+    for module in (__file__, text.__file__):
+        digest.update(Path(module).read_bytes())
+    return digest.hexdigest()
+
+
+def load_folds(path: Path | None) -> dict:
+    """Return the folded words of the last build's items by their key (none: {})."""
+    try:
+        data = json.loads(path.read_bytes()) if path else {}
+        folds = data["folds"] if data["code"] == folding_code() else {}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return folds if isinstance(folds, dict) else {}
+
+
+def save_folds(path: Path, folds: Mapping[str, str]) -> None:
+    """Keep this build's folded words by their item's key, for the next build."""
+    data = {"code": folding_code(), "folds": dict(folds)}
+    write_atomic(path, json.dumps(data, ensure_ascii=False).encode())
 
 
 class SearchPageGenerator(Generator):
@@ -203,10 +249,20 @@ class SearchPageGenerator(Generator):
         """Compute `search_fold` for every article (and draft)."""
         self.options = get_options(self.settings)
         items = [*self.context.get("articles", []), *self.context.get("drafts", [])]
+        notes = None
+        if self.options["cache"] and self.settings.get("CACHE_PATH"):
+            notes = Path(self.settings["CACHE_PATH"]) / FOLDS_NOTES
+        known, folds = load_folds(notes), {}
         for article in items:
-            tail = fold_tail(article_texts(article))
-            article.search_fold = tail
+            sources = article_sources(article)
+            key = sources_key(sources)
+            tail = known.get(key)
+            if not isinstance(tail, str):
+                tail = fold_tail(html_text(s) if html else s for s, html in sources)
+            folds[key] = article.search_fold = tail
             article.search_fold_words = len(tail.split())
+        if notes is not None and folds != known:
+            save_folds(notes, folds)
         self.context["search_url"] = self.options["url"]
 
     def generate_output(self, writer) -> None:
