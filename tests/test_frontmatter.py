@@ -268,6 +268,15 @@ def test_an_unknown_key_is_a_warning_and_the_build_goes_on(site):
     assert (site.output / "mo-hinh" / "a" / "index.html").exists()
 
 
+@pytest.mark.parametrize("shown", [-1, True, "5", 2.5])
+def test_warnings_shown_must_be_a_whole_number(shown):
+    from frontmatter.frontmatter import OptionsError, get_options
+
+    with pytest.raises(OptionsError, match=r"\['warnings_shown'\] must be a whole"):
+        get_options({"FRONTMATTER": {"warnings_shown": shown}})
+    assert get_options({"FRONTMATTER": {"warnings_shown": 0}})["warnings_shown"] == 0
+
+
 def test_the_build_logs_every_error_and_counts_warnings_past_a_few_per_field(site):
     _good(site)
     for number in range(7):  # recorded under today's locality: a warning each
