@@ -693,6 +693,72 @@ def test_the_bundle_is_rewritten_only_where_it_differs_from_the_kept_shards(
     )
 
 
+def test_an_early_run_indexes_ahead_and_never_decides_the_result(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    import search_index.search_index as plugin
+
+    ran = []
+    real = plugin.run_pagefind
+
+    def counted(*args):
+        ran.append(threading.current_thread().name)
+        return real(*args)
+
+    monkeypatch.setattr(plugin, "run_pagefind", counted)
+
+    def build(name: str, pages: dict[str, str], edit: dict[str, str] | None = None):
+        output = tmp_path / name
+        _indexed_site(output, pages)
+        settings = {"OUTPUT_PATH": str(output), "CACHE_PATH": str(tmp_path / name)}
+        settings["CACHE_PATH"] += "-cache"
+        settings["SEARCH"] = {"shard_pages": 2, "workers": 2}
+        ran.clear()
+        plugin.index_items_early(SimpleNamespace(settings=settings))
+        if edit:  # a page written again after the early run looked
+            plugin._early[output].join()
+            _indexed_site(output, edit)
+        plugin.index_site(SimpleNamespace(settings=settings))
+        return output / "pagefind"
+
+    def fragments(bundle: Path) -> dict[str, bytes]:
+        return {k: v for k, v in _bundle(bundle).items() if "fragment/" in k}
+
+    pages = {f"trang-{n}": f"Dân vận khéo số {n}" for n in range(8)}
+    shards = len(shard_urls(build("ahead", pages)))
+    assert shards > 1 and ran == ["search_index-early"] * shards  # on one core
+    edited = {"trang-2": "Dân vận khéo, đã sửa"}
+    late = build("late", pages, edited)
+    assert ran[:shards] == ["search_index-early"] * shards and len(ran) == shards + 1
+    assert not ran[-1].startswith("search_index")  # the final run, on its pool
+    clean = tmp_path / "clean"
+    _indexed_site(clean, {**pages, **edited})
+    plugin.make_index(clean, {}, plugin.get_options({"SEARCH": {"shard_pages": 2}}))
+    assert shard_urls(late) == shard_urls(clean / "pagefind")
+    assert fragments(late) == fragments(clean / "pagefind")
+
+
+def test_a_page_written_while_pagefind_reads_it_is_never_kept(tmp_path, monkeypatch):
+    import search_index.search_index as plugin
+
+    output = tmp_path / "output"
+    _indexed_site(output, {"trang": "Dân vận khéo"})
+    pages = plugin.indexed_pages(output, output / "pagefind")
+    real = plugin.run_pagefind
+
+    def rewriting(*args):
+        _indexed_site(output, {"trang": "Đã sửa trong lúc đọc"})
+        return real(*args)
+
+    monkeypatch.setattr(plugin, "run_pagefind", rewriting)
+    kept = tmp_path / "cache" / "key"
+    kept.parent.mkdir()
+    options = plugin.get_options({})
+    with pytest.raises(plugin.SearchIndexError, match="trang/index.html bị ghi lại"):
+        plugin.index_shard(output, pages, kept, options)
+    assert not kept.exists()
+
+
 def test_indexed_pages_are_read_again_only_when_their_stamps_change(tmp_path):
     """The notes under CACHE_PATH spare reading unchanged pages, never a changed one."""
     from search_index.search_index import indexed_pages

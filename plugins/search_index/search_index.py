@@ -425,11 +425,25 @@ def index_shard(output: Path, pages: list[Page], kept: Path, options: Mapping) -
         stage(output, pages, site)
         shutil.rmtree(temporary, ignore_errors=True)
         usage = run_pagefind(site, temporary, options)
+        changed = [p.name for p in pages if not _same_bytes(output / p.name, p.digest)]
+        if changed:  # the bundle is kept by the pages' bytes: it must be theirs
+            raise SearchIndexError(
+                f"{PREFIX}: trang {changed[0]} bị ghi lại trong lúc lập chỉ mục"
+                f" tìm kiếm ({len(changed)} trang); chạy lại lệnh dựng trang."
+            )
         temporary.rename(kept)
     finally:
         set_aside(site, kept.parent)  # 2,500 links and folders: deleted by prune_cache
         shutil.rmtree(temporary, ignore_errors=True)
     return usage
+
+
+def _same_bytes(path: Path, digest: bytes) -> bool:
+    """Tell whether a file still has the bytes of a SHA-256 digest."""
+    try:
+        return hashlib.sha256(path.read_bytes()).digest() == digest
+    except OSError:
+        return False
 
 
 def index_shards(
@@ -630,11 +644,76 @@ def make_index(output: Path, settings: Mapping, options: Mapping) -> Indexed:
     return Indexed(len(pages), len(shards), usages, seconds)
 
 
+class EarlyRun(threading.Thread):
+    """Index, into the cache, the shards of the item pages written so far."""
+
+    def __init__(self, output: Path, settings: Mapping, options: Mapping) -> None:
+        super().__init__(name=f"{PREFIX}-early")
+        self.output, self.settings = output, settings
+        # One core stays with the build, which goes on writing list pages.
+        workers = max(1, (options["workers"] or os.cpu_count() or 1) - 1)
+        self.options = {**options, "workers": workers}
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        """Index the shards whose bundle is not kept yet; keep any error for later."""
+        try:
+            output, options = self.output, self.options
+            known = Path(self.settings["CACHE_PATH"]) / PAGES_NOTES
+            known.parent.mkdir(parents=True, exist_ok=True)
+            pages = indexed_pages(output, output / options["output_subdir"], known)
+            cache = Path(self.settings["CACHE_PATH"]) / CACHE_SUBDIR
+            cache.mkdir(parents=True, exist_ok=True)
+            shards = split_shards(pages, options["shard_pages"]).values()
+            todo = {cache / shard_key(p, options): p for p in shards}
+            todo = {kept: p for kept, p in todo.items() if not kept.is_dir()}
+            if todo:
+                index_shards(output, todo, options)
+        except BaseException as error:  # noqa: BLE001 - handed to the final run
+            self.error = error
+
+    def finish(self) -> None:
+        """Wait for the run; raise a bug it met (Pagefind's own failures are retried)."""
+        self.join()
+        if self.error is not None and not isinstance(
+            self.error, SearchIndexError | OSError
+        ):
+            raise self.error
+
+
+_early: dict[Path, EarlyRun] = {}  # by output folder: started, not yet finished
+
+
+def index_items_early(generator, writer=None) -> None:
+    """Start indexing as soon as the item pages are written (`article_writer_finalized`).
+
+    Pagefind then runs beside the list pages, compression is still to come. The
+    final index (`finalized`) takes every shard this run made whose pages did not
+    change since and indexes the others: the result never depends on this run.
+    """
+    settings = generator.settings
+    options = get_options(settings)
+    if options["enabled"] and options["cache"] and settings.get("CACHE_PATH"):
+        output = Path(settings["OUTPUT_PATH"])
+        finish_early(output)  # one at a time per output folder
+        _early[output] = run = EarlyRun(output, settings, options)
+        run.start()
+
+
+def finish_early(output: Path) -> None:
+    """Wait for the early run of an output folder, if one was started."""
+    run = _early.pop(output, None)
+    if run is not None:
+        run.finish()
+
+
 def index_site(pelican) -> None:
     """Build the search index once the site is written (`finalized`)."""
+    output = Path(pelican.settings["OUTPUT_PATH"])
+    finish_early(output)
     options = get_options(pelican.settings)
     if options["enabled"]:
-        make_index(Path(pelican.settings["OUTPUT_PATH"]), pelican.settings, options)
+        make_index(output, pelican.settings, options)
 
 
 def get_generators(pelican) -> type[SearchPageGenerator]:
@@ -645,4 +724,5 @@ def get_generators(pelican) -> type[SearchPageGenerator]:
 def register() -> None:
     """Connect the plugin to Pelican's signals."""
     signals.get_generators.connect(get_generators)
+    signals.article_writer_finalized.connect(index_items_early)
     signals.finalized.connect(index_site)
