@@ -693,10 +693,16 @@ def test_the_bundle_is_rewritten_only_where_it_differs_from_the_kept_shards(
     )
 
 
-def test_an_early_run_indexes_ahead_and_never_decides_the_result(tmp_path, monkeypatch):
+def test_an_early_run_indexes_ahead_and_never_decides_the_result(
+    tmp_path, monkeypatch, caplog
+):
     from types import SimpleNamespace
 
     import search_index.search_index as plugin
+
+    from bench.run import PAGEFIND_LINE
+
+    caplog.set_level(logging.INFO, logger=plugin.__name__)
 
     ran = []
     real = plugin.run_pagefind
@@ -727,6 +733,11 @@ def test_an_early_run_indexes_ahead_and_never_decides_the_result(tmp_path, monke
     pages = {f"trang-{n}": f"Dân vận khéo số {n}" for n in range(8)}
     shards = len(shard_urls(build("ahead", pages)))
     assert shards > 1 and ran == ["search_index-early"] * shards  # on one core
+    # The line make bench reads Pagefind's seconds and peak memory from.
+    assert any(
+        PAGEFIND_LINE.search(m) and f"indexed {shards} of {shards} shards" in m
+        for m in caplog.messages
+    )
     edited = {"trang-2": "Dân vận khéo, đã sửa"}
     late = build("late", pages, edited)
     assert ran[:shards] == ["search_index-early"] * shards and len(ran) == shards + 1

@@ -667,8 +667,10 @@ class EarlyRun(threading.Thread):
             shards = split_shards(pages, options["shard_pages"]).values()
             todo = {cache / shard_key(p, options): p for p in shards}
             todo = {kept: p for kept, p in todo.items() if not kept.is_dir()}
+            started = time.perf_counter()
             if todo:
-                index_shards(output, todo, options)
+                usages = index_shards(output, todo, options)
+                report(usages, time.perf_counter() - started, len(shards), options)
         except BaseException as error:  # noqa: BLE001 - handed to the final run
             self.error = error
 
