@@ -113,6 +113,7 @@ def test_folded_words_are_kept_by_their_texts_and_computed_again_on_change(
         ("yes", "must be a dict"),
         ({"colour": 1}, "unknown SEARCH keys: colour"),
         ({"enabled": "yes"}, "True or False"),
+        ({"early": 1}, "['early'] must be True or False"),
         ({"url": "/tim-kiem"}, "end with '/'"),
         ({"output_subdir": "../x"}, "sub-folder"),
         ({"args": "--verbose"}, "list of strings"),
@@ -713,12 +714,12 @@ def test_an_early_run_indexes_ahead_and_never_decides_the_result(
 
     monkeypatch.setattr(plugin, "run_pagefind", counted)
 
-    def build(name: str, pages: dict[str, str], edit: dict[str, str] | None = None):
+    def build(name: str, pages: dict[str, str], edit=None, early: bool = True):
         output = tmp_path / name
         _indexed_site(output, pages)
         settings = {"OUTPUT_PATH": str(output), "CACHE_PATH": str(tmp_path / name)}
         settings["CACHE_PATH"] += "-cache"
-        settings["SEARCH"] = {"shard_pages": 2, "workers": 2}
+        settings["SEARCH"] = {"shard_pages": 2, "workers": 2, "early": early}
         ran.clear()
         plugin.index_items_early(SimpleNamespace(settings=settings))
         if edit:  # a page written again after the early run looked
@@ -747,6 +748,8 @@ def test_an_early_run_indexes_ahead_and_never_decides_the_result(
     plugin.make_index(clean, {}, plugin.get_options({"SEARCH": {"shard_pages": 2}}))
     assert shard_urls(late) == shard_urls(clean / "pagefind")
     assert fragments(late) == fragments(clean / "pagefind")
+    build("after", pages, early=False)
+    assert len(ran) == shards and "search_index-early" not in ran
 
 
 def test_a_page_written_while_pagefind_reads_it_is_never_kept(tmp_path, monkeypatch):

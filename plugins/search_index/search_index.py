@@ -67,6 +67,7 @@ DEFAULTS: Mapping[str, Any] = {
     "cache": True,  # keep each shard's bundle under CACHE_PATH/pagefind, by its inputs
     "shard_pages": 1280,  # pages per shard at most, on average (shards: a power of two)
     "workers": 0,  # Pagefind processes at once; 0: one per core
+    "early": True,  # start indexing once the item pages are written (a thread)
 }
 CACHE_SUBDIR = "pagefind"
 SHARDS_FILE = "shards.json"  # the merged shards' folders, read by search.js
@@ -112,8 +113,9 @@ def get_options(settings: Mapping) -> dict[str, Any]:
     if not isinstance(args, list | tuple) or not all(isinstance(a, str) for a in args):
         raise OptionsError(f"{PREFIX}: {SETTING}['args'] must be a list of strings")
     options["args"] = list(args)
-    if not isinstance(options["cache"], bool):
-        raise OptionsError(f"{PREFIX}: {SETTING}['cache'] must be True or False")
+    for key in ("cache", "early"):
+        if not isinstance(options[key], bool):
+            raise OptionsError(f"{PREFIX}: {SETTING}[{key!r}] must be True or False")
     for key, least in (("shard_pages", 1), ("workers", 0)):
         value = options[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
@@ -695,7 +697,9 @@ def index_items_early(generator, writer=None) -> None:
     """
     settings = generator.settings
     options = get_options(settings)
-    if options["enabled"] and options["cache"] and settings.get("CACHE_PATH"):
+    if options["enabled"] and options["early"] and options["cache"]:
+        if not settings.get("CACHE_PATH"):
+            return
         output = Path(settings["OUTPUT_PATH"])
         finish_early(output)  # one at a time per output folder
         _early[output] = run = EarlyRun(output, settings, options)
