@@ -19,13 +19,17 @@ from typing import Any
 from blinker import Namespace, Signal
 from pelican import signals
 
-__all__ = ["STEPS", "connect", "run_steps", "step"]
+__all__ = ["STEPS", "connect", "pages_written", "run_steps", "step"]
 
 # In order: remove what this build does not produce (incremental); write the
 # lists of pages (visitor counter); index them (search); compress every text
 # file (assets); write the server's files (security); mark the finished folder.
 STEPS = ("prune", "list", "index", "compress", "server", "mark")
 _steps = Namespace()
+# Sent (with the last page-writing generator) by the build process once every
+# page is written, by all processes (plugins/renderpool); work on the pages may
+# start before the rest of the output (the search index's early run).
+pages_written = _steps.signal("portal.finishing.pages_written")
 
 
 def step(name: str) -> Signal:

@@ -268,6 +268,39 @@ def test_an_unknown_key_is_a_warning_and_the_build_goes_on(site):
     assert (site.output / "mo-hinh" / "a" / "index.html").exists()
 
 
+@pytest.mark.parametrize("shown", [-1, True, "5", 2.5])
+def test_warnings_shown_must_be_a_whole_number(shown):
+    from frontmatter.frontmatter import OptionsError, get_options
+
+    with pytest.raises(OptionsError, match=r"\['warnings_shown'\] must be a whole"):
+        get_options({"FRONTMATTER": {"warnings_shown": shown}})
+    assert get_options({"FRONTMATTER": {"warnings_shown": 0}})["warnings_shown"] == 0
+
+
+def test_the_build_logs_every_error_and_counts_warnings_past_a_few_per_field(site):
+    _good(site)
+    for number in range(7):  # recorded under today's locality: a warning each
+        site.write(f"models/cu-{number}.md", model(locality="Mũi Né", year=2018))
+    site.write("models/go.md", model(loaclity="x"))
+    for number in range(3):
+        site.write(f"models/sai-{number}.md", model(locality="Phan Thiet"))
+    shown = {"fail_on_error": False, "warnings_shown": 2}
+    result = site.build(FRONTMATTER=shown)
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    errors = [x for x in lines if "LỖI content/models/sai-" in x]
+    assert len(errors) == 3 and all(
+        "có phải ý bạn là “Phan Thiết”" in x for x in errors
+    )
+    assert sum("CẢNH BÁO content/models/cu-" in x for x in lines) == 2
+    assert sum("CẢNH BÁO content/models/go.md:10: loaclity:" in x for x in lines) == 1
+    assert (
+        "frontmatter: CẢNH BÁO còn 5 cảnh báo nữa ở trường “locality” (tất cả 7)"
+        " không in ra đây; xem hết bằng lệnh `make check`" in result.stderr
+    )
+    assert "ở trường “loaclity”" not in result.stderr
+
+
 def test_the_dev_server_build_reports_errors_and_builds_the_good_files(site):
     _good(site)
     site.write("models/a.md", model(locality="Phan Thiet"))

@@ -24,6 +24,7 @@ SCRIPT = """
 import os, signal, sys
 import jinja2
 from pelican import main, signals
+from portal import finishing
 from portal.problems import ContentError
 target, kind = sys.argv[1], sys.argv[2]
 
@@ -54,8 +55,20 @@ def patch(pelican):
     assets = sys.modules["assets.assets"]
     assets.make_filter = fail_on_target(assets.make_filter)
 
+def pages_written(generator):
+    # Which process says every page is written, and which noted pages are missing.
+    if kind != "note":
+        return
+    output = generator.settings["OUTPUT_PATH"]
+    noted = [n for n in os.listdir(target) if n.isdigit()]
+    pages = [p for n in noted for p in open(os.path.join(target, n)).read().split()]
+    missing = [p for p in pages if not os.path.exists(os.path.join(output, p))]
+    with open(os.path.join(target, "signal"), "a") as notes:
+        notes.write(f"{os.getpid()} {len(pages)} {' '.join(missing)}\\n")
+
 # Once the plugins are loaded, before the assets plugin makes its filter.
 signals.initialized.connect(patch)
+finishing.pages_written.connect(pages_written)
 main(sys.argv[3:])
 """
 
@@ -125,8 +138,13 @@ def records(root: Path, name: str) -> tuple[dict, dict]:
 def test_two_processes_write_the_one_process_site_and_records(tmp_path) -> None:
     content = small_site(tmp_path / "content")
     by_process = build(tmp_path, "two", TWO)
+    # Said once, by the build process, when every process has written its pages.
+    said = by_process.pop("signal")
+    assert len(said) == 2 and int(said[1]) > 20, said
+    assert "404.html" in by_process[said[0]]  # the build process writes it
     assert len(by_process) == 2
     one = build(tmp_path, "one", ONE)
+    assert len(one.pop("signal")) == 2  # in one process too
     assert sorted(sum(by_process.values(), [])) == sorted(*one.values())
     # The second process writes its pages of the page-writing generators; the
     # build process writes the others' and every page of the other generators.
@@ -139,7 +157,8 @@ def test_two_processes_write_the_one_process_site_and_records(tmp_path) -> None:
     edited = content / "models" / "mo-hinh-4.md"
     edited.write_text(edited.read_text("utf-8") + "\nThêm một câu.\n", "utf-8")
     rendered = [
-        sorted(build(tmp_path, n, p).values()) for n, p in (("one", ONE), ("two", TWO))
+        sorted(v for k, v in build(tmp_path, n, p).items() if k != "signal")
+        for n, p in (("one", ONE), ("two", TWO))
     ]
     assert rendered[0] == rendered[1] == [["mo-hinh/mo-hinh-4/index.html"] * 3]
     assert tree(tmp_path / "two") == tree(tmp_path / "one")

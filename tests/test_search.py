@@ -63,10 +63,48 @@ def serve_with_csp(directory: Path) -> Iterator[str]:
         (["Huyện Đức Linh", "ĐOÀN KẾT"], "duc doan"),
         (["rác thải nhựa"], ""),
         (["<b>đất</b>", None, "Đảng"], "dat dang"),
+        # Whole words of `\w` around each "đ": digits, "_", two "đ", "đ" last.
+        (["x_đ2 (Đồng-đội) đđ 1đ, ab.đ"], "x_d2 dong doi dd 1d d"),
+        (["\u0110u\u031bo\u031b\u0300ng đu\u0301"], "duong du"),  # NFD: made NFC first
     ],
 )
 def test_fold_tail_keeps_only_words_with_d_stroke(texts, expected):
     assert fold_tail(texts) == expected
+
+
+def test_folded_words_are_kept_by_their_texts_and_computed_again_on_change(
+    tmp_path, monkeypatch
+):
+    from types import SimpleNamespace
+
+    import search_index.search_index as plugin
+
+    def item(number: int, body: str) -> SimpleNamespace:
+        return SimpleNamespace(
+            title=f"Đường số {number}", summary="<p>Đoàn kết</p>", content=body
+        )
+
+    items = [item(n, f"<p>Đội {n} làm <b>đường</b> ở Đức Linh</p>") for n in range(3)]
+    generator = plugin.SearchPageGenerator.__new__(plugin.SearchPageGenerator)
+    generator.settings = {"CACHE_PATH": str(tmp_path)}
+    generator.context = {"articles": items}
+    folded = []
+    real = plugin.fold_tail
+    monkeypatch.setattr(plugin, "fold_tail", lambda t: folded.append(1) or real(t))
+
+    def run() -> list[str]:
+        folded.clear()
+        generator.generate_context()
+        return [i.search_fold for i in items]
+
+    first = run()
+    assert first == ["duong doan doi duong duc"] * 3 and len(folded) == 3
+    assert run() == first and folded == []  # kept: none folded again
+    items[1].content = "<p>Đổi mới</p>"
+    assert run() == [first[0], "duong doan doi", first[2]] and len(folded) == 1
+    notes = tmp_path / plugin.FOLDS_NOTES
+    notes.write_text(notes.read_text().replace('"code": "', '"code": "other'))
+    assert run() == [first[0], "duong doan doi", first[2]] and len(folded) == 3
 
 
 @pytest.mark.parametrize(
@@ -75,6 +113,7 @@ def test_fold_tail_keeps_only_words_with_d_stroke(texts, expected):
         ("yes", "must be a dict"),
         ({"colour": 1}, "unknown SEARCH keys: colour"),
         ({"enabled": "yes"}, "True or False"),
+        ({"early": 1}, "['early'] must be True or False"),
         ({"url": "/tim-kiem"}, "end with '/'"),
         ({"output_subdir": "../x"}, "sub-folder"),
         ({"args": "--verbose"}, "list of strings"),
@@ -583,6 +622,156 @@ def test_one_edited_page_indexes_its_shard_again_and_no_stale_shard_survives(
         not list(shrunk.glob("shard-*"))
         and len(list((cache / "pagefind").iterdir())) == 1
     )
+    # The unused bundles were moved out of the cache, then deleted by a thread.
+    for thread in threading.enumerate():
+        if thread.name == "search_index":
+            thread.join()
+    assert not list(cache.glob(".pagefind-unused-*")) and (cache / "pagefind").is_dir()
+
+
+def _kept_shard(folder: Path, files: dict[str, str]) -> Path:
+    """Write a stand-in for a kept Pagefind bundle, its files' times an hour old."""
+    for name, text in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, "utf-8")
+        os.utime(path, ns=(1, path.stat().st_mtime_ns - 3600 * 10**9))
+    return folder
+
+
+def test_the_bundle_is_rewritten_only_where_it_differs_from_the_kept_shards(
+    tmp_path, monkeypatch
+):
+    from search_index.search_index import assemble
+
+    def shard(name: str, word: str, *kept: str) -> Path:
+        return _kept_shard(
+            tmp_path / name,
+            {
+                **{f"fragment/vi_{k}.pf_fragment": k for k in kept},
+                "pagefind.js": "js",
+                "wasm.vi.pagefind": "wasm",  # not needed by a merged shard
+                "pagefind-entry.json": f"entry {word}",
+                f"pagefind.vi_{word}.pf_meta": word,
+                f"index/vi_{word}.pf_index": word,
+                f"filter/vi_{word}.pf_filter": word,
+                f"fragment/vi_{word}.pf_fragment": word,
+            },
+        )
+
+    one, two, three = shard("k1", "mot"), shard("k2", "hai"), shard("k3", "ba")
+    edited = shard("k3b", "bon", "ba")  # one page unchanged: the same fragment
+    bundle = tmp_path / "output" / "pagefind"
+    assemble(bundle, {0: one, 1: two, 3: three})
+    assemble(tmp_path / "clean", {0: one, 1: two, 3: edited})
+    # A stray file, a folder, a file changed in place, a file gone.
+    (bundle / "stray.txt").write_text("x")
+    (bundle / "shard-5" / "index").mkdir(parents=True)
+    (bundle / "shard-5" / "index" / "old.pf_index").write_text("x")
+    (bundle / "fragment" / "vi_mot.pf_fragment").write_text("MOT")
+    (bundle / "shard-1" / "filter" / "vi_hai.pf_filter").unlink()
+    copied = []
+    copy = shutil.copy2
+    monkeypatch.setattr(shutil, "copy2", lambda a, b: copied.append(b) or copy(a, b))
+
+    assemble(bundle, {0: one, 1: two, 3: edited})
+    assert _bundle(bundle) == _bundle(tmp_path / "clean")
+    assert "shard-1/wasm.vi.pagefind" not in _bundle(bundle)
+    assert json.loads((bundle / "shards.json").read_text()) == {
+        "merge": ["shard-1/", "shard-3/"]
+    }
+    assert not (bundle / "shard-5").exists()
+    # Only the edited shard's new files and the files changed or removed are
+    # copied again; a file with the same bytes takes its kept copy's time.
+    same = (bundle / "shard-3/fragment/vi_ba.pf_fragment").stat().st_mtime_ns
+    assert same == (edited / "fragment/vi_ba.pf_fragment").stat().st_mtime_ns
+    assert sorted(Path(p).relative_to(bundle).as_posix() for p in copied) == sorted(
+        [
+            "fragment/vi_mot.pf_fragment",
+            "shard-1/filter/vi_hai.pf_filter",
+            *(n for n in _bundle(bundle) if n.startswith("shard-3/") and "ba" not in n),
+        ]
+    )
+
+
+def test_an_early_run_indexes_ahead_and_never_decides_the_result(
+    tmp_path, monkeypatch, caplog
+):
+    from types import SimpleNamespace
+
+    import search_index.search_index as plugin
+
+    from bench.run import PAGEFIND_LINE
+
+    caplog.set_level(logging.INFO, logger=plugin.__name__)
+
+    ran = []
+    real = plugin.run_pagefind
+
+    def counted(*args):
+        ran.append(threading.current_thread().name)
+        return real(*args)
+
+    monkeypatch.setattr(plugin, "run_pagefind", counted)
+
+    def build(name: str, pages: dict[str, str], edit=None, early: bool = True):
+        output = tmp_path / name
+        _indexed_site(output, pages)
+        settings = {"OUTPUT_PATH": str(output), "CACHE_PATH": str(tmp_path / name)}
+        settings["CACHE_PATH"] += "-cache"
+        # One Pagefind at a time: each runs in the thread that asked for it.
+        settings["SEARCH"] = {"shard_pages": 2, "workers": 1, "early": early}
+        ran.clear()
+        plugin.index_items_early(SimpleNamespace(settings=settings))
+        if edit:  # a page written again after the early run looked
+            plugin._early[output].join()
+            _indexed_site(output, edit)
+        plugin.index_site(SimpleNamespace(settings=settings))
+        return output / "pagefind"
+
+    def fragments(bundle: Path) -> dict[str, bytes]:
+        return {k: v for k, v in _bundle(bundle).items() if "fragment/" in k}
+
+    pages = {f"trang-{n}": f"Dân vận khéo số {n}" for n in range(8)}
+    shards = len(shard_urls(build("ahead", pages)))
+    assert shards > 1 and ran == ["search_index-early"] * shards
+    # The line make bench reads Pagefind's seconds and peak memory from.
+    assert any(
+        PAGEFIND_LINE.search(m) and f"indexed {shards} of {shards} shards" in m
+        for m in caplog.messages
+    )
+    edited = {"trang-2": "Dân vận khéo, đã sửa"}
+    late = build("late", pages, edited)
+    assert ran[:shards] == ["search_index-early"] * shards and len(ran) == shards + 1
+    assert not ran[-1].startswith("search_index")  # the final run
+    clean = tmp_path / "clean"
+    _indexed_site(clean, {**pages, **edited})
+    plugin.make_index(clean, {}, plugin.get_options({"SEARCH": {"shard_pages": 2}}))
+    assert shard_urls(late) == shard_urls(clean / "pagefind")
+    assert fragments(late) == fragments(clean / "pagefind")
+    build("after", pages, early=False)
+    assert len(ran) == shards and "search_index-early" not in ran
+
+
+def test_a_page_written_while_pagefind_reads_it_is_never_kept(tmp_path, monkeypatch):
+    import search_index.search_index as plugin
+
+    output = tmp_path / "output"
+    _indexed_site(output, {"trang": "Dân vận khéo"})
+    pages = plugin.indexed_pages(output, output / "pagefind")
+    real = plugin.run_pagefind
+
+    def rewriting(*args):
+        _indexed_site(output, {"trang": "Đã sửa trong lúc đọc"})
+        return real(*args)
+
+    monkeypatch.setattr(plugin, "run_pagefind", rewriting)
+    kept = tmp_path / "cache" / "key"
+    kept.parent.mkdir()
+    options = plugin.get_options({})
+    with pytest.raises(plugin.SearchIndexError, match="trang/index.html bị ghi lại"):
+        plugin.index_shard(output, pages, kept, options)
+    assert not kept.exists()
 
 
 def test_indexed_pages_are_read_again_only_when_their_stamps_change(tmp_path):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,7 @@ DEFAULTS: Mapping[str, Any] = {
     "limits": {},  # file size, nesting and field lengths: see portal.frontmatter.Limits
     "future_dates": "warning",  # a date over a day ahead: "warning" or "error"
     "iframe_hosts": [],  # hosts whose https iframes a body may embed
+    "warnings_shown": 5,  # warnings logged per field; the rest are counted
 }
 FUTURE_DATES = ("warning", "error")
 # In the cache folder: when the next item held by `scheduled: true` is due.
@@ -77,6 +79,11 @@ def get_options(settings: Mapping) -> dict[str, Any]:
     if options["future_dates"] not in FUTURE_DATES:
         raise OptionsError(
             f"{PREFIX}: {SETTING}['future_dates'] must be 'warning' or 'error'"
+        )
+    shown = options["warnings_shown"]
+    if isinstance(shown, bool) or not isinstance(shown, int) or shown < 0:
+        raise OptionsError(
+            f"{PREFIX}: {SETTING}['warnings_shown'] must be a whole number >= 0"
         )
     hosts = options["iframe_hosts"]
     if not isinstance(hosts, list | tuple) or not all(
@@ -348,18 +355,41 @@ def link_related(generators) -> None:
                 model.news.append(article)
 
 
+def log_problems(problems: list[Problem], shown: int) -> None:
+    """Log every error, the first warnings of each field, and a count of the rest.
+
+    Thousands of warnings of one kind (a whole archive recorded under today's
+    localities) would bury the errors and take seconds to print; `make check`
+    lists them all.
+    """
+    warnings: Counter[str] = Counter()
+    for problem in problems:
+        if problem.is_error:
+            log.error("%s: LỖI %s", PREFIX, problem)
+            continue
+        warnings[problem.field] += 1
+        if warnings[problem.field] <= shown:
+            log.warning("%s: CẢNH BÁO %s", PREFIX, problem)
+    for field, count in warnings.items():
+        if count > shown:
+            log.warning(
+                "%s: CẢNH BÁO còn %d cảnh báo nữa %s (tất cả %d) không in ra đây;"
+                " xem hết bằng lệnh `make check`",
+                PREFIX,
+                count - shown,
+                f"ở trường “{field}”" if field else "không thuộc trường nào",
+                count,
+            )
+
+
 def finish_reading(generators) -> None:
     """Report every problem; stop the build before writing if there is an error."""
     logging.getLogger("pelican").removeHandler(_counter)
     problems = sorted(set(collect_problems(generators)), key=Problem.order.fget)
-    for problem in problems:
-        if problem.is_error:
-            log.error("%s: LỖI %s", PREFIX, problem)
-        else:
-            log.warning("%s: CẢNH BÁO %s", PREFIX, problem)
+    options = get_options(generators[0].settings)
+    log_problems(problems, options["warnings_shown"])
     # Pelican logs an error for each file we refuse; count others only when alone.
     errors = sum(p.is_error for p in problems) or _counter.count
-    options = get_options(generators[0].settings)
     if errors and options["fail_on_error"]:
         raise ContentError(
             f"{PREFIX}: {errors} lỗi trong nội dung, chưa dựng trang nào."

@@ -33,6 +33,7 @@ from typing import Any
 from blinker import signal as named_signal
 from pelican import signals
 
+from portal import finishing
 from portal.options import merge_options
 
 __all__ = ["Pool", "get_options", "owner", "register"]
@@ -100,10 +101,11 @@ class Pool:
         build = getattr(writer, "build", None)
         if not self.started:
             self.started = True
-            if build is not None and hasattr(writer, "owns"):
+            if build is not None and hasattr(writer, "owns") and self.count > 1:
                 self.fork(writer)
         if not self.children:
             generate(writer)
+            self.done(generator)
             return
         writer.owns = self.owns(writer, 0)
         try:
@@ -115,6 +117,12 @@ class Pool:
             writer.owns = None
         if generator is self.generators[-1]:
             self.join(writer)
+            self.done(generator)
+
+    def done(self, generator: Any) -> None:
+        """Say every page is written, after the last page-writing generator."""
+        if generator is self.generators[-1]:
+            finishing.pages_written.send(generator)
 
     def guard(self, generator: Any, generate: Callable, writer: Any) -> None:
         """Run another generator's output; stop the other processes if it fails."""
@@ -281,8 +289,10 @@ def plan(generators: list) -> None:
     count = processes(options)
     pooled = [g for g in generators if type(g).__name__ in options["generators"]]
     items = len(generators[0].context.get("generated_content") or {})
-    if count < 2 or not pooled or items < options["min_items"]:
+    if not pooled:
         return
+    if items < options["min_items"]:
+        count = 1  # one process, still saying when every page is written
     pool = Pool(pooled, count)
     for generator in generators:
         if not hasattr(generator, "generate_output"):
