@@ -367,7 +367,7 @@ def remove_orphans(
 ) -> int:
     """Remove the `.gz`/`.br` copies whose text file is gone; return how many."""
     removed = 0
-    for rel in list(files):
+    for rel in [rel for rel in files if rel.endswith(COMPRESSED)]:
         source, suffix = os.path.splitext(rel)
         if (
             suffix in COMPRESSED
@@ -464,9 +464,10 @@ def compress_tree(
         rel for rel, status in files.items() if is_text(rel, status, options)
     )
     top = str(output)
-    for rel in texts:  # declared here: the copies are written by worker processes
-        for suffix in codec.suffixes:
-            outputs.declare(os.path.join(top, rel + suffix))
+    # Declared here: the copies are written by worker processes.
+    outputs.declare(
+        *(os.path.join(top, rel + suffix) for rel in texts for suffix in codec.suffixes)
+    )
     noted, noted_ns = load_index(store, output) if store is not None else ({}, 0)
     digests: dict[str, str] = {}
     stale = []

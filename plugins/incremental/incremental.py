@@ -417,12 +417,13 @@ def snapshot_inputs(folder: str, old: Manifest) -> tuple[dict[str, list], int]:
     """
     started = time.time_ns()
     found: dict[str, list] = {}
+    start = len(os.path.join(folder, ""))
     for path in _files_under(folder):
         try:
             stat = os.stat(path)
         except OSError:
             continue
-        rel = os.path.relpath(path, folder)
+        rel = path[start:]  # _files_under joins onto folder: no relpath needed
         before = old.inputs.get(rel)
         if before is not None and vouches(before[0], before[1], stat, old.snapshot_ns):
             found[rel] = before
@@ -1161,9 +1162,10 @@ def declare_tree(folder: str) -> None:
             _build.add_produced(os.path.join(top, rel))
 
 
-def _declared(path: str) -> None:
+def _declared(_sender: None, paths: Sequence[str]) -> None:
     """Receive portal.outputs.declare."""
-    declare_output(path)
+    for path in paths:
+        declare_output(path)
 
 
 def _tree_declared(folder: str) -> None:
