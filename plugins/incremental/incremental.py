@@ -277,11 +277,18 @@ def _read(path: str) -> bytes:
 # The state of one build.
 
 
+def _indices_below(values: Sequence, end: int) -> bool:
+    """Return whether every value is an int from 0 to end - 1 (checked in C)."""
+    return not values or (
+        set(map(type, values)) == {int} and min(values) >= 0 and max(values) < end
+    )
+
+
 def _node(data: Any, index: int) -> tuple[tuple, tuple[int, ...]]:
-    """Return a JSON-loaded read-tree node, checking its children come first."""
+    """Return a loaded read-tree node, checking its children come first."""
     step, kids = data
     kids = tuple(kids)
-    if not step or any(type(k) is not int or not 0 <= k < index for k in kids):
+    if not step or not _indices_below(kids, index):
         raise ValueError("bad node")
     return tuple(step), kids
 
@@ -340,7 +347,7 @@ class Manifest:
                     raise ValueError("bad page entry")
                 if not (own_seal is None or isinstance(own_seal, str)):
                     raise ValueError("bad page entry")
-                if any(type(i) is not int or not 0 <= i < count for i in roots):
+                if not _indices_below(roots, count):
                     raise ValueError("bad node index")
         except (AttributeError, KeyError, TypeError, ValueError) as error:
             return cls(), f"damaged manifest ({error})"
