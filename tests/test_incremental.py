@@ -487,3 +487,53 @@ def test_installed_packages_are_named_by_their_metadata_folders(tmp_path) -> Non
         name = re.sub(r"[-_.]+", "_", dist.metadata["Name"]).lower()
         version = re.sub(r"[-_.]+", "_", dist.version).lower()
         assert any(n.startswith(f"{name}_{version}_") for n in listed), dist
+
+
+STRAY_PLUGIN = """
+import os
+
+from pelican import signals
+
+
+def write_undeclared(pelican):
+    path = os.path.join(pelican.output_path, "la", "stray.html")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("lạ")
+
+
+def register():
+    signals.finalized.connect(write_undeclared)
+"""
+
+
+def test_an_undeclared_file_is_swept_and_left_out_of_the_record(
+    sites: Sites, tmp_path
+) -> None:
+    """The walk that sweeps undeclared files also takes the record (last: new settings)."""
+    import ast
+
+    tree = ast.parse((ROOT / "pelicanconf.py").read_text("utf-8"))
+    plugins = next(
+        ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign) and node.targets[0].id == "PLUGINS"
+    )
+    (tmp_path / "stray.py").write_text(STRAY_PLUGIN, "utf-8")
+    sites.settings = {
+        "PLUGINS": [*plugins, "stray"],
+        "PLUGIN_PATHS": [str(ROOT / "plugins"), str(tmp_path)],
+    }
+    try:
+        report = sites.build("inc")
+        assert "la/stray.html" in report["deleted"]
+        assert not (sites.root / "inc" / "la").exists()
+        # A record that listed it would miss it now: not "nothing changed".
+        assert sites.build("inc").get("nothing_changed") is True
+        manifest = sites.root / "inc-cache" / "incremental.pickle"
+        from incremental.incremental import read_manifest
+
+        record = read_manifest(str(manifest))["record"]
+        assert "la/stray.html" not in record and "index.html" in record
+    finally:
+        sites.settings = {}

@@ -89,9 +89,9 @@ class ContentCache:
     """Content objects of the last builds, by source path, checked by content hash.
 
     They live in an SQLite file: a rebuild loads the small index (path, hash,
-    pinned URLs), fetches the pickles it uses one by one, and writes only what
-    changed, in one transaction committed when the build ends (a build that
-    stops half-way changes nothing). A damaged file only means reading every
+    pinned URLs), fetches the pickles in one query, unpickles those it uses,
+    and writes only what changed, in one transaction committed when the build
+    ends (a build that stops half-way changes nothing). A damaged file only means reading every
     source again.
     """
 
