@@ -537,3 +537,52 @@ def test_an_undeclared_file_is_swept_and_left_out_of_the_record(
         assert "la/stray.html" not in record and "index.html" in record
     finally:
         sites.settings = {}
+
+
+def test_a_damaged_manifest_is_refused_never_raised(tmp_path) -> None:
+    """Bytes changed at random in a manifest: "unreadable"/"damaged", never an exception."""
+    import random
+
+    from incremental.incremental import FORMAT, Manifest, write_manifest
+
+    path = str(tmp_path / "incremental.pickle")
+    entry = [10, 1_700_000_000_000_000_000, "ab" * 32]
+    write_manifest(
+        path,
+        {
+            "format": FORMAT,
+            "global": "g" * 32,
+            "output": str(tmp_path),
+            "nodes": [[["a", "title"], []], [["n", "article"], [0]]],
+            "pages": {
+                f"p{i}/index.html": ["item.html", [1], "d" * 32, None] for i in range(9)
+            },
+            "files": [f"p{i}/index.html" for i in range(9)],
+            "extra": {"feed:atom.xml": "k"},
+            "inputs": {"news/a.md": entry},
+            "snapshot_ns": 1,
+            "untracked": [],
+            "urls": "u",
+            "record": {f"p{i}/index.html": entry for i in range(9)},
+            "record_ns": 2,
+            "outside": {},
+            "date": "",
+            "late": ["sitemap.xml"],
+        },
+    )
+    good = Path(path).read_bytes()
+    assert Manifest.load(path)[1] is None
+    rng = random.Random(14)
+    reasons = set()
+    for _ in range(400):
+        damaged = bytearray(good)
+        for _ in range(rng.randint(1, 4)):
+            damaged[rng.randrange(25, len(damaged))] = rng.randrange(256)
+        if rng.random() < 0.3:
+            damaged = damaged[: rng.randrange(len(damaged))]
+        Path(path).write_bytes(bytes(damaged))
+        manifest, reason = Manifest.load(path)
+        if reason is not None:
+            assert manifest.record == {} and manifest.pages == {}
+            reasons.add(reason.split(" (")[0])
+    assert reasons >= {"unreadable manifest", "damaged manifest"}

@@ -371,8 +371,19 @@ def read_manifest(path: str) -> dict:
         raise ValueError("not a manifest")
     try:
         data = _PlainUnpickler(io.BytesIO(raw[len(MANIFEST_MAGIC) :])).load()
-    except (pickle.UnpicklingError, EOFError, IndexError, KeyError, TypeError) as error:
-        raise ValueError(f"damaged manifest: {error}") from None
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        # What damaged bytes make the unpickler raise (found by mutating a
+        # manifest): an opcode on the wrong object, a huge length.
+        AttributeError,
+        IndexError,
+        KeyError,
+        TypeError,
+        OverflowError,
+        MemoryError,
+    ) as error:
+        raise ValueError(f"damaged manifest: {error!r}") from None
     if not isinstance(data, dict):
         raise ValueError("not a manifest")
     return data
