@@ -91,8 +91,8 @@ class ContentCache:
     They live in an SQLite file: a rebuild loads the small index (path, hash,
     pinned URLs), fetches the pickles in one query, unpickles those it uses,
     and writes only what changed, in one transaction committed when the build
-    ends (a build that stops half-way changes nothing). A damaged file only means reading every
-    source again.
+    ends (a build that stops half-way changes nothing). A damaged file only
+    means reading every source again.
     """
 
     def __init__(self, path: str, hash_of: Callable[[str], bytes], load: bool) -> None:
