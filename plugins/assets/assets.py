@@ -37,7 +37,7 @@ from pelican import signals
 from portal import outputs
 from portal.files import walk, write_atomic
 from portal.options import merge_options
-from portal.stamps import load_notes, save_notes, vouches
+from portal.stamps import is_racy, load_notes, save_notes, vouches
 
 try:
     import brotli
@@ -417,16 +417,23 @@ def save_index(
     digests: Mapping[str, str],
     files: Mapping[str, os.stat_result],
     suffixes: tuple[str, ...],
-    taken_ns: int,
+    scanned_ns: int,
 ) -> None:
     """Note each text file's size, time and digest with its copies' sizes and times.
 
     `kept` holds the entries that still stand; `digests` the files read again,
-    whose copies are looked at now.
+    whose copies are looked at now. The index is dated now, when the copies are
+    looked at: copies written by this pass more than the racy window ago are not
+    read again next time (after a build from an empty folder, every copy was).
+    A file modified within the racy window of the scan (`scanned_ns`, when its
+    size and time were taken) is left out: it is read again next time.
     """
     noted = dict(kept)
+    looked_ns = time.time_ns()
     for rel, digest in digests.items():
         source = files[rel]
+        if is_racy(source.st_mtime_ns, scanned_ns):
+            continue
         entry = [source.st_size, source.st_mtime_ns, digest]
         for suffix in suffixes:
             try:
@@ -436,7 +443,7 @@ def save_index(
             entry += [copy.st_size, copy.st_mtime_ns]
         else:
             noted[rel] = entry
-    save_notes(store / INDEX, output, INDEX_FORMAT, noted, taken_ns)
+    save_notes(store / INDEX, output, INDEX_FORMAT, noted, looked_ns)
 
 
 def worker_count(options: Mapping) -> int:
