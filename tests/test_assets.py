@@ -354,6 +354,31 @@ def test_the_index_is_dated_when_the_copies_are_looked_at(tmp_path, monkeypatch)
     assert read == ["trang-1/index.html"]
 
 
+def test_copies_from_the_store_keep_its_time_and_are_not_read_again(
+    tmp_path, monkeypatch
+):
+    """Into an empty output from a warm store: the copies are not racy next time."""
+    options = get_options({"ASSETS": {"workers": 1, "min_size": 10}})
+    site, cache = tmp_path / "site", tmp_path / "cache"
+    _pages(site, 2)
+    _age(site)
+    compress_tree(site, options, cache)  # fills the store
+    _age(cache)
+    for copy in [*site.rglob("*.gz"), *site.rglob("*.br")]:
+        copy.unlink()
+    compress_tree(site, options, cache)  # every copy taken from the store
+    page = site / "trang-0" / "index.html"
+    digest = hashlib.sha256(page.read_bytes()).hexdigest()
+    (store,) = cache.iterdir()
+    entry = store / digest[:2] / f"{digest}.gz"
+    assert page.with_name("index.html.gz").stat().st_mtime_ns == (
+        entry.stat().st_mtime_ns
+    )
+    read = _counting_reads(monkeypatch)
+    assert compress_tree(site, options, cache) == (0, 3)
+    assert read == []
+
+
 def test_pages_compressed_while_rendering_give_the_one_process_bytes(
     tmp_path, monkeypatch
 ):

@@ -286,6 +286,11 @@ def holds(path: Path, data: bytes) -> bool:
         return False
 
 
+def store_entry(store: Path, digest: str, suffix: str) -> Path:
+    """Return where the store keeps the copy of the file with this SHA-256."""
+    return store / digest[:2] / f"{digest}{suffix}"
+
+
 def packed_copies(data: bytes, codec: Codec, store: Path | None) -> dict[str, bytes]:
     """Return a file's compressed copies, from the store when it has them."""
     if store is None:
@@ -293,7 +298,7 @@ def packed_copies(data: bytes, codec: Codec, store: Path | None) -> dict[str, by
     digest = hashlib.sha256(data).hexdigest()
     packed = {}
     for suffix in codec.suffixes:
-        entry = store / digest[:2] / f"{digest}{suffix}"
+        entry = store_entry(store, digest, suffix)
         try:
             packed[suffix] = entry.read_bytes()
         except FileNotFoundError:
@@ -322,6 +327,12 @@ def compress_file(source: Path, codec: Codec, store: Path | None = None) -> str:
         if not holds(target, blob):
             write_atomic(target, blob, mode=0o644)
             written = True
+            if store is not None:
+                # The store entry's time, as caches are copied: a copy of bytes
+                # stored earlier is not racy, so the next build does not read it
+                # again (an edit of the copy still changes its time).
+                entry = os.stat(store_entry(store, digest, suffix))
+                os.utime(target, ns=(entry.st_atime_ns, entry.st_mtime_ns))
     return f"+{digest}" if written else digest
 
 
