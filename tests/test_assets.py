@@ -7,6 +7,7 @@ import hashlib
 import os
 import re
 import time
+from types import SimpleNamespace
 
 import brotli
 import pytest
@@ -318,6 +319,64 @@ def test_a_copy_changed_within_the_racy_window_is_read_again(tmp_path, monkeypat
     assert sorted(read) == ["index.html", "nho.html"]  # both written just now
     data = page.read_bytes()
     assert gzip.decompress(page.with_name("index.html.gz").read_bytes()) == data
+
+
+def test_the_index_is_dated_when_the_copies_are_looked_at(tmp_path, monkeypatch):
+    """Copies written long before the index is saved are not read again; a file
+    modified within the racy window of the scan is (it is left out of the index)."""
+    import assets.assets as plugin
+
+    options = get_options({"ASSETS": {"workers": 1, "min_size": 10}})
+    site, cache = tmp_path / "site", tmp_path / "cache"
+    _pages(site, 2)
+    _age(site)
+    os.utime(site / "trang-1" / "index.html")  # modified just before the scan
+    readings = []
+
+    def clock() -> int:  # the scan now; the copies looked at 10 s later
+        readings.append(time.time_ns())
+        return readings[-1] + (10_000_000_000 if len(readings) > 1 else 0)
+
+    monkeypatch.setattr(plugin, "time", SimpleNamespace(time_ns=clock))
+    compress_tree(site, options, cache)
+    monkeypatch.setattr(plugin, "time", time)
+    read = []
+    compress_file = plugin.compress_file
+    monkeypatch.setattr(
+        plugin,
+        "compress_file",
+        lambda source, *args: (
+            read.append(source.relative_to(site).as_posix())
+            or compress_file(source, *args)
+        ),
+    )
+    compress_tree(site, options, cache)
+    assert read == ["trang-1/index.html"]
+
+
+def test_copies_from_the_store_keep_its_time_and_are_not_read_again(
+    tmp_path, monkeypatch
+):
+    """Into an empty output from a warm store: the copies are not racy next time."""
+    options = get_options({"ASSETS": {"workers": 1, "min_size": 10}})
+    site, cache = tmp_path / "site", tmp_path / "cache"
+    _pages(site, 2)
+    _age(site)
+    compress_tree(site, options, cache)  # fills the store
+    _age(cache)
+    for copy in [*site.rglob("*.gz"), *site.rglob("*.br")]:
+        copy.unlink()
+    compress_tree(site, options, cache)  # every copy taken from the store
+    page = site / "trang-0" / "index.html"
+    digest = hashlib.sha256(page.read_bytes()).hexdigest()
+    (store,) = cache.iterdir()
+    entry = store / digest[:2] / f"{digest}.gz"
+    assert page.with_name("index.html.gz").stat().st_mtime_ns == (
+        entry.stat().st_mtime_ns
+    )
+    read = _counting_reads(monkeypatch)
+    assert compress_tree(site, options, cache) == (0, 3)
+    assert read == []
 
 
 def test_pages_compressed_while_rendering_give_the_one_process_bytes(

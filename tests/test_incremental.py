@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -319,19 +320,40 @@ def test_plugin_off_gives_the_same_site(sites: Sites) -> None:
     assert {n: b for n, (b, _) in plain.items()} == {n: b for n, (b, _) in inc.items()}
 
 
-@pytest.mark.parametrize("damage", ["garbage", "foreign"])
+class _Trap:
+    """A pickled object that would create a file when unpickled."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (Path.touch, (self.path,))
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "code", "foreign"])
 def test_bad_manifest_means_full_build(sites: Sites, damage: str) -> None:
-    manifest = sites.root / "inc-cache" / "incremental.json"
+    from incremental.incremental import MANIFEST_MAGIC, read_manifest, write_manifest
+
+    manifest = sites.root / "inc-cache" / "incremental.pickle"
+    trap = sites.root / "unpickled"
+    raw = manifest.read_bytes()
     if damage == "garbage":
         manifest.write_text("{not json", "utf-8")
+    elif damage == "truncated":
+        manifest.write_bytes(raw[: len(raw) // 2])
+    elif damage == "code":  # a pickle that runs code when loaded is refused
+        data = read_manifest(str(manifest))
+        data["extra"] = {"x": _Trap(trap)}
+        manifest.write_bytes(MANIFEST_MAGIC + pickle.dumps(data))
     else:
-        data = json.loads(manifest.read_text("utf-8"))
+        data = read_manifest(str(manifest))
         data["global"] = "0" * 32
-        manifest.write_text(json.dumps(data), "utf-8")
+        write_manifest(str(manifest), data)
     report = sites.build("inc")
+    assert not trap.exists()
     assert report["full"]
     assert len(report["rendered"]) > MODELS + NEWS
-    if damage == "garbage":  # no record: the build starts from an empty folder
+    if damage != "foreign":  # no record: the build starts from an empty folder
         assert report["cleaned"] > MODELS + NEWS
         assert set(report["written"]) >= set(report["rendered"])
     else:  # the record still vouches for the folder: unchanged bytes stay
@@ -406,7 +428,7 @@ def test_a_link_to_an_added_item_is_resolved(sites: Sites) -> None:
 def test_full_flag_forces_full_build(sites: Sites) -> None:
     report = sites.build("inc", "--ignore-cache")
     assert report["full"] and "FULL=1" in report["reason"]
-    assert os.path.exists(sites.root / "inc-cache" / "incremental.json")
+    assert os.path.exists(sites.root / "inc-cache" / "incremental.pickle")
     assert sites.build("inc")["full"] is False
 
 
@@ -443,3 +465,124 @@ def test_an_edit_after_an_idle_run_is_seen(sites: Sites) -> None:
     report = sites.build("inc")
     assert "nothing_changed" not in report
     assert "mo-hinh/mo-hinh-005/index.html" in report["rendered"]
+
+
+def test_installed_packages_are_named_by_their_metadata_folders(tmp_path) -> None:
+    """The fingerprint sees a package's version change, as importlib.metadata would."""
+    import importlib.metadata
+    import re
+
+    from incremental.incremental import installed_packages
+
+    (tmp_path / "foo-1.0.dist-info").mkdir()
+    (tmp_path / "bar_baz-2.egg-info").mkdir()
+    (tmp_path / "foo").mkdir()
+    paths = [str(tmp_path), str(tmp_path / "missing")]
+    assert installed_packages(paths) == ["bar_baz-2.egg-info", "foo-1.0.dist-info"]
+    (tmp_path / "foo-1.0.dist-info").rename(tmp_path / "foo-1.1.dist-info")
+    assert installed_packages(paths) == ["bar_baz-2.egg-info", "foo-1.1.dist-info"]
+    # Every installed distribution (name and version) is in the real listing.
+    listed = {re.sub(r"[-_.]+", "_", n).lower() for n in installed_packages()}
+    for dist in importlib.metadata.distributions():
+        name = re.sub(r"[-_.]+", "_", dist.metadata["Name"]).lower()
+        version = re.sub(r"[-_.]+", "_", dist.version).lower()
+        assert any(n.startswith(f"{name}_{version}_") for n in listed), dist
+
+
+STRAY_PLUGIN = """
+import os
+
+from pelican import signals
+
+
+def write_undeclared(pelican):
+    path = os.path.join(pelican.output_path, "la", "stray.html")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("lạ")
+
+
+def register():
+    signals.finalized.connect(write_undeclared)
+"""
+
+
+def test_an_undeclared_file_is_swept_and_left_out_of_the_record(
+    sites: Sites, tmp_path
+) -> None:
+    """The walk that sweeps undeclared files also takes the record (last: new settings)."""
+    import ast
+
+    tree = ast.parse((ROOT / "pelicanconf.py").read_text("utf-8"))
+    plugins = next(
+        ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign) and node.targets[0].id == "PLUGINS"
+    )
+    (tmp_path / "stray.py").write_text(STRAY_PLUGIN, "utf-8")
+    sites.settings = {
+        "PLUGINS": [*plugins, "stray"],
+        "PLUGIN_PATHS": [str(ROOT / "plugins"), str(tmp_path)],
+    }
+    try:
+        report = sites.build("inc")
+        assert "la/stray.html" in report["deleted"]
+        assert not (sites.root / "inc" / "la").exists()
+        # A record that listed it would miss it now: not "nothing changed".
+        assert sites.build("inc").get("nothing_changed") is True
+        manifest = sites.root / "inc-cache" / "incremental.pickle"
+        from incremental.incremental import read_manifest
+
+        record = read_manifest(str(manifest))["record"]
+        assert "la/stray.html" not in record and "index.html" in record
+    finally:
+        sites.settings = {}
+
+
+def test_a_damaged_manifest_is_refused_never_raised(tmp_path) -> None:
+    """Bytes changed at random in a manifest: "unreadable"/"damaged", never an exception."""
+    import random
+
+    from incremental.incremental import FORMAT, Manifest, write_manifest
+
+    path = str(tmp_path / "incremental.pickle")
+    entry = [10, 1_700_000_000_000_000_000, "ab" * 32]
+    write_manifest(
+        path,
+        {
+            "format": FORMAT,
+            "global": "g" * 32,
+            "output": str(tmp_path),
+            "nodes": [[["a", "title"], []], [["n", "article"], [0]]],
+            "pages": {
+                f"p{i}/index.html": ["item.html", [1], "d" * 32, None] for i in range(9)
+            },
+            "files": [f"p{i}/index.html" for i in range(9)],
+            "extra": {"feed:atom.xml": "k"},
+            "inputs": {"news/a.md": entry},
+            "snapshot_ns": 1,
+            "untracked": [],
+            "urls": "u",
+            "record": {f"p{i}/index.html": entry for i in range(9)},
+            "record_ns": 2,
+            "outside": {},
+            "date": "",
+            "late": ["sitemap.xml"],
+        },
+    )
+    good = Path(path).read_bytes()
+    assert Manifest.load(path)[1] is None
+    rng = random.Random(14)
+    reasons = set()
+    for _ in range(400):
+        damaged = bytearray(good)
+        for _ in range(rng.randint(1, 4)):
+            damaged[rng.randrange(25, len(damaged))] = rng.randrange(256)
+        if rng.random() < 0.3:
+            damaged = damaged[: rng.randrange(len(damaged))]
+        Path(path).write_bytes(bytes(damaged))
+        manifest, reason = Manifest.load(path)
+        if reason is not None:
+            assert manifest.record == {} and manifest.pages == {}
+            reasons.add(reason.split(" (")[0])
+    assert reasons >= {"unreadable manifest", "damaged manifest"}

@@ -187,7 +187,7 @@ def test_a_failed_build_keeps_the_record_and_a_retraction_leaves_nothing(
     broken = site.write("news/hong.md", "---\ntitle: Hỏng\ndate: không phải\n---\n")
     failed = site.build()
     assert failed.returncode != 0
-    assert (site.root / "cache" / "html" / "incremental.json").is_file()
+    assert (site.root / "cache" / "html" / "incremental.pickle").is_file()
     broken.unlink()
     retracted.unlink()
     ok(site.build())

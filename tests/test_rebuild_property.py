@@ -196,7 +196,7 @@ def clean_build(world: World, profile: str) -> dict[str, bytes]:
         # templates (checked against their source by Jinja) are kept between them.
         root = world.root / "clean"
         shutil.rmtree(root / "output", ignore_errors=True)
-        for name in ("incremental.json", "incremental-contents.sqlite"):
+        for name in ("incremental.pickle", "incremental-contents.sqlite"):
             (root / "cache" / profile / name).unlink(missing_ok=True)
         result = world.build(profile, root / "output", root)
         assert result.returncode == 0, result.stderr[-3000:]

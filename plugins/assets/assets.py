@@ -37,7 +37,7 @@ from pelican import signals
 from portal import finishing, outputs
 from portal.files import walk, write_atomic
 from portal.options import merge_options
-from portal.stamps import load_notes, save_notes, vouches
+from portal.stamps import is_racy, load_notes, save_notes, vouches
 
 try:
     import brotli
@@ -286,6 +286,11 @@ def holds(path: Path, data: bytes) -> bool:
         return False
 
 
+def store_entry(store: Path, digest: str, suffix: str) -> Path:
+    """Return where the store keeps the copy of the file with this SHA-256."""
+    return store / digest[:2] / f"{digest}{suffix}"
+
+
 def packed_copies(data: bytes, codec: Codec, store: Path | None) -> dict[str, bytes]:
     """Return a file's compressed copies, from the store when it has them."""
     if store is None:
@@ -293,7 +298,7 @@ def packed_copies(data: bytes, codec: Codec, store: Path | None) -> dict[str, by
     digest = hashlib.sha256(data).hexdigest()
     packed = {}
     for suffix in codec.suffixes:
-        entry = store / digest[:2] / f"{digest}{suffix}"
+        entry = store_entry(store, digest, suffix)
         try:
             packed[suffix] = entry.read_bytes()
         except FileNotFoundError:
@@ -322,6 +327,12 @@ def compress_file(source: Path, codec: Codec, store: Path | None = None) -> str:
         if not holds(target, blob):
             write_atomic(target, blob, mode=0o644)
             written = True
+            if store is not None:
+                # The store entry's time, as caches are copied: a copy of bytes
+                # stored earlier is not racy, so the next build does not read it
+                # again (an edit of the copy still changes its time).
+                entry = os.stat(store_entry(store, digest, suffix))
+                os.utime(target, ns=(entry.st_atime_ns, entry.st_mtime_ns))
     return f"+{digest}" if written else digest
 
 
@@ -367,7 +378,7 @@ def remove_orphans(
 ) -> int:
     """Remove the `.gz`/`.br` copies whose text file is gone; return how many."""
     removed = 0
-    for rel in list(files):
+    for rel in [rel for rel in files if rel.endswith(COMPRESSED)]:
         source, suffix = os.path.splitext(rel)
         if (
             suffix in COMPRESSED
@@ -417,16 +428,23 @@ def save_index(
     digests: Mapping[str, str],
     files: Mapping[str, os.stat_result],
     suffixes: tuple[str, ...],
-    taken_ns: int,
+    scanned_ns: int,
 ) -> None:
     """Note each text file's size, time and digest with its copies' sizes and times.
 
     `kept` holds the entries that still stand; `digests` the files read again,
-    whose copies are looked at now.
+    whose copies are looked at now. The index is dated now, when the copies are
+    looked at: copies written by this pass more than the racy window ago are not
+    read again next time (after a build from an empty folder, every copy was).
+    A file modified within the racy window of the scan (`scanned_ns`, when its
+    size and time were taken) is left out: it is read again next time.
     """
     noted = dict(kept)
+    looked_ns = time.time_ns()
     for rel, digest in digests.items():
         source = files[rel]
+        if is_racy(source.st_mtime_ns, scanned_ns):
+            continue
         entry = [source.st_size, source.st_mtime_ns, digest]
         for suffix in suffixes:
             try:
@@ -436,7 +454,7 @@ def save_index(
             entry += [copy.st_size, copy.st_mtime_ns]
         else:
             noted[rel] = entry
-    save_notes(store / INDEX, output, INDEX_FORMAT, noted, taken_ns)
+    save_notes(store / INDEX, output, INDEX_FORMAT, noted, looked_ns)
 
 
 def worker_count(options: Mapping) -> int:
@@ -464,9 +482,10 @@ def compress_tree(
         rel for rel, status in files.items() if is_text(rel, status, options)
     )
     top = str(output)
-    for rel in texts:  # declared here: the copies are written by worker processes
-        for suffix in codec.suffixes:
-            outputs.declare(os.path.join(top, rel + suffix))
+    # Declared here: the copies are written by worker processes.
+    outputs.declare(
+        *(os.path.join(top, rel + suffix) for rel in texts for suffix in codec.suffixes)
+    )
     noted, noted_ns = load_index(store, output) if store is not None else ({}, 0)
     digests: dict[str, str] = {}
     stale = []

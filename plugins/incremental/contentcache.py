@@ -89,10 +89,10 @@ class ContentCache:
     """Content objects of the last builds, by source path, checked by content hash.
 
     They live in an SQLite file: a rebuild loads the small index (path, hash,
-    pinned URLs), fetches the pickles it uses one by one, and writes only what
-    changed, in one transaction committed when the build ends (a build that
-    stops half-way changes nothing). A damaged file only means reading every
-    source again.
+    pinned URLs), fetches the pickles in one query, unpickles those it uses,
+    and writes only what changed, in one transaction committed when the build
+    ends (a build that stops half-way changes nothing). A damaged file only
+    means reading every source again.
     """
 
     def __init__(self, path: str, hash_of: Callable[[str], bytes], load: bool) -> None:
@@ -109,6 +109,9 @@ class ContentCache:
         # fields plugins set later; names are shared, with their positions.
         self.snapshots: dict[str, tuple[dict[str, int], tuple]] = {}
         self.layouts: dict[tuple, dict[str, int]] = {}
+        # The pickles, fetched in one query when the first is asked for (one
+        # query per file cost 0.1 s at 5,000 items); each is dropped once used.
+        self.blobs: dict[str, bytes] | None = None
 
     def _index(self) -> dict[str, tuple]:
         """Return (hash, url, save_as) of every cached file, by path."""
@@ -146,9 +149,7 @@ class ContentCache:
         if row[0] != self.hash_of(path):
             return default
         try:
-            (data,) = self.db.execute(
-                "SELECT data FROM contents WHERE path = ?", (path,)
-            ).fetchone()
+            data = self._blob(path)
             obj = _Unpickler(
                 io.BytesIO(data), generator.settings, generator.context, self.wrappers
             ).load()
@@ -161,6 +162,12 @@ class ContentCache:
         self.live[path] = obj
         self._snapshot(path, obj)
         return obj
+
+    def _blob(self, path: str) -> bytes:
+        """Return a cached object's pickle (every row fetched in one query at first)."""
+        if self.blobs is None:
+            self.blobs = dict(self.db.execute("SELECT path, data FROM contents"))
+        return self.blobs.pop(path)
 
     def put(self, generator, path: str, obj: Any) -> None:
         """Keep an object Pelican just built and accepted (committed when the build ends)."""
@@ -231,6 +238,7 @@ class ContentCache:
 
     def save(self) -> None:
         """Pin URLs that changed, forget deleted files, and commit."""
+        self.blobs = None
         if self.db is None:
             return
         pinned = []

@@ -13,21 +13,21 @@ missing or foreign manifest.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import functools
 import gc
 import hashlib
-import importlib
-import importlib.metadata
 import io
 import json
 import logging
 import os
+import pickle
 import re
 import sys
 import time
 import types
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from blinker import signal as named_signal
@@ -79,7 +79,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 PREFIX = "incremental"
 SETTING = "INCREMENTAL"
-FORMAT = 6
+FORMAT = 7
 # The Pelican versions the plugin is tested with; any other means a full build
 # from an empty folder with Pelican's own writer (see pelican_private.py).
 TESTED_PELICAN = ("4.12",)
@@ -87,6 +87,9 @@ TESTED_PELICAN = ("4.12",)
 # (BUILD_DATE is not one: it counts only when the output depends on the date.)
 ENVIRONMENT = ("COUNTER_URL", "SITEURL", "SERVER_FILES_PATH", "TZ")
 CONTENT_CACHE = "incremental-contents.sqlite"
+# The manifest: this line, then the data pickled (plain types only; at 5,000
+# items 2 × faster to load and 3 × faster to save than JSON).
+MANIFEST_MAGIC = b"dvk-incremental-manifest\n"
 # The garbage collector's thresholds during a build. With Python's (700, 10, 10)
 # a rebuild at 5,000 items spent 1.2 s of 7.5 in 750 collections, five of them
 # walking the whole heap of content objects and records; a build makes few
@@ -98,7 +101,7 @@ CONTENT_CACHE = "incremental-contents.sqlite"
 GC_THRESHOLDS = (100_000, 50, 100)
 DEFAULTS: Mapping[str, Any] = {
     "enabled": True,
-    "manifest": None,  # default: <CACHE_PATH>/incremental.json
+    "manifest": None,  # default: <CACHE_PATH>/incremental.pickle
     "report": None,  # default: <CACHE_PATH>/incremental-report.json
     "global_inputs": [],  # files or folders whose change means a full build
     "environment": list(ENVIRONMENT),  # environment variables that are inputs
@@ -127,7 +130,9 @@ def get_options(settings: Mapping) -> dict[str, Any]:
     if not isinstance(options["environment"], list | tuple):
         raise OptionsError(f"{PREFIX}: environment must be a list of names")
     cache = settings.get("CACHE_PATH", "cache")
-    options["manifest"] = options["manifest"] or os.path.join(cache, "incremental.json")
+    options["manifest"] = options["manifest"] or os.path.join(
+        cache, "incremental.pickle"
+    )
     options["report"] = options["report"] or os.path.join(
         cache, "incremental-report.json"
     )
@@ -216,6 +221,24 @@ def _code_files(settings: Mapping) -> list[str]:
     return sorted(files)
 
 
+def installed_packages(paths: Iterable[str] | None = None) -> list[str]:
+    """Return the installed packages as their metadata folders name them, sorted.
+
+    A wheel's `name-version.dist-info` (or an egg's `.egg-info`) folder names
+    the version: one listing per folder of `sys.path` instead of reading every
+    package's metadata (147 `importlib.metadata` calls, 0.2 s). A set: the same
+    package seen twice on sys.path counts once.
+    """
+    found: set[str] = set()
+    for folder in sys.path if paths is None else paths:
+        try:
+            names = os.listdir(folder or ".")
+        except OSError:
+            continue
+        found.update(n for n in names if n.endswith((".dist-info", ".egg-info")))
+    return sorted(found)
+
+
 def global_fingerprint(settings: Mapping, options: Mapping) -> str:
     """Hash what a page's records cannot see: a change means a full build."""
     h = hashlib.blake2b(digest_size=16)
@@ -227,13 +250,7 @@ def global_fingerprint(settings: Mapping, options: Mapping) -> str:
     add("format", str(FORMAT).encode())
     add("python", sys.version.encode())
     add("pelican", pelican_version.encode())
-    dists = sorted(  # a set: the same package seen twice on sys.path counts once
-        {
-            f"{d.metadata['Name']}=={d.version}"
-            for d in importlib.metadata.distributions()
-        }
-    )
-    add("packages", "\n".join(dists).encode())
+    add("packages", "\n".join(installed_packages()).encode())
     kept = {k: v for k, v in settings.items() if k not in VOLATILE_SETTINGS}
     add("settings", stable_repr(kept).encode("utf-8", "surrogatepass"))
     add("options", stable_repr(options).encode())
@@ -264,11 +281,18 @@ def _read(path: str) -> bytes:
 # The state of one build.
 
 
+def _indices_below(values: Sequence, end: int) -> bool:
+    """Return whether every value is an int from 0 to end - 1 (checked in C)."""
+    return not values or (
+        set(map(type, values)) == {int} and min(values) >= 0 and max(values) < end
+    )
+
+
 def _node(data: Any, index: int) -> tuple[tuple, tuple[int, ...]]:
-    """Return a JSON-loaded read-tree node, checking its children come first."""
+    """Return a loaded read-tree node, checking its children come first."""
     step, kids = data
     kids = tuple(kids)
-    if not step or any(type(k) is not int or not 0 <= k < index for k in kids):
+    if not step or not _indices_below(kids, index):
         raise ValueError("bad node")
     return tuple(step), kids
 
@@ -298,8 +322,7 @@ class Manifest:
         """Load a manifest; return it with the reason it is unusable, if any."""
         manifest = cls()
         try:
-            with open(path, "rb") as handle:
-                data = json.loads(handle.read())
+            data = read_manifest(path)
         except FileNotFoundError:
             return manifest, "no manifest yet"
         except (OSError, ValueError) as error:
@@ -328,15 +351,54 @@ class Manifest:
                     raise ValueError("bad page entry")
                 if not (own_seal is None or isinstance(own_seal, str)):
                     raise ValueError("bad page entry")
-                if any(type(i) is not int or not 0 <= i < count for i in roots):
+                if not _indices_below(roots, count):
                     raise ValueError("bad node index")
         except (AttributeError, KeyError, TypeError, ValueError) as error:
             return cls(), f"damaged manifest ({error})"
         return manifest, None
 
 
+class _PlainUnpickler(pickle.Unpickler):
+    """Unpickle plain data only (dicts, lists, strings, numbers): no class, no code."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        """Refuse every global: a manifest holds none."""
+        raise pickle.UnpicklingError(f"a manifest holds no {module}.{name}")
+
+
+def read_manifest(path: str) -> dict:
+    """Return the data of a manifest file (ValueError when it is not one)."""
+    with open(path, "rb") as handle:
+        raw = handle.read()
+    if not raw.startswith(MANIFEST_MAGIC):
+        raise ValueError("not a manifest")
+    try:
+        data = _PlainUnpickler(io.BytesIO(raw[len(MANIFEST_MAGIC) :])).load()
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        # What damaged bytes make the unpickler raise (found by mutating a
+        # manifest): an opcode on the wrong object, a huge length.
+        AttributeError,
+        IndexError,
+        KeyError,
+        TypeError,
+        OverflowError,
+        MemoryError,
+    ) as error:
+        raise ValueError(f"damaged manifest: {error!r}") from None
+    if not isinstance(data, dict):
+        raise ValueError("not a manifest")
+    return data
+
+
+def write_manifest(path: str, data: Mapping) -> None:
+    """Write a manifest file atomically (pickled plain data after a magic line)."""
+    write_atomic(path, MANIFEST_MAGIC + pickle.dumps(dict(data), protocol=5))
+
+
 def _entry(value: Any) -> list:
-    """Return a JSON-loaded record entry [size, mtime_ns, sha], checked."""
+    """Return a loaded record entry [size, mtime_ns, sha], checked."""
     size, mtime, sha = value
     if type(size) is not int or type(mtime) is not int or not isinstance(sha, str):
         raise ValueError("bad record entry")
@@ -377,12 +439,13 @@ def snapshot_inputs(folder: str, old: Manifest) -> tuple[dict[str, list], int]:
     """
     started = time.time_ns()
     found: dict[str, list] = {}
+    start = len(os.path.join(folder, ""))
     for path in _files_under(folder):
         try:
             stat = os.stat(path)
         except OSError:
             continue
-        rel = os.path.relpath(path, folder)
+        rel = path[start:]  # _files_under joins onto folder: no relpath needed
         before = old.inputs.get(rel)
         if before is not None and vouches(before[0], before[1], stat, old.snapshot_ns):
             found[rel] = before
@@ -391,10 +454,31 @@ def snapshot_inputs(folder: str, old: Manifest) -> tuple[dict[str, list], int]:
     return found, started
 
 
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause the garbage collector while plain data is loaded (it makes no cycles).
+
+    Loading the manifest creates some 100,000 lists and tuples: with Python's
+    thresholds the collector ran over them many times (half of the load's time).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 class State:
     """What decides how a build runs: full, incremental, or nothing to do."""
 
     def __init__(self, settings: Mapping, output_path: str, options: Mapping) -> None:
+        with collector_paused():
+            self._look(settings, output_path, options)
+
+    def _look(self, settings: Mapping, output_path: str, options: Mapping) -> None:
+        """Load the last manifest, snapshot the content, check the output folder."""
         self.output_path = os.path.realpath(output_path)
         self.content = os.path.abspath(settings["PATH"])
         self.fingerprint = global_fingerprint(settings, options)
@@ -679,10 +763,13 @@ class Build:
 
     def seal(self) -> None:
         """Record the finished output, save the manifest and the report, log it."""
-        swept = [] if self.plain else self.sweep()
+        # One walk of the output serves the sweep and the record.
+        taken_ns = time.time_ns()
+        found = dict(walk(self.output_path))
+        swept = [] if self.plain else self.sweep(found)
         if self.content_cache is not None:
             self.content_cache.save()
-        self.save_manifest()
+        self.save_manifest(found, taken_ns)
         deleted = sorted(getattr(self, "deleted", []) + swept)
         write_report(
             self.options,
@@ -709,11 +796,14 @@ class Build:
             f" (full build: {self.full_reason})" if self.full else "",
         )
 
-    def sweep(self) -> list[str]:
-        """Remove files in the output that no part of this build produced or declared."""
-        strays = sorted(
-            rel for rel, _ in walk(self.output_path) if rel not in self.produced
-        )
+    def sweep(self, found: dict[str, os.stat_result]) -> list[str]:
+        """Remove files in the output that no part of this build produced or declared.
+
+        `found` is every file now in the output; the strays leave it too.
+        """
+        strays = sorted(rel for rel in found if rel not in self.produced)
+        for rel in strays:
+            del found[rel]
         if strays:
             log.warning(
                 "%s: removed %s file(s) no plugin produced or declared "
@@ -767,10 +857,10 @@ class Build:
             record.prune_empty(os.path.dirname(path), self.output_path)
         return deleted
 
-    def save_manifest(self) -> None:
-        """Write the manifest atomically."""
+    def save_manifest(self, found: Mapping[str, os.stat_result], taken_ns: int) -> None:
+        """Write the manifest atomically, with the record of the files found."""
         old = self.old.record if self.trusted else {}
-        files, taken_ns = record.record_files(self.output_path, old, self.old.record_ns)
+        files = record.record_files(self.output_path, found, old, self.old.record_ns)
         nodes, renumber = self.nodes.compact(entry[1] for entry in self.pages.values())
         pages = {
             rel: [template, [renumber[i] for i in roots], page_digest, own_seal]
@@ -796,7 +886,7 @@ class Build:
             "date": self.today if self.date_used else "",
             "late": sorted(self.late),
         }
-        _write_json(self.options["manifest"], data)
+        write_manifest(self.options["manifest"], data)
 
 
 def url_map_digest(context: Mapping) -> str:
@@ -1188,9 +1278,10 @@ def declare_tree(folder: str) -> None:
             _build.add_produced(os.path.join(top, rel))
 
 
-def _declared(path: str) -> None:
+def _declared(_sender: None, paths: Sequence[str]) -> None:
     """Receive portal.outputs.declare."""
-    declare_output(path)
+    for path in paths:
+        declare_output(path)
 
 
 def _tree_declared(folder: str) -> None:

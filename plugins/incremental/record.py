@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,10 +46,8 @@ def digest(path: str) -> str:
         return ""
 
 
-def _same(entry: Entry | None, path: str, stat: os.stat_result, taken_ns: int) -> bool:
+def _same(entry: Entry, path: str, stat: os.stat_result, taken_ns: int) -> bool:
     """Return whether a file still holds the bytes its record entry noted."""
-    if entry is None:
-        return False
     if vouches(entry[0], entry[1], stat, taken_ns):
         return True
     return stat.st_size == entry[0] and digest(path) == entry[2]
@@ -85,6 +82,8 @@ def check_output(
         entry = record.get(rel)
         if entry is None:
             check.unknown.append(rel)
+        elif vouches(entry[0], entry[1], stat, taken_ns):
+            continue  # the common case: no path joined, nothing read
         elif not _same(entry, os.path.join(folder, rel), stat, taken_ns):
             check.changed.append(rel)
     check.missing = sorted(set(record) - seen)
@@ -145,24 +144,24 @@ def wipe(folder: str, protected: list[str]) -> int:
 
 def record_files(
     folder: str,
+    stats: Mapping[str, os.stat_result],
     old: Mapping[str, Entry],
     taken_ns: int,
-) -> tuple[dict[str, Entry], int]:
-    """Return the record of every file now under a folder, and when it was taken.
+) -> dict[str, Entry]:
+    """Return the record of the files under a folder from their stats (one walk).
 
     A file whose size and time match the old record (and are not racy) keeps
     its old hash; any other is hashed.
     """
-    started = time.time_ns()
     found: dict[str, Entry] = {}
-    for rel, stat in walk(folder):
+    for rel, stat in stats.items():
         entry = old.get(rel)
         if entry is not None and vouches(entry[0], entry[1], stat, taken_ns):
             found[rel] = entry
         else:
             path = os.path.join(folder, rel)
             found[rel] = [stat.st_size, stat.st_mtime_ns, digest(path)]
-    return dict(sorted(found.items())), started
+    return dict(sorted(found.items()))
 
 
 def record_outside(
