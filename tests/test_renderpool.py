@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from incremental.incremental import read_manifest
 from renderpool import get_options, owner
 
 from tests.conftest import ROOT, _env, pelican_command
@@ -115,7 +116,7 @@ def settings(root: Path, name: str, pool: dict) -> dict:
 
 def records(root: Path, name: str) -> tuple[dict, dict]:
     """Return a build's manifest (read trees expanded) and report, order left out."""
-    manifest = json.loads((root / f"cache-{name}" / "incremental.json").read_text())
+    manifest = read_manifest(str(root / f"cache-{name}" / "incremental.pickle"))
     nodes = manifest["nodes"]
 
     def expand(i: int) -> tuple:
