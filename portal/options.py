@@ -22,3 +22,19 @@ def merge_options(
     if unknown:
         raise error(f"{prefix}: unknown {setting} keys: {', '.join(unknown)}")
     return {**defaults, **given}
+
+
+def check_whole_numbers(
+    options: Mapping[str, Any],
+    least: Mapping[str, int],
+    setting: str,
+    prefix: str,
+    error: type[Exception] = ValueError,
+) -> None:
+    """Raise `error` unless each option named in `least` is an int at least its bound."""
+    for key, bound in least.items():
+        value = options[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < bound:
+            raise error(
+                f"{prefix}: {setting}[{key!r}] must be a whole number >= {bound}"
+            )

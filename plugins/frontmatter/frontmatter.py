@@ -25,7 +25,7 @@ from portal.attachments import check_attachments
 from portal.check import unread_files
 from portal.files import write_atomic
 from portal.frontmatter import Document, Limits, parse_file
-from portal.options import merge_options
+from portal.options import check_whole_numbers, merge_options
 from portal.problems import ContentError, Problem
 from portal.sanitize import BodyRenderer
 from portal.schema import (
@@ -80,11 +80,7 @@ def get_options(settings: Mapping) -> dict[str, Any]:
         raise OptionsError(
             f"{PREFIX}: {SETTING}['future_dates'] must be 'warning' or 'error'"
         )
-    shown = options["warnings_shown"]
-    if isinstance(shown, bool) or not isinstance(shown, int) or shown < 0:
-        raise OptionsError(
-            f"{PREFIX}: {SETTING}['warnings_shown'] must be a whole number >= 0"
-        )
+    check_whole_numbers(options, {"warnings_shown": 0}, SETTING, PREFIX, OptionsError)
     hosts = options["iframe_hosts"]
     if not isinstance(hosts, list | tuple) or not all(
         isinstance(h, str) for h in hosts

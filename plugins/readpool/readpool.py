@@ -17,7 +17,7 @@ from pelican import signals
 from pelican.generators import ArticlesGenerator
 
 from portal import readpool
-from portal.options import merge_options
+from portal.options import check_whole_numbers, merge_options
 
 __all__ = ["get_options", "register"]
 
@@ -33,10 +33,7 @@ DEFAULTS: Mapping[str, Any] = {
 def get_options(settings: Mapping) -> dict[str, Any]:
     """Merge the READPOOL setting with the defaults and check it."""
     options = merge_options(settings, SETTING, DEFAULTS, PREFIX)
-    for key in DEFAULTS:
-        value = options[key]
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"{PREFIX}: {SETTING}['{key}'] must be a whole number ≥ 0")
+    check_whole_numbers(options, dict.fromkeys(DEFAULTS, 0), SETTING, PREFIX)
     return options
 
 

@@ -34,7 +34,7 @@ from blinker import signal as named_signal
 from pelican import signals
 
 from portal import finishing
-from portal.options import merge_options
+from portal.options import check_whole_numbers, merge_options
 
 __all__ = ["Pool", "get_options", "owner", "register"]
 
@@ -64,10 +64,7 @@ PAGE_SIGNALS = {
 def get_options(settings: Mapping) -> dict[str, Any]:
     """Merge the RENDERPOOL setting with the defaults and check it."""
     options = merge_options(settings, SETTING, DEFAULTS, PREFIX)
-    for key in ("processes", "min_items"):
-        value = options[key]
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"{PREFIX}: {SETTING}['{key}'] must be a whole number ≥ 0")
+    check_whole_numbers(options, {"processes": 0, "min_items": 0}, SETTING, PREFIX)
     names = options["generators"]
     if not isinstance(names, list | tuple) or not all(
         isinstance(name, str) for name in names

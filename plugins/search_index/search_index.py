@@ -36,7 +36,7 @@ from pelican.generators import Generator
 
 from portal import finishing, outputs, text
 from portal.files import link_or_copy, walk, write_atomic
-from portal.options import merge_options
+from portal.options import check_whole_numbers, merge_options
 from portal.stamps import is_racy, load_notes, save_notes, vouches
 from portal.text import fold, nfc
 
@@ -116,12 +116,8 @@ def get_options(settings: Mapping) -> dict[str, Any]:
     for key in ("cache", "early"):
         if not isinstance(options[key], bool):
             raise OptionsError(f"{PREFIX}: {SETTING}[{key!r}] must be True or False")
-    for key, least in (("shard_pages", 1), ("workers", 0)):
-        value = options[key]
-        if isinstance(value, bool) or not isinstance(value, int) or value < least:
-            raise OptionsError(
-                f"{PREFIX}: {SETTING}[{key!r}] must be a whole number >= {least}"
-            )
+    least = {"shard_pages": 1, "workers": 0}
+    check_whole_numbers(options, least, SETTING, PREFIX, OptionsError)
     return options
 
 
