@@ -37,7 +37,7 @@ from pelican.generators import Generator
 from portal import finishing, outputs, text
 from portal.files import link_or_copy, walk, write_atomic
 from portal.options import check_whole_numbers, merge_options
-from portal.stamps import is_racy, load_notes, save_notes, vouches
+from portal.stamps import load_notes, save_notes, vouches
 from portal.text import fold, nfc
 
 __all__ = [
@@ -200,9 +200,9 @@ def article_sources(article) -> list[tuple[str, bool]]:
     return sources
 
 
-def article_texts(article) -> list[str]:
-    """Return the texts a model or news page shows inside its search body."""
-    return [html_text(s) if html else s for s, html in article_sources(article)]
+def source_texts(sources: list[tuple[str, bool]]) -> list[str]:
+    """Return the texts an item's page shows inside its search body, from its sources."""
+    return [html_text(s) if html else s for s, html in sources]
 
 
 def sources_key(sources: list[tuple[str, bool]]) -> str:
@@ -256,7 +256,7 @@ class SearchPageGenerator(Generator):
             key = sources_key(sources)
             tail = known.get(key)
             if not isinstance(tail, str):
-                tail = fold_tail(html_text(s) if html else s for s, html in sources)
+                tail = fold_tail(source_texts(sources))
             folds[key] = article.search_fold = tail
             article.search_fold_words = len(tail.split())
         if notes is not None and folds != known:
@@ -444,11 +444,16 @@ def _same_bytes(path: Path, digest: bytes) -> bool:
         return False
 
 
+def pagefind_workers(jobs: int, options: Mapping) -> int:
+    """Return how many Pagefind processes run at once for this many shards."""
+    return min(jobs, options["workers"] or os.cpu_count() or 1)
+
+
 def index_shards(
     output: Path, todo: dict[Path, list[Page]], options: Mapping
 ) -> list[Usage]:
     """Index the shards that have no kept bundle, on as many processes as allowed."""
-    workers = min(len(todo), options["workers"] or os.cpu_count() or 1)
+    workers = pagefind_workers(len(todo), options)
     if workers <= 1:
         return [index_shard(output, p, kept, options) for kept, p in todo.items()]
     with ThreadPoolExecutor(workers) as pool:
@@ -524,7 +529,7 @@ def _same_copy(source: Path, copy: Path, status: os.stat_result, now: int) -> bo
     kept = source.stat()
     if not stat.S_ISREG(status.st_mode) or status.st_size != kept.st_size:
         return False
-    if status.st_mtime_ns == kept.st_mtime_ns and not is_racy(kept.st_mtime_ns, now):
+    if vouches(kept.st_size, kept.st_mtime_ns, status, now):
         return True
     if copy.read_bytes() != source.read_bytes():
         return False
@@ -581,7 +586,7 @@ def cache_folder(settings: Mapping, options: Mapping) -> Iterator[Path]:
 
 def report(usages: list[Usage], seconds: float, shards: int, options: Mapping) -> None:
     """Log what Pagefind did: shards indexed, seconds, peak memory, CPU."""
-    workers = min(len(usages), options["workers"] or os.cpu_count() or 1)
+    workers = pagefind_workers(len(usages), options)
     # Processes run `workers` at a time: at most the largest peaks, added.
     peaks = sorted((usage.peak_mb for usage in usages), reverse=True)
     # The bench (bench/run.py) reads the seconds and peak memory from this line.
@@ -607,14 +612,32 @@ class Indexed(NamedTuple):
     seconds: float
 
 
+def pages_notes(settings: Mapping, options: Mapping) -> Path | None:
+    """Return the page notes' file, its folder made (None when not caching)."""
+    if not (options["cache"] and settings.get("CACHE_PATH")):
+        return None
+    known = Path(settings["CACHE_PATH"]) / PAGES_NOTES
+    known.parent.mkdir(parents=True, exist_ok=True)
+    return known
+
+
+def index_missing(
+    output: Path, shards: dict[int, list[Page]], cache: Path, options: Mapping
+) -> tuple[dict[int, Path], int, list[Usage]]:
+    """Index into the cache the shards it has no bundle of; return kept, count, usage."""
+    started = time.perf_counter()
+    kept = {n: cache / shard_key(p, options) for n, p in shards.items()}
+    todo = {kept[n]: p for n, p in shards.items() if not kept[n].is_dir()}
+    usages = index_shards(output, todo, options) if todo else []
+    if usages:
+        report(usages, time.perf_counter() - started, len(shards), options)
+    return kept, len(todo), usages
+
+
 def make_index(output: Path, settings: Mapping, options: Mapping) -> Indexed:
     """Index the output shard by shard, copying the shards whose pages are unchanged."""
     bundle = output / options["output_subdir"]
-    known = None
-    if options["cache"] and settings.get("CACHE_PATH"):
-        known = Path(settings["CACHE_PATH"]) / PAGES_NOTES
-        known.parent.mkdir(parents=True, exist_ok=True)
-    pages = indexed_pages(output, bundle, known)
+    pages = indexed_pages(output, bundle, pages_notes(settings, options))
     if not pages:
         shutil.rmtree(bundle, ignore_errors=True)
         log.warning("%s: no page has data-pagefind-body; no search index", PREFIX)
@@ -622,11 +645,7 @@ def make_index(output: Path, settings: Mapping, options: Mapping) -> Indexed:
     shards = split_shards(pages, options["shard_pages"])
     started = time.perf_counter()
     with cache_folder(settings, options) as cache:
-        kept = {n: cache / shard_key(p, options) for n, p in shards.items()}
-        todo = {kept[n]: p for n, p in shards.items() if not kept[n].is_dir()}
-        usages = index_shards(output, todo, options) if todo else []
-        if usages:
-            report(usages, time.perf_counter() - started, len(shards), options)
+        kept, again, usages = index_missing(output, shards, cache, options)
         assemble(bundle, kept)
         prune_cache(cache, kept.values())
     outputs.declare_tree(bundle)
@@ -636,7 +655,7 @@ def make_index(output: Path, settings: Mapping, options: Mapping) -> Indexed:
         PREFIX,
         len(pages),
         len(shards),
-        len(todo),
+        again,
         seconds,
     )
     return Indexed(len(pages), len(shards), usages, seconds)
@@ -647,27 +666,18 @@ class EarlyRun(threading.Thread):
 
     def __init__(self, output: Path, settings: Mapping, options: Mapping) -> None:
         super().__init__(name=f"{PREFIX}-early")
-        self.output, self.settings = output, settings
-        # Every page is written (renderpool): what the build has left is small.
-        self.options = dict(options)
+        self.output, self.settings, self.options = output, settings, options
         self.error: BaseException | None = None
 
     def run(self) -> None:
         """Index the shards whose bundle is not kept yet; keep any error for later."""
         try:
-            output, options = self.output, self.options
-            known = Path(self.settings["CACHE_PATH"]) / PAGES_NOTES
-            known.parent.mkdir(parents=True, exist_ok=True)
+            output, settings, options = self.output, self.settings, self.options
+            known = pages_notes(settings, options)
             pages = indexed_pages(output, output / options["output_subdir"], known)
-            cache = Path(self.settings["CACHE_PATH"]) / CACHE_SUBDIR
-            cache.mkdir(parents=True, exist_ok=True)
-            shards = split_shards(pages, options["shard_pages"]).values()
-            todo = {cache / shard_key(p, options): p for p in shards}
-            todo = {kept: p for kept, p in todo.items() if not kept.is_dir()}
-            started = time.perf_counter()
-            if todo:
-                usages = index_shards(output, todo, options)
-                report(usages, time.perf_counter() - started, len(shards), options)
+            shards = split_shards(pages, options["shard_pages"])
+            with cache_folder(settings, options) as cache:
+                index_missing(output, shards, cache, options)
         except BaseException as error:  # noqa: BLE001 - handed to the final run
             self.error = error
 

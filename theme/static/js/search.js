@@ -111,7 +111,7 @@ async function exactIndex(loaded) {
 /** Tell whether a result's text has, for every term, a word that starts with it. */
 export function hasEveryTerm(data, terms, exact) {
   const text = [data.content, ...Object.values(data.meta || {})].join(" ");
-  const words = text.normalize("NFC").toLowerCase().split(/[^\p{L}\p{N}]+/u);
+  const words = exactWords(text);
   const forms = exact ? words : words.map(fold);
   return terms.every((term) => forms.some((word) => word.startsWith(term)));
 }
