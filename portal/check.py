@@ -70,8 +70,6 @@ def unread_files(content: Path) -> list[Problem]:
         relative = Path(*parts)
         path = content / relative
         markdown = path.suffix.lower() in MARKDOWN_SUFFIXES
-        if in_section and path.suffix in MARKDOWN_SUFFIXES:
-            continue
         if in_section:
             fix = (
                 f"đổi đuôi tệp thành “{path.suffix.lower()}”"

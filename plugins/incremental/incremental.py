@@ -690,13 +690,18 @@ class Build:
         self.skipped = self.reused = 0
         self.date_used = False
 
-    def part(self) -> dict[str, Any]:
-        """Return what this process noted since start_part (its records renumbered)."""
+    def compacted_pages(self) -> tuple[list, dict[str, list]]:
+        """Return the read nodes the pages use, renumbered, and the pages with them."""
         nodes, renumber = self.nodes.compact(entry[1] for entry in self.pages.values())
         pages = {
             rel: [template, [renumber[i] for i in roots], page_digest, own_seal]
             for rel, (template, roots, page_digest, own_seal) in self.pages.items()
         }
+        return nodes, pages
+
+    def part(self) -> dict[str, Any]:
+        """Return what this process noted since start_part (its records renumbered)."""
+        nodes, pages = self.compacted_pages()
         return {
             "nodes": nodes,
             "pages": pages,
@@ -861,11 +866,7 @@ class Build:
         """Write the manifest atomically, with the record of the files found."""
         old = self.old.record if self.trusted else {}
         files = record.record_files(self.output_path, found, old, self.old.record_ns)
-        nodes, renumber = self.nodes.compact(entry[1] for entry in self.pages.values())
-        pages = {
-            rel: [template, [renumber[i] for i in roots], page_digest, own_seal]
-            for rel, (template, roots, page_digest, own_seal) in self.pages.items()
-        }
+        nodes, pages = self.compacted_pages()
         data = {
             "format": FORMAT,
             "global": self.fingerprint,
