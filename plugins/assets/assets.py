@@ -551,8 +551,7 @@ class Warmer:
         if len(self.batch) < CHUNK_MAX:
             return
         batch, self.batch = self.batch, []
-        self.futures = [f for f in self.futures if not f.done()]
-        if len(self.futures) >= 2 * self.workers:
+        if sum(not f.done() for f in self.futures) >= 2 * self.workers:
             return  # the workers are behind: compress_tree does these
         if self.pool is None:
             self.pool = ProcessPoolExecutor(
@@ -572,6 +571,13 @@ class Warmer:
 _warmer: Warmer | None = None
 
 
+def cache_folder(settings: Mapping, options: Mapping) -> Path | None:
+    """Return the compressed-bytes store's folder (None when it is not used)."""
+    if options["cache"] and settings.get("CACHE_PATH"):
+        return Path(settings["CACHE_PATH"]) / CACHE_SUBDIR
+    return None
+
+
 def start_warming(generators) -> None:
     """Start compressing pages as they are written, when the store is in use."""
     global _warmer
@@ -579,15 +585,10 @@ def start_warming(generators) -> None:
     settings = generators[0].settings
     options = get_options(settings)
     spare = worker_count(options) - 1  # the build process renders on one core
-    if (
-        options["compress"]
-        and options["cache"]
-        and settings.get("CACHE_PATH")
-        and spare >= 1
-    ):
+    cache = cache_folder(settings, options)
+    if options["compress"] and cache is not None and spare >= 1:
         codec = get_codec(options)
-        store = Path(settings["CACHE_PATH"]) / CACHE_SUBDIR / codec.tag()
-        _warmer = Warmer(codec, store, spare, options)
+        _warmer = Warmer(codec, cache / codec.tag(), spare, options)
 
 
 def warm_page(path: str, **_kwargs: Any) -> None:
@@ -612,10 +613,8 @@ def finish(pelican) -> None:
     copies = write_hashed_copies(pelican.settings, output, options)
     log.debug("%s: %s hashed theme files written", PREFIX, copies)
     if options["compress"]:
-        cache = None
-        if options["cache"] and pelican.settings.get("CACHE_PATH"):
-            cache = Path(pelican.settings["CACHE_PATH"]) / CACHE_SUBDIR
         started = time.perf_counter()
+        cache = cache_folder(pelican.settings, options)
         written, skipped = compress_tree(output, options, cache)
         # The bench (bench/run.py) reads the build's own peak memory from this line.
         log.info(
