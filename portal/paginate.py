@@ -98,7 +98,6 @@ def write_paginated(
     blank = dict.fromkeys(first_page_only)
     pages = paginate(items, per_page, url, save_as)
     paginator = Pagination(len(pages), len(items))
-    page_urls = [page.url for page in pages]  # plain strings: templates call nothing
     for index, page in enumerate(pages):
         writer.write_file(
             page.save_as,
@@ -110,7 +109,6 @@ def write_paginated(
             items_page=page,
             items_previous_page=pages[index - 1] if index > 0 else None,
             items_next_page=pages[index + 1] if index + 1 < len(pages) else None,
-            items_page_urls=page_urls,
             items_first_page=pages[0],
             items_oldest_page=pages[-1],
             **kwargs,
