@@ -806,16 +806,15 @@ def bench_size(size: int, args, work_root: Path) -> tuple[list[Row], dict]:
             )
         )
     # The rebuilds share one output and cache: each starts from the one before.
+    cached = ours("ours_cached", base, True, "out-cached", "cache-content")
     edits = {
-        NOTHING_CHANGED: (lambda: None, lambda: None),
+        # Other rows edit the shared content between runs (the publish rows' edit):
+        # "nothing changed" first builds once, untimed, so nothing did change.
+        NOTHING_CHANGED: (catch_up(cached), lambda: None),
         REBUILDS[1]: edit_one_body(content),
         REBUILDS[2]: edit_one_title(content),
         REBUILDS[3]: add_newest_item(content),
     }
-    cached = ours("ours_cached", base, True, "out-cached", "cache-content")
-    # Other rows edit the shared content between runs (the publish rows' edit):
-    # "nothing changed" first builds once, untimed, so nothing did change.
-    edits[NOTHING_CHANGED] = (catch_up(cached), lambda: None)
     for name in REBUILDS:
         prepare, restore = edits[name]
         rows.append(
@@ -927,14 +926,6 @@ def publish_rows(
     production settings, compression and search index included.
     """
 
-    def restored(out: Path) -> Callable[[], None]:
-        """Leave only output/ beside the cache, as the workflow's cache restores them."""
-
-        def step() -> None:
-            shutil.rmtree(out.with_name(out.name + ".staging"), ignore_errors=True)
-
-        return step
-
     def command(name: str, cache: str, out: str, reuse: bool = False) -> list[str]:
         conf = work / f"{name}.py"
         conf.write_text(
@@ -985,7 +976,9 @@ def publish_rows(
             ci_command,
             # Catch up with the other rows' edits (untimed), keep only output/ and
             # the cache as the workflow restores them, then edit one article.
-            then(catch_up(ci_command), restored(ci), edit),
+            then(
+                catch_up(ci_command), remove(ci.with_name(ci.name + ".staging")), edit
+            ),
             ci,
             warm=True,
             report=work / "cache-publish-ci" / REPORT,
