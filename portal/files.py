@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["link_or_copy", "walk", "write_atomic"]
+__all__ = ["file_sha256", "link_or_copy", "walk", "write_atomic"]
 
 
 def _umask() -> int:
@@ -75,3 +76,12 @@ def walk(
                     yield rel, entry.stat(follow_symlinks=False)
                 except OSError:
                     continue
+
+
+def file_sha256(path: str | os.PathLike) -> bytes | None:
+    """Return the SHA-256 of a file's bytes, or None when it cannot be read."""
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.file_digest(handle, "sha256").digest()
+    except OSError:
+        return None

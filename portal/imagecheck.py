@@ -15,7 +15,6 @@ A bad image is never kept: it is checked again, giving the same error.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +22,7 @@ from pathlib import Path
 import PIL
 from PIL import Image
 
-from portal.files import write_atomic
+from portal.files import file_sha256, write_atomic
 
 __all__ = [
     "ALLOWED_FORMATS",
@@ -184,11 +183,8 @@ def _verdict(
 
 def _digest(path: Path) -> str | None:
     """Return the SHA-256 of a file's bytes in hex, or None when unreadable."""
-    try:
-        with path.open("rb") as handle:
-            return hashlib.file_digest(handle, "sha256").hexdigest()
-    except OSError:
-        return None
+    found = file_sha256(path)
+    return None if found is None else found.hex()
 
 
 def _stored(digest: str) -> tuple[int, int] | None:

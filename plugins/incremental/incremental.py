@@ -41,7 +41,7 @@ from pelican.utils import get_relative_path, path_to_url, sanitised_join
 from pelican.writers import FileOverwriteFailedError, Writer
 
 from portal import finishing, identity, outputs
-from portal.files import walk, write_atomic
+from portal.files import file_sha256, walk, write_atomic
 from portal.options import merge_options
 from portal.paths import under
 from portal.stamps import vouches
@@ -969,11 +969,7 @@ _build: Build | None = None
 
 def _file_hash(filename: str) -> bytes:
     """Return the SHA-256 of a file's bytes (empty when unreadable)."""
-    try:
-        with open(filename, "rb") as handle:
-            return hashlib.sha256(handle.read()).digest()
-    except OSError:
-        return b""
+    return file_sha256(filename) or b""
 
 
 def attach_caches(generator) -> None:

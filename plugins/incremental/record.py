@@ -12,14 +12,13 @@ missing or whose bytes changed is removed too (so it is written again), and
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from portal.files import walk
+from portal.files import file_sha256, walk
 from portal.stamps import vouches
 
 __all__ = [
@@ -39,11 +38,7 @@ Entry = list  # [size, mtime_ns, sha256 hex]
 
 def digest(path: str) -> str:
     """Return the SHA-256 of a file's bytes as hex ("" when unreadable)."""
-    try:
-        with open(path, "rb") as handle:
-            return hashlib.file_digest(handle, "sha256").hexdigest()
-    except OSError:
-        return ""
+    return (file_sha256(path) or b"").hex()
 
 
 def _same(entry: Entry, path: str, stat: os.stat_result, taken_ns: int) -> bool:
