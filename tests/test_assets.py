@@ -133,6 +133,46 @@ def test_text_files_are_precompressed(sample):
     assert not [p for p in small if p.with_name(p.name + ".gz").exists()]
 
 
+def test_the_web_editors_own_copies_are_left_to_it(sample):
+    # cms compresses its bundle once per version and declares the copies; had
+    # assets written its own (another brotli quality) over them, cms copied its
+    # own back on the next build, and so on: some 90 files every rebuild.
+    bundle = next((sample.output / "quan-tri").glob("decap-*"))
+    copies = sorted(bundle.glob("*.br"))
+    assert len(copies) > 20
+    cache = next(
+        p for p in (ROOT / "cache" / "cms").glob(f"{bundle.name[6:]}-*") if p.is_dir()
+    )
+    for copy in copies:
+        kept = cache / copy.name
+        assert copy.read_bytes() == kept.read_bytes(), f"{copy.name} compressed again"
+        assert copy.stat().st_mtime_ns == kept.stat().st_mtime_ns
+
+
+def test_copies_another_plugin_declared_are_not_read_or_noted(tmp_path, monkeypatch):
+    options = get_options({"ASSETS": {"workers": 1, "min_size": 10}})
+    site, cache = tmp_path / "site", tmp_path / "cache"
+    _pages(site, 2)
+    theirs = site / "trang-0" / "index.html"
+    for suffix, data in ((".gz", b"their gz"), (".br", b"their br")):
+        theirs.with_name(theirs.name + suffix).write_bytes(data)
+    read = _counting_reads(monkeypatch)
+    declared = frozenset({"trang-0/index.html.br"})
+    assert compress_tree(site, options, cache, declared) == (2, 0)
+    assert sorted(read) == ["index.html", "nho.html"]  # trang-1 and nho.html
+    assert (site / "trang-0" / "index.html.br").read_bytes() == b"their br"
+    assert (site / "trang-0" / "index.html.gz").read_bytes() == b"their gz"
+    ours = site / "trang-1" / "index.html"
+    assert brotli.decompress(ours.with_name("index.html.br").read_bytes()) == (
+        ours.read_bytes()
+    )
+    # Not declared any more: compressed like any other file.
+    compress_tree(site, options, cache)
+    assert gzip.decompress((site / "trang-0" / "index.html.gz").read_bytes()) == (
+        theirs.read_bytes()
+    )
+
+
 def test_compression_rewrites_only_stale_copies(tmp_path):
     options = get_options({"ASSETS": {"min_size": 10}})
     page = tmp_path / "a" / "index.html"

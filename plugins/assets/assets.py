@@ -37,6 +37,7 @@ from pelican import signals
 from portal import finishing, outputs
 from portal.files import walk, write_atomic
 from portal.options import merge_options
+from portal.paths import under
 from portal.stamps import is_racy, load_notes, save_notes, vouches
 
 try:
@@ -463,7 +464,10 @@ def worker_count(options: Mapping) -> int:
 
 
 def compress_tree(
-    output: Path, options: Mapping, cache: Path | None = None
+    output: Path,
+    options: Mapping,
+    cache: Path | None = None,
+    precompressed: frozenset[str] = frozenset(),
 ) -> tuple[int, int]:
     """Pre-compress the text files of a built site; return (written, skipped).
 
@@ -472,6 +476,8 @@ def compress_tree(
     again, even into an empty output folder; entries this build did not use are
     removed. The store's index notes each file's size and time with its copies'
     (portal.stamps): a file noted so, with its copies as noted, is not read again.
+    A text file with a copy in `precompressed` (relative paths of the copies another
+    plugin wrote and declared this run, e.g. the web editor's bundle) is left to it.
     """
     codec = get_codec(options)
     store = cache / codec.tag() if cache is not None else None
@@ -479,7 +485,10 @@ def compress_tree(
     files, folders = scan(output)
     remove_orphans(output, files, folders, options)
     texts = sorted(
-        rel for rel, status in files.items() if is_text(rel, status, options)
+        rel
+        for rel, status in files.items()
+        if is_text(rel, status, options)
+        and not any(rel + suffix in precompressed for suffix in codec.suffixes)
     )
     top = str(output)
     # Declared here: the copies are written by worker processes.
@@ -569,6 +578,8 @@ class Warmer:
 
 
 _warmer: Warmer | None = None
+# The compressed copies other plugins wrote and declared this run (absolute paths).
+_precompressed: set[str] = set()
 
 
 def cache_folder(settings: Mapping, options: Mapping) -> Path | None:
@@ -578,10 +589,23 @@ def cache_folder(settings: Mapping, options: Mapping) -> Path | None:
     return None
 
 
+def note_precompressed(_sender: None, paths: list[str]) -> None:
+    """Note the compressed copies a plugin wrote itself: it made them, not us."""
+    _precompressed.update(path for path in paths if path.endswith(COMPRESSED))
+
+
+def precompressed_in(output: Path) -> frozenset[str]:
+    """Return the noted copies in the output folder, relative to it."""
+    top = os.path.realpath(output)
+    found = (under(path, top) for path in _precompressed)
+    return frozenset(rel for rel in found if rel is not None)
+
+
 def start_warming(generators) -> None:
     """Start compressing pages as they are written, when the store is in use."""
     global _warmer
     stop_warming()
+    _precompressed.clear()  # a new run: its plugins declare their copies again
     settings = generators[0].settings
     options = get_options(settings)
     spare = worker_count(options) - 1  # the build process renders on one core
@@ -615,7 +639,9 @@ def finish(pelican) -> None:
     if options["compress"]:
         started = time.perf_counter()
         cache = cache_folder(pelican.settings, options)
-        written, skipped = compress_tree(output, options, cache)
+        written, skipped = compress_tree(
+            output, options, cache, precompressed_in(output)
+        )
         # The bench (bench/run.py) reads the build's own peak memory from this line.
         log.info(
             "%s: compressed %s files (%s unchanged) in %.1f s; build peak memory %.0f MB",
@@ -638,4 +664,5 @@ def register() -> None:
     signals.generator_init.connect(install_filter)
     signals.all_generators_finalized.connect(start_warming)
     signals.content_written.connect(warm_page)
+    outputs.output_declared.connect(note_precompressed)
     finishing.connect("compress", finish)
