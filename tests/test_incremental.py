@@ -14,6 +14,7 @@ import os
 import pickle
 import shutil
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -586,3 +587,53 @@ def test_a_damaged_manifest_is_refused_never_raised(tmp_path) -> None:
             assert manifest.record == {} and manifest.pages == {}
             reasons.add(reason.split(" (")[0])
     assert reasons >= {"unreadable manifest", "damaged manifest"}
+
+
+def _record_of(folder: Path) -> dict[str, list]:
+    """Return a record of every file under a folder (aged past the racy window)."""
+    from incremental import record
+
+    old = time.time_ns() - 60_000_000_000
+    for path in folder.rglob("*"):
+        os.utime(path, ns=(old, old))
+    stats = {p.relative_to(folder).as_posix(): p.stat() for p in folder.rglob("*")}
+    return record.record_files(str(folder), stats, {}, time.time_ns())
+
+
+@pytest.mark.parametrize("child", ["answers", "fails"])
+def test_the_output_check_in_another_process_gives_the_same_answer(
+    tmp_path, monkeypatch, child
+) -> None:
+    from incremental import record
+
+    folder = tmp_path / "output"
+    folder.mkdir()
+    for name in ("a.html", "b.html", "c.html"):
+        (folder / name).write_text(f"<p>{name}</p>", "utf-8")
+    entries = _record_of(folder)
+    (folder / "b.html").write_text("<p>B.html</p>", "utf-8")  # same size
+    (folder / "c.html").unlink()
+    (folder / "d.html").write_text("lạ", "utf-8")
+    if child == "fails":  # no answer from the process: the check runs here
+        monkeypatch.setattr(record, "_check_and_exit", lambda fd, args: os._exit(3))
+    arguments = (str(folder), entries, {}, time.time_ns())
+    pending = record.BackgroundCheck(*arguments)
+    got = pending.result()
+    assert got == record.check_output(*arguments)
+    assert (got.unknown, got.changed, got.missing) == (
+        ["d.html"],
+        ["b.html"],
+        ["c.html"],
+    )
+    assert pending.result() is got
+
+
+def test_a_check_no_longer_needed_is_stopped(tmp_path) -> None:
+    from incremental import record
+
+    pending = record.BackgroundCheck(str(tmp_path), {}, {}, 0)
+    pid = pending.pid
+    pending.cancel()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, 0)  # already reaped
+    pending.cancel()

@@ -198,6 +198,23 @@ def test_a_failed_build_keeps_the_record_and_a_retraction_leaves_nothing(
     assert_clean(site)
 
 
+def test_an_output_changed_beside_an_edit_is_still_put_right(site: Site) -> None:
+    # With content edited, the output is checked by another process while the
+    # content is read: its answer must still reach the build.
+    ok(site.build(**SEARCH_OFF))
+    page = site.output / "tin-tuc" / "tong-ket" / "index.html"
+    missing = site.output / "gioi-thieu" / "index.html"
+    before = {page: page.read_bytes(), missing: missing.read_bytes()}
+    page.write_bytes(before[page].replace(b"<", b"{", 1))  # same size
+    (site.output / "la.html").write_text("không ai viết tệp này", "utf-8")
+    missing.unlink()
+    site.write("models/cho-dan-sinh.md", model(title="Chợ dân sinh mới"))
+    ok(site.build(**SEARCH_OFF))
+    assert site.report()["cleaned"] == 2
+    assert not (site.output / "la.html").exists()
+    assert {path: path.read_bytes() for path in before} == before
+
+
 def test_environment_settings_are_inputs(site: Site) -> None:
     ok(site.build(**SEARCH_OFF))
     counter = {"COUNTER_URL": "http://127.0.0.1:8787"}

@@ -505,27 +505,57 @@ class State:
             reason = "DELETE_OUTPUT_DIRECTORY is on"
         self.full_reason = reason
         self.inputs, self.snapshot_ns = snapshot_inputs(self.content, self.old)
-        self.check = record.check_output(
+        self.arguments = (
             self.output_path,
             self.old.record if self.trusted else {},
             self.old.outside if self.trusted else {},
             self.old.record_ns,
         )
+        # The output is checked now only when the answer decides "nothing
+        # changed"; otherwise on the other core while the content is read
+        # (clean_output waits for it). An untrusted folder is emptied unchecked.
+        self.pending: record.BackgroundCheck | None = None
+        self.check: record.Check | None = None
+        if self.inputs_unchanged():
+            self.check = record.check_output(*self.arguments)
+        elif self.trusted:
+            self.pending = record.BackgroundCheck(*self.arguments)
 
-    def nothing_changed(self) -> bool:
-        """Return whether the last build's output is exactly what a build would write.
+    def inputs_unchanged(self) -> bool:
+        """Return whether everything but the output folder is as at the last build.
 
         Same code, settings, environment and theme, the same bytes in every
-        content file, no page the records could not follow, and the output
-        folder exactly as the last build left it.
+        content file, and no page the records could not follow.
         """
         return (
             self.full_reason is None
             and self.inputs.keys() == self.old.inputs.keys()
             and all(self.inputs[k][2] == v[2] for k, v in self.old.inputs.items())
             and not self.old.untracked
-            and self.check.clean
         )
+
+    def nothing_changed(self) -> bool:
+        """Return whether the last build's output is exactly what a build would write.
+
+        The inputs are unchanged and the output folder is exactly as the last
+        build left it.
+        """
+        return self.inputs_unchanged() and self.output_check().clean
+
+    def output_check(self) -> record.Check:
+        """Return how the output folder differs from the record (waiting for it)."""
+        if self.check is None:
+            pending, self.pending = self.pending, None
+            self.check = (
+                pending.result() if pending else record.check_output(*self.arguments)
+            )
+        return self.check
+
+    def close(self) -> None:
+        """Stop a check still running (the build ended without asking for it)."""
+        if self.pending is not None:
+            self.pending.cancel()
+            self.pending = None
 
     def clean_output(self, settings: Mapping) -> int:
         """Remove what the record does not vouch for; return how many files."""
@@ -533,7 +563,8 @@ class State:
             protected = [self.content, settings.get("THEME") or ""]
             protected += [str(p) for p in settings.get("PLUGIN_PATHS") or []]
             return record.wipe(self.output_path, [p for p in protected if p])
-        stale = self.check.unknown + self.check.changed
+        check = self.output_check()
+        stale = check.unknown + check.changed
         record.remove(self.output_path, stale)
         return len(stale)
 
@@ -825,6 +856,7 @@ class Build:
         if self.full:
             self.settings["LOAD_CONTENT_CACHE"] = self.restore_cache
         if self.state is not None:
+            self.state.close()
             return  # stopped before writing (an editor's error): output/ untouched
         old = self.old.record if self.trusted else {}
         check = record.check_output(self.output_path, old, {}, self.old.record_ns)
@@ -1350,6 +1382,7 @@ def wrap_run(pelican) -> None:
     def run_unless_unchanged() -> None:
         global _build
         options = get_options(pelican.settings)
+        state = None
         if options["enabled"]:
             state = State(pelican.settings, pelican.output_path, options)
             if state.nothing_changed():
@@ -1371,6 +1404,8 @@ def wrap_run(pelican) -> None:
             _build = None
             gc.set_threshold(*thresholds)
             _checked.pop(id(pelican.settings), None)
+            if state is not None:
+                state.close()
             gc.freeze()
 
     pelican.run = run_unless_unchanged

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
+import signal
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +25,7 @@ from portal.files import file_sha256, walk
 from portal.stamps import vouches
 
 __all__ = [
+    "BackgroundCheck",
     "Check",
     "check_output",
     "digest",
@@ -93,6 +97,77 @@ def check_output(
     check.unknown.sort()
     check.changed.sort()
     return check
+
+
+class BackgroundCheck:
+    """check_output run by a forked process while the build goes on (one core each).
+
+    The build needs the answer only before it writes (`result`); until then it
+    reads the content on the other core. Without fork, or when the process
+    fails, the check runs here when the answer is asked for.
+    """
+
+    def __init__(
+        self,
+        folder: str,
+        record: Mapping[str, Entry],
+        outside: Mapping[str, Entry],
+        taken_ns: int,
+    ) -> None:
+        self.arguments = (folder, record, outside, taken_ns)
+        self.answer: Check | None = None
+        self.pid, self.fd = 0, -1
+        if not hasattr(os, "fork"):
+            return
+        read_end, write_end = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self.pid = os.fork()
+        if self.pid == 0:  # the child never returns into the build
+            os.close(read_end)
+            _check_and_exit(write_end, self.arguments)
+        os.close(write_end)
+        self.fd = read_end
+
+    def result(self) -> Check:
+        """Return the check's answer, waiting for the process that makes it."""
+        if self.answer is None:
+            self.answer = self._collect() or check_output(*self.arguments)
+        return self.answer
+
+    def _collect(self) -> Check | None:
+        """Read the process's answer and wait for it (None when it has none)."""
+        if not self.pid:
+            return None
+        with os.fdopen(self.fd, "rb") as pipe:
+            data = pipe.read()
+        _, status = os.waitpid(self.pid, 0)
+        self.pid = 0
+        if status != 0 or not data:
+            log.debug("%s: the output check process failed (%s)", PREFIX, status)
+            return None
+        return pickle.loads(data)
+
+    def cancel(self) -> None:
+        """Stop the process when its answer is no longer needed (a failed build)."""
+        if self.pid:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+            os.close(self.fd)
+            self.pid = 0
+
+
+def _check_and_exit(fd: int, arguments: tuple) -> None:
+    """Send check_output's answer through a pipe, then end this forked process."""
+    code = 0
+    try:
+        data = pickle.dumps(check_output(*arguments), protocol=pickle.HIGHEST_PROTOCOL)
+        with os.fdopen(fd, "wb") as pipe:
+            pipe.write(data)
+    except BaseException:  # noqa: BLE001 - the build runs the check itself
+        code = 1
+    finally:
+        os._exit(code)
 
 
 def remove(folder: str, rels: list[str]) -> None:
