@@ -637,3 +637,35 @@ def test_a_check_no_longer_needed_is_stopped(tmp_path) -> None:
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, 0)  # already reaped
     pending.cancel()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "index.html",
+        "tin-tuc/tong-ket/index.html",
+        "linh-vuc/kinh-te/2/index.html",
+        "..hai-cham/index.html",
+        "a/./b.html",
+        "a//b.html",
+        "a/../b.html",
+        "a/b/",
+        ".",
+        "./index.html",
+        "/tmp/ngoai.html",
+        "../ngoai.html",
+    ],
+)
+def test_output_file_is_pelicans_sanitised_join(tmp_path, name) -> None:
+    from incremental.incremental import IncrementalWriter
+    from pelican.utils import sanitised_join
+
+    for output in (str(tmp_path / "output"), str(tmp_path) + "/./output/"):
+        writer = IncrementalWriter(output, settings={"OUTPUT_PATH": output})
+        try:
+            expected = sanitised_join(output, name)
+        except RuntimeError:
+            with pytest.raises(RuntimeError):
+                writer.output_file(name)
+        else:
+            assert writer.output_file(name) == expected

@@ -37,7 +37,12 @@ from pelican import __version__ as pelican_version
 from pelican import signals
 from pelican.generators import CachingGenerator
 from pelican.log import console
-from pelican.utils import get_relative_path, path_to_url, sanitised_join
+from pelican.utils import (
+    get_relative_path,
+    path_to_url,
+    posixize_path,
+    sanitised_join,
+)
 from pelican.writers import FileOverwriteFailedError, Writer
 
 from portal import finishing, identity, outputs
@@ -1055,12 +1060,27 @@ class IncrementalWriter(Writer):
         self.build = _build
         # Which output files this process writes (plugins/renderpool); None: all.
         self.owns: Callable[[str], bool] | None = None
+        self.base = posixize_path(os.path.abspath(self.output_path))
+
+    def output_file(self, name: str) -> str:
+        """Return an output file's absolute path, as Pelican's sanitised_join does.
+
+        A clean relative name (no ".", "..", "//" or leading "/") is joined
+        without resolving anything: every page asks, in every process.
+        """
+        if (
+            name not in ("", ".")
+            and not name.startswith(("/", ".."))
+            and os.path.normpath(name) == name
+        ):
+            return f"{self.base}/{name}"
+        return sanitised_join(self.output_path, name)
 
     def elsewhere(self, name: str) -> bool:
         """Return whether another page-writing process writes this output file."""
         if self.owns is None:
             return False
-        return not self.owns(sanitised_join(self.output_path, name))
+        return not self.owns(self.output_file(name))
 
     def part_claims(self) -> tuple[set[str], set[str]]:
         """Return the files this process wrote or kept, and those it overrode."""
@@ -1132,7 +1152,7 @@ class IncrementalWriter(Writer):
         build = self.build
         if path and self.elsewhere(path):
             return None
-        complete = sanitised_join(self.output_path, path) if path else None
+        complete = self.output_file(path) if path else None
         rel = build.relative(complete) if build is not None and complete else None
         if rel is not None:
             key = feed_key(
@@ -1200,7 +1220,7 @@ class IncrementalWriter(Writer):
         localcontext.update(kwargs)
         if localcontext["localsiteurl"]:
             context["localsiteurl"] = localcontext["localsiteurl"]
-        path = sanitised_join(self.output_path, name)
+        path = self.output_file(name)
         rel = build.relative(path)
         if rel is not None and build.try_skip(
             rel, template, context, localcontext, memo=not relative_urls
