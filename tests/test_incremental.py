@@ -669,3 +669,47 @@ def test_output_file_is_pelicans_sanitised_join(tmp_path, name) -> None:
                 writer.output_file(name)
         else:
             assert writer.output_file(name) == expected
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        [1, 2],
+        (1, 2, "ab"),
+        [1, 2, b"ab"],
+        [1.0, 2, "ab"],
+        [True, 2, "ab"],
+        [1, "2", "ab"],
+        [1, 2, "ab", "cd"],
+    ],
+)
+def test_a_bad_record_entry_means_a_damaged_manifest(tmp_path, entry) -> None:
+    from incremental.incremental import FORMAT, Manifest, write_manifest
+
+    good = [10, 1_700_000_000_000_000_000, "ab" * 32]
+    data = {
+        "format": FORMAT,
+        "global": "g",
+        "output": str(tmp_path),
+        "nodes": [],
+        "pages": {},
+        "files": [],
+        "extra": {},
+        "inputs": {},
+        "snapshot_ns": 1,
+        "untracked": [],
+        "urls": "u",
+        "record": {"a.html": good, "b.html": good},
+        "record_ns": 2,
+        "outside": {"/srv/x.conf": good},
+        "date": "",
+        "late": [],
+    }
+    path = str(tmp_path / "incremental.pickle")
+    write_manifest(path, data)
+    assert Manifest.load(path)[1] is None
+    for key in ("record", "outside"):
+        write_manifest(path, {**data, key: {**data[key], "c.html": entry}})
+        manifest, reason = Manifest.load(path)
+        assert reason.startswith("damaged manifest"), (key, entry)
+        assert manifest.record == {}
