@@ -1,0 +1,98 @@
+"""Gated inline patterns: skipped only where they could not match, same HTML."""
+
+import random
+import re
+
+import pytest
+
+from portal.frontmatter import parse_file
+from portal.inlinegate import NEEDLES, GatedPattern
+from portal.sanitize import BodyRenderer
+from tests.conftest import ROOT, get_settings
+
+MARKDOWN = get_settings()["MARKDOWN"]
+# Every character some pattern looks for, with ordinary ones around them, and
+# pieces of what the patterns match.
+PIECES = [
+    *"ab1 \n\t.-–—'\"`\\[]()!<>&#;*_^:/@?=%s\x02\x03{}",
+    *("'\"", "\"'", "--", "...", "  \n", "[^", "![", "&amp;", "&#8212;", "&nbsp;"),
+    *("<a>", "</b>", "<b@c.d>", "<http://x.y>", "<!--x-->", "<?x?>", "<![CDATA[x]]>"),
+    *("80s", "'s", "\\\\", "``"),
+]
+BODIES = [
+    "Chữ *nghiêng*, **đậm**, ***cả hai***, _gạch_ __dưới__ và a_b_c.",
+    "Mã `x = 1` và ``a ` b``, thoát \\*sao\\* và \\\\`mã`.",
+    '[Liên kết](https://example.org/ "tiêu đề"), [tham chiếu][r], [r] và ![ảnh](/a.jpg).',
+    "Ảnh ![tham chiếu][r] và ![r].\n\n[r]: https://example.org/r",
+    "Thư <ban@example.org>, trang <https://example.org/a?b=1&c=2>.",
+    "Dòng có hai dấu cách  \nrồi xuống dòng.",
+    'HTML <span class="x">trong dòng</span>, <!-- chú thích --> và &amp; &#8212; &copy;.',
+    "Chú thích[^1] ở đây.\n\n[^1]: Nội dung chú thích.",
+    "Gạch -- ngang --- dài, ba chấm... và bốn chấm.... cuối.",
+    "\"Ngoặc kép\" và 'ngoặc đơn', \"'lồng'\", '\"lồng\"', năm '80s, it's.",
+    "'Mở đầu bằng ngoặc.' \"Cũng vậy,\" ông nói.",
+    "*[HTML]: Hyper Text\n\nHTML ở đây.",
+    "| Cột | Khác |\n| :-- | --: |\n| a | b |",
+    "Tiêu đề {: #id .lop }\n=====\n\n## Mục ##\n\n> Trích *dẫn*\n\n- một\n- hai",
+    "Từ\n:   Định nghĩa có **đậm**.",
+    "```\nmã 'không' \"đổi\" -- ...\n```",
+    "<div markdown=\"1\">*trong* div</div>\n\n<script>alert('x')</script>",
+    "Chữ “cong” – không có gì để đổi ở đây, chỉ chữ thường.",
+]
+
+
+def ungated(renderer: BodyRenderer) -> BodyRenderer:
+    """Take the gates off a renderer's patterns (the scan Markdown always did)."""
+    for processor in renderer.markdown.treeprocessors:
+        for pattern in getattr(processor, "inlinePatterns", ()):
+            if isinstance(pattern.compiled_re, GatedPattern):
+                pattern.compiled_re = pattern.compiled_re.compiled
+    return renderer
+
+
+def test_every_pattern_of_the_site_is_gated():
+    """A pattern a new Markdown words differently shows here (it would be scanned)."""
+    renderer = BodyRenderer(MARKDOWN, [])
+    patterns = [
+        pattern.compiled_re
+        for processor in renderer.markdown.treeprocessors
+        for pattern in getattr(processor, "inlinePatterns", ())
+    ]
+    assert len(patterns) > 25
+    assert [p.pattern for p in patterns if not isinstance(p, GatedPattern)] == []
+
+
+@pytest.mark.parametrize("source", sorted(NEEDLES))
+def test_a_match_always_holds_a_needle(source):
+    """No text without a pattern's needles (from the scan's start) has a match."""
+    compiled = re.compile(source, re.DOTALL | re.UNICODE)
+    needles = NEEDLES[source]
+    rng = random.Random(source)
+    found = 0
+    for _ in range(3000):
+        text = "".join(rng.choices(PIECES, k=rng.randint(1, 8)))
+        pos = rng.randint(0, 2)
+        match = compiled.search(text, pos)
+        if match:
+            found += 1
+            assert any(text.find(n, pos) >= 0 for n in needles), (text, pos)
+    assert found, "the random texts never matched: the test would prove nothing"
+
+
+def test_gated_html_is_the_same():
+    """Tricky bodies and the repository's content give the same HTML and warnings."""
+    bodies = list(BODIES)
+    for path in sorted((ROOT / "content").rglob("*.md")):
+        bodies.append(parse_file(path, path.name).body)
+    gated, plain = BodyRenderer(MARKDOWN, []), ungated(BodyRenderer(MARKDOWN, []))
+    for body in bodies:
+        assert gated.render("a.md", body, 5) == plain.render("a.md", body, 5), body
+
+
+def test_ungated_really_scans():
+    """The comparison above compares two different converters."""
+    gated, plain = BodyRenderer(MARKDOWN, []), ungated(BodyRenderer(MARKDOWN, []))
+    inline = gated.markdown.treeprocessors["inline"].inlinePatterns["link"]
+    assert isinstance(inline.compiled_re, GatedPattern)
+    inline = plain.markdown.treeprocessors["inline"].inlinePatterns["link"]
+    assert isinstance(inline.compiled_re, re.Pattern)
