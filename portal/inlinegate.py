@@ -7,20 +7,22 @@ match unless the text holds a certain character or string (a link needs “[”,
 emphasis “*” or “_”, a smart quote “'” or '"'), and most texts of a body hold
 none. `gate` puts a check in front of each such pattern's scan: when none of its
 needles occurs in the text from where the scan starts, it finds nothing, as the
-scan would have. The HTML is the same byte for byte; a pattern not listed here
-(another extension, or one a new Python-Markdown words differently) keeps its
-plain scan.
+scan would have; and when every pattern of an inline processor is gated, a text
+holding no needle at all is returned as it is, in one scan. The HTML is the same
+byte for byte; a pattern not listed here (another extension, or one a new
+Python-Markdown words differently) keeps its plain scan, and its processor scans
+every text with every pattern.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any
 
 from markdown import Markdown
 
-__all__ = ["NEEDLES", "gate"]
+__all__ = ["NEEDLES", "GatedPattern", "gate"]
 
 # A pattern's exact source → strings one of which every match holds, from the
 # position the scan starts at (a look-behind may look before it, never a needle).
@@ -82,14 +84,44 @@ class GatedPattern:
         return getattr(self.compiled, name)
 
 
+# InlineProcessor's private method that runs every pattern over one text.
+HANDLE_INLINE = "_InlineProcessor__handleInline"
+
+
 def gate(md: Markdown) -> int:
-    """Gate every listed inline pattern of a Markdown converter; return how many."""
+    """Gate every listed inline pattern of a Markdown converter; return how many.
+
+    An inline processor whose patterns are all gated also skips, in one scan, a
+    text holding none of their needles: no pattern could change it.
+    """
     gated = 0
     for processor in md.treeprocessors:
-        for pattern in getattr(processor, "inlinePatterns", ()):
+        patterns = list(getattr(processor, "inlinePatterns", ()))
+        needles: set[str] = set()
+        for pattern in patterns:
             compiled = getattr(pattern, "compiled_re", None)
-            needles = NEEDLES.get(getattr(compiled, "pattern", None))
-            if needles is not None and isinstance(compiled, re.Pattern):
-                pattern.compiled_re = GatedPattern(compiled, needles)
+            found = NEEDLES.get(getattr(compiled, "pattern", None))
+            if found is not None and isinstance(compiled, re.Pattern):
+                pattern.compiled_re = GatedPattern(compiled, found)
                 gated += 1
+            if isinstance(pattern.compiled_re, GatedPattern):
+                needles.update(pattern.compiled_re.needles)
+            else:
+                needles = set()
+                break
+        if needles and hasattr(processor, HANDLE_INLINE):
+            _skip_plain_texts(processor, needles)
     return gated
+
+
+def _skip_plain_texts(processor: Any, needles: Collection[str]) -> None:
+    """Make an inline processor return a text no pattern could match as it is."""
+    handle = getattr(processor, HANDLE_INLINE)
+    anyone = re.compile("|".join(map(re.escape, sorted(needles))))
+
+    def handle_inline(data: str, pattern_index: int = 0) -> str:
+        if anyone.search(data) is None:
+            return data
+        return handle(data, pattern_index)
+
+    setattr(processor, HANDLE_INLINE, handle_inline)

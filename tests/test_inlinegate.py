@@ -6,7 +6,7 @@ import re
 import pytest
 
 from portal.frontmatter import parse_file
-from portal.inlinegate import NEEDLES, GatedPattern
+from portal.inlinegate import HANDLE_INLINE, NEEDLES, GatedPattern
 from portal.sanitize import BodyRenderer
 from tests.conftest import ROOT, get_settings
 
@@ -44,6 +44,7 @@ BODIES = [
 def ungated(renderer: BodyRenderer) -> BodyRenderer:
     """Take the gates off a renderer's patterns (the scan Markdown always did)."""
     for processor in renderer.markdown.treeprocessors:
+        vars(processor).pop(HANDLE_INLINE, None)
         for pattern in getattr(processor, "inlinePatterns", ()):
             if isinstance(pattern.compiled_re, GatedPattern):
                 pattern.compiled_re = pattern.compiled_re.compiled
@@ -60,6 +61,11 @@ def test_every_pattern_of_the_site_is_gated():
     ]
     assert len(patterns) > 25
     assert [p.pattern for p in patterns if not isinstance(p, GatedPattern)] == []
+    processors = [
+        p for p in renderer.markdown.treeprocessors if hasattr(p, "inlinePatterns")
+    ]
+    assert len(processors) == 2  # Markdown's own and smarty's
+    assert all(HANDLE_INLINE in vars(p) for p in processors)  # plain texts skipped
 
 
 @pytest.mark.parametrize("source", sorted(NEEDLES))
@@ -94,5 +100,6 @@ def test_ungated_really_scans():
     gated, plain = BodyRenderer(MARKDOWN, []), ungated(BodyRenderer(MARKDOWN, []))
     inline = gated.markdown.treeprocessors["inline"].inlinePatterns["link"]
     assert isinstance(inline.compiled_re, GatedPattern)
-    inline = plain.markdown.treeprocessors["inline"].inlinePatterns["link"]
-    assert isinstance(inline.compiled_re, re.Pattern)
+    inline = plain.markdown.treeprocessors["inline"]
+    assert isinstance(inline.inlinePatterns["link"].compiled_re, re.Pattern)
+    assert HANDLE_INLINE not in vars(inline)
