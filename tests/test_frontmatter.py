@@ -7,7 +7,7 @@ import unicodedata
 import pytest
 from PIL import Image
 
-from tests.conftest import MODEL, front_matter, model, news, read_item
+from tests.conftest import MODEL, front_matter, get_settings, model, news, read_item
 
 NEXT_YEAR = dt.date.today().year + 1
 
@@ -454,3 +454,29 @@ def test_outside_says_why_a_file_is_not_a_regular_one_inside(tmp_path, given):
     (tmp_path / "link-to-real").symlink_to(tmp_path / "real")
     root = tmp_path / ("link-to-real" if relative.startswith("link-") else "real")
     assert outside(tmp_path / relative, root) == expected
+
+
+def test_items_share_one_author_per_name(tmp_path):
+    """The site's author (and an item's own) is one object, slugified once."""
+    from frontmatter import FrontMatterReader
+    from pelican.contents import Article
+
+    settings = get_settings(PATH=str(tmp_path))
+    (tmp_path / "news").mkdir()
+    for name, extra in (("a", {}), ("b", {}), ("c", {"author": "Tổ biên tập"})):
+        path = tmp_path / "news" / f"{name}.md"
+        path.write_text(news(title=name.upper(), **extra), encoding="utf-8")
+    reader = FrontMatterReader(settings)
+    items = []
+    for name in "abc":
+        path = str(tmp_path / "news" / f"{name}.md")
+        html, meta = reader.read(path)
+        items.append(Article(html, meta, settings, path))
+    a, b, c = (item.author for item in items)
+    assert (
+        a is b
+        and a.name == settings["AUTHOR"]
+        and a.slug == "ban-dan-van-tinh-uy-binh-thuan"
+    )
+    assert c.name == "Tổ biên tập" and c.slug == "to-bien-tap"
+    assert [item.authors for item in items] == [[a], [a], [c]]
