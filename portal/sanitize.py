@@ -27,7 +27,7 @@ from markdown import Markdown
 from markdown.extensions import Extension
 from markdown.postprocessors import Postprocessor
 
-from portal.inlinegate import gate
+from portal.markdowngate import gate
 from portal.problems import Problem
 
 __all__ = [
@@ -345,7 +345,7 @@ class BodyRenderer:
                 names.append(name)
         settings["extensions"] = [*names, self.extension]
         self.markdown = Markdown(**settings)  # building one is costly: reused
-        gate(self.markdown)  # inline patterns skip texts they cannot match
+        gate(self.markdown)  # patterns skip texts they cannot match
 
     def render(self, path: str, body: str, first_line: int) -> tuple[str, list]:
         """Return a body's HTML and a warning per removal, naming file and line.

@@ -1,4 +1,4 @@
-"""Gated inline patterns: skipped only where they could not match, same HTML."""
+"""Gated Markdown patterns: skipped only where they could not match, same HTML."""
 
 import random
 import re
@@ -6,7 +6,13 @@ import re
 import pytest
 
 from portal.frontmatter import parse_file
-from portal.inlinegate import HANDLE_INLINE, NEEDLES, GatedPattern
+from portal.markdowngate import (
+    BLOCK_NEEDLES,
+    BLOCK_PATTERNS,
+    HANDLE_INLINE,
+    NEEDLES,
+    GatedPattern,
+)
 from portal.sanitize import BodyRenderer
 from tests.conftest import ROOT, get_settings
 
@@ -18,6 +24,20 @@ PIECES = [
     *("'\"", "\"'", "--", "...", "  \n", "[^", "![", "&amp;", "&#8212;", "&nbsp;"),
     *("<a>", "</b>", "<b@c.d>", "<http://x.y>", "<!--x-->", "<?x?>", "<![CDATA[x]]>"),
     *("80s", "'s", "\\\\", "``"),
+    *(
+        ' "a',
+        " 'a",
+        "\n# ",
+        "\n=",
+        "\n---",
+        "- - -",
+        "***",
+        ": ",
+        "\n> ",
+        "]: ",
+        "*[",
+        "[^1]:",
+    ),
 ]
 BODIES = [
     "Chữ *nghiêng*, **đậm**, ***cả hai***, _gạch_ __dưới__ và a_b_c.",
@@ -48,6 +68,11 @@ def ungated(renderer: BodyRenderer) -> BodyRenderer:
         for pattern in getattr(processor, "inlinePatterns", ()):
             if isinstance(pattern.compiled_re, GatedPattern):
                 pattern.compiled_re = pattern.compiled_re.compiled
+    for processor in renderer.markdown.parser.blockprocessors:
+        for name in BLOCK_PATTERNS:
+            gated = getattr(processor, name, None)
+            if isinstance(gated, GatedPattern):
+                setattr(processor, name, gated.compiled)
     return renderer
 
 
@@ -66,22 +91,57 @@ def test_every_pattern_of_the_site_is_gated():
     ]
     assert len(processors) == 2  # Markdown's own and smarty's
     assert all(HANDLE_INLINE in vars(p) for p in processors)  # plain texts skipped
+    blocks = {
+        type(p).__name__
+        for p in renderer.markdown.parser.blockprocessors
+        if any(isinstance(getattr(p, n, None), GatedPattern) for n in BLOCK_PATTERNS)
+    }
+    assert len(blocks) == len(BLOCK_NEEDLES) == 8  # all but the lists' (anchored)
 
 
-@pytest.mark.parametrize("source", sorted(NEEDLES))
-def test_a_match_always_holds_a_needle(source):
-    """No text without a pattern's needles (from the scan's start) has a match."""
-    compiled = re.compile(source, re.DOTALL | re.UNICODE)
-    needles = NEEDLES[source]
+def _patterns(renderer: BodyRenderer) -> dict[str, re.Pattern]:
+    """Map each pattern source of a plain renderer to its compiled pattern."""
+    markdown = renderer.markdown
+    found = [
+        pattern.compiled_re
+        for processor in markdown.treeprocessors
+        for pattern in getattr(processor, "inlinePatterns", ())
+    ]
+    found += [
+        getattr(processor, name)
+        for processor in markdown.parser.blockprocessors
+        for name in BLOCK_PATTERNS
+        if isinstance(getattr(processor, name, None), re.Pattern)
+    ]
+    return {compiled.pattern: compiled for compiled in found}
+
+
+PLAIN = _patterns(ungated(BodyRenderer(MARKDOWN, [])))
+
+
+def _spans(matches) -> list:
+    return [(m.span(), m.groups()) for m in matches if m is not None]
+
+
+@pytest.mark.parametrize("source", sorted({**NEEDLES, **BLOCK_NEEDLES}))
+def test_a_gated_pattern_finds_what_the_pattern_finds(source):
+    """On random texts, from random positions, gated and plain scans agree."""
+    compiled = PLAIN[source]  # with the flags Markdown gave it
+    gated = GatedPattern(compiled, {**NEEDLES, **BLOCK_NEEDLES}[source])
     rng = random.Random(source)
     found = 0
     for _ in range(3000):
         text = "".join(rng.choices(PIECES, k=rng.randint(1, 8)))
-        pos = rng.randint(0, 2)
-        match = compiled.search(text, pos)
-        if match:
-            found += 1
-            assert any(text.find(n, pos) >= 0 for n in needles), (text, pos)
+        pos, endpos = rng.randint(0, 2), rng.choice([len(text), rng.randint(0, 12)])
+        plain = _spans([compiled.search(text, pos, endpos)])
+        found += bool(plain)
+        assert _spans([gated.search(text, pos, endpos)]) == plain, (text, pos)
+        assert _spans([gated.match(text, pos, endpos)]) == _spans(
+            [compiled.match(text, pos, endpos)]
+        ), (text, pos)
+        assert _spans(gated.finditer(text, pos, endpos)) == _spans(
+            compiled.finditer(text, pos, endpos)
+        ), (text, pos)
     assert found, "the random texts never matched: the test would prove nothing"
 
 
