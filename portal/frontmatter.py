@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -328,17 +330,28 @@ def outside(path: Path, root: Path) -> str | None:
     except ValueError:
         return "tệp nằm ngoài thư mục nội dung"
     current = root
+    status = None
     for part in relative.parts:
         current = current / part
-        if current.is_symlink():
+        status = _lstat(current)
+        if status is not None and stat.S_ISLNK(status.st_mode):
             what = f"thư mục “{part}” chứa tệp" if current != path else "tệp"
             what = "thư mục" if current == path and path.is_dir() else what
             return f"{what} là liên kết tượng trưng (symlink), không phải tệp thật"
-    if not path.resolve().is_relative_to(root.resolve()):
+    # With no symlink on the way, only a “..” can lead out of the folder.
+    if ".." in relative.parts and not path.resolve().is_relative_to(root.resolve()):
         return "tệp trỏ ra ngoài thư mục nội dung"
-    if not path.is_file():
+    if status is None or not stat.S_ISREG(status.st_mode):
         return "không phải một tệp thường"
     return None
+
+
+def _lstat(path: Path) -> os.stat_result | None:
+    """Return a path's own status (a symlink's, not its target's), or None."""
+    try:
+        return path.lstat()
+    except OSError:
+        return None
 
 
 def parse_file(

@@ -27,6 +27,7 @@ from markdown import Markdown
 from markdown.extensions import Extension
 from markdown.postprocessors import Postprocessor
 
+from portal.markdowngate import gate
 from portal.problems import Problem
 
 __all__ = [
@@ -125,6 +126,8 @@ def _removed(before: str, after: str) -> list[tuple[str, str]]:
 
     A whole tag gone is (tag, ""); only attributes of tags still there count.
     """
+    if before == after:  # nothing went (the sanitiser keeps most bodies as they are)
+        return []
     old, new = _Tree(before), _Tree(after)
     gone = [(tag, "") for tag in (old.tags - new.tags).elements()]
     dropped = {tag for tag, _ in gone}
@@ -342,6 +345,7 @@ class BodyRenderer:
                 names.append(name)
         settings["extensions"] = [*names, self.extension]
         self.markdown = Markdown(**settings)  # building one is costly: reused
+        gate(self.markdown)  # patterns skip texts they cannot match
 
     def render(self, path: str, body: str, first_line: int) -> tuple[str, list]:
         """Return a body's HTML and a warning per removal, naming file and line.

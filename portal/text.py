@@ -36,6 +36,7 @@ def fold(text: str) -> str:
     return " ".join(stripped.split())
 
 
+@functools.lru_cache(maxsize=4096)  # the same few hundred names, in every file
 def normalise_key(text: str) -> str:
     """Return text case-folded, white space collapsed, tone marks placed one way.
 

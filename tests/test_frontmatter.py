@@ -7,7 +7,7 @@ import unicodedata
 import pytest
 from PIL import Image
 
-from tests.conftest import MODEL, front_matter, model, news, read_item
+from tests.conftest import MODEL, front_matter, get_settings, model, news, read_item
 
 NEXT_YEAR = dt.date.today().year + 1
 
@@ -414,3 +414,69 @@ def test_a_body_line_like_key_value_is_kept(site):
     assert result.returncode == 0, result.stderr
     assert "Nguon: Ban Dan van" in site.page("tin-tuc/b/")
     assert (site.output / "tin-tuc" / "c" / "index.html").exists()
+
+
+SYMLINK = "liên kết tượng trưng (symlink), không phải tệp thật"
+OUTSIDE_CASES = {
+    "a regular file": ("real/news/a.md", None),
+    "a missing file": ("real/news/none.md", "không phải một tệp thường"),
+    "a folder": ("real/news", "không phải một tệp thường"),
+    "a named pipe": ("real/news/pipe.md", "không phải một tệp thường"),
+    "a symlinked file": ("real/news/link.md", f"tệp là {SYMLINK}"),
+    "a file in a symlinked folder": (
+        "real/linked/a.md",
+        f"thư mục “linked” chứa tệp là {SYMLINK}",
+    ),
+    "a symlinked folder": ("real/linked", f"thư mục là {SYMLINK}"),
+    "“..” leading out": (
+        "real/news/../../secret.md",
+        "tệp trỏ ra ngoài thư mục nội dung",
+    ),
+    "“..” staying in": ("real/news/../news/a.md", None),
+    "not under the folder": ("secret.md", "tệp nằm ngoài thư mục nội dung"),
+    "through a symlinked content folder": ("link-to-real/news/a.md", None),
+}
+
+
+@pytest.mark.parametrize("given", OUTSIDE_CASES, ids=list(OUTSIDE_CASES))
+def test_outside_says_why_a_file_is_not_a_regular_one_inside(tmp_path, given):
+    """Symlinks on the way, “..” out, or not a regular file; each in its words."""
+    from portal.frontmatter import outside
+
+    relative, expected = OUTSIDE_CASES[given]
+    news_folder = tmp_path / "real" / "news"
+    news_folder.mkdir(parents=True)
+    (news_folder / "a.md").write_text("---\n")
+    (tmp_path / "secret.md").write_text("---\n")
+    os.mkfifo(news_folder / "pipe.md")
+    (news_folder / "link.md").symlink_to(tmp_path / "secret.md")
+    (tmp_path / "real" / "linked").symlink_to(news_folder)
+    (tmp_path / "link-to-real").symlink_to(tmp_path / "real")
+    root = tmp_path / ("link-to-real" if relative.startswith("link-") else "real")
+    assert outside(tmp_path / relative, root) == expected
+
+
+def test_items_share_one_author_per_name(tmp_path):
+    """The site's author (and an item's own) is one object, slugified once."""
+    from frontmatter import FrontMatterReader
+    from pelican.contents import Article
+
+    settings = get_settings(PATH=str(tmp_path))
+    (tmp_path / "news").mkdir()
+    for name, extra in (("a", {}), ("b", {}), ("c", {"author": "Tổ biên tập"})):
+        path = tmp_path / "news" / f"{name}.md"
+        path.write_text(news(title=name.upper(), **extra), encoding="utf-8")
+    reader = FrontMatterReader(settings)
+    items = []
+    for name in "abc":
+        path = str(tmp_path / "news" / f"{name}.md")
+        html, meta = reader.read(path)
+        items.append(Article(html, meta, settings, path))
+    a, b, c = (item.author for item in items)
+    assert (
+        a is b
+        and a.name == settings["AUTHOR"]
+        and a.slug == "ban-dan-van-tinh-uy-binh-thuan"
+    )
+    assert c.name == "Tổ biên tập" and c.slug == "to-bien-tap"
+    assert [item.authors for item in items] == [[a], [a], [c]]

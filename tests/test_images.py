@@ -321,6 +321,50 @@ def test_prepare_counts_processed_and_cached(tmp_path, caplog):
     assert "2 ảnh: xử lý 0, dùng lại 2" in caplog.text
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_prepare_makes_each_content_hash_once(tmp_path, monkeypatch, workers):
+    """Sources sharing bytes are made once; threads or not, the same files."""
+    root = tmp_path / "images"
+    root.mkdir()
+    for name, colour in (("a", RED), ("b", RED), ("c", BLUE), ("e", RED)):
+        (root / f"{name}.jpg").write_bytes(jpeg((300, 200), colour=colour))
+    made = []
+    original = images_module.render
+
+    def counting(source, path, key, options):
+        made.append(source)
+        return original(source, path, key, options)
+
+    monkeypatch.setattr(images_module, "render", counting)
+
+    def files(options):
+        """Prepare a, b, c, d (missing), e into a new cache; return what it made."""
+        done, failed = prepare([f"{n}.jpg" for n in "edcba"], root, options)
+        cache = Path(options["cache_dir"])
+        return (
+            {
+                s: [(v.name, v.width, v.nbytes) for v in p.variants]
+                for s, p in done.items()
+            },
+            {s: p.fresh for s, p in done.items()},
+            {s: e.message for s, e in failed.items()},
+            {f.name: f.read_bytes() for f in cache.iterdir() if f.suffix != ".json"},
+        )
+
+    one = {**OPTIONS, "workers": 1}
+    expected = files(get_options({"IMAGES": one, "CACHE_PATH": str(tmp_path / "1")}))
+    made.clear()
+    options = {**OPTIONS, "workers": workers}
+    found = files(get_options({"IMAGES": options, "CACHE_PATH": str(tmp_path / "c")}))
+    assert sorted(made) == ["a.jpg", "c.jpg"]  # one per content hash, the first
+    assert found == expected
+    variants, fresh, failed, cached = found
+    assert fresh == {"a.jpg": True, "b.jpg": False, "c.jpg": True, "e.jpg": False}
+    assert list(failed) == ["d.jpg"] and len(cached) == 2 * 3 * 2  # 2 keys, 3 widths
+    assert variants["b.jpg"][0][0].startswith("b-")
+    assert [v[1:] for v in variants["b.jpg"]] == [v[1:] for v in variants["a.jpg"]]
+
+
 def test_changed_image_is_processed_again_under_a_new_name(site):
     site.write("images/a.jpg", jpeg())
     site.write("models/a.md", model(image="a.jpg", image_alt="A"))
@@ -606,7 +650,7 @@ def test_chromium_shows_the_webp_at_its_size(built, browser):
         ({"widths": [0, 320]}, "must be a list of positive ints"),
         ({"webp_quality": 101}, "images: IMAGES['webp_quality'] must be at most 100"),
         ({"jpeg_quality": "80"}, "IMAGES['jpeg_quality'] must be a positive int"),
-        ({"workers": 0}, "IMAGES['workers'] must be a positive int"),
+        ({"workers": -1}, "IMAGES['workers'] must be a whole number >= 0"),
         ({"output_dir": "../x"}, "IMAGES['output_dir'] must be relative"),
         ({"cache_dir": ""}, "IMAGES['cache_dir'] must be a folder name"),
         ({"fail_on_error": "no"}, "IMAGES['fail_on_error'] must be True or False"),

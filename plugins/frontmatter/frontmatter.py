@@ -143,6 +143,7 @@ class FrontMatterReader(BaseReader):
         )
         self.refused: list[Item] = []
         self._renderer: BodyRenderer | None = None
+        self._authors: dict[str, Author] = {}
 
     def read(self, source_path: str) -> tuple[str, dict[str, Any]]:
         """Parse and check one file; refuse it, with its problems, if it has errors."""
@@ -195,11 +196,21 @@ class FrontMatterReader(BaseReader):
         if "tags" in meta:
             meta["tags"] = [Tag(tag, self.settings) for tag in meta["tags"]]
         if "author" in meta:
-            meta["author"] = Author(meta["author"], self.settings)
+            meta["author"] = self._author(meta["author"])
+        elif "AUTHOR" in self.settings:
+            # Pelican would make one per item and slugify its name each time.
+            meta["author"] = self._author(self.settings["AUTHOR"])
         meta["is_draft"] = meta.get("status") == "draft"
         if meta["is_draft"] and self.options["drafts"]:
             meta["status"] = "published"
         return meta
+
+    def _author(self, name: str) -> Author:
+        """Return the one Author of this name (as the content cache shares them)."""
+        author = self._authors.get(name)
+        if author is None:
+            author = self._authors[name] = Author(name, self.settings)
+        return author
 
 
 def max_pixels(settings: Mapping) -> int:

@@ -38,7 +38,7 @@ from PIL import Image, ImageCms, ImageOps, features
 
 from portal import imagecheck
 from portal.imagecheck import MAX_IMAGE_PIXELS, MISSING, BadImage
-from portal.options import merge_options
+from portal.options import check_whole_numbers, merge_options
 from portal.problems import ContentError, Problem
 from portal.stamps import is_racy, vouches
 from portal.text import slugify
@@ -65,7 +65,7 @@ JPEG_QUALITY = 80
 FALLBACK_WIDTH = 960
 OUTPUT_DIR = "images"
 SOURCE_DIR = "images"  # under the content folder, as FRONTMATTER["images_dir"]
-WORKERS = 1  # threads gave no measured gain on the shared 2 cores
+WORKERS = 0  # threads making variants; 0: one per usable core
 DEFAULTS: Mapping[str, Any] = {
     "widths": WIDTHS,  # capped at the source width
     "webp_quality": WEBP_QUALITY,
@@ -74,7 +74,7 @@ DEFAULTS: Mapping[str, Any] = {
     "output_dir": OUTPUT_DIR,  # under the output folder
     "cache_dir": None,  # None: <CACHE_PATH>/images
     "max_pixels": MAX_IMAGE_PIXELS,
-    "workers": WORKERS,  # >1: threads (Pillow releases the GIL while it works)
+    "workers": WORKERS,  # threads (Pillow lets go of the GIL); 0: one per core
     "fail_on_error": True,  # False: report bad images, show items without them
 }
 SUFFIXES = {"webp": ".webp", "jpeg": ".jpg"}
@@ -116,8 +116,9 @@ def get_options(settings: Mapping) -> dict[str, Any]:
     options["widths"] = tuple(sorted(set(widths)))
     for key in ("webp_quality", "jpeg_quality"):
         _positive_int(options, key, 100)
-    for key in ("fallback_width", "max_pixels", "workers"):
+    for key in ("fallback_width", "max_pixels"):
         _positive_int(options, key)
+    check_whole_numbers(options, {"workers": 0}, SETTING, PREFIX, OptionsError)
     if not isinstance(options["fail_on_error"], bool):
         raise OptionsError(
             f"{PREFIX}: {SETTING}['fail_on_error'] must be True or False"
@@ -463,10 +464,13 @@ def _indexed(source: str, entry: dict, cache: str) -> Processed | None:
     return Processed(source, key, variants, fresh=False)
 
 
-def _one(
+def _known(
     source: str, root: Path, options: Mapping, salt: bytes, index: tuple
-) -> tuple[Processed, dict[str, Any]]:
-    """Return one image's variants and index entry, from the index, cache or made now."""
+) -> tuple[os.stat_result, Processed | str]:
+    """Return a source's status and its variants from the index or the cache.
+
+    When neither has them, return the key to make them under instead.
+    """
     taken, entries = index
     path = root / source
     status = _stat(path)
@@ -477,42 +481,87 @@ def _one(
     if entry and _unchanged(entry, status, taken):
         processed = _indexed(source, entry, cache)
         if processed:
-            return processed, entry
+            return status, processed
     key = _hash(path, salt)
     processed = (
-        (entry and entry.get("key") == key and _indexed(source, entry, cache))
-        or _cached(source, key, cache)
-        or render(source, path, key, options)
-    )
-    return processed, _entry(status, processed)
+        entry and entry.get("key") == key and _indexed(source, entry, cache)
+    ) or _cached(source, key, cache)
+    return status, processed or key
+
+
+def _threads(options: Mapping) -> int:
+    """Return how many threads make variants (0: one per usable core)."""
+    return options["workers"] or len(os.sched_getaffinity(0))
+
+
+def _render_all(
+    firsts: Mapping[str, str], root: Path, options: Mapping
+) -> dict[str, Processed | BadImage]:
+    """Make the variants of each key once, from its first source, on threads."""
+
+    def work(key: str) -> Processed | BadImage:
+        try:
+            return render(firsts[key], root / firsts[key], key, options)
+        except BadImage as error:
+            return error
+
+    keys = list(firsts)
+    threads = min(_threads(options), len(keys))
+    if threads > 1:
+        # Pillow lets go of the GIL while it decodes, resizes and encodes.
+        with ThreadPoolExecutor(threads) as pool:
+            return dict(zip(keys, pool.map(work, keys), strict=True))
+    return {key: work(key) for key in keys}
+
+
+def _same_bytes(source: str, made: Processed, cache: str) -> Processed:
+    """Return the variants of a source whose bytes another source's were made from."""
+    sizes = [[v.width, v.height] for v in made.variants[:: len(SUFFIXES)]]
+    nbytes = [v.nbytes for v in made.variants]
+    variants = _variants(source, made.key, sizes, cache, nbytes)
+    return Processed(source, made.key, variants, fresh=False)
 
 
 def prepare(
     sources: Iterable[str], root: Path, options: Mapping
 ) -> tuple[dict[str, Processed], dict[str, BadImage]]:
-    """Process every source image (relative to `root`) not already in the cache."""
+    """Process every source image (relative to `root`) not already in the cache.
+
+    Sources are looked up (index, then hash and cache) one by one; the images
+    still to make are made once per content hash (many sources may share bytes),
+    on a thread per core.
+    """
     cache = Path(options["cache_dir"])
     cache.mkdir(parents=True, exist_ok=True)
     salt = options_key(options)
     taken = time.time_ns()  # before any source is looked at
     index = _load_index(cache, salt)
     unique = sorted(set(sources))
-
-    def work(source: str) -> tuple[str, Processed | BadImage, dict | None]:
-        try:
-            return (source, *_one(source, root, options, salt, index))
-        except BadImage as error:
-            return source, error, None
-
     started = time.perf_counter()
-    if options["workers"] > 1 and len(unique) > 1:
-        with ThreadPoolExecutor(options["workers"]) as pool:
-            results = list(pool.map(work, unique))
-    else:
-        results = [work(source) for source in unique]
-    done = {s: p for s, p, _ in results if isinstance(p, Processed)}
-    failed = {s: p for s, p, _ in results if isinstance(p, BadImage)}
-    entries = {s: e for s, _, e in results if e is not None}
+    known: dict[str, tuple[os.stat_result, Processed | str]] = {}
+    failed: dict[str, BadImage] = {}
+    for source in unique:
+        try:
+            known[source] = _known(source, root, options, salt, index)
+        except BadImage as error:
+            failed[source] = error
+    firsts: dict[str, str] = {}
+    for source, (_, found) in known.items():
+        if isinstance(found, str):
+            firsts.setdefault(found, source)
+    made = _render_all(firsts, root, options)
+    done: dict[str, Processed] = {}
+    entries: dict[str, dict] = {}
+    for source, (status, found) in known.items():
+        if isinstance(found, str):
+            found = made[found]
+            if isinstance(found, BadImage):
+                failed[source] = found
+                continue
+            if found.source != source:
+                found = _same_bytes(source, found, options["cache_dir"])
+        done[source] = found
+        entries[source] = _entry(status, found)
     _save_index(cache, salt, taken, entries, index)
     fresh = sum(p.fresh for p in done.values())
     log.info(
