@@ -6,6 +6,8 @@ import gzip
 import hashlib
 import os
 import re
+import subprocess
+import sys
 import time
 from types import SimpleNamespace
 
@@ -14,7 +16,8 @@ import pytest
 from assets import AssetsError, compress_tree, get_options, hashed_name
 from security import SecurityError, build_policy, counter_origin, meta_policy
 
-from tests.conftest import ROOT, Site, build_sample
+from tests.conftest import ROOT, Site, _env, build_sample, pelican_command
+from tests.test_readpool import small_site, tree
 
 CONTENT = ROOT / "content"
 COUNTER = "https://dem.example.vn"
@@ -379,31 +382,27 @@ def test_copies_from_the_store_keep_its_time_and_are_not_read_again(
     assert read == []
 
 
-def test_pages_compressed_while_rendering_give_the_one_process_bytes(
+def test_pages_compressed_once_written_give_the_one_process_bytes(
     tmp_path, monkeypatch
 ):
     import assets.assets as plugin
 
     one = get_options({"ASSETS": {"workers": 1, "brotli_quality": 5}})
-    count = 3 * plugin.CHUNK_MAX + 5
-    alone, warmed = tmp_path / "alone", tmp_path / "warmed"
+    count = plugin.PARALLEL_MIN + 5
+    alone, early = tmp_path / "alone", tmp_path / "early"
     _pages(alone, count)
-    _pages(warmed, count)
+    _pages(early, count)
     store = tmp_path / "cache" / plugin.CACHE_SUBDIR
     codec = plugin.get_codec(one)
-    warmer = plugin.Warmer(codec, store / codec.tag(), 1, one)
-    # As content_written sends them; the small page last, so that the first chunk
-    # holds CHUNK_MAX pages worth compressing.
-    for path in sorted(warmed.rglob("*"), key=lambda p: (p.name == "nho.html", p)):
-        warmer.add(str(path))
-    # The first chunk has run (on a busy machine the later ones may still wait,
-    # and stop() drops what waits).
-    warmer.futures[0].result(timeout=120)
-    done = warmer.stop()
-    # Full chunks only, at most two waiting: the rest is left to compress_tree.
-    assert plugin.CHUNK_MAX <= done <= count - 5
-    assert len(list(store.rglob("*.br"))) == done
-    assert not list(warmed.rglob("*.gz"))  # the output is left to compress_tree
+    run = plugin.EarlyPass(codec, store / codec.tag(), one)
+    for path in sorted(early.rglob("*")):  # as content_written sends them
+        run.add(str(path))
+    run.start(2)
+    assert run.stop() == count  # every page but the small one
+    assert len(list(early.rglob("*.br"))) == count
+    # A page written again after the early pass: compress_tree renews its copies.
+    for site in (alone, early):
+        (site / "trang-0" / "index.html").write_text("<p>Đổi.</p>\n" * 200, "utf-8")
     assert compress_tree(alone, one) == (count, 0)
     calls = []
     real = plugin.Codec.compress
@@ -413,6 +412,80 @@ def test_pages_compressed_while_rendering_give_the_one_process_bytes(
         return real(self, suffix, data)
 
     monkeypatch.setattr(plugin.Codec, "compress", counting)
-    assert compress_tree(warmed, one, store) == (count, 0)
-    assert len(calls) == 2 * (count - done)  # only what the store did not hold
-    assert _tree(warmed) == _tree(alone)
+    assert compress_tree(early, one, store) == (1, count - 1)
+    assert calls == [".gz", ".br"]  # only the page written again
+    assert _tree(early) == _tree(alone)
+
+
+def test_a_few_pages_are_left_to_the_pass_after_the_build(tmp_path):
+    import assets.assets as plugin
+
+    one = get_options({"ASSETS": {"workers": 1}})
+    _pages(tmp_path, plugin.PARALLEL_MIN - 2)
+    run = plugin.EarlyPass(plugin.get_codec(one), None, one)
+    for path in sorted(tmp_path.rglob("*.html")):
+        run.add(str(path))
+    run.start(2)
+    assert run.pool is None and run.stop() == 0
+    assert not list(tmp_path.rglob("*.gz"))
+
+
+# Build with the early pass's threshold set (argv[1]) and the pages it did noted
+# in a file (argv[2]): 1 compresses a small site's pages early, a large number never.
+EARLY_SCRIPT = """
+import sys
+from pelican import main, signals
+
+def patch(pelican):
+    assets = sys.modules["assets.assets"]
+    assets.PARALLEL_MIN = int(sys.argv[1])
+    stop = assets.EarlyPass.stop
+
+    def noted(self):
+        done = stop(self)
+        with open(sys.argv[2], "a") as notes:
+            notes.write(f"{done}\\n")
+        return done
+
+    assets.EarlyPass.stop = noted
+
+signals.initialized.connect(patch)
+main(sys.argv[3:])
+"""
+
+
+def test_a_build_compressing_pages_early_writes_the_one_process_site(tmp_path):
+    small_site(tmp_path / "content")
+    builds = {
+        # One process, no store, no early pass: the reference.
+        "one": ("1000000", {"processes": 1}, {"workers": 1, "cache": False}),
+        "early": ("1", {"processes": 2, "min_items": 0}, {}),
+    }
+    for name, (least, pool, assets) in builds.items():
+        settings = {
+            "CACHE_PATH": str(tmp_path / f"cache-{name}"),
+            "REDIRECTS": {"path": str(tmp_path / "redirects.yml")},
+            "SEARCH": {"enabled": False},
+            "RENDERPOOL": pool,
+            "ASSETS": assets,
+            # The editor's bundle comes with its own copies, which the store's
+            # copies replace and a store-less pass keeps (not this test's subject).
+            "CMS": {"enabled": False},
+        }
+        command = pelican_command(
+            tmp_path / "content", tmp_path / name, "pelicanconf.py", settings
+        )
+        notes = tmp_path / f"early-{name}"
+        script = [sys.executable, "-c", EARLY_SCRIPT, least, str(notes)]
+        result = subprocess.run(
+            [*script, *command[3:]],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            env=_env(),
+            timeout=300,
+        )
+        assert result.returncode == 0, result.stderr
+    assert (tmp_path / "early-one").read_text() == "0\n"
+    assert int((tmp_path / "early-early").read_text()) > 20  # pages done early
+    assert tree(tmp_path / "early") == tree(tmp_path / "one")

@@ -509,66 +509,65 @@ def compress_tree(
     return written, len(texts) - written
 
 
-# Compressing pages into the store while Pelican is still rendering.
+# Compressing the pages once every page is written, beside the search index.
 
 
-def _warm_chunk(job: tuple[list[str], Codec, str, int]) -> int:
-    """Put a chunk of files' compressed bytes in the store; return how many."""
-    paths, codec, store, min_size = job
+def _compress_pages(job: tuple[list[str], Codec, str | None, Mapping]) -> int:
+    """Write the copies of a chunk of pages in a worker process; return how many."""
+    paths, codec, store, options = job
+    folder = Path(store) if store else None
     done = 0
     for path in paths:
         with contextlib.suppress(OSError):  # gone or replaced: compress_tree decides
-            data = Path(path).read_bytes()
-            if len(data) >= min_size:
-                packed_copies(data, codec, Path(store))
+            if is_text(path, os.stat(path), options):
+                compress_file(Path(path), codec, folder)
                 done += 1
     return done
 
 
-class Warmer:
-    """Fill the store from the pages Pelican writes, on the cores it leaves idle.
+class EarlyPass:
+    """Compress the pages this build wrote as soon as every page is written.
 
-    Only the store is written (by the SHA-256 of the bytes read), never the output:
-    compress_tree then finds most pages' copies there. At most two chunks per
-    worker wait in the queue; pages beyond that are left to compress_tree.
+    The pages are known from `content_written` (every process's, sent again in
+    the build process by renderpool); `start` sends them in chunks to one process
+    per core, forked from the build process when `finishing.pages_written` is
+    sent, so the copies are made beside Pagefind and the rest of the build
+    instead of after the search index. compress_tree runs after it as ever and
+    checks every copy by its bytes: this pass can only save time.
     """
 
-    def __init__(
-        self, codec: Codec, store: Path, workers: int, options: Mapping
-    ) -> None:
-        self.codec, self.store, self.workers = codec, str(store), workers
-        self.suffixes = options["compressed_suffixes"]
-        self.min_size = options["min_size"]
+    def __init__(self, codec: Codec, store: Path | None, options: Mapping) -> None:
+        self.codec, self.options = codec, options
+        self.store = str(store) if store is not None else None
+        self.pages: list[str] = []
         self.pool: ProcessPoolExecutor | None = None
-        self.batch: list[str] = []
         self.futures: list[Future] = []
 
     def add(self, path: str) -> None:
-        """Queue a written page; send a full batch to a worker if it is free enough."""
-        if not path.lower().endswith(self.suffixes):
-            return
-        self.batch.append(path)
-        if len(self.batch) < CHUNK_MAX:
-            return
-        batch, self.batch = self.batch, []
-        if sum(not f.done() for f in self.futures) >= 2 * self.workers:
-            return  # the workers are behind: compress_tree does these
-        if self.pool is None:
-            self.pool = ProcessPoolExecutor(
-                self.workers, mp_context=get_context("fork")
-            )
-        job = (batch, self.codec, self.store, self.min_size)
-        self.futures.append(self.pool.submit(_warm_chunk, job))
+        """Note a page written by this build."""
+        if path.lower().endswith(self.options["compressed_suffixes"]):
+            self.pages.append(path)
+
+    def start(self, workers: int) -> None:
+        """Send the pages noted so far to `workers` processes, in chunks."""
+        pages, self.pages = sorted(set(self.pages)), []
+        if len(pages) < PARALLEL_MIN:
+            return  # compress_tree does a few pages faster than starting workers
+        size = max(1, min(CHUNK_MAX, len(pages) // (workers * 4)))
+        self.pool = ProcessPoolExecutor(workers, mp_context=get_context("fork"))
+        for i in range(0, len(pages), size):
+            job = (pages[i : i + size], self.codec, self.store, self.options)
+            self.futures.append(self.pool.submit(_compress_pages, job))
 
     def stop(self) -> int:
-        """Drop what waits, wait for what runs; return how many pages were done."""
+        """Wait for every chunk; return how many pages got their copies."""
         if self.pool is None:
             return 0
-        self.pool.shutdown(wait=True, cancel_futures=True)
-        return sum(f.result() for f in self.futures if not f.cancelled())
+        self.pool.shutdown(wait=True)
+        return sum(future.result() for future in self.futures)
 
 
-_warmer: Warmer | None = None
+_early: EarlyPass | None = None
 
 
 def cache_folder(settings: Mapping, options: Mapping) -> Path | None:
@@ -578,50 +577,58 @@ def cache_folder(settings: Mapping, options: Mapping) -> Path | None:
     return None
 
 
-def start_warming(generators) -> None:
-    """Start compressing pages as they are written, when the store is in use."""
-    global _warmer
-    stop_warming()
+def note_pages(generators) -> None:
+    """Start noting the pages this build writes, when it compresses them."""
+    global _early
+    stop_early()
     settings = generators[0].settings
     options = get_options(settings)
-    spare = worker_count(options) - 1  # the build process renders on one core
-    cache = cache_folder(settings, options)
-    if options["compress"] and cache is not None and spare >= 1:
+    if options["compress"]:
         codec = get_codec(options)
-        _warmer = Warmer(codec, cache / codec.tag(), spare, options)
+        cache = cache_folder(settings, options)
+        store = cache / codec.tag() if cache is not None else None
+        _early = EarlyPass(codec, store, options)
 
 
-def warm_page(path: str, **_kwargs: Any) -> None:
-    """Queue a page Pelican just wrote for compression into the store."""
-    if _warmer is not None:
-        _warmer.add(path)
+def note_page(path: str, **_kwargs: Any) -> None:
+    """Note a page Pelican just wrote (`content_written`)."""
+    if _early is not None:
+        _early.add(path)
 
 
-def stop_warming() -> int:
-    """Stop the background compression; return how many pages it did."""
-    global _warmer
-    warmer, _warmer = _warmer, None
-    return 0 if warmer is None else warmer.stop()
+def compress_pages_early(generator) -> None:
+    """Compress the pages written so far on every core (`finishing.pages_written`)."""
+    if _early is not None:
+        _early.start(worker_count(get_options(generator.settings)))
+
+
+def stop_early() -> int:
+    """Wait for the early pass, if one was started; return how many pages it did."""
+    global _early
+    early, _early = _early, None
+    return 0 if early is None else early.stop()
 
 
 def finish(pelican) -> None:
     """Write the hashed theme files, then pre-compress the site."""
-    warmed = stop_warming()
-    log.debug("%s: %s pages compressed while rendering", PREFIX, warmed)
+    started = time.perf_counter()
+    early = stop_early()
     options = get_options(pelican.settings)
     output = Path(pelican.output_path)
     copies = write_hashed_copies(pelican.settings, output, options)
     log.debug("%s: %s hashed theme files written", PREFIX, copies)
     if options["compress"]:
-        started = time.perf_counter()
         cache = cache_folder(pelican.settings, options)
         written, skipped = compress_tree(output, options, cache)
+        # Pages the early pass did are found current by compress_tree: its own.
         # The bench (bench/run.py) reads the build's own peak memory from this line.
         log.info(
-            "%s: compressed %s files (%s unchanged) in %.1f s; build peak memory %.0f MB",
+            "%s: compressed %s files (%s unchanged; %s pages once every page was "
+            "written) in %.1f s; build peak memory %.0f MB",
             PREFIX,
-            written,
-            skipped,
+            written + early,
+            max(0, skipped - early),
+            early,
             time.perf_counter() - started,
             resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         )
@@ -636,6 +643,7 @@ def register() -> None:
     """Connect the plugin to Pelican's signals."""
     signals.initialized.connect(check_settings)
     signals.generator_init.connect(install_filter)
-    signals.all_generators_finalized.connect(start_warming)
-    signals.content_written.connect(warm_page)
+    signals.all_generators_finalized.connect(note_pages)
+    signals.content_written.connect(note_page)
+    finishing.pages_written.connect(compress_pages_early)
     finishing.connect("compress", finish)
