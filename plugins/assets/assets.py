@@ -559,12 +559,12 @@ class EarlyPass:
             job = (pages[i : i + size], self.codec, self.store, self.options)
             self.futures.append(self.pool.submit(_compress_pages, job))
 
-    def stop(self) -> int:
-        """Wait for every chunk; return how many pages got their copies."""
+    def stop(self, cancel: bool = False) -> int:
+        """Wait for every chunk (or only the running ones); return how many pages."""
         if self.pool is None:
             return 0
-        self.pool.shutdown(wait=True)
-        return sum(future.result() for future in self.futures)
+        self.pool.shutdown(wait=True, cancel_futures=cancel)
+        return sum(f.result() for f in self.futures if not f.cancelled())
 
 
 _early: EarlyPass | None = None
@@ -580,7 +580,7 @@ def cache_folder(settings: Mapping, options: Mapping) -> Path | None:
 def note_pages(generators) -> None:
     """Start noting the pages this build writes, when it compresses them."""
     global _early
-    stop_early()
+    stop_early(cancel=True)  # a build that failed after its pages (dev server)
     settings = generators[0].settings
     options = get_options(settings)
     if options["compress"]:
@@ -602,11 +602,11 @@ def compress_pages_early(generator) -> None:
         _early.start(worker_count(get_options(generator.settings)))
 
 
-def stop_early() -> int:
+def stop_early(cancel: bool = False) -> int:
     """Wait for the early pass, if one was started; return how many pages it did."""
     global _early
     early, _early = _early, None
-    return 0 if early is None else early.stop()
+    return 0 if early is None else early.stop(cancel)
 
 
 def finish(pelican) -> None:
