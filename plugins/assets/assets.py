@@ -542,6 +542,7 @@ class EarlyPass:
         self.pages: list[str] = []
         self.pool: ProcessPoolExecutor | None = None
         self.futures: list[Future] = []
+        self.started = self.finished = 0.0  # time.perf_counter() of the pass
 
     def add(self, path: str) -> None:
         """Note a page written by this build."""
@@ -554,10 +555,16 @@ class EarlyPass:
         if len(pages) < PARALLEL_MIN:
             return  # compress_tree does a few pages faster than starting workers
         size = max(1, min(CHUNK_MAX, len(pages) // (workers * 4)))
+        self.started = time.perf_counter()
         self.pool = ProcessPoolExecutor(workers, mp_context=get_context("fork"))
         for i in range(0, len(pages), size):
             job = (pages[i : i + size], self.codec, self.store, self.options)
             self.futures.append(self.pool.submit(_compress_pages, job))
+            self.futures[-1].add_done_callback(self._done)
+
+    def _done(self, _future: Future) -> None:
+        """Note when a chunk ended (the last one: when the pass ended)."""
+        self.finished = time.perf_counter()
 
     def stop(self, cancel: bool = False) -> int:
         """Wait for every chunk (or only the running ones); return how many pages."""
@@ -606,7 +613,19 @@ def stop_early(cancel: bool = False) -> int:
     """Wait for the early pass, if one was started; return how many pages it did."""
     global _early
     early, _early = _early, None
-    return 0 if early is None else early.stop(cancel)
+    if early is None or early.pool is None:
+        return 0
+    waited = time.perf_counter()
+    done = early.stop(cancel)
+    log.info(
+        "%s: %s pages compressed in %.1f s once every page was written (waited "
+        "%.1f s for them)",
+        PREFIX,
+        done,
+        early.finished - early.started,
+        time.perf_counter() - waited,
+    )
+    return done
 
 
 def finish(pelican) -> None:
