@@ -394,26 +394,35 @@ def test_pages_compressed_once_written_give_the_one_process_bytes(
     _pages(early, count)
     store = tmp_path / "cache" / plugin.CACHE_SUBDIR
     codec = plugin.get_codec(one)
-    run = plugin.EarlyPass(codec, store / codec.tag(), one)
+    run = plugin.EarlyPass(early, codec, store / codec.tag(), one)
     for path in sorted(early.rglob("*")):  # as content_written sends them
         run.add(str(path))
     run.start(2)
-    assert run.stop() == count  # every page but the small one
+    notes = run.stop()
+    assert len(notes) == count  # every page but the small one
     assert len(list(early.rglob("*.br"))) == count
-    # A page written again after the early pass: compress_tree renews its copies.
+    # A page written again after the early pass, and a copy replaced: compress_tree
+    # reads these again and renews their copies, and no other file.
     for site in (alone, early):
         (site / "trang-0" / "index.html").write_text("<p>Đổi.</p>\n" * 200, "utf-8")
+    (early / "trang-1" / "index.html.br").write_bytes(b"hong")
     assert compress_tree(alone, one) == (count, 0)
-    calls = []
-    real = plugin.Codec.compress
+    calls, read = [], []
+    real, files = plugin.Codec.compress, plugin.compress_files
 
     def counting(self, suffix, data):
         calls.append(suffix)
         return real(self, suffix, data)
 
+    def reading(paths, *args):
+        read.extend(p.relative_to(early).as_posix() for p in paths)
+        return files(paths, *args)
+
     monkeypatch.setattr(plugin.Codec, "compress", counting)
-    assert compress_tree(early, one, store) == (1, count - 1)
-    assert calls == [".gz", ".br"]  # only the page written again
+    monkeypatch.setattr(plugin, "compress_files", reading)
+    assert compress_tree(early, one, store, notes) == (2, count - 2)
+    assert calls == [".gz", ".br"]  # the page written again; trang-1 from the store
+    assert read == ["trang-0/index.html", "trang-1/index.html"]
     assert _tree(early) == _tree(alone)
 
 
@@ -422,11 +431,11 @@ def test_a_few_pages_are_left_to_the_pass_after_the_build(tmp_path):
 
     one = get_options({"ASSETS": {"workers": 1}})
     _pages(tmp_path, plugin.PARALLEL_MIN - 2)
-    run = plugin.EarlyPass(plugin.get_codec(one), None, one)
+    run = plugin.EarlyPass(tmp_path, plugin.get_codec(one), None, one)
     for path in sorted(tmp_path.rglob("*.html")):
         run.add(str(path))
     run.start(2)
-    assert run.pool is None and run.stop() == 0
+    assert run.pool is None and run.stop() == {}
     assert not list(tmp_path.rglob("*.gz"))
 
 
@@ -445,7 +454,7 @@ def patch(pelican):
     def noted(self, cancel=False):
         done = stop(self, cancel)
         with open(sys.argv[2], "a") as notes:
-            notes.write(f"{done}\\n")
+            notes.write(f"{len(done)}\\n")
         return done
 
     assets.EarlyPass.stop = noted

@@ -94,6 +94,9 @@ COMPRESSED = (".gz", ".br")
 CACHE_SUBDIR = "compressed"
 INDEX = "index.json"  # in the codec's store: what the last build noted
 INDEX_FORMAT = 1
+# A look "taken" this far ahead makes no time racy (portal.stamps.is_racy):
+# for the early pass's notes on this build's own copies (early_digest).
+NEVER_RACY = 1 << 62
 PARALLEL_MIN = 64  # fewer files than this: one process (starting workers costs more)
 CHUNK_MAX = 64  # files per task sent to a worker
 
@@ -457,13 +460,34 @@ def save_index(
     save_notes(store / INDEX, output, INDEX_FORMAT, noted, looked_ns)
 
 
+def early_digest(
+    early: Mapping[str, list] | None,
+    rel: str,
+    files: Mapping[str, os.stat_result],
+    suffixes: tuple[str, ...],
+) -> str | None:
+    """Return a file's digest when it and its copies are as this build's early pass left them.
+
+    Within one build no racy window applies: the early pass noted the page's size
+    and time before and after reading it, and its copies' after writing them;
+    pages are final once `finishing.pages_written` is sent and the copies are
+    only ever replaced (a new file, a new time), never written into.
+    """
+    if not early:
+        return None
+    return noted_digest(early.get(rel), rel, files, suffixes, NEVER_RACY)
+
+
 def worker_count(options: Mapping) -> int:
     """Return how many processes compress: the option, or every usable core."""
     return options["workers"] or len(os.sched_getaffinity(0))
 
 
 def compress_tree(
-    output: Path, options: Mapping, cache: Path | None = None
+    output: Path,
+    options: Mapping,
+    cache: Path | None = None,
+    early: Mapping[str, list] | None = None,
 ) -> tuple[int, int]:
     """Pre-compress the text files of a built site; return (written, skipped).
 
@@ -472,6 +496,8 @@ def compress_tree(
     again, even into an empty output folder; entries this build did not use are
     removed. The store's index notes each file's size and time with its copies'
     (portal.stamps): a file noted so, with its copies as noted, is not read again.
+    `early` holds the entries this build's early pass noted (EarlyPass): a file
+    and its copies still as noted there are not read again either.
     """
     codec = get_codec(options)
     store = cache / codec.tag() if cache is not None else None
@@ -488,19 +514,23 @@ def compress_tree(
     )
     noted, noted_ns = load_index(store, output) if store is not None else ({}, 0)
     digests: dict[str, str] = {}
+    ours: dict[str, str] = {}  # made by this build's early pass
     stale = []
     for rel in texts:
         digest = noted_digest(noted.get(rel), rel, files, codec.suffixes, noted_ns)
-        if digest is None:
-            stale.append(rel)
-        else:
+        if digest is not None:
             digests[rel] = digest
+        elif (found := early_digest(early, rel, files, codec.suffixes)) is not None:
+            ours[rel] = found
+        else:
+            stale.append(rel)
     kept = {rel: noted[rel] for rel in digests}
     done = compress_files(
         [output / rel for rel in stale], codec, store, worker_count(options)
     )
     written = sum(digest.startswith("+") for digest in done)
     read = dict(zip(stale, (digest.lstrip("+") for digest in done), strict=True))
+    read.update(ours)  # noted for the next build as if read now (racy ones left out)
     digests.update(read)
     if store is not None:
         prune_store(cache, store, set(digests.values()))
@@ -512,17 +542,36 @@ def compress_tree(
 # Compressing the pages once every page is written, beside the search index.
 
 
-def _compress_pages(job: tuple[list[str], Codec, str | None, Mapping]) -> int:
-    """Write the copies of a chunk of pages in a worker process; return how many."""
-    paths, codec, store, options = job
+def _compress_pages(
+    job: tuple[str, list[str], Codec, str | None, Mapping],
+) -> dict[str, list]:
+    """Write the copies of a chunk of pages in a worker process; return their notes.
+
+    A note is an entry of the store's index (save_index): the page's size, time
+    and digest, then each copy's size and time, by the page's path under the
+    output. A page whose size or time changed while it was read is not noted.
+    """
+    output, paths, codec, store, options = job
     folder = Path(store) if store else None
-    done = 0
+    notes = {}
     for path in paths:
         with contextlib.suppress(OSError):  # gone or replaced: compress_tree decides
-            if is_text(path, os.stat(path), options):
-                compress_file(Path(path), codec, folder)
-                done += 1
-    return done
+            before = os.stat(path)
+            if not is_text(path, before, options):
+                continue
+            digest = compress_file(Path(path), codec, folder).lstrip("+")
+            after = os.stat(path)
+            if (after.st_size, after.st_mtime_ns) != (
+                before.st_size,
+                before.st_mtime_ns,
+            ):
+                continue
+            note = [before.st_size, before.st_mtime_ns, digest]
+            for suffix in codec.suffixes:
+                copy = os.stat(path + suffix)
+                note += [copy.st_size, copy.st_mtime_ns]
+            notes[os.path.relpath(path, output).replace(os.sep, "/")] = note
+    return notes
 
 
 class EarlyPass:
@@ -536,8 +585,10 @@ class EarlyPass:
     checks every copy by its bytes: this pass can only save time.
     """
 
-    def __init__(self, codec: Codec, store: Path | None, options: Mapping) -> None:
-        self.codec, self.options = codec, options
+    def __init__(
+        self, output: Path, codec: Codec, store: Path | None, options: Mapping
+    ) -> None:
+        self.output, self.codec, self.options = str(output), codec, options
         self.store = str(store) if store is not None else None
         self.pages: list[str] = []
         self.pool: ProcessPoolExecutor | None = None
@@ -558,7 +609,13 @@ class EarlyPass:
         self.started = time.perf_counter()
         self.pool = ProcessPoolExecutor(workers, mp_context=get_context("fork"))
         for i in range(0, len(pages), size):
-            job = (pages[i : i + size], self.codec, self.store, self.options)
+            job = (
+                self.output,
+                pages[i : i + size],
+                self.codec,
+                self.store,
+                self.options,
+            )
             self.futures.append(self.pool.submit(_compress_pages, job))
             self.futures[-1].add_done_callback(self._done)
 
@@ -566,12 +623,16 @@ class EarlyPass:
         """Note when a chunk ended (the last one: when the pass ended)."""
         self.finished = time.perf_counter()
 
-    def stop(self, cancel: bool = False) -> int:
-        """Wait for every chunk (or only the running ones); return how many pages."""
+    def stop(self, cancel: bool = False) -> dict[str, list]:
+        """Wait for every chunk (or only the running ones); return the pages' notes."""
+        notes: dict[str, list] = {}
         if self.pool is None:
-            return 0
+            return notes
         self.pool.shutdown(wait=True, cancel_futures=cancel)
-        return sum(f.result() for f in self.futures if not f.cancelled())
+        for future in self.futures:
+            if not future.cancelled():
+                notes.update(future.result())
+        return notes
 
 
 _early: EarlyPass | None = None
@@ -594,7 +655,7 @@ def note_pages(generators) -> None:
         codec = get_codec(options)
         cache = cache_folder(settings, options)
         store = cache / codec.tag() if cache is not None else None
-        _early = EarlyPass(codec, store, options)
+        _early = EarlyPass(Path(settings["OUTPUT_PATH"]), codec, store, options)
 
 
 def note_page(path: str, **_kwargs: Any) -> None:
@@ -609,23 +670,23 @@ def compress_pages_early(generator) -> None:
         _early.start(worker_count(get_options(generator.settings)))
 
 
-def stop_early(cancel: bool = False) -> int:
-    """Wait for the early pass, if one was started; return how many pages it did."""
+def stop_early(cancel: bool = False) -> dict[str, list]:
+    """Wait for the early pass, if one was started; return its notes on the pages."""
     global _early
     early, _early = _early, None
     if early is None or early.pool is None:
-        return 0
+        return {}
     waited = time.perf_counter()
-    done = early.stop(cancel)
+    notes = early.stop(cancel)
     log.info(
         "%s: %s pages compressed in %.1f s once every page was written (waited "
         "%.1f s for them)",
         PREFIX,
-        done,
+        len(notes),
         early.finished - early.started,
         time.perf_counter() - waited,
     )
-    return done
+    return notes
 
 
 def finish(pelican) -> None:
@@ -638,16 +699,16 @@ def finish(pelican) -> None:
     log.debug("%s: %s hashed theme files written", PREFIX, copies)
     if options["compress"]:
         cache = cache_folder(pelican.settings, options)
-        written, skipped = compress_tree(output, options, cache)
-        # Pages the early pass did are found current by compress_tree: its own.
+        written, skipped = compress_tree(output, options, cache, early)
+        # The early pass's pages are its, not compress_tree's.
         # The bench (bench/run.py) reads the build's own peak memory from this line.
         log.info(
             "%s: compressed %s files (%s unchanged; %s pages once every page was "
             "written) in %.1f s; build peak memory %.0f MB",
             PREFIX,
-            written + early,
-            max(0, skipped - early),
-            early,
+            written + len(early),
+            max(0, skipped - len(early)),
+            len(early),
             time.perf_counter() - started,
             resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         )
