@@ -37,6 +37,7 @@ from pelican import signals
 from portal import finishing, outputs
 from portal.files import walk, write_atomic
 from portal.options import merge_options
+from portal.paths import under
 from portal.stamps import is_racy, load_notes, save_notes, vouches
 
 try:
@@ -570,7 +571,7 @@ def _compress_pages(
             for suffix in codec.suffixes:
                 copy = os.stat(path + suffix)
                 note += [copy.st_size, copy.st_mtime_ns]
-            notes[os.path.relpath(path, output).replace(os.sep, "/")] = note
+            notes[under(path, output)] = note
     return notes
 
 
@@ -578,7 +579,9 @@ class EarlyPass:
     """Compress the pages this build wrote as soon as every page is written.
 
     The pages are known from `content_written` (every process's, sent again in
-    the build process by renderpool); `start` sends them in chunks to one process
+    the build process by renderpool), the files plugins write themselves (the web
+    editor, the sitemap) from `portal.outputs.declare`; `start` sends those
+    written by then in chunks to one process
     per core, forked from the build process when `finishing.pages_written` is
     sent, so the copies are made beside Pagefind and the rest of the build
     instead of after the search index. compress_tree runs after it as ever and
@@ -588,7 +591,8 @@ class EarlyPass:
     def __init__(
         self, output: Path, codec: Codec, store: Path | None, options: Mapping
     ) -> None:
-        self.output, self.codec, self.options = str(output), codec, options
+        self.output = os.path.realpath(output)  # as portal.paths.under wants it
+        self.codec, self.options = codec, options
         self.store = str(store) if store is not None else None
         self.pages: list[str] = []
         self.pool: ProcessPoolExecutor | None = None
@@ -596,8 +600,10 @@ class EarlyPass:
         self.started = self.finished = 0.0  # time.perf_counter() of the pass
 
     def add(self, path: str) -> None:
-        """Note a page written by this build."""
-        if path.lower().endswith(self.options["compressed_suffixes"]):
+        """Note a page (or another file of the output) written by this build."""
+        if path.lower().endswith(self.options["compressed_suffixes"]) and under(
+            path, self.output
+        ):
             self.pages.append(path)
 
     def start(self, workers: int) -> None:
@@ -664,6 +670,12 @@ def note_page(path: str, **_kwargs: Any) -> None:
         _early.add(path)
 
 
+def note_declared(_sender: None, paths: list[str]) -> None:
+    """Note the files plugins write themselves (portal.outputs.declare), e.g. the editor."""
+    for path in paths:
+        note_page(path)
+
+
 def compress_pages_early(generator) -> None:
     """Compress the pages written so far on every core (`finishing.pages_written`)."""
     if _early is not None:
@@ -725,5 +737,6 @@ def register() -> None:
     signals.generator_init.connect(install_filter)
     signals.all_generators_finalized.connect(note_pages)
     signals.content_written.connect(note_page)
+    outputs.output_declared.connect(note_declared)
     finishing.pages_written.connect(compress_pages_early)
     finishing.connect("compress", finish)
