@@ -394,10 +394,10 @@ def test_pages_compressed_once_written_give_the_one_process_bytes(
     _pages(early, count)
     store = tmp_path / "cache" / plugin.CACHE_SUBDIR
     codec = plugin.get_codec(one)
-    run = plugin.EarlyPass(early, codec, store / codec.tag(), one)
+    run = plugin.EarlyPass(early, codec, store / codec.tag(), one, 2)
     for path in sorted(early.rglob("*")):  # as content_written sends them
         run.add(str(path))
-    run.start(2)
+    run.start()
     notes = run.stop()
     assert len(notes) == count  # every page but the small one
     assert len(list(early.rglob("*.br"))) == count
@@ -431,11 +431,11 @@ def test_a_few_pages_are_left_to_the_pass_after_the_build(tmp_path):
 
     one = get_options({"ASSETS": {"workers": 1}})
     _pages(tmp_path, plugin.PARALLEL_MIN - 2)
-    run = plugin.EarlyPass(tmp_path, plugin.get_codec(one), None, one)
+    run = plugin.EarlyPass(tmp_path, plugin.get_codec(one), None, one, 2)
     for path in sorted(tmp_path.rglob("*.html")):
         run.add(str(path))
-    run.start(2)
-    assert run.pool is None and run.stop() == {}
+    run.start()
+    assert run.futures == [] and run.stop() == {}
     assert not list(tmp_path.rglob("*.gz"))
 
 

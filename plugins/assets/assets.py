@@ -580,24 +580,34 @@ class EarlyPass:
 
     The pages are known from `content_written` (every process's, sent again in
     the build process by renderpool), the files plugins write themselves (the web
-    editor, the sitemap) from `portal.outputs.declare`; `start` sends those
-    written by then in chunks to one process
-    per core, forked from the build process when `finishing.pages_written` is
-    sent, so the copies are made beside Pagefind and the rest of the build
-    instead of after the search index. compress_tree runs after it as ever and
-    checks every copy by its bytes: this pass can only save time.
+    editor, the sitemap) from `portal.outputs.declare`; when
+    `finishing.pages_written` is sent, `start` sends those written by then in
+    chunks to the worker processes, so the copies are made beside Pagefind and
+    the rest of the build instead of after the search index. compress_tree runs
+    after it as ever and checks what is not as noted: this pass can only save time.
+
+    The workers are forked when the pass is made, before the pages are written:
+    forked later, beside the search index's thread, a worker could inherit the
+    pipe a `subprocess.Popen` of Pagefind waits on until its child runs, and
+    that Popen would wait for the worker, which waits for the build (it did).
     """
 
     def __init__(
-        self, output: Path, codec: Codec, store: Path | None, options: Mapping
+        self,
+        output: Path,
+        codec: Codec,
+        store: Path | None,
+        options: Mapping,
+        workers: int,
     ) -> None:
         self.output = os.path.realpath(output)  # as portal.paths.under wants it
-        self.codec, self.options = codec, options
+        self.codec, self.options, self.workers = codec, options, workers
         self.store = str(store) if store is not None else None
         self.pages: list[str] = []
-        self.pool: ProcessPoolExecutor | None = None
         self.futures: list[Future] = []
         self.started = self.finished = 0.0  # time.perf_counter() of the pass
+        self.pool = ProcessPoolExecutor(workers, mp_context=get_context("fork"))
+        self.pool.submit(int)  # forks every worker now (a "fork" pool forks at once)
 
     def add(self, path: str) -> None:
         """Note a page (or another file of the output) written by this build."""
@@ -606,14 +616,13 @@ class EarlyPass:
         ):
             self.pages.append(path)
 
-    def start(self, workers: int) -> None:
-        """Send the pages noted so far to `workers` processes, in chunks."""
+    def start(self) -> None:
+        """Send the pages noted so far to the worker processes, in chunks."""
         pages, self.pages = sorted(set(self.pages)), []
         if len(pages) < PARALLEL_MIN:
             return  # compress_tree does a few pages faster than starting workers
-        size = max(1, min(CHUNK_MAX, len(pages) // (workers * 4)))
+        size = max(1, min(CHUNK_MAX, len(pages) // (self.workers * 4)))
         self.started = time.perf_counter()
-        self.pool = ProcessPoolExecutor(workers, mp_context=get_context("fork"))
         for i in range(0, len(pages), size):
             job = (
                 self.output,
@@ -632,8 +641,6 @@ class EarlyPass:
     def stop(self, cancel: bool = False) -> dict[str, list]:
         """Wait for every chunk (or only the running ones); return the pages' notes."""
         notes: dict[str, list] = {}
-        if self.pool is None:
-            return notes
         self.pool.shutdown(wait=True, cancel_futures=cancel)
         for future in self.futures:
             if not future.cancelled():
@@ -657,11 +664,14 @@ def note_pages(generators) -> None:
     stop_early(cancel=True)  # a build that failed after its pages (dev server)
     settings = generators[0].settings
     options = get_options(settings)
-    if options["compress"]:
+    items = len(generators[0].context.get("generated_content") or {})
+    if options["compress"] and items >= PARALLEL_MIN:  # else not worth the workers
         codec = get_codec(options)
         cache = cache_folder(settings, options)
         store = cache / codec.tag() if cache is not None else None
-        _early = EarlyPass(Path(settings["OUTPUT_PATH"]), codec, store, options)
+        output = Path(settings["OUTPUT_PATH"])
+        workers = worker_count(options)
+        _early = EarlyPass(output, codec, store, options, workers)
 
 
 def note_page(path: str, **_kwargs: Any) -> None:
@@ -676,17 +686,17 @@ def note_declared(_sender: None, paths: list[str]) -> None:
         note_page(path)
 
 
-def compress_pages_early(generator) -> None:
+def compress_pages_early(_generator) -> None:
     """Compress the pages written so far on every core (`finishing.pages_written`)."""
     if _early is not None:
-        _early.start(worker_count(get_options(generator.settings)))
+        _early.start()
 
 
 def stop_early(cancel: bool = False) -> dict[str, list]:
     """Wait for the early pass, if one was started; return its notes on the pages."""
     global _early
     early, _early = _early, None
-    if early is None or early.pool is None:
+    if early is None:
         return {}
     waited = time.perf_counter()
     notes = early.stop(cancel)
