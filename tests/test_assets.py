@@ -439,6 +439,28 @@ def test_a_few_pages_are_left_to_the_pass_after_the_build(tmp_path):
     assert not list(tmp_path.rglob("*.gz"))
 
 
+@pytest.mark.parametrize(
+    ("early", "items", "made"),
+    [(True, 64, True), (False, 64, False), (True, 63, False)],
+)
+def test_the_early_pass_is_made_for_large_builds_unless_turned_off(
+    tmp_path, early, items, made
+):
+    import assets.assets as plugin
+
+    settings = {
+        "ASSETS": {"early": early},
+        "OUTPUT_PATH": str(tmp_path),
+        "CACHE_PATH": str(tmp_path / "cache"),
+    }
+    context = {"generated_content": {str(n): n for n in range(items)}}
+    plugin.note_pages([SimpleNamespace(settings=settings, context=context)])
+    try:
+        assert (plugin._early is not None) == made
+    finally:
+        assert plugin.stop_early() == {}
+
+
 # Build with the early pass's threshold set (argv[1]) and the pages it did noted
 # in a file (argv[2]), if it started: 1 compresses a small site's pages early, a
 # large number never.

@@ -90,6 +90,7 @@ DEFAULTS: Mapping[str, Any] = {
     "brotli_quality": 8,  # 0..11; docs/BENCHMARKS.md, "Compression levels"
     "workers": 0,  # processes that compress; 0: every usable core
     "cache": True,  # keep compressed bytes under CACHE_PATH/compressed/
+    "early": True,  # compress the pages once every page is written (EarlyPass)
 }
 COMPRESSED = (".gz", ".br")
 CACHE_SUBDIR = "compressed"
@@ -665,7 +666,8 @@ def note_pages(generators) -> None:
     settings = generators[0].settings
     options = get_options(settings)
     items = len(generators[0].context.get("generated_content") or {})
-    if options["compress"] and items >= PARALLEL_MIN:  # else not worth the workers
+    # Below PARALLEL_MIN items the workers would cost more than they save.
+    if options["compress"] and options["early"] and items >= PARALLEL_MIN:
         codec = get_codec(options)
         cache = cache_folder(settings, options)
         store = cache / codec.tag() if cache is not None else None
