@@ -6,6 +6,8 @@ import gzip
 import hashlib
 import os
 import re
+import subprocess
+import sys
 import time
 from types import SimpleNamespace
 
@@ -15,7 +17,8 @@ from assets import AssetsError, compress_tree, get_options, hashed_name
 from pelican.settings import read_settings
 from security import SecurityError, build_policy, counter_origin, meta_policy
 
-from tests.conftest import ROOT, Site, build_sample
+from tests.conftest import ROOT, Site, _env, build_sample, pelican_command
+from tests.test_readpool import small_site, tree
 
 CONTENT = ROOT / "content"
 COUNTER = "https://dem.example.vn"
@@ -420,40 +423,144 @@ def test_copies_from_the_store_keep_its_time_and_are_not_read_again(
     assert read == []
 
 
-def test_pages_compressed_while_rendering_give_the_one_process_bytes(
+def test_pages_compressed_once_written_give_the_one_process_bytes(
     tmp_path, monkeypatch
 ):
     import assets.assets as plugin
 
     one = get_options({"ASSETS": {"workers": 1, "brotli_quality": 5}})
-    count = 3 * plugin.CHUNK_MAX + 5
-    alone, warmed = tmp_path / "alone", tmp_path / "warmed"
+    count = plugin.PARALLEL_MIN + 5
+    alone, early = tmp_path / "alone", tmp_path / "early"
     _pages(alone, count)
-    _pages(warmed, count)
+    _pages(early, count)
     store = tmp_path / "cache" / plugin.CACHE_SUBDIR
     codec = plugin.get_codec(one)
-    warmer = plugin.Warmer(codec, store / codec.tag(), 1, one)
-    # As content_written sends them; the small page last, so that the first chunk
-    # holds CHUNK_MAX pages worth compressing.
-    for path in sorted(warmed.rglob("*"), key=lambda p: (p.name == "nho.html", p)):
-        warmer.add(str(path))
-    # The first chunk has run (on a busy machine the later ones may still wait,
-    # and stop() drops what waits).
-    warmer.futures[0].result(timeout=120)
-    done = warmer.stop()
-    # Full chunks only, at most two waiting: the rest is left to compress_tree.
-    assert plugin.CHUNK_MAX <= done <= count - 5
-    assert len(list(store.rglob("*.br"))) == done
-    assert not list(warmed.rglob("*.gz"))  # the output is left to compress_tree
+    run = plugin.EarlyPass(early, codec, store / codec.tag(), one, 2)
+    for path in sorted(early.rglob("*")):  # as content_written sends them
+        run.add(str(path))
+    run.start()
+    notes = run.stop()
+    assert len(notes) == count  # every page but the small one
+    assert len(list(early.rglob("*.br"))) == count
+    # A page written again after the early pass, and a copy replaced: compress_tree
+    # reads these again and renews their copies, and no other file.
+    for site in (alone, early):
+        (site / "trang-0" / "index.html").write_text("<p>Đổi.</p>\n" * 200, "utf-8")
+    (early / "trang-1" / "index.html.br").write_bytes(b"hong")
     assert compress_tree(alone, one) == (count, 0)
-    calls = []
-    real = plugin.Codec.compress
+    calls, read = [], []
+    real, files = plugin.Codec.compress, plugin.compress_files
 
     def counting(self, suffix, data):
         calls.append(suffix)
         return real(self, suffix, data)
 
+    def reading(paths, *args):
+        read.extend(p.relative_to(early).as_posix() for p in paths)
+        return files(paths, *args)
+
     monkeypatch.setattr(plugin.Codec, "compress", counting)
-    assert compress_tree(warmed, one, store) == (count, 0)
-    assert len(calls) == 2 * (count - done)  # only what the store did not hold
-    assert _tree(warmed) == _tree(alone)
+    monkeypatch.setattr(plugin, "compress_files", reading)
+    assert compress_tree(early, one, store, notes) == (2, count - 2)
+    assert calls == [".gz", ".br"]  # the page written again; trang-1 from the store
+    assert read == ["trang-0/index.html", "trang-1/index.html"]
+    assert _tree(early) == _tree(alone)
+
+
+def test_a_few_pages_are_left_to_the_pass_after_the_build(tmp_path):
+    import assets.assets as plugin
+
+    one = get_options({"ASSETS": {"workers": 1}})
+    _pages(tmp_path, plugin.PARALLEL_MIN - 2)
+    run = plugin.EarlyPass(tmp_path, plugin.get_codec(one), None, one, 2)
+    for path in sorted(tmp_path.rglob("*.html")):
+        run.add(str(path))
+    run.start()
+    assert run.futures == [] and run.stop() == {}
+    assert not list(tmp_path.rglob("*.gz"))
+
+
+@pytest.mark.parametrize(
+    ("early", "items", "made"),
+    [(True, 64, True), (False, 64, False), (True, 63, False)],
+)
+def test_the_early_pass_is_made_for_large_builds_unless_turned_off(
+    tmp_path, early, items, made
+):
+    import assets.assets as plugin
+
+    settings = {
+        "ASSETS": {"early": early},
+        "OUTPUT_PATH": str(tmp_path),
+        "CACHE_PATH": str(tmp_path / "cache"),
+    }
+    context = {"generated_content": {str(n): n for n in range(items)}}
+    plugin.note_pages([SimpleNamespace(settings=settings, context=context)])
+    try:
+        assert (plugin._early is not None) == made
+    finally:
+        assert plugin.stop_early() == {}
+
+
+# Build with the early pass's threshold set (argv[1]) and the pages it did noted
+# in a file (argv[2]), if it started: 1 compresses a small site's pages early, a
+# large number never.
+EARLY_SCRIPT = """
+import sys
+from pelican import main, signals
+
+def patch(pelican):
+    assets = sys.modules["assets.assets"]
+    assets.PARALLEL_MIN = int(sys.argv[1])
+    stop = assets.EarlyPass.stop
+
+    def noted(self, cancel=False):
+        done = stop(self, cancel)
+        with open(sys.argv[2], "a") as notes:
+            notes.write(" ".join(sorted(done)))
+        return done
+
+    assets.EarlyPass.stop = noted
+
+signals.initialized.connect(patch)
+main(sys.argv[3:])
+"""
+
+
+def test_a_build_compressing_pages_early_writes_the_one_process_site(tmp_path):
+    small_site(tmp_path / "content")
+    builds = {
+        # One process, no store, no early pass: the reference.
+        "one": ("1000000", {"processes": 1}, {"workers": 1, "cache": False}),
+        "early": ("1", {"processes": 2, "min_items": 0}, {}),
+    }
+    for name, (least, pool, assets) in builds.items():
+        settings = {
+            "CACHE_PATH": str(tmp_path / f"cache-{name}"),
+            "REDIRECTS": {"path": str(tmp_path / "redirects.yml")},
+            "SEARCH": {"enabled": False},
+            "RENDERPOOL": pool,
+            "ASSETS": assets,
+            # The editor's bundle comes with its own copies, which the store's
+            # copies replace and a store-less pass keeps (not this test's subject).
+            "CMS": {"enabled": False},
+        }
+        command = pelican_command(
+            tmp_path / "content", tmp_path / name, "pelicanconf.py", settings
+        )
+        notes = tmp_path / f"early-{name}"
+        script = [sys.executable, "-c", EARLY_SCRIPT, least, str(notes)]
+        result = subprocess.run(
+            [*script, *command[3:]],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            env=_env(),
+            timeout=300,
+        )
+        assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "early-one").exists()
+    early = (tmp_path / "early-early").read_text().split()
+    assert len(early) > 20 and "mo-hinh/index.html" in early  # pages done early
+    assert "sitemap.xml" in early  # declared by its plugin, not sent as a page
+    assert tree(tmp_path / "early") == tree(tmp_path / "one")

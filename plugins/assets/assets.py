@@ -90,11 +90,15 @@ DEFAULTS: Mapping[str, Any] = {
     "brotli_quality": 8,  # 0..11; docs/BENCHMARKS.md, "Compression levels"
     "workers": 0,  # processes that compress; 0: every usable core
     "cache": True,  # keep compressed bytes under CACHE_PATH/compressed/
+    "early": True,  # compress the pages once every page is written (EarlyPass)
 }
 COMPRESSED = (".gz", ".br")
 CACHE_SUBDIR = "compressed"
 INDEX = "index.json"  # in the codec's store: what the last build noted
 INDEX_FORMAT = 1
+# A look "taken" this far ahead makes no time racy (portal.stamps.is_racy):
+# for the early pass's notes on this build's own copies (early_digest).
+NEVER_RACY = 1 << 62
 PARALLEL_MIN = 64  # fewer files than this: one process (starting workers costs more)
 CHUNK_MAX = 64  # files per task sent to a worker
 
@@ -463,6 +467,24 @@ def save_index(
     save_notes(store / INDEX, output, INDEX_FORMAT, noted, looked_ns)
 
 
+def early_digest(
+    early: Mapping[str, list] | None,
+    rel: str,
+    files: Mapping[str, os.stat_result],
+    suffixes: tuple[str, ...],
+) -> str | None:
+    """Return a file's digest when it and its copies are as this build's early pass left them.
+
+    Within one build no racy window applies: the early pass noted the page's size
+    and time before and after reading it, and its copies' after writing them;
+    pages are final once `finishing.pages_written` is sent and the copies are
+    only ever replaced (a new file, a new time), never written into.
+    """
+    if not early:
+        return None
+    return noted_digest(early.get(rel), rel, files, suffixes, NEVER_RACY)
+
+
 def worker_count(options: Mapping) -> int:
     """Return how many processes compress: the option, or every usable core."""
     return options["workers"] or len(os.sched_getaffinity(0))
@@ -473,6 +495,7 @@ def compress_tree(
     options: Mapping,
     cache: Path | None = None,
     precompressed: frozenset[str] = frozenset(),
+    early: Mapping[str, list] | None = None,
 ) -> tuple[int, int]:
     """Pre-compress the text files of a built site; return (written, skipped).
 
@@ -483,6 +506,8 @@ def compress_tree(
     (portal.stamps): a file noted so, with its copies as noted, is not read again.
     A text file with a copy in `precompressed` (relative paths of the copies another
     plugin wrote and declared this run, e.g. the web editor's bundle) is left to it.
+    `early` holds the entries this build's early pass noted (EarlyPass): a file
+    and its copies still as noted there are not read again either.
     """
     codec = get_codec(options)
     store = cache / codec.tag() if cache is not None else None
@@ -502,19 +527,23 @@ def compress_tree(
     )
     noted, noted_ns = load_index(store, output) if store is not None else ({}, 0)
     digests: dict[str, str] = {}
+    ours: dict[str, str] = {}  # made by this build's early pass
     stale = []
     for rel in texts:
         digest = noted_digest(noted.get(rel), rel, files, codec.suffixes, noted_ns)
-        if digest is None:
-            stale.append(rel)
-        else:
+        if digest is not None:
             digests[rel] = digest
+        elif (found := early_digest(early, rel, files, codec.suffixes)) is not None:
+            ours[rel] = found
+        else:
+            stale.append(rel)
     kept = {rel: noted[rel] for rel in digests}
     done = compress_files(
         [output / rel for rel in stale], codec, store, worker_count(options)
     )
     written = sum(digest.startswith("+") for digest in done)
     read = dict(zip(stale, (digest.lstrip("+") for digest in done), strict=True))
+    read.update(ours)  # noted for the next build as if read now (racy ones left out)
     digests.update(read)
     if store is not None:
         prune_store(cache, store, set(digests.values()))
@@ -523,66 +552,125 @@ def compress_tree(
     return written, len(texts) - written
 
 
-# Compressing pages into the store while Pelican is still rendering.
+# Compressing the pages once every page is written, beside the search index.
 
 
-def _warm_chunk(job: tuple[list[str], Codec, str, int]) -> int:
-    """Put a chunk of files' compressed bytes in the store; return how many."""
-    paths, codec, store, min_size = job
-    done = 0
+def _compress_pages(
+    job: tuple[str, list[str], Codec, str | None, Mapping],
+) -> dict[str, list]:
+    """Write the copies of a chunk of pages in a worker process; return their notes.
+
+    A note is an entry of the store's index (save_index): the page's size, time
+    and digest, then each copy's size and time, by the page's path under the
+    output. A page whose size or time changed while it was read is not noted.
+    """
+    output, paths, codec, store, options = job
+    folder = Path(store) if store else None
+    notes = {}
     for path in paths:
         with contextlib.suppress(OSError):  # gone or replaced: compress_tree decides
-            data = Path(path).read_bytes()
-            if len(data) >= min_size:
-                packed_copies(data, codec, Path(store))
-                done += 1
-    return done
+            before = os.stat(path)
+            if not is_text(path, before, options):
+                continue
+            digest = compress_file(Path(path), codec, folder).lstrip("+")
+            after = os.stat(path)
+            if (after.st_size, after.st_mtime_ns) != (
+                before.st_size,
+                before.st_mtime_ns,
+            ):
+                continue
+            note = [before.st_size, before.st_mtime_ns, digest]
+            for suffix in codec.suffixes:
+                copy = os.stat(path + suffix)
+                note += [copy.st_size, copy.st_mtime_ns]
+            notes[under(path, output)] = note
+    return notes
 
 
-class Warmer:
-    """Fill the store from the pages Pelican writes, on the cores it leaves idle.
+class EarlyPass:
+    """Compress the pages this build wrote as soon as every page is written.
 
-    Only the store is written (by the SHA-256 of the bytes read), never the output:
-    compress_tree then finds most pages' copies there. At most two chunks per
-    worker wait in the queue; pages beyond that are left to compress_tree.
+    The pages are known from `content_written` (every process's, sent again in
+    the build process by renderpool), the files plugins write themselves (the web
+    editor, the sitemap) from `portal.outputs.declare`; when
+    `finishing.pages_written` is sent, `start` sends those written by then in
+    chunks to the worker processes, so the copies are made beside Pagefind and
+    the rest of the build instead of after the search index. compress_tree runs
+    after it as ever and checks what is not as noted: this pass can only save time.
+
+    The workers are forked when the pass is made, before the pages are written:
+    forked later, beside the search index's thread, a worker could inherit the
+    pipe a `subprocess.Popen` of Pagefind waits on until its child runs, and
+    that Popen would wait for the worker, which waits for the build (it did).
     """
 
     def __init__(
-        self, codec: Codec, store: Path, workers: int, options: Mapping
+        self,
+        output: Path,
+        codec: Codec,
+        store: Path | None,
+        options: Mapping,
+        workers: int,
     ) -> None:
-        self.codec, self.store, self.workers = codec, str(store), workers
-        self.suffixes = options["compressed_suffixes"]
-        self.min_size = options["min_size"]
-        self.pool: ProcessPoolExecutor | None = None
-        self.batch: list[str] = []
+        self.output = os.path.realpath(output)  # as portal.paths.under wants it
+        self.codec, self.options, self.workers = codec, options, workers
+        self.store = str(store) if store is not None else None
+        self.pages: list[str] = []
         self.futures: list[Future] = []
+        self.started = self.finished = 0.0  # time.perf_counter() of the pass
+        self.pool = ProcessPoolExecutor(workers, mp_context=get_context("fork"))
+        self.pool.submit(int)  # forks every worker now (a "fork" pool forks at once)
 
     def add(self, path: str) -> None:
-        """Queue a written page; send a full batch to a worker if it is free enough."""
-        if not path.lower().endswith(self.suffixes):
-            return
-        self.batch.append(path)
-        if len(self.batch) < CHUNK_MAX:
-            return
-        batch, self.batch = self.batch, []
-        if sum(not f.done() for f in self.futures) >= 2 * self.workers:
-            return  # the workers are behind: compress_tree does these
-        if self.pool is None:
-            self.pool = ProcessPoolExecutor(
-                self.workers, mp_context=get_context("fork")
+        """Note a page (or another file of the output) written by this build."""
+        if path.lower().endswith(self.options["compressed_suffixes"]) and under(
+            path, self.output
+        ):
+            self.pages.append(path)
+
+    def start(self, precompressed: frozenset[str] = frozenset()) -> None:
+        """Send the pages noted so far to the worker processes, in chunks.
+
+        A file with a copy in `precompressed` (absolute paths of copies another
+        plugin wrote and declared) is left to that plugin, as compress_tree does.
+        """
+        suffixes = self.codec.suffixes
+        pages = sorted(
+            page
+            for page in set(self.pages)
+            if not any(page + suffix in precompressed for suffix in suffixes)
+        )
+        self.pages = []
+        if len(pages) < PARALLEL_MIN:
+            return  # compress_tree does a few pages faster than starting workers
+        size = max(1, min(CHUNK_MAX, len(pages) // (self.workers * 4)))
+        self.started = time.perf_counter()
+        for i in range(0, len(pages), size):
+            job = (
+                self.output,
+                pages[i : i + size],
+                self.codec,
+                self.store,
+                self.options,
             )
-        job = (batch, self.codec, self.store, self.min_size)
-        self.futures.append(self.pool.submit(_warm_chunk, job))
+            self.futures.append(self.pool.submit(_compress_pages, job))
+            self.futures[-1].add_done_callback(self._done)
 
-    def stop(self) -> int:
-        """Drop what waits, wait for what runs; return how many pages were done."""
-        if self.pool is None:
-            return 0
-        self.pool.shutdown(wait=True, cancel_futures=True)
-        return sum(f.result() for f in self.futures if not f.cancelled())
+    def _done(self, _future: Future) -> None:
+        """Note when a chunk ended (the last one: when the pass ended)."""
+        self.finished = time.perf_counter()
+
+    def stop(self, cancel: bool = False) -> dict[str, list]:
+        """Wait for every chunk (or only the running ones); return the pages' notes."""
+        notes: dict[str, list] = {}
+        self.pool.shutdown(wait=True, cancel_futures=cancel)
+        for future in self.futures:
+            if not future.cancelled():
+                notes.update(future.result())
+        return notes
 
 
-_warmer: Warmer | None = None
+_early: EarlyPass | None = None
 # The compressed copies other plugins wrote and declared this run (absolute paths).
 _precompressed: set[str] = set()
 
@@ -606,53 +694,83 @@ def precompressed_in(output: Path) -> frozenset[str]:
     return frozenset(rel for rel in found if rel is not None)
 
 
-def start_warming(generators) -> None:
-    """Start compressing pages as they are written, when the store is in use."""
-    global _warmer
-    stop_warming()
+def note_pages(generators) -> None:
+    """Start noting the pages this build writes, when it compresses them."""
+    global _early
+    stop_early(cancel=True)  # a build that failed after its pages (dev server)
     _precompressed.clear()  # a new run: its plugins declare their copies again
     settings = generators[0].settings
     options = get_options(settings)
-    spare = worker_count(options) - 1  # the build process renders on one core
-    cache = cache_folder(settings, options)
-    if options["compress"] and cache is not None and spare >= 1:
+    items = len(generators[0].context.get("generated_content") or {})
+    # Below PARALLEL_MIN items the workers would cost more than they save.
+    if options["compress"] and options["early"] and items >= PARALLEL_MIN:
         codec = get_codec(options)
-        _warmer = Warmer(codec, cache / codec.tag(), spare, options)
+        cache = cache_folder(settings, options)
+        store = cache / codec.tag() if cache is not None else None
+        output = Path(settings["OUTPUT_PATH"])
+        workers = worker_count(options)
+        _early = EarlyPass(output, codec, store, options, workers)
 
 
-def warm_page(path: str, **_kwargs: Any) -> None:
-    """Queue a page Pelican just wrote for compression into the store."""
-    if _warmer is not None:
-        _warmer.add(path)
+def note_page(path: str, **_kwargs: Any) -> None:
+    """Note a page Pelican just wrote (`content_written`)."""
+    if _early is not None:
+        _early.add(path)
 
 
-def stop_warming() -> int:
-    """Stop the background compression; return how many pages it did."""
-    global _warmer
-    warmer, _warmer = _warmer, None
-    return 0 if warmer is None else warmer.stop()
+def note_declared(_sender: None, paths: list[str]) -> None:
+    """Note the files plugins write themselves (portal.outputs.declare), e.g. the editor."""
+    note_precompressed(_sender, paths)
+    for path in paths:
+        note_page(path)
+
+
+def compress_pages_early(_generator) -> None:
+    """Compress the pages written so far on every core (`finishing.pages_written`)."""
+    if _early is not None:
+        _early.start(frozenset(_precompressed))
+
+
+def stop_early(cancel: bool = False) -> dict[str, list]:
+    """Wait for the early pass, if one was started; return its notes on the pages."""
+    global _early
+    early, _early = _early, None
+    if early is None:
+        return {}
+    waited = time.perf_counter()
+    notes = early.stop(cancel)
+    log.info(
+        "%s: %s pages compressed in %.1f s once every page was written (waited "
+        "%.1f s for them)",
+        PREFIX,
+        len(notes),
+        early.finished - early.started,
+        time.perf_counter() - waited,
+    )
+    return notes
 
 
 def finish(pelican) -> None:
     """Write the hashed theme files, then pre-compress the site."""
-    warmed = stop_warming()
-    log.debug("%s: %s pages compressed while rendering", PREFIX, warmed)
+    started = time.perf_counter()
+    early = stop_early()
     options = get_options(pelican.settings)
     output = Path(pelican.output_path)
     copies = write_hashed_copies(pelican.settings, output, options)
     log.debug("%s: %s hashed theme files written", PREFIX, copies)
     if options["compress"]:
-        started = time.perf_counter()
         cache = cache_folder(pelican.settings, options)
         written, skipped = compress_tree(
-            output, options, cache, precompressed_in(output)
+            output, options, cache, precompressed_in(output), early
         )
         # The bench (bench/run.py) reads the build's own peak memory from this line.
         log.info(
-            "%s: compressed %s files (%s unchanged) in %.1f s; build peak memory %.0f MB",
+            "%s: compressed %s files (%s unchanged; %s pages once every page was "
+            "written) in %.1f s; build peak memory %.0f MB",
             PREFIX,
-            written,
-            skipped,
+            written + len(early),
+            max(0, skipped - len(early)),
+            len(early),
             time.perf_counter() - started,
             resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         )
@@ -667,7 +785,8 @@ def register() -> None:
     """Connect the plugin to Pelican's signals."""
     signals.initialized.connect(check_settings)
     signals.generator_init.connect(install_filter)
-    signals.all_generators_finalized.connect(start_warming)
-    signals.content_written.connect(warm_page)
-    outputs.output_declared.connect(note_precompressed)
+    signals.all_generators_finalized.connect(note_pages)
+    signals.content_written.connect(note_page)
+    outputs.output_declared.connect(note_declared)
+    finishing.pages_written.connect(compress_pages_early)
     finishing.connect("compress", finish)
