@@ -260,7 +260,7 @@ def _step_of(key: Any) -> Step | None:
     return None
 
 
-MAPPING_METHODS = ("items", "keys", "values", "get")
+MAPPING_METHODS = frozenset({"items", "keys", "values", "get"})
 
 
 class Proxy:
@@ -295,6 +295,14 @@ class Proxy:
         except Exception as error:
             self._n.setdefault(step, {}).setdefault(V, "!" + type(error).__name__)
             raise
+        if _KINDS.get(type(value)) == PLAIN_VALUE:  # wrap's first case, inline
+            node = self._n
+            below = node.get(step)
+            if below is None:
+                node[step] = {V: token(value)}
+            elif V not in below:
+                below[V] = token(value)
+            return value
         return wrap(value, self._n, step, rec)
 
     def _html(self) -> str:
@@ -434,9 +442,9 @@ class TrackingContext(Context):
 
     def resolve_or_missing(self, key: str) -> Any:
         value = super().resolve_or_missing(key)
-        rec = current()
-        if rec is None:
+        if not _current:
             return value
+        rec = _current[-1]
         seen = rec.names.get(key)
         if seen is not None and seen[0] is value:  # resolved before in this render
             return seen[1]
