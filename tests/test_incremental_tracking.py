@@ -180,3 +180,60 @@ def test_nodes_taken_from_another_process_replay_the_same() -> None:
         assert replayer.page_digest(taken, context, memo=False)[0] == digest
         after = replayer.page_digest(taken, retitled_context, memo=False)[0]
         assert (after != digest) is shows_title
+
+
+def reads_of(source: str, context: dict) -> dict:
+    """Render a template with records; return its read tree."""
+    env = Environment()
+    env.context_class = TrackingContext
+    recorder = Recorder(context, Shared())
+    with track(recorder):
+        env.from_string(source).render(context)
+    assert recorder.untracked is None, recorder.untracked
+    return recorder.reads
+
+
+@pytest.mark.parametrize(
+    "orders",
+    [
+        [[0, 1, 2], [2, 1, 0], [0, 1, 2]],  # the same items at other places
+        [[0, 1], [0, 1, 2], [2, 0]],  # the same items, lists of other lengths
+        [[3, 4], [3, 4], [4, 3]],  # the same page twice, then the other way round
+    ],
+)
+def test_subtrees_folded_once_fold_as_on_their_own(orders: list[list[int]]) -> None:
+    # Pages list items read the same way: Nodes.record folds a list item or a
+    # context name it has seen once from memory; each page must come out as
+    # it does in a Nodes of its own.
+    source = (
+        "{% for i in items %}{{ i.title }}{{ i.tags|length }}{% endfor %}{{ SITENAME }}"
+    )
+    shared = Nodes()
+    digests = []
+    for order in orders:
+        context = with_items([ITEMS[k] for k in order])
+        reads = reads_of(source, context)
+        roots, digest, _ = shared.record(reads)
+        alone = Nodes()
+        alone_roots, alone_digest, _ = alone.record(reads)
+        assert digest == alone_digest
+        assert [shared.table[i][0] for i in roots] == [
+            alone.table[i][0] for i in alone_roots
+        ]
+        replayer = Replayer(Shared(), shared)
+        assert replayer.page_digest(roots, context, memo=True)[0] == digest
+        digests.append(digest)
+    for one, other in [(0, 1), (0, 2), (1, 2)]:
+        assert (digests[one] == digests[other]) is (orders[one] == orders[other])
+
+
+def test_an_object_handed_on_but_not_read_is_no_read() -> None:
+    # A proxy takes a node when the template gets the object; if nothing is
+    # read from it, the page's record is that of a page that never got it.
+    context = with_items(ITEMS)
+    untouched = reads_of("{{ SITENAME }}", context)
+    handed_on = reads_of(
+        "{% set x = item %}{% set y = x.tags %}{{ SITENAME }}", context
+    )
+    assert handed_on != untouched  # the nodes are there, empty
+    assert Nodes().record(handed_on)[1] == Nodes().record(untouched)[1]
