@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import pytest
 from incremental.tracking import (
@@ -237,3 +238,49 @@ def test_an_object_handed_on_but_not_read_is_no_read() -> None:
     )
     assert handed_on != untouched  # the nodes are there, empty
     assert Nodes().record(handed_on)[1] == Nodes().record(untouched)[1]
+
+
+@dataclasses.dataclass(frozen=True)
+class Frozen:
+    """A value like images' Picture: frozen, every field in its repr."""
+
+    src: str
+    sizes: list[tuple[str, int]]
+
+
+@dataclasses.dataclass
+class Thawed:
+    """The same fields, but the object may change: read field by field."""
+
+    src: str
+    sizes: list[tuple[str, int]]
+
+
+PICTURE = "{{ p.src }}{% for url, w in p.sizes %} {{ url }} {{ w }}w{% endfor %}"
+
+
+@pytest.mark.parametrize(
+    ("make", "after", "expected"),
+    [
+        (Frozen, Frozen("a", [("a1", 1), ("a2", 2)]), True),
+        (Frozen, Frozen("a", [("a1", 1), ("a2", 3)]), False),
+        (Frozen, Frozen("a", [("a1", 1)]), False),
+        (Frozen, Thawed("a", [("a1", 1), ("a2", 2)]), False),
+        (Thawed, Thawed("a", [("a1", 1), ("a2", 2)]), True),
+        (Thawed, Thawed("a", [("a1", 1), ("a2", 3)]), False),
+        (Thawed, Frozen("a", [("a1", 1), ("a2", 2)]), True),  # same fields read
+    ],
+)
+def test_a_frozen_value_is_one_read(make: type, after: object, expected: bool) -> None:
+    before = make("a", [("a1", 1), ("a2", 2)])
+    reads = reads_of(PICTURE, {"p": before})
+    assert (list(reads[("k", "p")]) == [("v",)]) is (make is Frozen)
+    nodes = Nodes()
+    roots, digest, _ = nodes.record(reads)
+    replayed = Replayer(Shared(), nodes).page_digest(roots, {"p": after}, memo=True)
+    assert (replayed[0] == digest) is expected
+
+
+def test_a_frozen_value_holding_an_object_is_read_field_by_field() -> None:
+    reads = reads_of(PICTURE, {"p": Frozen("a", [(Item("x"), 1)])})  # type: ignore[list-item]
+    assert ("a", "src") in reads[("k", "p")]

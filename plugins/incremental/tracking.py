@@ -16,6 +16,7 @@ holds its own node), so a page's paths are never built one by one.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import decimal
 import functools
@@ -186,8 +187,38 @@ class track:  # noqa: N801
         _current.pop()
 
 
-PLAIN_VALUE, WRAPPED, CALLABLE, OBJECT = range(4)
+PLAIN_VALUE, WRAPPED, CALLABLE, OBJECT, FROZEN = range(5)
 _KINDS: dict[type, int] = {}  # how wrap treats each type (ABC checks are slow)
+
+
+@functools.cache
+def _frozen_fields(kind: type) -> tuple[str, ...] | None:
+    """Return the fields of a frozen dataclass whose repr shows them all, or None."""
+    params = getattr(kind, "__dataclass_params__", None)
+    if (
+        params is None
+        or not params.frozen
+        or not hasattr(kind.__repr__, "__wrapped__")  # not the repr dataclasses wrote
+    ):
+        return None
+    fields = dataclasses.fields(kind)
+    return tuple(f.name for f in fields) if all(f.repr for f in fields) else None
+
+
+def whole(value: Any) -> bool:
+    """Return whether a value is read as one token: plain, or a frozen value.
+
+    A frozen value is a frozen dataclass whose fields hold plain values, frozen
+    values, or lists and tuples of them (images' Picture): its repr is all of
+    it, so it is recorded once instead of each field and item read from it.
+    """
+    if isinstance(value, PLAIN):
+        return True
+    kind = type(value)
+    if kind is tuple or kind is list:
+        return all(whole(item) for item in value)
+    names = _frozen_fields(kind)
+    return names is not None and all(whole(getattr(value, n)) for n in names)
 
 
 def _kind_of(value: Any) -> int:
@@ -196,6 +227,8 @@ def _kind_of(value: Any) -> int:
         return PLAIN_VALUE
     if isinstance(value, Proxy):
         return WRAPPED
+    if _frozen_fields(type(value)) is not None:
+        return FROZEN
     if callable(value) and not isinstance(value, (Mapping, Sequence)):
         return CALLABLE
     return OBJECT
@@ -211,7 +244,7 @@ def wrap(
         how = _kind_of(value)
         if value.__class__ is kind:
             _KINDS[kind] = how
-    if how == PLAIN_VALUE:
+    if how == PLAIN_VALUE or (how == FROZEN and whole(value)):
         below = node.get(step)
         if below is None:
             node[step] = {V: token(value)}
@@ -716,7 +749,7 @@ class Replayer:
             kind = step[0]
             if not below:
                 if kind == "v":
-                    text = token(obj) if isinstance(obj, PLAIN) else "!notplain"
+                    text = token(obj) if whole(obj) else "!notplain"
                 else:
                     text = self.terminal(obj, step)
                 append(text if len(text) <= LEAF_LIMIT else leaf(text))
@@ -753,7 +786,7 @@ class Replayer:
         kind = step[0]
         try:
             if kind == "v":
-                return token(obj) if isinstance(obj, PLAIN) else "!notplain"
+                return token(obj) if whole(obj) else "!notplain"
             if kind == "len":
                 return str(len(obj))
             if kind == "atleast":
