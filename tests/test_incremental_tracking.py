@@ -256,6 +256,15 @@ class Thawed:
     sizes: list[tuple[str, int]]
 
 
+@dataclasses.dataclass(frozen=True)
+class Offering(Frozen):
+    """Frozen, but with a property a template may read instead of the fields."""
+
+    @property
+    def first(self) -> str:
+        return self.sizes[0][0]
+
+
 PICTURE = "{{ p.src }}{% for url, w in p.sizes %} {{ url }} {{ w }}w{% endfor %}"
 
 
@@ -284,3 +293,13 @@ def test_a_frozen_value_is_one_read(make: type, after: object, expected: bool) -
 def test_a_frozen_value_holding_an_object_is_read_field_by_field() -> None:
     reads = reads_of(PICTURE, {"p": Frozen("a", [(Item("x"), 1)])})  # type: ignore[list-item]
     assert ("a", "src") in reads[("k", "p")]
+
+
+def test_a_frozen_value_with_a_property_is_read_as_the_template_reads_it() -> None:
+    # Read whole, a page showing only `first` would depend on every field.
+    source = "{{ p.first }}"
+    reads = reads_of(source, {"p": Offering("a", [("a1", 1), ("a2", 2)])})
+    nodes = Nodes()
+    roots, digest, _ = nodes.record(reads)
+    after = {"p": Offering("b", [("a1", 1), ("b2", 2)])}
+    assert Replayer(Shared(), nodes).page_digest(roots, after, memo=True)[0] == digest

@@ -193,7 +193,13 @@ _KINDS: dict[type, int] = {}  # how wrap treats each type (ABC checks are slow)
 
 @functools.cache
 def _frozen_fields(kind: type) -> tuple[str, ...] | None:
-    """Return the fields of a frozen dataclass whose repr shows them all, or None."""
+    """Return the fields of a frozen dataclass that is nothing but them, or None.
+
+    Nothing but them: its repr (the one dataclasses wrote) shows every field,
+    and it offers no property or method a template could read instead of a
+    field (Pagination's has_other_pages is read so that a page does not depend
+    on the number of pages: recorded whole, it would).
+    """
     params = getattr(kind, "__dataclass_params__", None)
     if (
         params is None
@@ -202,15 +208,22 @@ def _frozen_fields(kind: type) -> tuple[str, ...] | None:
     ):
         return None
     fields = dataclasses.fields(kind)
-    return tuple(f.name for f in fields) if all(f.repr for f in fields) else None
+    names = tuple(f.name for f in fields)
+    offered = {
+        name for cls in kind.__mro__[:-1] for name in vars(cls) if name[:1] != "_"
+    }
+    if not all(f.repr for f in fields) or not offered <= set(names):
+        return None
+    return names
 
 
 def whole(value: Any) -> bool:
     """Return whether a value is read as one token: plain, or a frozen value.
 
-    A frozen value is a frozen dataclass whose fields hold plain values, frozen
-    values, or lists and tuples of them (images' Picture): its repr is all of
-    it, so it is recorded once instead of each field and item read from it.
+    A frozen value is a frozen dataclass with nothing but fields, which hold
+    plain values, frozen values, or lists and tuples of them (images' Picture):
+    its repr is all of it, so it is recorded once instead of each field and
+    item read from it.
     """
     if isinstance(value, PLAIN):
         return True
