@@ -169,6 +169,14 @@ def vi_sorted(items, attribute: str = "name") -> list:
     return sorted(items, key=lambda item: text.sort_key(str(getattr(item, attribute))))
 
 
+# Pelican's Jinja options, without checking every template's file time on each
+# {% include %} (a build makes its environment afresh: nothing changes under it).
+JINJA_ENVIRONMENT = {
+    "trim_blocks": True,
+    "lstrip_blocks": True,
+    "extensions": [],
+    "auto_reload": False,
+}
 JINJA_FILTERS = {
     # Theme files are linked as {{ SITEURL }}/{{ "css/site.css"|asset }};
     # plugins/assets replaces this with content-hashed names (theme/css/site.<hash>.css).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import pytest
 from incremental.tracking import (
@@ -180,3 +181,125 @@ def test_nodes_taken_from_another_process_replay_the_same() -> None:
         assert replayer.page_digest(taken, context, memo=False)[0] == digest
         after = replayer.page_digest(taken, retitled_context, memo=False)[0]
         assert (after != digest) is shows_title
+
+
+def reads_of(source: str, context: dict) -> dict:
+    """Render a template with records; return its read tree."""
+    env = Environment()
+    env.context_class = TrackingContext
+    recorder = Recorder(context, Shared())
+    with track(recorder):
+        env.from_string(source).render(context)
+    assert recorder.untracked is None, recorder.untracked
+    return recorder.reads
+
+
+@pytest.mark.parametrize(
+    "orders",
+    [
+        [[0, 1, 2], [2, 1, 0], [0, 1, 2]],  # the same items at other places
+        [[0, 1], [0, 1, 2], [2, 0]],  # the same items, lists of other lengths
+        [[3, 4], [3, 4], [4, 3]],  # the same page twice, then the other way round
+    ],
+)
+def test_subtrees_folded_once_fold_as_on_their_own(orders: list[list[int]]) -> None:
+    # Pages list items read the same way: Nodes.record folds a list item or a
+    # context name it has seen once from memory; each page must come out as
+    # it does in a Nodes of its own.
+    source = (
+        "{% for i in items %}{{ i.title }}{{ i.tags|length }}{% endfor %}{{ SITENAME }}"
+    )
+    shared = Nodes()
+    digests = []
+    for order in orders:
+        context = with_items([ITEMS[k] for k in order])
+        reads = reads_of(source, context)
+        roots, digest, _ = shared.record(reads)
+        alone = Nodes()
+        alone_roots, alone_digest, _ = alone.record(reads)
+        assert digest == alone_digest
+        assert [shared.table[i][0] for i in roots] == [
+            alone.table[i][0] for i in alone_roots
+        ]
+        replayer = Replayer(Shared(), shared)
+        assert replayer.page_digest(roots, context, memo=True)[0] == digest
+        digests.append(digest)
+    for one, other in [(0, 1), (0, 2), (1, 2)]:
+        assert (digests[one] == digests[other]) is (orders[one] == orders[other])
+
+
+def test_an_object_handed_on_but_not_read_is_no_read() -> None:
+    # A proxy takes a node when the template gets the object; if nothing is
+    # read from it, the page's record is that of a page that never got it.
+    context = with_items(ITEMS)
+    untouched = reads_of("{{ SITENAME }}", context)
+    handed_on = reads_of(
+        "{% set x = item %}{% set y = x.tags %}{{ SITENAME }}", context
+    )
+    assert handed_on != untouched  # the nodes are there, empty
+    assert Nodes().record(handed_on)[1] == Nodes().record(untouched)[1]
+
+
+@dataclasses.dataclass(frozen=True)
+class Frozen:
+    """A value like images' Picture: frozen, every field in its repr."""
+
+    src: str
+    sizes: list[tuple[str, int]]
+
+
+@dataclasses.dataclass
+class Thawed:
+    """The same fields, but the object may change: read field by field."""
+
+    src: str
+    sizes: list[tuple[str, int]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Offering(Frozen):
+    """Frozen, but with a property a template may read instead of the fields."""
+
+    @property
+    def first(self) -> str:
+        return self.sizes[0][0]
+
+
+PICTURE = "{{ p.src }}{% for url, w in p.sizes %} {{ url }} {{ w }}w{% endfor %}"
+
+
+@pytest.mark.parametrize(
+    ("make", "after", "expected"),
+    [
+        (Frozen, Frozen("a", [("a1", 1), ("a2", 2)]), True),
+        (Frozen, Frozen("a", [("a1", 1), ("a2", 3)]), False),
+        (Frozen, Frozen("a", [("a1", 1)]), False),
+        (Frozen, Thawed("a", [("a1", 1), ("a2", 2)]), False),
+        (Thawed, Thawed("a", [("a1", 1), ("a2", 2)]), True),
+        (Thawed, Thawed("a", [("a1", 1), ("a2", 3)]), False),
+        (Thawed, Frozen("a", [("a1", 1), ("a2", 2)]), True),  # same fields read
+    ],
+)
+def test_a_frozen_value_is_one_read(make: type, after: object, expected: bool) -> None:
+    before = make("a", [("a1", 1), ("a2", 2)])
+    reads = reads_of(PICTURE, {"p": before})
+    assert (list(reads[("k", "p")]) == [("v",)]) is (make is Frozen)
+    nodes = Nodes()
+    roots, digest, _ = nodes.record(reads)
+    replayed = Replayer(Shared(), nodes).page_digest(roots, {"p": after}, memo=True)
+    assert (replayed[0] == digest) is expected
+
+
+def test_a_frozen_value_holding_an_object_is_read_field_by_field() -> None:
+    reads = reads_of(PICTURE, {"p": Frozen("a", [(Item("x"), 1)])})  # type: ignore[list-item]
+    assert ("a", "src") in reads[("k", "p")]
+
+
+def test_a_frozen_value_with_a_property_is_read_as_the_template_reads_it() -> None:
+    # Read whole, a page showing only `first` would depend on every field.
+    source = "{{ p.first }}"
+    reads = reads_of(source, {"p": Offering("a", [("a1", 1), ("a2", 2)])})
+    nodes = Nodes()
+    roots, digest, _ = nodes.record(reads)
+    after = {"p": Offering("b", [("a1", 1), ("b2", 2)])}
+    assert Replayer(Shared(), nodes).page_digest(roots, after, memo=True)[0] == digest

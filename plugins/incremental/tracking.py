@@ -9,11 +9,14 @@ Replaying the paths against a new context gives new tokens: equal tokens mean
 the template would read exactly the same values, so it would write the same
 bytes (templates, filters and settings are covered by the global fingerprint).
 Whatever cannot be replayed marks the output "untracked": it is always rendered.
+The reads of one render are kept as a tree of steps as they happen (each proxy
+holds its own node), so a page's paths are never built one by one.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import decimal
 import functools
@@ -53,6 +56,8 @@ PLAIN = (
 JSONABLE = (str, int, float, bool, type(None))
 Step = tuple
 Path = tuple
+Tree = dict  # step -> the tree below it, or the token of a leaf step
+V, IDS, ID, LEN, BOOL = ("v",), ("ids",), ("id",), ("len",), ("bool",)
 
 
 class Untracked(Exception):  # noqa: N818
@@ -102,18 +107,22 @@ class Shared:
 
 
 class Recorder:
-    """Collect the reads of one render."""
+    """Collect the reads of one render as a tree of steps (leaves hold tokens)."""
 
     def __init__(self, root: Mapping[str, Any], shared: Shared) -> None:
         self.root = root
         self.shared = shared
-        self.reads: dict[Path, str] = {}
+        self.reads: Tree = {}
+        # Root names resolved so far: name -> (value, what the template was given).
+        self.names: dict[str, tuple[Any, Any]] = {}
         self.untracked: str | None = None
 
     def record(self, path: Path, value: str) -> None:
-        """Remember that the value at path was read."""
-        if path not in self.reads:
-            self.reads[path] = value
+        """Remember that the value at path was read (the first value read wins)."""
+        level = self.reads
+        for step in path[:-1]:
+            level = level.setdefault(step, {})
+        level.setdefault(path[-1], value)
 
     def give_up(self, why: str) -> None:
         """Mark the render as not replayable."""
@@ -125,12 +134,13 @@ class Recorder:
         parent = proxy._parent
         try:
             if parent is not None:
-                self.record(parent._p + (("ids",),), self.shared.ids_token(parent._o))
-            else:
+                if IDS not in parent._n:
+                    parent._n[IDS] = self.shared.ids_token(parent._o)
+            elif ID not in proxy._n:
                 ident = identity(proxy._o)
                 if ident is None:
                     raise Untracked("object without identity")
-                self.record(proxy._p + (("id",),), ident)
+                proxy._n[ID] = ident
         except Untracked as error:
             self.give_up(str(error))
 
@@ -177,16 +187,91 @@ class track:  # noqa: N801
         _current.pop()
 
 
-def wrap(value: Any, path: Path, rec: Recorder, parent: Proxy | None = None) -> Any:
-    """Record a plain value and return it, or return a recording proxy."""
+PLAIN_VALUE, WRAPPED, CALLABLE, OBJECT, FROZEN = range(5)
+_KINDS: dict[type, int] = {}  # how wrap treats each type (ABC checks are slow)
+
+
+@functools.cache
+def _frozen_fields(kind: type) -> tuple[str, ...] | None:
+    """Return the fields of a frozen dataclass that is nothing but them, or None.
+
+    Nothing but them: its repr (the one dataclasses wrote) shows every field,
+    and it offers no property or method a template could read instead of a
+    field (Pagination's has_other_pages is read so that a page does not depend
+    on the number of pages: recorded whole, it would).
+    """
+    params = getattr(kind, "__dataclass_params__", None)
+    if (
+        params is None
+        or not params.frozen
+        or not hasattr(kind.__repr__, "__wrapped__")  # not the repr dataclasses wrote
+    ):
+        return None
+    fields = dataclasses.fields(kind)
+    names = tuple(f.name for f in fields)
+    offered = {
+        name for cls in kind.__mro__[:-1] for name in vars(cls) if name[:1] != "_"
+    }
+    if not all(f.repr for f in fields) or not offered <= set(names):
+        return None
+    return names
+
+
+def whole(value: Any) -> bool:
+    """Return whether a value is read as one token: plain, or a frozen value.
+
+    A frozen value is a frozen dataclass with nothing but fields, which hold
+    plain values, frozen values, or lists and tuples of them (images' Picture):
+    its repr is all of it, so it is recorded once instead of each field and
+    item read from it.
+    """
     if isinstance(value, PLAIN):
-        rec.record(path + (("v",),), token(value))
-        return value
+        return True
+    kind = type(value)
+    if kind is tuple or kind is list:
+        return all(whole(item) for item in value)
+    names = _frozen_fields(kind)
+    return names is not None and all(whole(getattr(value, n)) for n in names)
+
+
+def _kind_of(value: Any) -> int:
+    """Return how wrap treats a value: plain, already a proxy, callable or object."""
+    if isinstance(value, PLAIN):
+        return PLAIN_VALUE
     if isinstance(value, Proxy):
-        return value
+        return WRAPPED
+    if _frozen_fields(type(value)) is not None:
+        return FROZEN
     if callable(value) and not isinstance(value, (Mapping, Sequence)):
+        return CALLABLE
+    return OBJECT
+
+
+def wrap(
+    value: Any, node: Tree, step: Step, rec: Recorder, parent: Proxy | None = None
+) -> Any:
+    """Record a plain value read at node's child step and return it, or a proxy."""
+    kind = type(value)
+    how = _KINDS.get(kind)
+    if how is None:
+        how = _kind_of(value)
+        if value.__class__ is kind:
+            _KINDS[kind] = how
+    if how == PLAIN_VALUE or (how == FROZEN and whole(value)):
+        below = node.get(step)
+        if below is None:
+            node[step] = {V: token(value)}
+        elif V not in below:
+            below[V] = token(value)
+        return value
+    if how == WRAPPED:
+        return value
+    if how == CALLABLE:
         return _untracked_callable(value, rec)
-    return Proxy(value, path, rec, parent)
+    below = node.get(step)
+    if below is None:
+        below = node[step] = {}
+    return Proxy(value, below, rec, parent)
 
 
 def _untracked_callable(func: Any, rec: Recorder) -> Any:
@@ -221,17 +306,17 @@ def _step_of(key: Any) -> Step | None:
     return None
 
 
-MAPPING_METHODS = ("items", "keys", "values", "get")
+MAPPING_METHODS = frozenset({"items", "keys", "values", "get"})
 
 
 class Proxy:
     """Stand in for an object handed to a template and record what is read."""
 
-    __slots__ = ("_o", "_p", "_r", "_parent")
+    __slots__ = ("_o", "_n", "_r", "_parent")
 
-    def __init__(self, obj: Any, path: Path, rec: Recorder, parent=None) -> None:
+    def __init__(self, obj: Any, node: Tree, rec: Recorder, parent=None) -> None:
         self._o = obj
-        self._p = path
+        self._n = node  # the reads below this object
         self._r = rec
         self._parent = parent
 
@@ -248,19 +333,27 @@ class Proxy:
         if name.startswith("__"):
             rec.give_up(f"special attribute {name}")
             return getattr(obj, name)
-        if isinstance(obj, Mapping) and name in MAPPING_METHODS:
+        if name in MAPPING_METHODS and isinstance(obj, Mapping):
             return getattr(self, "_m_" + name)
-        path = self._p + (("a", name),)
+        step = ("a", name)
         try:
             value = getattr(obj, name)
         except Exception as error:
-            rec.record(path + (("v",),), "!" + type(error).__name__)
+            self._n.setdefault(step, {}).setdefault(V, "!" + type(error).__name__)
             raise
-        return wrap(value, path, rec)
+        if _KINDS.get(type(value)) == PLAIN_VALUE:  # wrap's first case, inline
+            node = self._n
+            below = node.get(step)
+            if below is None:
+                node[step] = {V: token(value)}
+            elif V not in below:
+                below[V] = token(value)
+            return value
+        return wrap(value, self._n, step, rec)
 
     def _html(self) -> str:
         text = self._o.__html__()
-        self._r.record(self._p + (("html",),), token(text))
+        self._n.setdefault(("html",), token(text))
         return text
 
     def __getitem__(self, key: Any) -> Any:
@@ -269,49 +362,48 @@ class Proxy:
         if step is None:
             rec.give_up(f"subscript {key!r}")
             return obj[_unwrap(key)]
-        path = self._p + (step,)
         try:
             value = obj[key]
         except Exception as error:
-            rec.record(path + (("v",),), "!" + type(error).__name__)
+            self._n.setdefault(step, {}).setdefault(V, "!" + type(error).__name__)
             raise
-        return wrap(value, path, rec)
+        return wrap(value, self._n, step, rec)
 
     def __iter__(self) -> Iterator[Any]:
-        obj, rec, path = self._o, self._r, self._p
+        obj, rec, node = self._o, self._r, self._n
         if isinstance(obj, Mapping):
             keys = list(obj)
-            rec.record(path + (("keys",),), _keys_token(keys, rec))
+            node.setdefault(("keys",), _keys_token(keys, rec))
             yield from keys
             return
         if isinstance(obj, Sequence) and not isinstance(obj, PLAIN):
-            yield from _iterate(obj, path, rec, self)
+            yield from _iterate(obj, node, rec, self)
             return
         if iter(obj) is obj:
             rec.give_up("iterated a one-shot iterator")
             yield from obj
             return
-        yield from _iterate(list(obj), path + (("L",),), rec, None)
+        yield from _iterate(list(obj), node.setdefault(("L",), {}), rec, None)
 
     def __len__(self) -> int:
         size = len(self._o)
-        self._r.record(self._p + (("len",),), str(size))
+        self._n.setdefault(LEN, str(size))
         return size
 
     def __bool__(self) -> bool:
         truth = bool(self._o)
-        self._r.record(self._p + (("bool",),), str(truth))
+        self._n.setdefault(BOOL, str(truth))
         return truth
 
     def __str__(self) -> str:
         text = str(self._o)
-        self._r.record(self._p + (("str",),), token(text))
+        self._n.setdefault(("str",), token(text))
         return text
 
     def __contains__(self, item: Any) -> bool:
         found = _unwrap(item) in self._o
         if type(item) in JSONABLE:
-            self._r.record(self._p + (("in", item),), str(found))
+            self._n.setdefault(("in", item), str(found))
         else:
             self._r.give_up("'in' with an object")
         return found
@@ -324,7 +416,7 @@ class Proxy:
             return self._o == other._o
         equal = self._o == other
         if type(other) in JSONABLE:
-            rec.record(self._p + (("eq", other),), str(equal))
+            self._n.setdefault(("eq", other), str(equal))
         else:
             rec.give_up("compared with an unknown object")
         return equal
@@ -364,22 +456,22 @@ class Proxy:
             return self._o.get(key, default)
         if key in self._o:
             return self[key]
-        self._r.record(self._p + (step, ("v",)), "!KeyError")
+        self._n.setdefault(step, {}).setdefault(V, "!KeyError")
         return default
 
 
-def _iterate(items: Sequence, path: Path, rec: Recorder, parent) -> Iterator[Any]:
+def _iterate(items: Sequence, node: Tree, rec: Recorder, parent) -> Iterator[Any]:
     """Yield recording proxies of a list's items; record how far it was read."""
     count = 0
     try:
         for index, value in enumerate(items):
             count = index + 1
-            yield wrap(value, path + (("i", index),), rec, parent)
+            yield wrap(value, node, ("i", index), rec, parent)
     finally:
         if count == len(items):
-            rec.record(path + (("len",),), str(count))
+            node.setdefault(LEN, str(count))
         else:  # stopped early: the list must still hold that many items
-            rec.record(path + (("atleast", count),), "True")
+            node.setdefault(("atleast", count), "True")
 
 
 def _keys_token(keys: list, rec: Recorder) -> str:
@@ -396,16 +488,22 @@ class TrackingContext(Context):
 
     def resolve_or_missing(self, key: str) -> Any:
         value = super().resolve_or_missing(key)
-        rec = current()
-        if rec is None:
+        if not _current:
             return value
+        rec = _current[-1]
+        seen = rec.names.get(key)
+        if seen is not None and seen[0] is value:  # resolved before in this render
+            return seen[1]
         root = rec.root
         if value is missing:  # a name the context may hold next time
             if key not in root:
-                rec.record((("k", key), ("v",)), "!missing")
+                rec.record((("k", key), V), "!missing")
+                rec.names[key] = (value, value)
             return value
         if key in root and root[key] is value:
-            return wrap(value, (("k", key),), rec)
+            given = wrap(value, rec.reads, ("k", key), rec)
+            rec.names[key] = (value, given)
+            return given
         return value
 
 
@@ -429,6 +527,11 @@ def leaf(value: str) -> str:
     return "#" + hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
+def _digest(data: bytes) -> bytes:
+    """Return the 16-byte BLAKE2b digest of some bytes."""
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
 def seal(tokens: tuple) -> str:
     """Return the digest of a page's nested token tuples (strings and tuples).
 
@@ -449,6 +552,8 @@ class Nodes:
     def __init__(self, table: Sequence[tuple[Step, tuple[int, ...]]] = ()) -> None:
         self.table: list[tuple[Step, tuple[int, ...]]] = list(table)
         self.index = {node: i for i, node in enumerate(self.table)}
+        # (step, digest of the tree below it) -> (node id, token), for sealed steps.
+        self.memo: dict[tuple[Step, bytes], tuple[int, str]] = {}
 
     def intern(self, step: Step, kids: tuple[int, ...]) -> int:
         """Return the id of a node, adding it when new."""
@@ -460,7 +565,7 @@ class Nodes:
         return found
 
     def record(
-        self, reads: Mapping[Path, str], own: Callable[[Step], bool] | None = None
+        self, reads: Tree, own: Callable[[Step], bool] | None = None
     ) -> tuple[list[int], str, str | None]:
         """Return a page's root node ids, the digest of its tokens and its own part.
 
@@ -468,38 +573,60 @@ class Nodes:
         item root's token is (digest of those fields' tokens, other tokens...),
         and that first digest is returned too: see Replayer.page_digest.
         """
-        tree: dict = {}
-        for path, value in reads.items():
-            level = tree
-            for step in path[:-1]:
-                level = level.setdefault(step, {})
-            level[path[-1]] = value
-        below = tree.pop(OWN_ROOT, None) if own is not None else None
-        if not isinstance(below, dict):
-            if below is not None:
-                tree[OWN_ROOT] = below
-            ids, tokens = self._fold(tree)
+        below = reads.get(OWN_ROOT) if own is not None else None
+        kids, kid_steps, kid_tokens = self._fold(below) if below else ([], [], ())
+        if not kids:  # the item's fields were not read: no part of its own
+            ids, _, tokens = self._fold(reads)
             return ids, seal(tokens), None
-        kids, kid_tokens = self._fold(below)
-        mine = tuple(t for step, t in zip(below, kid_tokens, strict=True) if own(step))
-        others = [t for step, t in zip(below, kid_tokens, strict=True) if not own(step)]
+        mine = tuple(t for s, t in zip(kid_steps, kid_tokens, strict=True) if own(s))
+        others = [t for s, t in zip(kid_steps, kid_tokens, strict=True) if not own(s)]
         own_seal = seal(mine)
-        ids, tokens = self._fold(tree)
+        ids, _, tokens = self._fold({k: v for k, v in reads.items() if k != OWN_ROOT})
         ids.append(self.intern(OWN_ROOT, tuple(kids)))
         return ids, seal((*tokens, seal((own_seal, *others)))), own_seal
 
-    def _fold(self, level: dict) -> tuple[list[int], tuple]:
-        """Intern one level of a read tree; return its ids and tokens."""
-        ids, tokens = [], []
+    def _fold(self, level: Tree) -> tuple[list[int], list[Step], tuple]:
+        """Intern one level of a read tree; return its ids, steps and tokens.
+
+        A node nothing was read below (an object handed on but not looked at)
+        is left out, as if it had never been reached.
+        """
+        ids: list[int] = []
+        steps: list[Step] = []
+        tokens: list = []
+        index, table, memo = self.index, self.table, self.memo
         for step, below in level.items():
-            if isinstance(below, str):
-                ids.append(self.intern(step, ()))
-                tokens.append(leaf(below))
+            if below.__class__ is str:
+                node = (step, ())
+                text = below if len(below) <= LEAF_LIMIT else leaf(below)
+            elif step[0] in SEALED:
+                # The same list item or context value read the same way on many
+                # pages: its node and token are those of the first time.
+                key = (step, _digest(marshal.dumps(below, 0)))
+                hit = memo.get(key)
+                if hit is None:
+                    kids, _, value = self._fold(below)
+                    if not kids:
+                        continue
+                    hit = memo[key] = (self.intern(step, tuple(kids)), seal(value))
+                ids.append(hit[0])
+                steps.append(step)
+                tokens.append(hit[1])
+                continue
             else:
-                kids, value = self._fold(below)
-                ids.append(self.intern(step, tuple(kids)))
-                tokens.append(seal(value) if step[0] in SEALED else value)
-        return ids, tuple(tokens)
+                kids, _, value = self._fold(below)
+                if not kids:
+                    continue
+                node = (step, tuple(kids))
+                text = value
+            found = index.get(node)
+            if found is None:
+                found = index[node] = len(table)
+                table.append(node)
+            ids.append(found)
+            steps.append(step)
+            tokens.append(text)
+        return ids, steps, tuple(tokens)
 
     def absorb(self, table: Sequence[Sequence]) -> list[int]:
         """Intern another process's compacted nodes; return their ids here."""
@@ -635,7 +762,7 @@ class Replayer:
             kind = step[0]
             if not below:
                 if kind == "v":
-                    text = token(obj) if isinstance(obj, PLAIN) else "!notplain"
+                    text = token(obj) if whole(obj) else "!notplain"
                 else:
                     text = self.terminal(obj, step)
                 append(text if len(text) <= LEAF_LIMIT else leaf(text))
@@ -672,7 +799,7 @@ class Replayer:
         kind = step[0]
         try:
             if kind == "v":
-                return token(obj) if isinstance(obj, PLAIN) else "!notplain"
+                return token(obj) if whole(obj) else "!notplain"
             if kind == "len":
                 return str(len(obj))
             if kind == "atleast":
