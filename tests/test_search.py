@@ -191,6 +191,31 @@ def test_only_models_and_news_are_indexed(request, name, shards):
     assert "data-pagefind-body" not in site.page("tim-kiem/")
 
 
+def fragments(bundle: Path) -> list[dict]:
+    """Return every page's fragment (its content and meta) in a bundle's shards."""
+    return [
+        json.loads(gzip.decompress(path.read_bytes())[len(b"pagefind_dcd") :])
+        for path in bundle.glob("**/fragment/*.pf_fragment")
+    ]
+
+
+def test_a_result_shows_its_own_picture_or_none(sample):
+    """An item without a picture gets none in the index, not a related card's."""
+    own_pictures = without = 0
+    for page in fragments(sample.output / "pagefind"):
+        html = (sample.output / page["url"].strip("/") / "index.html").read_text()
+        article = html[html.index("data-pagefind-body") : html.index("</article>")]
+        found = re.search(r'<img src="([^"]+)"[^>]* alt="([^"]*)"', article)
+        picture, alt = found.groups() if found else ("", "")
+        assert (page["meta"].get("image", ""), page["meta"].get("image_alt", "")) == (
+            picture,
+            alt,
+        ), page["url"]
+        own_pictures += bool(found)
+        without += not found and "card-thumb" in html  # a related card's picture
+    assert own_pictures and without  # both cases are in the sample
+
+
 def test_item_pages_carry_filters_meta_and_the_folded_d_words(sample):
     html = sample.page("mo-hinh/truong-thon-van-dong-hien-dat-lam-duong/")
     assert re.search(r'<article class="item[^"]*" data-pagefind-body>', html)
