@@ -150,10 +150,8 @@ def gate(md: Markdown) -> int:
                 gated += 1
             if isinstance(pattern.compiled_re, GatedPattern):
                 needles.update(pattern.compiled_re.needles)
-            else:
-                needles = set()
-                break
-        if needles and hasattr(processor, HANDLE_INLINE):
+        all_gated = all(isinstance(p.compiled_re, GatedPattern) for p in patterns)
+        if needles and all_gated and hasattr(processor, HANDLE_INLINE):
             _skip_plain_texts(processor, needles)
     for processor in md.parser.blockprocessors:
         for name in BLOCK_PATTERNS:

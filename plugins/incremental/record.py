@@ -47,8 +47,11 @@ def digest(path: str) -> str:
 
 def _same(entry: Entry, path: str, stat: os.stat_result, taken_ns: int) -> bool:
     """Return whether a file still holds the bytes its record entry noted."""
-    if vouches(entry[0], entry[1], stat, taken_ns):
-        return True
+    return vouches(entry[0], entry[1], stat, taken_ns) or _same_bytes(entry, path, stat)
+
+
+def _same_bytes(entry: Entry, path: str, stat: os.stat_result) -> bool:
+    """Return whether a file's size and bytes are those its record entry noted."""
     return stat.st_size == entry[0] and digest(path) == entry[2]
 
 
@@ -83,7 +86,7 @@ def check_output(
             check.unknown.append(rel)
         elif vouches(entry[0], entry[1], stat, taken_ns):
             continue  # the common case: no path joined, nothing read
-        elif not _same(entry, os.path.join(folder, rel), stat, taken_ns):
+        elif not _same_bytes(entry, os.path.join(folder, rel), stat):
             check.changed.append(rel)
     check.missing = sorted(set(record) - seen)
     for path, entry in outside.items():
