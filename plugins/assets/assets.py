@@ -485,6 +485,13 @@ def early_digest(
     return noted_digest(early.get(rel), rel, files, suffixes, NEVER_RACY)
 
 
+def has_declared_copy(
+    name: str, suffixes: tuple[str, ...], copies: frozenset[str]
+) -> bool:
+    """Tell whether another plugin wrote and declared a compressed copy of a file."""
+    return any(name + suffix in copies for suffix in suffixes)
+
+
 def worker_count(options: Mapping) -> int:
     """Return how many processes compress: the option, or every usable core."""
     return options["workers"] or len(os.sched_getaffinity(0))
@@ -518,7 +525,7 @@ def compress_tree(
         rel
         for rel, status in files.items()
         if is_text(rel, status, options)
-        and not any(rel + suffix in precompressed for suffix in codec.suffixes)
+        and not has_declared_copy(rel, codec.suffixes, precompressed)
     )
     top = str(output)
     # Declared here: the copies are written by worker processes.
@@ -638,7 +645,7 @@ class EarlyPass:
         pages = sorted(
             page
             for page in set(self.pages)
-            if not any(page + suffix in precompressed for suffix in suffixes)
+            if not has_declared_copy(page, suffixes, precompressed)
         )
         self.pages = []
         if len(pages) < PARALLEL_MIN:
