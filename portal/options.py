@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,3 +39,13 @@ def check_whole_numbers(
             raise error(
                 f"{prefix}: {setting}[{key!r}] must be a whole number >= {bound}"
             )
+
+
+def usable_cores() -> int:
+    """Return how many cores this process may run on."""
+    return len(os.sched_getaffinity(0))
+
+
+def workers_or_cores(count: int) -> int:
+    """Return a workers setting's count, or every usable core when it is 0."""
+    return count or usable_cores()

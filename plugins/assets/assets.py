@@ -36,7 +36,7 @@ from pelican import signals
 
 from portal import finishing, outputs
 from portal.files import walk, write_atomic
-from portal.options import merge_options
+from portal.options import merge_options, workers_or_cores
 from portal.paths import under
 from portal.stamps import is_racy, load_notes, save_notes, vouches
 
@@ -494,7 +494,7 @@ def has_declared_copy(
 
 def worker_count(options: Mapping) -> int:
     """Return how many processes compress: the option, or every usable core."""
-    return options["workers"] or len(os.sched_getaffinity(0))
+    return workers_or_cores(options["workers"])
 
 
 def compress_tree(

@@ -38,7 +38,7 @@ from PIL import Image, ImageCms, ImageOps, features
 
 from portal import imagecheck
 from portal.imagecheck import MAX_IMAGE_PIXELS, MISSING, BadImage
-from portal.options import check_whole_numbers, merge_options
+from portal.options import check_whole_numbers, merge_options, workers_or_cores
 from portal.problems import ContentError, Problem
 from portal.stamps import is_racy, vouches
 from portal.text import slugify
@@ -491,7 +491,7 @@ def _known(
 
 def _threads(options: Mapping) -> int:
     """Return how many threads make variants (0: one per usable core)."""
-    return options["workers"] or len(os.sched_getaffinity(0))
+    return workers_or_cores(options["workers"])
 
 
 def _render_all(

@@ -17,7 +17,7 @@ from pelican import signals
 from pelican.generators import ArticlesGenerator
 
 from portal import readpool
-from portal.options import check_whole_numbers, merge_options
+from portal.options import check_whole_numbers, merge_options, usable_cores
 
 __all__ = ["get_options", "register"]
 
@@ -39,7 +39,7 @@ def get_options(settings: Mapping) -> dict[str, Any]:
 
 def workers(options: Mapping) -> int:
     """Return how many workers to start (one per usable core, none on one core)."""
-    cores = len(os.sched_getaffinity(0))
+    cores = usable_cores()
     return options["workers"] or (cores if cores > 1 else 0)
 
 

@@ -34,7 +34,7 @@ from blinker import signal as named_signal
 from pelican import signals
 
 from portal import finishing
-from portal.options import check_whole_numbers, merge_options
+from portal.options import check_whole_numbers, merge_options, usable_cores
 
 __all__ = ["Pool", "get_options", "owner", "register"]
 
@@ -75,7 +75,7 @@ def get_options(settings: Mapping) -> dict[str, Any]:
 
 def processes(options: Mapping) -> int:
     """Return how many processes write pages (one per usable core, at most two)."""
-    return options["processes"] or min(2, len(os.sched_getaffinity(0)))
+    return options["processes"] or min(2, usable_cores())
 
 
 def owner(rel: str, count: int) -> int:
