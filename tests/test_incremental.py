@@ -713,3 +713,30 @@ def test_a_bad_record_entry_means_a_damaged_manifest(tmp_path, entry) -> None:
         manifest, reason = Manifest.load(path)
         assert reason.startswith("damaged manifest"), (key, entry)
         assert manifest.record == {}
+
+
+class FeedItem:
+    """A stand-in for an item in a feed; its content holds the site URL."""
+
+    title = url = summary = "x"
+    date = None
+
+    def get_content(self, site_url: str) -> str:
+        return f'<a href="{site_url}/x/">x</a>'
+
+
+def test_a_feeds_key_takes_each_items_fields_once_per_site_url() -> None:
+    from incremental.incremental import feed_key
+
+    settings, item, memo = {"FEED_MAX_ITEMS": 10}, FeedItem(), {}
+    args = ("atom.xml", None, "atom", None)
+    keys = [
+        feed_key(settings, [item], {"SITEURL": url}, args, memo)
+        for url in ("https://a", "https://b", "https://a")
+    ]
+    assert keys[0] != keys[1], "the memo gave one site URL's content to another"
+    assert keys[2] == keys[0]
+    assert keys[1] == feed_key(settings, [item], {"SITEURL": "https://b"}, args, {})
+    other = FeedItem()
+    other.title = "y"
+    assert feed_key(settings, [other], {"SITEURL": "https://a"}, args, memo) != keys[0]

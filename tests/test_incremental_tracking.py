@@ -48,6 +48,20 @@ def render_and_check(source: str, before: dict, after: dict) -> tuple[bool, bool
 ITEMS = [Item("a", ["x"]), Item("b"), Item("c", ["y"]), Item("d"), Item("e")]
 
 
+class Indexable(Item):
+    """An item a subscript works on (Jinja tries `item["x"]` when `item.x` fails)."""
+
+    def __getitem__(self, key: str) -> str:
+        return "found by subscript"
+
+
+def with_field(name: str, value: str) -> Item:
+    """Return the second item with one more attribute."""
+    item = copy.copy(ITEMS[1])
+    setattr(item, name, value)
+    return item
+
+
 def with_items(items: list) -> dict:
     """Return a context holding a list of items and the current one."""
     return {"items": items, "item": items[1], "SITENAME": "S"}
@@ -98,6 +112,16 @@ TAGGED = "{{ items|selectattr('tags')|map(attribute='title')|join(',') }}"
         ),
         ("{{ missing }}{{ item.nothing }}", with_items(ITEMS), True),
         ("{{ missing }}", {**with_items(ITEMS), "missing": "now here"}, False),
+        # A missing attribute and a subscript of an object without one are
+        # replayed without raising: the page must still see either appear.
+        ("{{ item.nothing }}", with_items(retitled(0, "A")), True),
+        ("{{ item.nothing }}", with_items([ITEMS[0], Indexable("b")]), False),
+        (
+            "{{ item.nothing }}",
+            with_items([ITEMS[0], with_field("nothing", "x")]),
+            False,
+        ),
+        (TAGGED, with_items([Indexable("a"), *ITEMS[1:]]), False),
     ],
 )
 def test_replay_matches_rendering(source: str, after: dict, expected: bool) -> None:

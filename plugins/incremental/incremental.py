@@ -637,6 +637,7 @@ class Build:
         self.skipped = 0
         self.reused = 0  # pages kept without reading their item's own fields
         self.extra: dict[str, str] = {}
+        self.feed_items: dict[tuple[int, str], tuple[Any, bytes]] = {}  # feed_key's
         self.restore_cache: Any = None
         self.content_cache: ContentCache | None = None
         self.urls: str | None = None  # see url_map_digest, taken when pages are written
@@ -1173,7 +1174,11 @@ class IncrementalWriter(Writer):
         rel = build.relative(complete) if build is not None and complete else None
         if rel is not None:
             key = feed_key(
-                self.settings, elements, context, path, url, feed_type, feed_title
+                self.settings,
+                elements,
+                context,
+                (path, url, feed_type, feed_title),
+                build.feed_items,
             )
             if build.keep_feed(rel, key):
                 self._claim(complete, override_output)
@@ -1267,39 +1272,49 @@ def feed_key(
     settings: Mapping,
     elements: Sequence,
     context: Mapping,
-    path: str,
-    url: str | None,
-    feed_type: str,
-    feed_title: str | None,
+    args: tuple[str, str | None, str, str | None],
+    memo: dict[tuple[int, str], tuple[Any, bytes]],
 ) -> str:
     """Return the digest of everything Pelican's `Writer.write_feed` puts in a feed.
 
-    The context values and arguments it reads, then for each item it lists
-    (up to FEED_MAX_ITEMS) the fields `_add_item_to_the_feed` reads; settings
-    and library versions are in the global fingerprint.
+    The context values and arguments (path, url, feed type, title) it reads,
+    then for each item it lists (up to FEED_MAX_ITEMS) the fields
+    `_add_item_to_the_feed` reads; settings and library versions are in the
+    global fingerprint. An item's fields are taken once per build and site URL
+    (`memo`: objects do not change while pages are written, and an item is in
+    several feeds).
     """
+    path = args[0]
     site_url = context.get("SITEURL", path_to_url(get_relative_path(path)))
     digest = hashlib.blake2b(digest_size=16)
-    head = (path, url, feed_type, feed_title, site_url)
+    head = (*args, site_url)
     head += tuple(
         str(context.get(name)) for name in ("FEED_DOMAIN", "SITENAME", "SITESUBTITLE")
     )
     digest.update(repr(head).encode("utf-8", "surrogatepass"))
     for item in elements[: settings["FEED_MAX_ITEMS"]]:
-        fields = (
-            str(item.title),
-            str(item.url),
-            repr(item.date),
-            repr(getattr(item, "modified", FEED_KEY)),
-            str(item.summary),
-            str(item.get_content(site_url)),
-            str(getattr(item, "category", FEED_KEY)),
-            [str(tag) for tag in getattr(item, "tags", None) or ()],
-            hasattr(item, "tags"),
-            str(getattr(item, "author", "")),
-        )
-        digest.update(b"\x1e" + repr(fields).encode("utf-8", "surrogatepass"))
+        hit = memo.get((id(item), site_url))
+        if hit is None or hit[0] is not item:
+            hit = memo[id(item), site_url] = (item, feed_fields(item, site_url))
+        digest.update(hit[1])
     return digest.hexdigest()
+
+
+def feed_fields(item: Any, site_url: str) -> bytes:
+    """Return the bytes of the fields of an item that a feed shows."""
+    fields = (
+        str(item.title),
+        str(item.url),
+        repr(item.date),
+        repr(getattr(item, "modified", FEED_KEY)),
+        str(item.summary),
+        str(item.get_content(site_url)),
+        str(getattr(item, "category", FEED_KEY)),
+        [str(tag) for tag in getattr(item, "tags", None) or ()],
+        hasattr(item, "tags"),
+        str(getattr(item, "author", "")),
+    )
+    return b"\x1e" + repr(fields).encode("utf-8", "surrogatepass")
 
 
 def _use_tracking_context(env) -> bool:

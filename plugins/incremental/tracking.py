@@ -658,23 +658,37 @@ class Replayer:
     The token of a node's children read from an object depends on nothing else,
     and objects do not change while pages are written: it is memoised by
     (children, object), so a list card or an article's facts read by many pages
-    are evaluated once.
+    are evaluated once. Each node is turned once into a plan (its kind, its
+    argument, its children and the number of their shape, the key of the memo).
     """
 
     def __init__(self, shared: Shared, nodes: Nodes) -> None:
         self.shared = shared
         self.nodes = nodes
-        self.memo: dict[tuple, tuple[Any, str]] = {}
+        self.memo: dict[tuple, tuple[Any, Any]] = {}
         self.memo_root: Any = None
         self.failures: dict[tuple[int, str], Any] = {}
         # The children of a node that only reads a plain value, if any page has one.
         self.v_only = (nodes.index.get((("v",), ())),)
+        self.plans: list[tuple[str, Any, tuple[int, ...], int, bool, Step]] = []
+        self.shapes: dict[tuple, int] = {}
 
     def reset(self, context: Any) -> None:
         """Forget memoised tokens when a different shared context is used."""
         if context is not self.memo_root:
             self.memo = {}
             self.memo_root = context
+
+    def _plan(self) -> list[tuple[str, Any, tuple[int, ...], int, bool, Step]]:
+        """Return the plan of every node, adding those of nodes interned since."""
+        plans, table = self.plans, self.nodes.table
+        for step, kids in table[len(plans) :]:
+            kind = step[0]
+            sealed = kind in SEALED
+            shape = self.shapes.setdefault((kids, sealed), len(self.shapes))
+            arg = step[1] if len(step) > 1 else None
+            plans.append((kind, arg, kids, shape, kids == self.v_only, step))
+        return plans
 
     def page_digest(
         self,
@@ -692,24 +706,25 @@ class Replayer:
         item's own fields are the same objects as then.
         """
         memos = self.memo if memo else {}
-        table = self.nodes.table
+        plans = self._plan()
         tokens = []
         own_seal = None
         for i in roots:
-            step, kids = table[i]
-            if own is not None and step == OWN_ROOT and kids and ITEM in root:
-                own_seal, token_ = self._own_root(kids, root[ITEM], own, known, memos)
-                tokens.append(token_)
-            elif not kids:
+            kind, name, kids, shape, _, step = plans[i]
+            if not kids:
                 tokens.append(leaf(self.terminal(root, step)))
-            elif step[0] == "x":
-                tokens.append(
-                    tuple(leaf(resolve_input(step[1], step[2])) for _ in kids)
-                )
-            elif step[0] != "k" or step[1] not in root:
-                tokens.append(self._failed(i, "!missing"))
+            elif kind == "k" and name in root:
+                if own is not None and name == ITEM:
+                    own_seal, token_ = self._own_root(
+                        kids, root[name], own, known, memos
+                    )
+                    tokens.append(token_)
+                else:
+                    tokens.append(self._below(kids, shape, root[name], memos, True))
+            elif kind == "x":
+                tokens.append(tuple(leaf(resolve_input(name, step[2])) for _ in kids))
             else:
-                tokens.append(self._below(kids, root[step[1]], memos, True))
+                tokens.append(self._failed(i, "!missing"))
         return seal(tuple(tokens)), own_seal
 
     def _own_root(
@@ -721,25 +736,27 @@ class Replayer:
         memos: dict,
     ) -> tuple[str, str]:
         """Return the digest of an item's own reads and the token of its root."""
-        table = self.nodes.table
+        plans = self.plans
         mine: list[int] = []
         others: list[int] = []
         for k in kids:
-            (mine if own(table[k][0]) else others).append(k)
+            (mine if own(plans[k][5]) else others).append(k)
         own_seal = known or seal(self._kids(tuple(mine), obj, memos))
         return own_seal, seal((own_seal, *self._kids(tuple(others), obj, memos)))
 
-    def _below(self, kids: tuple[int, ...], obj: Any, memos: dict, sealed: bool) -> Any:
+    def _below(
+        self, kids: tuple[int, ...], shape: int, obj: Any, memos: dict, sealed: bool
+    ) -> Any:
         """Return the tokens of a node's children read from obj, memoised by object."""
         if isinstance(obj, PLAIN):
             if not sealed:
                 return self._kids(kids, obj, memos)
-            key: tuple = (kids, type(obj), obj)
+            key: tuple = (shape, type(obj), obj)
             hit = memos.get(key)
             if hit is None:
                 hit = memos[key] = (None, seal(self._kids(kids, obj, memos)))
             return hit[1]
-        key = (kids, id(obj), sealed)
+        key = (shape, id(obj))
         hit = memos.get(key)
         if hit is not None and hit[0] is obj:
             return hit[1]
@@ -752,31 +769,44 @@ class Replayer:
     def _kids(self, kids: tuple[int, ...], obj: Any, memos: dict) -> tuple:
         """Return the tokens of the children of a node read from obj.
 
-        The hot loop of a rebuild: plain values and attributes are read inline.
+        The hot loop of a rebuild: plain values, attributes and items are read
+        inline, and a subscript of an object whose type has none gives its
+        TypeError without raising it.
         """
-        table = self.nodes.table
+        plans = self.plans
         out = []
         append = out.append
         for k in kids:
-            step, below = table[k]
-            kind = step[0]
+            kind, arg, below, shape, v_only, step = plans[k]
             if not below:
-                if kind == "v":
-                    text = token(obj) if whole(obj) else "!notplain"
-                else:
-                    text = self.terminal(obj, step)
+                text = self.terminal(obj, step)
                 append(text if len(text) <= LEAF_LIMIT else leaf(text))
                 continue
             try:
-                value = getattr(obj, step[1]) if kind == "a" else _follow(obj, step)
+                if kind == "a":
+                    value = getattr(obj, arg, _NONE)
+                    if value is _NONE:
+                        append(self._failed(k, "!AttributeError"))
+                        continue
+                elif kind == "i":
+                    if not _subscriptable(type(obj)):
+                        append(self._failed(k, "!TypeError"))
+                        continue
+                    value = obj[arg]
+                else:
+                    value = _follow(obj, step)
             except Exception as error:
                 append(self._failed(k, "!" + type(error).__name__))
                 continue
-            if kind not in SEALED and isinstance(value, PLAIN) and below == self.v_only:
+            if v_only and kind not in SEALED and isinstance(value, PLAIN):
                 text = token(value)
                 append((text if len(text) <= LEAF_LIMIT else leaf(text),))
                 continue
-            append(self._below(below, value, memos, kind in SEALED))
+            hit = memos.get((shape, id(value)))
+            if hit is not None and hit[0] is value:  # _below's memo, inline
+                append(hit[1])
+                continue
+            append(self._below(below, shape, value, memos, kind in SEALED))
         return tuple(out)
 
     def _failed(self, i: int, failed: str) -> Any:
@@ -841,3 +871,12 @@ def _follow(obj: Any, step: Step) -> Any:
             raise Untracked("one-shot iterator")
         return list(obj)
     raise Untracked(f"unknown step {kind}")
+
+
+@functools.cache
+def _subscriptable(kind: type) -> bool:
+    """Return whether a subscript may work on instances of a type (not a TypeError)."""
+    return hasattr(kind, "__getitem__") or issubclass(kind, type)
+
+
+_NONE = object()  # getattr's default: the attribute is missing
