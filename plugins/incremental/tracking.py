@@ -720,7 +720,12 @@ class Replayer:
                     )
                     tokens.append(token_)
                 else:
-                    tokens.append(self._below(kids, shape, root[name], memos, True))
+                    value = root[name]
+                    hit = memos.get((shape, id(value)))
+                    if hit is not None and hit[0] is value:  # _below's memo, inline
+                        tokens.append(hit[1])
+                    else:
+                        tokens.append(self._below(kids, shape, value, memos, True))
             elif kind == "x":
                 tokens.append(tuple(leaf(resolve_input(name, step[2])) for _ in kids))
             else:
