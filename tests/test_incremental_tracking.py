@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import datetime
 
 import pytest
 from incremental.tracking import (
@@ -327,3 +328,29 @@ def test_a_frozen_value_with_a_property_is_read_as_the_template_reads_it() -> No
     roots, digest, _ = nodes.record(reads)
     after = {"p": Offering("b", [("a1", 1), ("b2", 2)])}
     assert Replayer(Shared(), nodes).page_digest(roots, after, memo=True)[0] == digest
+
+
+def test_equal_values_read_on_two_pages_keep_their_own_tokens() -> None:
+    # The replay keeps a value's token by identity: values equal but written
+    # differently (the same instant in two time zones, 0.0 and -0.0) are not one.
+    utc = datetime.datetime(2026, 1, 1, 7, tzinfo=datetime.UTC)
+    local = utc.astimezone(datetime.timezone(datetime.timedelta(hours=7)))
+    env = Environment()
+    env.context_class = TrackingContext
+    template = env.from_string("{{ item.date }} {{ item.score }}")
+    pages = [(utc, 0.0), (local, -0.0)]
+    contexts = []
+    for date, score in pages:
+        item = Item("a")
+        item.date, item.score = date, score
+        contexts.append({"item": item})
+    nodes, recorded = Nodes(), []
+    for context in contexts:
+        recorder = Recorder(context, Shared())
+        with track(recorder):
+            template.render(context)
+        recorded.append(nodes.record(recorder.reads))
+    assert recorded[0][1] != recorded[1][1]
+    replayer = Replayer(Shared(), nodes)
+    for (roots, digest, _), context in zip(recorded, contexts, strict=True):
+        assert replayer.page_digest(roots, context, memo=True)[0] == digest

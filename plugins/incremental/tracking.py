@@ -672,6 +672,7 @@ class Replayer:
         self.v_only = (nodes.index.get((("v",), ())),)
         self.plans: list[tuple[str, Any, tuple[int, ...], int, bool, Step]] = []
         self.shapes: dict[tuple, int] = {}
+        self.texts: dict[int, tuple[Any, str]] = {}  # id -> (plain value, token)
 
     def reset(self, context: Any) -> None:
         """Forget memoised tokens when a different shared context is used."""
@@ -778,7 +779,7 @@ class Replayer:
         inline, and a subscript of an object whose type has none gives its
         TypeError without raising it.
         """
-        plans = self.plans
+        plans, texts = self.plans, self.texts
         out = []
         append = out.append
         for k in kids:
@@ -804,7 +805,15 @@ class Replayer:
                 append(self._failed(k, "!" + type(error).__name__))
                 continue
             if v_only and kind not in SEALED and isinstance(value, PLAIN):
-                text = token(value)
+                if type(value) is str:
+                    text = "s" + value
+                elif type(value) in PLAIN:  # a date's repr: once per object
+                    hit = texts.get(id(value))
+                    if hit is None or hit[0] is not value:
+                        hit = texts[id(value)] = (value, token(value))
+                    text = hit[1]
+                else:  # a subclass: it might change (plain types do not)
+                    text = token(value)
                 append((text if len(text) <= LEAF_LIMIT else leaf(text),))
                 continue
             hit = memos.get((shape, id(value)))
