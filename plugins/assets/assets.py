@@ -87,7 +87,7 @@ DEFAULTS: Mapping[str, Any] = {
     "compress": True,
     "brotli": True,
     "gzip_level": 6,  # 1..9; docs/BENCHMARKS.md, "Compression levels"
-    "brotli_quality": 7,  # 0..11; same section
+    "brotli_quality": 8,  # 0..11; same section
     "workers": 0,  # processes that compress; 0: every usable core
     "cache": True,  # keep compressed bytes under CACHE_PATH/compressed/
     "early": True,  # compress the pages once every page is written (EarlyPass)
