@@ -346,6 +346,10 @@ sys.path.insert(0, {root!r})
 from publishconf import *  # noqa
 PATH = {content!r}
 CACHE_PATH = {cache!r}
+# The rows run with --verbose only to read the plugins' summary lines; CI's `make
+# publish` shows no INFO line. Without this, rich formats a "Writing" line per page
+# (6,755 at 5,000 items, about 7.5 s of CPU) that CI never pays.
+LOG_FILTER = [(20, 'Writing "%s"'), (20, "Writing %s")]
 {overrides}
 """
 PLAIN_SETTINGS = """# Plain Pelican: default theme, no plugins, same Markdown options and paths.

@@ -778,7 +778,23 @@ def test_an_early_run_indexes_ahead_and_never_decides_the_result(
     assert len(ran) == shards and "search_index-early" not in ran
 
 
-def test_a_page_written_while_pagefind_reads_it_is_never_kept(tmp_path, monkeypatch):
+def test_a_page_changed_since_it_was_listed_is_never_indexed(tmp_path):
+    import search_index.search_index as plugin
+
+    output = tmp_path / "output"
+    _indexed_site(output, {"trang": "Dân vận khéo", "khac": "Mô hình"})
+    pages = plugin.indexed_pages(output, output / "pagefind")
+    _indexed_site(output, {"trang": "Đã sửa sau khi liệt kê"})
+    kept = tmp_path / "cache" / "key"
+    kept.parent.mkdir()
+    with pytest.raises(plugin.SearchIndexError, match="trang/index.html bị ghi lại"):
+        plugin.index_shard(output, pages, kept, plugin.get_options({}))
+    assert not kept.exists()
+
+
+def test_pagefind_indexes_the_listed_bytes_while_the_output_changes(
+    tmp_path, monkeypatch
+):
     import search_index.search_index as plugin
 
     output = tmp_path / "output"
@@ -793,10 +809,93 @@ def test_a_page_written_while_pagefind_reads_it_is_never_kept(tmp_path, monkeypa
     monkeypatch.setattr(plugin, "run_pagefind", rewriting)
     kept = tmp_path / "cache" / "key"
     kept.parent.mkdir()
-    options = plugin.get_options({})
-    with pytest.raises(plugin.SearchIndexError, match="trang/index.html bị ghi lại"):
-        plugin.index_shard(output, pages, kept, options)
-    assert not kept.exists()
+    plugin.index_shard(output, pages, kept, plugin.get_options({}))
+    # The bundle is kept by the listed bytes, and it is theirs.
+    (found,) = fragments(kept)
+    assert "Dân vận khéo" in found["content"]
+    assert "sửa" not in found["content"]
+
+
+PAGE = (
+    '<!DOCTYPE html>\n<html lang="vi"><head><meta charset="utf-8">'
+    "<title>Chợ – Dân vận khéo</title>"
+    '<link rel="stylesheet" href="/theme/site.css"></head><body>'
+    '<header><nav><a href="/">Trang chủ</a></nav></header>{before}'
+    '<article class="item" data-pagefind-body><h1>Chợ</h1>'
+    "<article><p>lồng</p></article>{inside}</article>{after}"
+    "<footer>Ban Dân vận</footer></body></html>\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("before", "inside", "after", "cut"),
+    [
+        ("", "", "", True),
+        (
+            "",
+            '<span data-pagefind-filter="nam:2020"></span>',
+            "<section>x</section>",
+            True,
+        ),
+        ('<p data-pagefind-meta="image:/a.jpg"></p>', "", "", False),
+        ("", "", '<div data-pagefind-filter="nam:2020">2020</div>', False),
+        ("", "<!-- </article> -->", "", False),
+        ("", "<script>var a = '</article>';</script>", "", False),
+        ("", "</article>", "", True),  # ends early: the rest falls outside, uncut
+    ],
+)
+def test_pagefind_is_given_the_search_body_or_the_whole_page(
+    before, inside, after, cut
+):
+    from search_index.search_index import search_copy
+
+    page = PAGE.format(before=before, inside=inside, after=after).encode()
+    copy = search_copy(page)
+    if not cut:
+        assert copy == page
+        return
+    # The body is its element up to the matching end tag (a stray one ends it).
+    end = page.rindex(b"</article>") + (0 if inside == "</article>" else 10)
+    assert copy == (
+        b'<!DOCTYPE html>\n<html lang="vi"><head><meta charset="utf-8">'
+        + "<title>Chợ – Dân vận khéo</title>".encode()
+        + b"</head><body>"
+        + page[page.index(b"<article class") : end]
+        + b"</body></html>\n"
+    )
+    assert b"<nav>" not in copy and b"<footer>" not in copy
+
+
+def test_the_search_body_alone_gives_pagefind_the_same_fragments(sample, tmp_path):
+    import search_index.search_index as plugin
+
+    pages = [
+        p
+        for pattern in ITEM_PAGES
+        for p in sample.output.glob(pattern)
+        if b"data-pagefind-body" in p.read_bytes()
+    ]
+    cut = 0
+    for kind in ("whole", "cut"):
+        for page in pages:
+            data = page.read_bytes()
+            copy = tmp_path / kind / page.relative_to(sample.output)
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            copy.write_bytes(data if kind == "whole" else plugin.search_copy(data))
+            cut += kind == "cut" and len(copy.read_bytes()) < len(data) / 2
+        plugin.run_pagefind(
+            tmp_path / kind,
+            tmp_path / f"{kind}-bundle",
+            {"args": [], "timeout": 120},
+        )
+    assert cut == len(pages)  # every item page of the theme is cut to its body
+    whole, cut_down = tmp_path / "whole-bundle", tmp_path / "cut-bundle"
+    names = sorted(p.name for p in whole.glob("fragment/*"))
+    assert names and names == sorted(p.name for p in cut_down.glob("fragment/*"))
+    assert _bundle(whole / "index") == _bundle(cut_down / "index")
+    assert sorted(fragments(whole), key=str) == sorted(fragments(cut_down), key=str)
+    entry = json.loads((cut_down / "pagefind-entry.json").read_text())
+    assert entry["languages"]["vi"]["page_count"] == len(pages)
 
 
 def test_indexed_pages_are_read_again_only_when_their_stamps_change(tmp_path):

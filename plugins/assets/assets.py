@@ -86,8 +86,8 @@ DEFAULTS: Mapping[str, Any] = {
     "min_size": 1024,
     "compress": True,
     "brotli": True,
-    "gzip_level": 9,  # 1..9
-    "brotli_quality": 8,  # 0..11; docs/BENCHMARKS.md, "Compression levels"
+    "gzip_level": 6,  # 1..9; docs/BENCHMARKS.md, "Compression levels"
+    "brotli_quality": 8,  # 0..11; same section
     "workers": 0,  # processes that compress; 0: every usable core
     "cache": True,  # keep compressed bytes under CACHE_PATH/compressed/
     "early": True,  # compress the pages once every page is written (EarlyPass)

@@ -35,7 +35,7 @@ from pelican import signals
 from pelican.generators import Generator
 
 from portal import finishing, outputs, text
-from portal.files import link_or_copy, walk, write_atomic
+from portal.files import walk, write_atomic
 from portal.options import check_whole_numbers, merge_options
 from portal.stamps import load_notes, save_notes, vouches
 from portal.text import fold, nfc
@@ -78,6 +78,13 @@ PAGES_NOTES = "pagefind-pages.json"  # under CACHE_PATH: pages with a search bod
 FOLDS_NOTES = "search-folds.json"
 NOTES_FORMAT = 1
 BODY = re.compile(rb"<[A-Za-z][^<>]*\sdata-pagefind-body[\s=/>]")
+# What Pagefind is given of a page (search_copy): the element of its search body,
+# found by its start tag and the matching end tag, when nothing can hide a tag.
+_BODY_TAG = re.compile(rb"<([A-Za-z][A-Za-z0-9]*)[^<>]*\sdata-pagefind-body[\s=/>]")
+_CUT_TAGS = frozenset({b"article", b"div", b"main", b"section"})
+_HIDING = re.compile(rb"<!--|<!\[CDATA\[|<(?:script|style|template|textarea)\b", re.I)
+_HTML_TAG = re.compile(rb"<html\b[^<>]*>", re.I)
+_TITLE = re.compile(rb"<title>[^<]*</title>", re.I)
 _D = re.compile("[đĐ]")  # the only letters whose case fold is "đ"
 _WORD_END = re.compile(r"\w*")
 POLL = 0.02  # seconds between two looks at a running Pagefind
@@ -407,12 +414,66 @@ def shard_key(pages: list[Page], options: Mapping) -> str:
     return digest.hexdigest()
 
 
-def stage(output: Path, pages: list[Page], folder: Path) -> None:
-    """Link (or copy) the shard's pages into a folder of their own, paths kept."""
+def search_copy(data: bytes) -> bytes:
+    """Return what Pagefind reads of a page: its `<html>` tag, title and search body.
+
+    Pagefind takes a page's words, meta and filters from its `data-pagefind-body`
+    element and its language from `<html lang>`; parsing the rest (head, header,
+    related cards: 60 % of an item page) was a fifth of its CPU for the same
+    fragments (docs/BENCHMARKS.md, "Publish"). A page not cut safely (another
+    `data-pagefind-*` outside the body, a comment or script inside it, an
+    unmatched end tag) is given whole.
+    """
+    found = _BODY_TAG.search(data)
+    if found is None or found.group(1).lower() not in _CUT_TAGS:
+        return data
+    end = _element_end(data, found.group(1), found.start())
+    html = _HTML_TAG.search(data, 0, found.start())
+    if end is None or html is None:
+        return data
+    body = data[found.start() : end]
+    if b"data-pagefind" in data[: found.start()] + data[end:] or _HIDING.search(body):
+        return data
+    title = _TITLE.search(data, html.end(), found.start())
+    head = b'<head><meta charset="utf-8">' + (title.group() if title else b"")
+    return data[: html.end()] + head + b"</head><body>" + body + b"</body></html>\n"
+
+
+def _element_end(data: bytes, tag: bytes, start: int) -> int | None:
+    """Return where the element starting at `start` ends (after its end tag)."""
+    depth = 0
+    tags = re.compile(rb"<(/?)" + re.escape(tag) + rb"(?=[\s/>])", re.I)
+    for found in tags.finditer(data, start):
+        depth += -1 if found.group(1) else 1
+        if depth == 0:
+            close = data.find(b">", found.end())
+            return None if close < 0 else close + 1
+    return None
+
+
+def stage(output: Path, pages: list[Page], folder: Path) -> list[str]:
+    """Write the shard's pages, cut to what Pagefind reads, into a folder of their own.
+
+    Each copy is made from bytes checked against the page's digest, so the bundle
+    Pagefind makes from the folder is the one its key names, whatever happens to
+    the output meanwhile. Return the pages whose bytes are no longer those listed.
+    """
+    changed = []
     for page in pages:
-        source, copy = output / page.name, folder / page.name
+        try:
+            data = (output / page.name).read_bytes()
+        except OSError:
+            data = b""
+        if hashlib.sha256(data).digest() != page.digest:
+            changed.append(page.name)
+            continue
+        copy = folder / page.name
         copy.parent.mkdir(parents=True, exist_ok=True)
-        link_or_copy(source, copy)
+        # A scratch folder of this process, read by Pagefind, then deleted: no
+        # reader can see a half-written file (write_atomic would add a temporary
+        # file and a rename per page).
+        copy.write_bytes(search_copy(data))
+    return changed
 
 
 def index_shard(output: Path, pages: list[Page], kept: Path, options: Mapping) -> Usage:
@@ -420,28 +481,19 @@ def index_shard(output: Path, pages: list[Page], kept: Path, options: Mapping) -
     site = Path(tempfile.mkdtemp(prefix=".pages-", dir=kept.parent))
     temporary = kept.with_name(f".{kept.name}.tmp")
     try:
-        stage(output, pages, site)
-        shutil.rmtree(temporary, ignore_errors=True)
-        usage = run_pagefind(site, temporary, options)
-        changed = [p.name for p in pages if not _same_bytes(output / p.name, p.digest)]
+        changed = stage(output, pages, site)
         if changed:  # the bundle is kept by the pages' bytes: it must be theirs
             raise SearchIndexError(
                 f"{PREFIX}: trang {changed[0]} bị ghi lại trong lúc lập chỉ mục"
                 f" tìm kiếm ({len(changed)} trang); chạy lại lệnh dựng trang."
             )
+        shutil.rmtree(temporary, ignore_errors=True)
+        usage = run_pagefind(site, temporary, options)
         temporary.rename(kept)
     finally:
-        set_aside(site, kept.parent)  # 2,500 links and folders: deleted by prune_cache
+        set_aside(site, kept.parent)  # 2,500 files and folders: deleted by prune_cache
         shutil.rmtree(temporary, ignore_errors=True)
     return usage
-
-
-def _same_bytes(path: Path, digest: bytes) -> bool:
-    """Tell whether a file still has the bytes of a SHA-256 digest."""
-    try:
-        return hashlib.sha256(path.read_bytes()).digest() == digest
-    except OSError:
-        return False
 
 
 def pagefind_workers(jobs: int, options: Mapping) -> int:
@@ -541,7 +593,7 @@ def prune_cache(cache: Path, keep: Iterable[Path]) -> threading.Thread:
     """Delete the kept bundles this build did not use and what it set aside, in a thread.
 
     Each bundle is first renamed out of the cache, at once: removing a shard's
-    1,250 files, and the folder of links Pagefind read it from, took 2.5 and 3.6 s
+    1,250 files, and the folder of copies Pagefind read it from, took 2.5 and 3.6 s
     of the CI row under load, now spent while the build compresses and records
     (the process waits for the thread before it exits).
     """
