@@ -600,6 +600,41 @@ def _record_of(folder: Path) -> dict[str, list]:
     return record.record_files(str(folder), stats, {}, time.time_ns())
 
 
+@pytest.mark.parametrize(
+    "after", ["nothing", "rewritten same size", "replaced", "touched", "forgotten"]
+)
+def test_the_record_takes_a_noted_digest_only_while_the_file_is_as_noted(
+    tmp_path, monkeypatch, after
+) -> None:
+    """A SHA-256 noted as a file was read or written spares reading it again,
+    unless the file changed since (its bytes, its inode or only its times)."""
+    from incremental import record
+
+    from portal import files
+
+    page = tmp_path / "a.html"
+    page.write_bytes(b"<p>mot</p>")
+    files.forget_sha256()
+    files.note_sha256(str(page), files.stamp(page.stat()), "01" * 32)  # a lie
+    time.sleep(0.01)  # a later write gets a later time, as in a build
+    if after == "rewritten same size":
+        page.write_bytes(b"<p>hai</p>")
+    elif after == "replaced":
+        files.write_atomic(page, b"<p>mot</p>")
+    elif after == "touched":
+        os.utime(page)
+    elif after == "forgotten":
+        files.forget_sha256()
+    read = []
+    monkeypatch.setattr(record, "digest", lambda path: read.append(path) or "")
+    entries = record.record_files(str(tmp_path), {"a.html": page.stat()}, {}, 0)
+    files.forget_sha256()
+    if after == "nothing":  # the (false) noted digest proves it was not read
+        assert entries["a.html"][2] == "01" * 32 and read == []
+    else:
+        assert read == [str(page)]
+
+
 @pytest.mark.parametrize("child", ["answers", "fails"])
 def test_the_output_check_in_another_process_gives_the_same_answer(
     tmp_path, monkeypatch, child

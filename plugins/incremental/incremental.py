@@ -46,7 +46,7 @@ from pelican.utils import (
 from pelican.writers import FileOverwriteFailedError, Writer
 
 from portal import finishing, identity, outputs
-from portal.files import file_sha256, walk, write_atomic
+from portal.files import file_sha256, forget_sha256, walk, write_atomic
 from portal.options import merge_options
 from portal.paths import under
 from portal.stamps import vouches
@@ -602,6 +602,7 @@ class Build:
         self.settings = settings
         self.output_path = os.path.realpath(output_path)
         self.options = options
+        forget_sha256()  # what an earlier run in this process noted
         state = _checked.pop(id(settings), None) or State(
             settings, output_path, options
         )
@@ -828,6 +829,7 @@ class Build:
         if self.content_cache is not None:
             self.content_cache.save()
         self.save_manifest(found, taken_ns)
+        forget_sha256()
         deleted = sorted(getattr(self, "deleted", []) + swept)
         write_report(
             self.options,

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from portal.files import file_sha256, walk
+from portal.files import file_sha256, noted_sha256, walk
 from portal.stamps import vouches
 
 __all__ = [
@@ -224,16 +224,22 @@ def record_files(
     """Return the record of the files under a folder from their stats (one walk).
 
     A file whose size and time match the old record (and are not racy) keeps
-    its old hash; any other is hashed.
+    its old hash; one whose SHA-256 this build noted as it read or wrote it
+    (portal.files.note_sha256, e.g. the compressed copies and their pages) takes
+    that one while its stamp is the noted one; any other is hashed.
     """
     found: dict[str, Entry] = {}
     for rel, stat in stats.items():
         entry = old.get(rel)
         if entry is not None and vouches(entry[0], entry[1], stat, taken_ns):
             found[rel] = entry
-        else:
-            path = os.path.join(folder, rel)
-            found[rel] = [stat.st_size, stat.st_mtime_ns, digest(path)]
+            continue
+        path = os.path.join(folder, rel)
+        found[rel] = [
+            stat.st_size,
+            stat.st_mtime_ns,
+            noted_sha256(path, stat) or digest(path),
+        ]
     return dict(sorted(found.items()))
 
 
