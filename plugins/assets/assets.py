@@ -475,11 +475,14 @@ def save_index(
     files: Mapping[str, os.stat_result],
     suffixes: tuple[str, ...],
     scanned_ns: int,
+    seen: Mapping[str, tuple[int, int]] | None = None,
 ) -> None:
     """Note each text file's size, time and digest with its copies' sizes and times.
 
     `kept` holds the entries that still stand; `digests` the files read again,
-    whose copies are looked at now. The index is dated now, when the copies are
+    whose copies are looked at now, unless `seen` has their size and time (by
+    relative path: as the worker that wrote or read them saw them, or as the
+    scan found those of the early pass). The index is dated now, when the copies are
     looked at: copies written by this pass more than the racy window ago are not
     read again next time (after a build from an empty folder, every copy was).
     A file modified within the racy window of the scan (`scanned_ns`, when its
@@ -493,14 +496,24 @@ def save_index(
             continue
         entry = [source.st_size, source.st_mtime_ns, digest]
         for suffix in suffixes:
-            try:
-                copy = os.stat(output / (rel + suffix))
-            except OSError:
+            copy = (seen or {}).get(rel + suffix) or _size_and_time(
+                output / rel, suffix
+            )
+            if copy is None:
                 break
-            entry += [copy.st_size, copy.st_mtime_ns]
+            entry += copy
         else:
             noted[rel] = entry
     save_notes(store / INDEX, output, INDEX_FORMAT, noted, looked_ns)
+
+
+def _size_and_time(source: Path, suffix: str) -> tuple[int, int] | None:
+    """Return the size and time of a file's copy, None when it is missing."""
+    try:
+        copy = os.stat(source.with_name(source.name + suffix))
+    except OSError:
+        return None
+    return copy.st_size, copy.st_mtime_ns
 
 
 def early_digest(
@@ -528,26 +541,52 @@ def has_declared_copy(
     return any(name + suffix in copies for suffix in suffixes)
 
 
+def copies_under(output: str | Path, copies: Mapping[str, tuple]) -> dict[str, tuple]:
+    """Return the workers' (stamp, SHA-256) of copies by path relative to the output."""
+    top = os.path.realpath(output)
+    found = ((under(path, top), made) for path, made in copies.items())
+    return {rel: made for rel, made in found if rel is not None}
+
+
 def note_digests(
-    output: Path,
+    output: str | Path,
     files: Mapping[str, os.stat_result],
     digests: Mapping[str, str],
-    copies: Mapping[str, tuple],
+    made: Mapping[str, tuple],
 ) -> None:
     """Hand the SHA-256 of the files read or written to the build's record.
 
     A text file's digest holds for the stamp the scan took before it was read
     (or, for one not read again, as noted: its time and size vouched for it);
-    a copy's, for the stamp its worker took after writing or reading it.
+    a copy's (`made`, see copies_under), for the stamp its worker took after
+    writing or reading it.
     """
     top = os.path.realpath(output)
     for rel, digest in digests.items():
-        path = os.path.join(top, rel)
-        note_sha256(path, stamp(files[rel]), digest)
-    for path, (copy_stamp, sha256) in copies.items():
-        rel = under(path, top)
-        if rel is not None:
-            note_sha256(os.path.join(top, rel), copy_stamp, sha256)
+        note_sha256(os.path.join(top, rel), stamp(files[rel]), digest)
+    for rel, (copy_stamp, sha256) in made.items():
+        note_sha256(os.path.join(top, rel), copy_stamp, sha256)
+
+
+def copies_seen(
+    files: Mapping[str, os.stat_result],
+    ours: Mapping[str, str],
+    made: Mapping[str, tuple],
+    suffixes: tuple[str, ...],
+) -> dict[str, tuple[int, int]]:
+    """Return the size and time of the copies this pass knows, by relative path.
+
+    Those of the early pass's pages as the scan found them (early_digest checked
+    them against its notes), those written or read now as their worker saw them.
+    """
+    seen = {
+        rel + suffix: (files[rel + suffix].st_size, files[rel + suffix].st_mtime_ns)
+        for rel in ours
+        for suffix in suffixes
+    }
+    for rel, (copy_stamp, _sha256) in made.items():
+        seen[rel] = (copy_stamp[0], copy_stamp[1])
+    return seen
 
 
 def worker_count(options: Mapping) -> int:
@@ -611,10 +650,12 @@ def compress_tree(
     read = dict(zip(stale, (digest.lstrip("+") for digest in done), strict=True))
     read.update(ours)  # noted for the next build as if read now (racy ones left out)
     digests.update(read)
-    note_digests(output, files, digests, copies)
+    made = copies_under(output, copies)
+    note_digests(output, files, digests, made)
     if store is not None:
         prune_store(cache, store, set(digests.values()))
-        save_index(store, output, kept, read, files, codec.suffixes, taken_ns)
+        seen = copies_seen(files, ours, made, codec.suffixes)
+        save_index(store, output, kept, read, files, codec.suffixes, taken_ns, seen)
     log.debug("%s: %s of %s files read again", PREFIX, len(stale), len(texts))
     return written, len(texts) - written
 
@@ -811,7 +852,7 @@ def stop_early(cancel: bool = False) -> dict[str, list]:
         return {}
     waited = time.perf_counter()
     notes = early.stop(cancel)
-    note_digests(Path(early.output), {}, {}, early.copies)
+    note_digests(early.output, {}, {}, copies_under(early.output, early.copies))
     log.info(
         "%s: %s pages compressed in %.1f s once every page was written (waited "
         "%.1f s for them)",
