@@ -97,7 +97,9 @@ def test_a_vocabulary_term_is_kept_by_reference(tmp_path, generator, term) -> No
     item.locality = own if term != "an equal copy" else dataclasses.replace(own)
     first.put(generator, path, item)
     first.save()
-    (blob,) = sqlite3.connect(tmp_path / "c.sqlite").execute("SELECT data FROM contents")
+    (blob,) = sqlite3.connect(tmp_path / "c.sqlite").execute(
+        "SELECT data FROM contents"
+    )
     by_reference = own.full_name.encode() not in blob[0]
     assert by_reference == (term != "an equal copy")
     if term == "gone":  # a term no longer in the vocabulary: the file is read again
