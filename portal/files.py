@@ -11,6 +11,7 @@ from pathlib import Path
 
 __all__ = [
     "Stamp",
+    "file_names",
     "file_sha256",
     "forget_sha256",
     "link_or_copy",
@@ -70,6 +71,25 @@ def walk(
     One `os.scandir` per folder and no `Path` objects: the output holds tens of
     thousands of files. With `folders`, every sub-folder's relative path is added.
     """
+    for rel, entry in _entries(folder, folders):
+        try:
+            yield rel, entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+
+
+def file_names(folder: str | os.PathLike) -> set[str]:
+    """Return the relative path of every file under a folder, without a stat.
+
+    A quarter of walk's time: only the folders are read (see walk).
+    """
+    return {rel for rel, _ in _entries(folder, None)}
+
+
+def _entries(
+    folder: str | os.PathLike, folders: set[str] | None
+) -> Iterator[tuple[str, os.DirEntry]]:
+    """Yield (relative path, directory entry) of every file under a folder."""
     stack = [""]
     while stack:
         rel_dir = stack.pop()
@@ -84,10 +104,7 @@ def walk(
                     folders.add(rel)
                 stack.append(rel)
             else:
-                try:
-                    yield rel, entry.stat(follow_symlinks=False)
-                except OSError:
-                    continue
+                yield rel, entry
 
 
 def file_sha256(path: str | os.PathLike) -> bytes | None:

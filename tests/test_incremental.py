@@ -540,6 +540,88 @@ def test_an_undeclared_file_is_swept_and_left_out_of_the_record(
         sites.settings = {}
 
 
+LATE_PLUGIN = """
+import os
+
+from portal import finishing, outputs
+
+TAMPER = {tamper!r}
+
+
+def noted(folder, files, taken_ns):
+    with open(TAMPER + ".scanned", "w") as handle:
+        handle.write(str(len(files)))
+
+
+def after_compress(pelican):
+    top = pelican.output_path
+    declared = os.path.join(top, "la", "declared.txt")
+    os.makedirs(os.path.dirname(declared), exist_ok=True)
+    with open(declared, "w") as handle:
+        handle.write("khai báo")
+    outputs.declare(declared)
+    with open(os.path.join(top, "la", "stray.html"), "w") as handle:
+        handle.write("lạ")
+    if os.path.exists(TAMPER):  # someone else, once: same size, other bytes
+        os.remove(TAMPER)
+        with open(os.path.join(top, "index.html"), "r+b") as handle:
+            first = handle.read(1)
+            handle.seek(0)
+            handle.write(b"X" if first != b"X" else b"Y")
+
+
+def register():
+    outputs.output_scanned.connect(noted)
+    finishing.connect("mark", after_compress)
+"""
+
+
+def test_files_after_the_compress_walk_are_recorded_swept_or_caught(
+    sites: Sites, tmp_path
+) -> None:
+    """The record is made from the walk compressing handed over (no walk of its
+    own): a file declared after it is recorded, a stray is swept, and a page
+    someone changed after it is written again by the next build."""
+    import ast
+
+    from incremental.incremental import read_manifest
+
+    tree = ast.parse((ROOT / "pelicanconf.py").read_text("utf-8"))
+    plugins = next(
+        ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign) and node.targets[0].id == "PLUGINS"
+    )
+    tamper = tmp_path / "tamper"
+    (tmp_path / "late.py").write_text(LATE_PLUGIN.format(tamper=str(tamper)), "utf-8")
+    sites.settings = {
+        "PLUGINS": [*plugins, "late"],
+        "PLUGIN_PATHS": [str(ROOT / "plugins"), str(tmp_path)],
+    }
+    output = sites.root / "inc"
+    try:
+        sites.build("inc")  # new settings: a full build
+        clean = (output / "index.html").read_bytes()
+        tamper.write_text("1")
+        body = "Sửa để dựng lại.\n"
+        sites.write("models/mo-hinh-007.md", model_text(7, body=body))
+        report = sites.build("inc")
+        assert report.get("nothing_changed") is None
+        assert (tmp_path / "tamper.scanned").exists(), "no walk was handed over"
+        assert "la/stray.html" in report["deleted"]
+        assert (output / "index.html").read_bytes() != clean  # tampered after
+        record = read_manifest(str(sites.root / "inc-cache" / "incremental.pickle"))
+        declared = record["record"]["la/declared.txt"]
+        assert declared[0] == len("khai báo".encode())
+        report = sites.build("inc")
+        assert report.get("nothing_changed") is None  # the page differs
+        assert report["cleaned"] >= 1 and "index.html" in report["written"]
+        assert (output / "index.html").read_bytes() == clean
+    finally:
+        sites.write("models/mo-hinh-007.md", model_text(7))
+        sites.settings = {}
+
+
 def test_a_damaged_manifest_is_refused_never_raised(tmp_path) -> None:
     """Bytes changed at random in a manifest: "unreadable"/"damaged", never an exception."""
     import random

@@ -35,7 +35,7 @@ from typing import Any
 from pelican import signals
 
 from portal import finishing, outputs
-from portal.files import Stamp, note_sha256, stamp, walk, write_atomic
+from portal.files import note_sha256, stamp, walk, write_atomic
 from portal.options import merge_options, workers_or_cores
 from portal.paths import under
 from portal.stamps import is_racy, load_notes, save_notes, vouches
@@ -325,9 +325,10 @@ def compress_file(
     """Write a file's `.gz` (and `.br`) copies unless current; return its digest.
 
     The digest (SHA-256 of the file's bytes) names its entry in the store; it is
-    prefixed with "+" when a copy was written. With `copies`, each copy's stamp
-    and SHA-256 are put there by path (portal.files.note_sha256: the build's
-    record of the output takes them instead of reading the copies again).
+    prefixed with "+" when a copy was written. With `copies`, each copy's stat
+    (after writing it, or the same before and after reading it) and SHA-256 are
+    put there by path (portal.files.note_sha256: the build's record of the
+    output takes them instead of reading the copies again).
     """
     data = source.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
@@ -340,7 +341,7 @@ def compress_file(
     written = False
     for suffix, blob in packed_copies(data, codec, store).items():
         target = source.with_name(source.name + suffix)
-        before = _stamp(target)
+        before = _status(target)
         if not holds(target, blob):
             write_atomic(target, blob, mode=0o644)
             written = True
@@ -351,16 +352,20 @@ def compress_file(
                 entry = os.stat(store_entry(store, digest, suffix))
                 os.utime(target, ns=(entry.st_atime_ns, entry.st_mtime_ns))
             before = None  # written now: its stamp is the one after
-        after = _stamp(target)
-        if copies is not None and after is not None and before in (None, after):
+        after = _status(target)
+        if (
+            copies is not None
+            and after is not None
+            and (before is None or stamp(before) == stamp(after))
+        ):
             copies[str(target)] = (after, hashlib.sha256(blob).hexdigest())
     return f"+{digest}" if written else digest
 
 
-def _stamp(path: Path) -> Stamp | None:
-    """Return a file's stamp (portal.files.stamp), None when it is missing."""
+def _status(path: Path) -> os.stat_result | None:
+    """Return a file's stat as the output's walk takes it, None when it is missing."""
     try:
-        return stamp(os.stat(path))
+        return os.lstat(path)
     except OSError:
         return None
 
@@ -542,7 +547,7 @@ def has_declared_copy(
 
 
 def copies_under(output: str | Path, copies: Mapping[str, tuple]) -> dict[str, tuple]:
-    """Return the workers' (stamp, SHA-256) of copies by path relative to the output."""
+    """Return the workers' (stat, SHA-256) of copies by path relative to the output."""
     top = os.path.realpath(output)
     found = ((under(path, top), made) for path, made in copies.items())
     return {rel: made for rel, made in found if rel is not None}
@@ -558,14 +563,14 @@ def note_digests(
 
     A text file's digest holds for the stamp the scan took before it was read
     (or, for one not read again, as noted: its time and size vouched for it);
-    a copy's (`made`, see copies_under), for the stamp its worker took after
+    a copy's (`made`, see copies_under), for the stat its worker took after
     writing or reading it.
     """
     top = os.path.realpath(output)
     for rel, digest in digests.items():
         note_sha256(os.path.join(top, rel), stamp(files[rel]), digest)
-    for rel, (copy_stamp, sha256) in made.items():
-        note_sha256(os.path.join(top, rel), copy_stamp, sha256)
+    for rel, (status, sha256) in made.items():
+        note_sha256(os.path.join(top, rel), stamp(status), sha256)
 
 
 def copies_seen(
@@ -584,8 +589,8 @@ def copies_seen(
         for rel in ours
         for suffix in suffixes
     }
-    for rel, (copy_stamp, _sha256) in made.items():
-        seen[rel] = (copy_stamp[0], copy_stamp[1])
+    for rel, (status, _sha256) in made.items():
+        seen[rel] = (status.st_size, status.st_mtime_ns)
     return seen
 
 
@@ -656,6 +661,9 @@ def compress_tree(
         prune_store(cache, store, set(digests.values()))
         seen = copies_seen(files, ours, made, codec.suffixes)
         save_index(store, output, kept, read, files, codec.suffixes, taken_ns, seen)
+    # The whole folder as this pass leaves it: the build records it from this.
+    files.update((rel, status) for rel, (status, _sha256) in made.items())
+    outputs.scanned(output, files, taken_ns)
     log.debug("%s: %s of %s files read again", PREFIX, len(stale), len(texts))
     return written, len(texts) - written
 

@@ -46,7 +46,13 @@ from pelican.utils import (
 from pelican.writers import FileOverwriteFailedError, Writer
 
 from portal import finishing, identity, outputs
-from portal.files import file_sha256, forget_sha256, walk, write_atomic
+from portal.files import (
+    file_names,
+    file_sha256,
+    forget_sha256,
+    walk,
+    write_atomic,
+)
 from portal.options import merge_options
 from portal.paths import under
 from portal.stamps import vouches
@@ -629,6 +635,11 @@ class Build:
         self.produced: set[str] = set()
         self.outside: set[str] = set()  # files written outside the output folder
         self.late: set[str] = set()  # declared after Pelican's writing (finalized)
+        # A walk of the output handed over by a post-processor (portal.outputs.
+        # scanned), when it was taken, and what was declared since.
+        self.scan: dict[str, os.stat_result] | None = None
+        self.scan_ns = 0
+        self.since_scan: set[str] = set()
         self.finished = False
         self.date_used = depends_on_date(settings)
         self.rendered: list[str] = []
@@ -811,6 +822,8 @@ class Build:
             if self.finished and rel not in self.produced:
                 self.late.add(rel)
             self.produced.add(rel)
+            if self.scan is not None:
+                self.since_scan.add(rel)
         else:
             self.outside.add(os.path.abspath(path))
 
@@ -820,11 +833,39 @@ class Build:
         self.deleted = [] if self.plain else self.remove_stale()
         self.finished = True
 
+    def take_scan(self, files: Mapping[str, os.stat_result], taken_ns: int) -> None:
+        """Keep a walk of the whole output folder a post-processor just made."""
+        self.scan, self.scan_ns, self.since_scan = dict(files), taken_ns, set()
+
+    def found_files(self) -> tuple[dict[str, os.stat_result], int]:
+        """Return every file now in the output with its stat, and when it was taken.
+
+        From the last walk a post-processor handed over (take_scan) when there
+        is one: the folder's file names are read again (no stat: a quarter of a
+        walk), and the files it does not list (a stray is swept) or that were
+        declared since are looked at again. Someone else's change to a listed
+        file after that walk leaves its old time in the record: the check
+        before the next build finds it changed.
+        """
+        if self.scan is None:
+            taken_ns = time.time_ns()
+            return dict(walk(self.output_path)), taken_ns
+        found, self.scan = self.scan, None
+        names = file_names(self.output_path)
+        for rel in found.keys() - names:
+            del found[rel]
+        for rel in (names - found.keys()) | (self.since_scan & names):
+            try:
+                found[rel] = os.lstat(os.path.join(self.output_path, rel))
+            except OSError:
+                found.pop(rel, None)
+        return found, self.scan_ns
+
     def seal(self) -> None:
         """Record the finished output, save the manifest and the report, log it."""
-        # One walk of the output serves the sweep and the record.
-        taken_ns = time.time_ns()
-        found = dict(walk(self.output_path))
+        # One walk of the output (often a post-processor's) serves the sweep and
+        # the record.
+        found, taken_ns = self.found_files()
         swept = [] if self.plain else self.sweep(found)
         if self.content_cache is not None:
             self.content_cache.save()
@@ -1357,6 +1398,12 @@ def _tree_declared(folder: str) -> None:
     declare_tree(folder)
 
 
+def _scanned(folder: str, files: Mapping[str, os.stat_result], taken_ns: int) -> None:
+    """Receive portal.outputs.scanned: a walk of this build's output folder."""
+    if _build is not None and os.path.realpath(folder) == _build.output_path:
+        _build.take_scan(files, taken_ns)
+
+
 def uses_build_date() -> None:
     """Tell the build that its output depends on today's date (see build_date).
 
@@ -1530,3 +1577,4 @@ def register() -> None:
     finishing.connect("prune", finish_build)
     outputs.output_declared.connect(_declared)
     outputs.tree_declared.connect(_tree_declared)
+    outputs.output_scanned.connect(_scanned)

@@ -226,7 +226,9 @@ def record_files(
     A file whose size and time match the old record (and are not racy) keeps
     its old hash; one whose SHA-256 this build noted as it read or wrote it
     (portal.files.note_sha256, e.g. the compressed copies and their pages) takes
-    that one while its stamp is the noted one; any other is hashed.
+    that one while its stamp is the noted one; any other is hashed, with its
+    stat taken again just before (the stats may be a post-processor's walk: an
+    entry must never pair the time of one version with the bytes of another).
     """
     found: dict[str, Entry] = {}
     for rel, stat in stats.items():
@@ -235,11 +237,14 @@ def record_files(
             found[rel] = entry
             continue
         path = os.path.join(folder, rel)
-        found[rel] = [
-            stat.st_size,
-            stat.st_mtime_ns,
-            noted_sha256(path, stat) or digest(path),
-        ]
+        sha = noted_sha256(path, stat)
+        if sha is None:
+            try:
+                stat = os.lstat(path)
+            except OSError:
+                continue  # gone: the record does not list it
+            sha = digest(path)
+        found[rel] = [stat.st_size, stat.st_mtime_ns, sha]
     return dict(sorted(found.items()))
 
 
