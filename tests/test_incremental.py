@@ -717,11 +717,17 @@ def test_the_record_takes_a_noted_digest_only_while_the_file_is_as_noted(
         assert read == [str(page)]
 
 
-@pytest.mark.parametrize("child", ["answers", "fails"])
+@pytest.mark.parametrize("child", ["answers", "fails", "another record"])
 def test_the_output_check_in_another_process_gives_the_same_answer(
     tmp_path, monkeypatch, child
 ) -> None:
+    """The forked process loads the record itself; its answer counts only when it
+    is about the record the build loaded, else the build checks itself."""
+    import functools
+    from types import SimpleNamespace
+
     from incremental import record
+    from incremental.incremental import FORMAT, State, check_recorded, write_manifest
 
     folder = tmp_path / "output"
     folder.mkdir()
@@ -731,24 +737,41 @@ def test_the_output_check_in_another_process_gives_the_same_answer(
     (folder / "b.html").write_text("<p>B.html</p>", "utf-8")  # same size
     (folder / "c.html").unlink()
     (folder / "d.html").write_text("lạ", "utf-8")
+    taken_ns = time.time_ns()
+    manifest = str(tmp_path / "incremental.pickle")
+    data = {"format": FORMAT, "output": str(folder), "record_ns": taken_ns}
+    write_manifest(manifest, {**data, "record": entries, "outside": {}})
     if child == "fails":  # no answer from the process: the check runs here
-        monkeypatch.setattr(record, "_check_and_exit", lambda fd, args: os._exit(3))
-    arguments = (str(folder), entries, {}, time.time_ns())
-    pending = record.BackgroundCheck(*arguments)
-    got = pending.result()
-    assert got == record.check_output(*arguments)
-    assert (got.unknown, got.changed, got.missing) == (
+        monkeypatch.setattr(record, "_answer_and_exit", lambda fd, task: os._exit(3))
+    arguments = (str(folder), entries, {}, taken_ns)
+    expected = record.check_output(*arguments)
+    assert (expected.unknown, expected.changed, expected.missing) == (
         ["d.html"],
         ["b.html"],
         ["c.html"],
     )
-    assert pending.result() is got
+    pending = record.BackgroundCheck(
+        functools.partial(check_recorded, manifest, str(folder))
+    )
+    state = State.__new__(State)
+    state.trusted, state.check, state.pending = True, None, pending
+    state.arguments = arguments
+    state.old = SimpleNamespace(record_ns=taken_ns + (child == "another record"))
+    if child == "another record":  # the manifest was replaced meanwhile
+        monkeypatch.setattr(record, "check_output", lambda *a: "checked here")
+    got = state.output_check()
+    if child == "another record":
+        assert got == "checked here"
+    else:
+        assert got == expected
+        assert (pending.answer is None) == (child == "fails")
+    assert state.output_check() is got
 
 
 def test_a_check_no_longer_needed_is_stopped(tmp_path) -> None:
     from incremental import record
 
-    pending = record.BackgroundCheck(str(tmp_path), {}, {}, 0)
+    pending = record.BackgroundCheck(lambda: time.sleep(30))
     pid = pending.pid
     pending.cancel()
     with pytest.raises(ChildProcessError):

@@ -35,7 +35,7 @@ from typing import Any
 from pelican import signals
 
 from portal import finishing, outputs
-from portal.files import note_sha256, stamp, walk, write_atomic
+from portal.files import file_names, note_sha256, stamp, walk, write_atomic
 from portal.options import merge_options, workers_or_cores
 from portal.paths import under
 from portal.stamps import is_racy, load_notes, save_notes, vouches
@@ -416,7 +416,7 @@ def prune_store(root: Path, current: Path, digests: set[str]) -> int:
     for folder in root.iterdir():
         if folder != current:
             shutil.rmtree(folder, ignore_errors=True)
-    for rel, _ in walk(current):
+    for rel in file_names(current):
         name = rel.rpartition("/")[2]
         if "/" in rel and name.split(".", 1)[0] not in digests:
             os.remove(current / rel)

@@ -509,6 +509,14 @@ class State:
         """Load the last manifest, snapshot the content, check the output folder."""
         self.output_path = os.path.realpath(output_path)
         self.content = os.path.abspath(settings["PATH"])
+        # The output is compared with its record on the other core, by a process
+        # that loads the record itself, while this one loads the manifest and
+        # takes the content's snapshot (the answer is used when it is about the
+        # same record: output_check).
+        self.pending: record.BackgroundCheck | None = record.BackgroundCheck(
+            functools.partial(check_recorded, options["manifest"], self.output_path)
+        )
+        self.check: record.Check | None = None
         self.fingerprint = global_fingerprint(settings, options)
         self.today = build_date(settings)
         self.old, reason = Manifest.load(options["manifest"])
@@ -539,15 +547,13 @@ class State:
             self.old.outside if self.trusted else {},
             self.old.record_ns,
         )
-        # The output is checked now only when the answer decides "nothing
-        # changed"; otherwise on the other core while the content is read
-        # (clean_output waits for it). An untrusted folder is emptied unchecked.
-        self.pending: record.BackgroundCheck | None = None
-        self.check: record.Check | None = None
-        if self.inputs_unchanged():
-            self.check = record.check_output(*self.arguments)
-        elif self.trusted:
-            self.pending = record.BackgroundCheck(*self.arguments)
+        # "Nothing changed" waits for the check now; otherwise the content is
+        # read meanwhile (clean_output waits for it). An untrusted folder is
+        # emptied unchecked.
+        if not self.trusted:
+            self.close()
+        elif self.inputs_unchanged():
+            self.output_check()
 
     def inputs_unchanged(self) -> bool:
         """Return whether everything but the output folder is as at the last build.
@@ -571,12 +577,22 @@ class State:
         return self.inputs_unchanged() and self.output_check().clean
 
     def output_check(self) -> record.Check:
-        """Return how the output folder differs from the record (waiting for it)."""
+        """Return how the output folder differs from the record (waiting for it).
+
+        The forked process's answer counts only when it is about the record
+        this build loaded (the same `record_ns`); else the check runs here.
+        """
         if self.check is None:
             pending, self.pending = self.pending, None
-            self.check = (
-                pending.result() if pending else record.check_output(*self.arguments)
-            )
+            answer = pending.result() if pending is not None else None
+            if (
+                self.trusted
+                and isinstance(answer, tuple)
+                and answer[0] == self.old.record_ns
+            ):
+                self.check = answer[1]
+            else:
+                self.check = record.check_output(*self.arguments)
         return self.check
 
     def close(self) -> None:
@@ -595,6 +611,23 @@ class State:
         stale = check.unknown + check.changed
         record.remove(self.output_path, stale)
         return len(stale)
+
+
+def check_recorded(path: str, output_path: str) -> tuple[int, record.Check] | None:
+    """Load a manifest's record and compare the output folder with it.
+
+    Returns the record's time (which tells one manifest from another) with the
+    answer, or None when the manifest is unusable or about another folder.
+    """
+    try:
+        data = read_manifest(path)
+        if data.get("format") != FORMAT or data["output"] != output_path:
+            return None
+        taken_ns = int(data["record_ns"])
+        files, outside = _entries(data["record"]), _entries(data["outside"])
+    except (OSError, KeyError, TypeError, ValueError):
+        return None
+    return taken_ns, record.check_output(output_path, files, outside, taken_ns)
 
 
 # States checked before Pelican's run, handed to the build (by settings id).
