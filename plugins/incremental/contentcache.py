@@ -64,9 +64,11 @@ def vocabulary_terms(settings: Mapping) -> Terms:
 class _Pickler(pickle.Pickler):
     """Pickle a content object, keeping shared objects by reference.
 
-    A vocabulary term is kept by vocabulary and slug when it is the term the
-    vocabulary holds (the vocabularies are a global input: a change of one is a
-    full build, which starts the cache afresh).
+    A vocabulary term is kept by vocabulary and slug when it equals the term
+    the vocabulary holds (every field: terms are frozen values; one read by a
+    readpool process is a copy): it comes back as the vocabulary's own. The
+    vocabularies are a global input: a change of one is a full build, which
+    starts the cache afresh.
     """
 
     def __init__(
@@ -82,7 +84,7 @@ class _Pickler(pickle.Pickler):
             return ("context",)
         if type(obj) is Term:
             key = (obj.vocabulary, obj.slug)
-            return ("term", *key) if self.terms.get(key) is obj else None
+            return ("term", *key) if self.terms.get(key) == obj else None
         if isinstance(obj, URLWrapper):
             slug = None if obj._slug_from_name else obj.slug
             kind = type(obj)
