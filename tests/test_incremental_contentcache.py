@@ -8,8 +8,6 @@ from types import SimpleNamespace
 import pytest
 from incremental.contentcache import ContentCache
 
-from tests.conftest import ROOT
-
 
 class Item:
     """A stand-in for a Pelican content object."""
@@ -76,43 +74,3 @@ def test_a_damaged_file_means_an_empty_cache(tmp_path, generator) -> None:
     cache.put(generator, path, Item(path, generator.context))
     cache.save()
     assert cache_with(tmp_path, {path: b"1"}).get(generator, path) is not None
-
-
-@pytest.mark.parametrize(
-    "term", ["the vocabulary's own", "an equal copy", "another value", "gone"]
-)
-def test_a_vocabulary_term_is_kept_by_reference(tmp_path, generator, term) -> None:
-    """A term equal to the vocabulary's (a readpool process sends a copy) comes
-    back as the vocabulary's own, without its pickle; any other is kept whole."""
-    import dataclasses
-    import shutil
-    import sqlite3
-
-    from portal import vocab
-
-    data = tmp_path / "data"
-    shutil.copytree(ROOT / "data", data)
-    generator.settings = {"VOCABULARY_PATH": str(data)}
-    own = next(iter(vocab.from_settings(generator.settings)["dia-ban"]))
-    path = str(tmp_path / "a.md")
-    first = cache_with(tmp_path, {path: b"1"}, load=False)
-    item = Item(path, generator.context)
-    item.locality = {
-        "an equal copy": dataclasses.replace(own),
-        "another value": dataclasses.replace(own, full_name="Tên khác"),
-    }.get(term, own)
-    first.put(generator, path, item)
-    first.save()
-    (blob,) = sqlite3.connect(tmp_path / "c.sqlite").execute(
-        "SELECT data FROM contents"
-    )
-    by_reference = item.locality.full_name.encode() not in blob[0]
-    assert by_reference == (term != "another value")
-    if term == "gone":  # a term no longer in the vocabulary: the file is read again
-        (data / "dia-ban.yml").write_text("terms: []\n", "utf-8")
-    back = cache_with(tmp_path, {path: b"1"}).get(generator, path, "none")
-    if term == "gone":
-        assert back == "none"
-    else:
-        assert back.locality == item.locality
-        assert (back.locality is own) == by_reference

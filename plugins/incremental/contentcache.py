@@ -26,65 +26,30 @@ from typing import Any
 
 from pelican.urlwrappers import URLWrapper
 
-from portal import vocab
-from portal.vocab import Term
-
 from .tracking import SAFE_PROPERTIES
 
 __all__ = ["ContentCache"]
 
 log = logging.getLogger(__name__)
 PREFIX = "incremental"
-FORMAT = 2
+FORMAT = 1
 # Pinned attributes kept beside each object (see the sections plugin).
 PINNED = ("override_url", "override_save_as")
 _MISSING = object()  # a field deleted since it was built
 
 
-Terms = dict[tuple[str, str], Term]
-
-
-def vocabulary_terms(settings: Mapping) -> Terms:
-    """Return every vocabulary term of the settings by (vocabulary, slug).
-
-    Nothing when the settings name no vocabulary folder (or a broken one: the
-    frontmatter plugin reports it): terms are then pickled whole.
-    """
-    try:
-        vocabularies = vocab.from_settings(settings)
-    except (KeyError, OSError, vocab.VocabularyError):
-        return {}
-    terms: Terms = {}
-    for vocabulary in vocabularies.values():
-        for term in vocabulary:
-            terms.setdefault((term.vocabulary, term.slug), term)
-    return terms
-
-
 class _Pickler(pickle.Pickler):
-    """Pickle a content object, keeping shared objects by reference.
+    """Pickle a content object, keeping shared objects by reference."""
 
-    A vocabulary term is kept by vocabulary and slug when it equals the term
-    the vocabulary holds (every field: terms are frozen values; one read by a
-    readpool process is a copy): it comes back as the vocabulary's own. The
-    vocabularies are a global input: a change of one is a full build, which
-    starts the cache afresh.
-    """
-
-    def __init__(
-        self, handle, settings: Mapping, context: Mapping, terms: Terms
-    ) -> None:
+    def __init__(self, handle, settings: Mapping, context: Mapping) -> None:
         super().__init__(handle, protocol=pickle.HIGHEST_PROTOCOL)
-        self.settings, self.context, self.terms = settings, context, terms
+        self.settings, self.context = settings, context
 
     def persistent_id(self, obj: Any) -> Any:
         if obj is self.settings:
             return ("settings",)
         if obj is self.context:
             return ("context",)
-        if type(obj) is Term:
-            key = (obj.vocabulary, obj.slug)
-            return ("term", *key) if self.terms.get(key) == obj else None
         if isinstance(obj, URLWrapper):
             slug = None if obj._slug_from_name else obj.slug
             kind = type(obj)
@@ -95,25 +60,15 @@ class _Pickler(pickle.Pickler):
 class _Unpickler(pickle.Unpickler):
     """Unpickle a content object into this build's settings and context."""
 
-    def __init__(
-        self,
-        handle,
-        settings: Mapping,
-        context: Mapping,
-        wrappers: dict,
-        terms: Terms,
-    ) -> None:
+    def __init__(self, handle, settings: Mapping, context: Mapping, wrappers: dict):
         super().__init__(handle)
         self.settings, self.context, self.wrappers = settings, context, wrappers
-        self.terms = terms
 
     def persistent_load(self, pid: Any) -> Any:
         if pid == ("settings",):
             return self.settings
         if pid == ("context",):
             return self.context
-        if pid[0] == "term":
-            return self.terms[pid[1:]]  # KeyError: the file is read again
         wrapper = self.wrappers.get(pid)
         if wrapper is None:
             wrapper = self.wrappers[pid] = _wrapper(pid, self.settings)
@@ -157,7 +112,6 @@ class ContentCache:
         # The pickles, fetched in one query when the first is asked for (one
         # query per file cost 0.1 s at 5,000 items); each is dropped once used.
         self.blobs: dict[str, bytes] | None = None
-        self.terms: Terms | None = None  # see vocabulary_terms, made when first used
 
     def _index(self) -> dict[str, tuple]:
         """Return (hash, url, save_as) of every cached file, by path."""
@@ -197,11 +151,7 @@ class ContentCache:
         try:
             data = self._blob(path)
             obj = _Unpickler(
-                io.BytesIO(data),
-                generator.settings,
-                generator.context,
-                self.wrappers,
-                self._terms(generator.settings),
+                io.BytesIO(data), generator.settings, generator.context, self.wrappers
             ).load()
         except Exception as error:  # an entry that no longer loads is read again
             log.debug("%s: cached %s not loaded: %r", PREFIX, path, error)
@@ -219,12 +169,6 @@ class ContentCache:
             self.blobs = dict(self.db.execute("SELECT path, data FROM contents"))
         return self.blobs.pop(path)
 
-    def _terms(self, settings: Mapping) -> Terms:
-        """Return the vocabulary terms objects may hold by reference (once a build)."""
-        if self.terms is None:
-            self.terms = vocabulary_terms(settings)
-        return self.terms
-
     def put(self, generator, path: str, obj: Any) -> None:
         """Keep an object Pelican just built and accepted (committed when the build ends)."""
         self.used.add(path)
@@ -234,12 +178,7 @@ class ContentCache:
             return
         handle = io.BytesIO()
         try:
-            _Pickler(
-                handle,
-                generator.settings,
-                generator.context,
-                self._terms(generator.settings),
-            ).dump(obj)
+            _Pickler(handle, generator.settings, generator.context).dump(obj)
             self.db.execute(
                 "INSERT OR REPLACE INTO contents VALUES (?, ?, ?, NULL, NULL)",
                 (path, self.hash_of(path), handle.getvalue()),
