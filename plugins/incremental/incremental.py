@@ -874,7 +874,7 @@ class Build:
         """Return every file now in the output with its stat, and when it was taken.
 
         From the last walk a post-processor handed over (take_scan) when there
-        is one: the folder's file names are read again (no stat: a quarter of a
+        is one: the folder's file names are read again (no stat: under half a
         walk), and the files it does not list (a stray is swept) or that were
         declared since are looked at again. Someone else's change to a listed
         file after that walk leaves its old time in the record: the check
