@@ -11,13 +11,22 @@ plugin and nothing happens when it is off.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 from blinker import signal
 
-__all__ = ["declare", "declare_tree", "output_declared", "tree_declared"]
+__all__ = [
+    "declare",
+    "declare_tree",
+    "output_declared",
+    "output_scanned",
+    "scanned",
+    "tree_declared",
+]
 
 output_declared = signal("incremental_output_declared")
 tree_declared = signal("incremental_tree_declared")
+output_scanned = signal("incremental_output_scanned")
 
 
 def declare(*paths: str | os.PathLike) -> None:
@@ -31,3 +40,16 @@ def declare(*paths: str | os.PathLike) -> None:
 def declare_tree(folder: str | os.PathLike) -> None:
     """Declare every file now under a folder as written by this build."""
     tree_declared.send(os.fspath(folder))
+
+
+def scanned(
+    folder: str | os.PathLike, files: Mapping[str, os.stat_result], taken_ns: int
+) -> None:
+    """Hand the build a walk of the whole output folder, so it need not walk again.
+
+    `files` holds every file by relative path with its stat, taken after
+    `taken_ns` (time.time_ns()); a file the sender wrote since is in it with
+    its stat after writing. The build records the output from it, taking the
+    stat again of what is declared after it (docs/INCREMENTAL.md).
+    """
+    output_scanned.send(os.fspath(folder), files=files, taken_ns=taken_ns)

@@ -563,3 +563,44 @@ def test_a_build_compressing_pages_early_writes_the_one_process_site(tmp_path):
     # The web editor's bundle (built here) comes with copies of its own: the early
     # pass leaves them to it, as compress_tree does, so the trees are equal.
     assert tree(tmp_path / "early") == tree(tmp_path / "one")
+
+
+@pytest.mark.parametrize("way", ["one process", "workers", "early pass", "store"])
+def test_the_record_gets_the_digest_of_every_file_compressing_read_or_wrote(
+    tmp_path, monkeypatch, way
+):
+    """Pages and copies are not read again for the build's record (issue 21)."""
+    import assets.assets as plugin
+    from incremental import record
+
+    from portal import files
+
+    options = get_options({"ASSETS": {"workers": 1 if way == "one process" else 2}})
+    site, cache = tmp_path / "site", tmp_path / "cache"
+    count = plugin.PARALLEL_MIN + 2
+    _pages(site, count)
+    if way == "store":  # a warm store: the copies are copied from it
+        compress_tree(site, options, cache)
+        for copy in [*site.rglob("*.gz"), *site.rglob("*.br")]:
+            copy.unlink()
+    files.forget_sha256()
+    early = None
+    if way == "early pass":
+        codec = plugin.get_codec(options)
+        plugin._early = plugin.EarlyPass(site, codec, None, options, 2)
+        for page in sorted(site.rglob("*.html")):
+            plugin._early.add(str(page))
+        plugin._early.start()
+        early = plugin.stop_early()
+        assert len(early) == count
+    compress_tree(site, options, cache if way == "store" else None, early=early)
+    read = []
+    monkeypatch.setattr(record, "digest", lambda path: read.append(path) or "")
+    stats = {p.relative_to(site).as_posix(): p.stat() for p in site.rglob("*.*")}
+    entries = record.record_files(str(site), stats, {}, 0)
+    files.forget_sha256()
+    assert read == [str(site / "nho.html")]  # too small to be compressed
+    for rel, (_, _, sha) in entries.items():
+        if rel != "nho.html":
+            assert sha == hashlib.sha256((site / rel).read_bytes()).hexdigest(), rel
+    assert len(entries) == 3 * count + 1

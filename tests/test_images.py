@@ -700,10 +700,45 @@ def test_a_published_variant_written_into_leaves_the_cached_one(tmp_path):
     cached = tmp_path / "cache" / "anh-320.webp"
     cached.parent.mkdir()
     cached.write_bytes(b"RIFF-webp-bytes" * 50)
-    variant = SimpleNamespace(name="anh-320.webp", cached=str(cached), nbytes=None)
+    variant = SimpleNamespace(
+        name="anh-320.webp", cached=str(cached), nbytes=None, digest=None
+    )
     out = tmp_path / "output" / "images"
     out.mkdir(parents=True)
     publish(SimpleNamespace(variants=[variant]), f"{out}/")
     with (out / "anh-320.webp").open("ab") as handle:  # in place, as a tool would
         handle.write(b"changed")
     assert cached.read_bytes() == b"RIFF-webp-bytes" * 50
+
+
+@pytest.mark.parametrize("cached", ["as made", "changed since"])
+def test_a_variant_made_now_hands_its_digest_to_the_record(tmp_path, cached):
+    """A copy of a variant this build made is not read again for the record,
+    unless the cached file changed after it was hashed (issue 21)."""
+    import hashlib
+
+    from images.images import publish
+
+    from portal import files
+
+    root = tmp_path / "images"
+    root.mkdir()
+    (root / "a.jpg").write_bytes(jpeg((300, 200)))
+    options = get_options({"IMAGES": OPTIONS, "CACHE_PATH": str(tmp_path / "c")})
+    files.forget_sha256()
+    done, _ = prepare(["a.jpg"], root, options)
+    variants = done["a.jpg"].variants
+    if cached == "changed since":
+        for variant in variants:
+            Path(variant.cached).write_bytes(Path(variant.cached).read_bytes())
+    out = tmp_path / "output"
+    out.mkdir()
+    publish(done["a.jpg"], f"{out}/")
+    for variant in variants:
+        target = out / variant.name
+        noted = files.noted_sha256(str(target), target.stat())
+        if cached == "as made":
+            assert noted == hashlib.sha256(target.read_bytes()).hexdigest()
+        else:
+            assert noted is None
+    files.forget_sha256()

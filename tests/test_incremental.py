@@ -540,6 +540,88 @@ def test_an_undeclared_file_is_swept_and_left_out_of_the_record(
         sites.settings = {}
 
 
+LATE_PLUGIN = """
+import os
+
+from portal import finishing, outputs
+
+TAMPER = {tamper!r}
+
+
+def noted(folder, files, taken_ns):
+    with open(TAMPER + ".scanned", "w") as handle:
+        handle.write(str(len(files)))
+
+
+def after_compress(pelican):
+    top = pelican.output_path
+    declared = os.path.join(top, "la", "declared.txt")
+    os.makedirs(os.path.dirname(declared), exist_ok=True)
+    with open(declared, "w") as handle:
+        handle.write("khai báo")
+    outputs.declare(declared)
+    with open(os.path.join(top, "la", "stray.html"), "w") as handle:
+        handle.write("lạ")
+    if os.path.exists(TAMPER):  # someone else, once: same size, other bytes
+        os.remove(TAMPER)
+        with open(os.path.join(top, "index.html"), "r+b") as handle:
+            first = handle.read(1)
+            handle.seek(0)
+            handle.write(b"X" if first != b"X" else b"Y")
+
+
+def register():
+    outputs.output_scanned.connect(noted)
+    finishing.connect("mark", after_compress)
+"""
+
+
+def test_files_after_the_compress_walk_are_recorded_swept_or_caught(
+    sites: Sites, tmp_path
+) -> None:
+    """The record is made from the walk compressing handed over (no walk of its
+    own): a file declared after it is recorded, a stray is swept, and a page
+    someone changed after it is written again by the next build."""
+    import ast
+
+    from incremental.incremental import read_manifest
+
+    tree = ast.parse((ROOT / "pelicanconf.py").read_text("utf-8"))
+    plugins = next(
+        ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign) and node.targets[0].id == "PLUGINS"
+    )
+    tamper = tmp_path / "tamper"
+    (tmp_path / "late.py").write_text(LATE_PLUGIN.format(tamper=str(tamper)), "utf-8")
+    sites.settings = {
+        "PLUGINS": [*plugins, "late"],
+        "PLUGIN_PATHS": [str(ROOT / "plugins"), str(tmp_path)],
+    }
+    output = sites.root / "inc"
+    try:
+        sites.build("inc")  # new settings: a full build
+        clean = (output / "index.html").read_bytes()
+        tamper.write_text("1")
+        body = "Sửa để dựng lại.\n"
+        sites.write("models/mo-hinh-007.md", model_text(7, body=body))
+        report = sites.build("inc")
+        assert report.get("nothing_changed") is None
+        assert (tmp_path / "tamper.scanned").exists(), "no walk was handed over"
+        assert "la/stray.html" in report["deleted"]
+        assert (output / "index.html").read_bytes() != clean  # tampered after
+        record = read_manifest(str(sites.root / "inc-cache" / "incremental.pickle"))
+        declared = record["record"]["la/declared.txt"]
+        assert declared[0] == len("khai báo".encode())
+        report = sites.build("inc")
+        assert report.get("nothing_changed") is None  # the page differs
+        assert report["cleaned"] >= 1 and "index.html" in report["written"]
+        assert (output / "index.html").read_bytes() == clean
+    finally:
+        sites.write("models/mo-hinh-007.md", model_text(7))
+        sites.settings = {}
+
+
 def test_a_damaged_manifest_is_refused_never_raised(tmp_path) -> None:
     """Bytes changed at random in a manifest: "unreadable"/"damaged", never an exception."""
     import random
@@ -600,11 +682,52 @@ def _record_of(folder: Path) -> dict[str, list]:
     return record.record_files(str(folder), stats, {}, time.time_ns())
 
 
-@pytest.mark.parametrize("child", ["answers", "fails"])
+@pytest.mark.parametrize(
+    "after", ["nothing", "rewritten same size", "replaced", "touched", "forgotten"]
+)
+def test_the_record_takes_a_noted_digest_only_while_the_file_is_as_noted(
+    tmp_path, monkeypatch, after
+) -> None:
+    """A SHA-256 noted as a file was read or written spares reading it again,
+    unless the file changed since (its bytes, its inode or only its times)."""
+    from incremental import record
+
+    from portal import files
+
+    page = tmp_path / "a.html"
+    page.write_bytes(b"<p>mot</p>")
+    files.forget_sha256()
+    files.note_sha256(str(page), files.stamp(page.stat()), "01" * 32)  # a lie
+    time.sleep(0.01)  # a later write gets a later time, as in a build
+    if after == "rewritten same size":
+        page.write_bytes(b"<p>hai</p>")
+    elif after == "replaced":
+        files.write_atomic(page, b"<p>mot</p>")
+    elif after == "touched":
+        os.utime(page)
+    elif after == "forgotten":
+        files.forget_sha256()
+    read = []
+    monkeypatch.setattr(record, "digest", lambda path: read.append(path) or "")
+    entries = record.record_files(str(tmp_path), {"a.html": page.stat()}, {}, 0)
+    files.forget_sha256()
+    if after == "nothing":  # the (false) noted digest proves it was not read
+        assert entries["a.html"][2] == "01" * 32 and read == []
+    else:
+        assert read == [str(page)]
+
+
+@pytest.mark.parametrize("child", ["answers", "fails", "another record"])
 def test_the_output_check_in_another_process_gives_the_same_answer(
     tmp_path, monkeypatch, child
 ) -> None:
+    """The forked process loads the record itself; its answer counts only when it
+    is about the record the build loaded, else the build checks itself."""
+    import functools
+    from types import SimpleNamespace
+
     from incremental import record
+    from incremental.incremental import FORMAT, State, check_recorded, write_manifest
 
     folder = tmp_path / "output"
     folder.mkdir()
@@ -614,24 +737,41 @@ def test_the_output_check_in_another_process_gives_the_same_answer(
     (folder / "b.html").write_text("<p>B.html</p>", "utf-8")  # same size
     (folder / "c.html").unlink()
     (folder / "d.html").write_text("lạ", "utf-8")
+    taken_ns = time.time_ns()
+    manifest = str(tmp_path / "incremental.pickle")
+    data = {"format": FORMAT, "output": str(folder), "record_ns": taken_ns}
+    write_manifest(manifest, {**data, "record": entries, "outside": {}})
     if child == "fails":  # no answer from the process: the check runs here
-        monkeypatch.setattr(record, "_check_and_exit", lambda fd, args: os._exit(3))
-    arguments = (str(folder), entries, {}, time.time_ns())
-    pending = record.BackgroundCheck(*arguments)
-    got = pending.result()
-    assert got == record.check_output(*arguments)
-    assert (got.unknown, got.changed, got.missing) == (
+        monkeypatch.setattr(record, "_answer_and_exit", lambda fd, task: os._exit(3))
+    arguments = (str(folder), entries, {}, taken_ns)
+    expected = record.check_output(*arguments)
+    assert (expected.unknown, expected.changed, expected.missing) == (
         ["d.html"],
         ["b.html"],
         ["c.html"],
     )
-    assert pending.result() is got
+    pending = record.BackgroundCheck(
+        functools.partial(check_recorded, manifest, str(folder))
+    )
+    state = State.__new__(State)
+    state.trusted, state.check, state.pending = True, None, pending
+    state.arguments = arguments
+    state.old = SimpleNamespace(record_ns=taken_ns + (child == "another record"))
+    if child == "another record":  # the manifest was replaced meanwhile
+        monkeypatch.setattr(record, "check_output", lambda *a: "checked here")
+    got = state.output_check()
+    if child == "another record":
+        assert got == "checked here"
+    else:
+        assert got == expected
+        assert (pending.answer is None) == (child == "fails")
+    assert state.output_check() is got
 
 
 def test_a_check_no_longer_needed_is_stopped(tmp_path) -> None:
     from incremental import record
 
-    pending = record.BackgroundCheck(str(tmp_path), {}, {}, 0)
+    pending = record.BackgroundCheck(lambda: time.sleep(30))
     pid = pending.pid
     pending.cancel()
     with pytest.raises(ChildProcessError):

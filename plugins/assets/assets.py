@@ -35,7 +35,7 @@ from typing import Any
 from pelican import signals
 
 from portal import finishing, outputs
-from portal.files import walk, write_atomic
+from portal.files import file_names, note_sha256, stamp, walk, write_atomic
 from portal.options import merge_options, workers_or_cores
 from portal.paths import under
 from portal.stamps import is_racy, load_notes, save_notes, vouches
@@ -316,11 +316,19 @@ def packed_copies(data: bytes, codec: Codec, store: Path | None) -> dict[str, by
     return packed
 
 
-def compress_file(source: Path, codec: Codec, store: Path | None = None) -> str:
+def compress_file(
+    source: Path,
+    codec: Codec,
+    store: Path | None = None,
+    copies: dict[str, tuple] | None = None,
+) -> str:
     """Write a file's `.gz` (and `.br`) copies unless current; return its digest.
 
     The digest (SHA-256 of the file's bytes) names its entry in the store; it is
-    prefixed with "+" when a copy was written.
+    prefixed with "+" when a copy was written. With `copies`, each copy's stat
+    (after writing it, or the same before and after reading it) and SHA-256 are
+    put there by path (portal.files.note_sha256: the build's record of the
+    output takes them instead of reading the copies again).
     """
     data = source.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
@@ -333,6 +341,7 @@ def compress_file(source: Path, codec: Codec, store: Path | None = None) -> str:
     written = False
     for suffix, blob in packed_copies(data, codec, store).items():
         target = source.with_name(source.name + suffix)
+        before = _status(target)
         if not holds(target, blob):
             write_atomic(target, blob, mode=0o644)
             written = True
@@ -342,29 +351,61 @@ def compress_file(source: Path, codec: Codec, store: Path | None = None) -> str:
                 # again (an edit of the copy still changes its time).
                 entry = os.stat(store_entry(store, digest, suffix))
                 os.utime(target, ns=(entry.st_atime_ns, entry.st_mtime_ns))
+            before = None  # written now: its stamp is the one after
+        after = _status(target)
+        if (
+            copies is not None
+            and after is not None
+            and (before is None or stamp(before) == stamp(after))
+        ):
+            copies[str(target)] = (after, hashlib.sha256(blob).hexdigest())
     return f"+{digest}" if written else digest
 
 
-def _compress_chunk(job: tuple[list[str], Codec, str | None]) -> list[str]:
-    """Compress a chunk of files in a worker process; return their digests."""
+def _status(path: Path) -> os.stat_result | None:
+    """Return a file's stat as the output's walk takes it, None when it is missing."""
+    try:
+        return os.lstat(path)
+    except OSError:
+        return None
+
+
+def _compress_chunk(
+    job: tuple[list[str], Codec, str | None],
+) -> tuple[list[str], dict[str, tuple]]:
+    """Compress a chunk of files in a worker process; return digests and copies."""
     paths, codec, store = job
     folder = Path(store) if store else None
-    return [compress_file(Path(path), codec, folder) for path in paths]
+    copies: dict[str, tuple] = {}
+    digests = [compress_file(Path(path), codec, folder, copies) for path in paths]
+    return digests, copies
 
 
 def compress_files(
-    paths: list[Path], codec: Codec, store: Path | None, workers: int
+    paths: list[Path],
+    codec: Codec,
+    store: Path | None,
+    workers: int,
+    copies: dict[str, tuple] | None = None,
 ) -> list[str]:
-    """Compress files, in `workers` processes when there are enough of them."""
+    """Compress files, in `workers` processes when there are enough of them.
+
+    Each copy's stamp and SHA-256 go into `copies` (see compress_file).
+    """
+    copies = {} if copies is None else copies
     if workers <= 1 or len(paths) < PARALLEL_MIN:
-        return [compress_file(path, codec, store) for path in paths]
+        return [compress_file(path, codec, store, copies) for path in paths]
     size = max(1, min(CHUNK_MAX, len(paths) // (workers * 4)))
     chunks = [
         ([str(p) for p in paths[i : i + size]], codec, str(store) if store else None)
         for i in range(0, len(paths), size)
     ]
+    digests: list[str] = []
     with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
-        return [digest for done in pool.map(_compress_chunk, chunks) for digest in done]
+        for done, made in pool.map(_compress_chunk, chunks):
+            digests += done
+            copies.update(made)
+    return digests
 
 
 def prune_store(root: Path, current: Path, digests: set[str]) -> int:
@@ -375,7 +416,7 @@ def prune_store(root: Path, current: Path, digests: set[str]) -> int:
     for folder in root.iterdir():
         if folder != current:
             shutil.rmtree(folder, ignore_errors=True)
-    for rel, _ in walk(current):
+    for rel in file_names(current):
         name = rel.rpartition("/")[2]
         if "/" in rel and name.split(".", 1)[0] not in digests:
             os.remove(current / rel)
@@ -439,11 +480,14 @@ def save_index(
     files: Mapping[str, os.stat_result],
     suffixes: tuple[str, ...],
     scanned_ns: int,
+    seen: Mapping[str, tuple[int, int]] | None = None,
 ) -> None:
     """Note each text file's size, time and digest with its copies' sizes and times.
 
     `kept` holds the entries that still stand; `digests` the files read again,
-    whose copies are looked at now. The index is dated now, when the copies are
+    whose copies are looked at now, unless `seen` has their size and time (by
+    relative path: as the worker that wrote or read them saw them, or as the
+    scan found those of the early pass). The index is dated now, when the copies are
     looked at: copies written by this pass more than the racy window ago are not
     read again next time (after a build from an empty folder, every copy was).
     A file modified within the racy window of the scan (`scanned_ns`, when its
@@ -457,14 +501,24 @@ def save_index(
             continue
         entry = [source.st_size, source.st_mtime_ns, digest]
         for suffix in suffixes:
-            try:
-                copy = os.stat(output / (rel + suffix))
-            except OSError:
+            copy = (seen or {}).get(rel + suffix) or _size_and_time(
+                output / rel, suffix
+            )
+            if copy is None:
                 break
-            entry += [copy.st_size, copy.st_mtime_ns]
+            entry += copy
         else:
             noted[rel] = entry
     save_notes(store / INDEX, output, INDEX_FORMAT, noted, looked_ns)
+
+
+def _size_and_time(source: Path, suffix: str) -> tuple[int, int] | None:
+    """Return the size and time of a file's copy, None when it is missing."""
+    try:
+        copy = os.stat(source.with_name(source.name + suffix))
+    except OSError:
+        return None
+    return copy.st_size, copy.st_mtime_ns
 
 
 def early_digest(
@@ -490,6 +544,54 @@ def has_declared_copy(
 ) -> bool:
     """Tell whether another plugin wrote and declared a compressed copy of a file."""
     return any(name + suffix in copies for suffix in suffixes)
+
+
+def copies_under(output: str | Path, copies: Mapping[str, tuple]) -> dict[str, tuple]:
+    """Return the workers' (stat, SHA-256) of copies by path relative to the output."""
+    top = os.path.realpath(output)
+    found = ((under(path, top), made) for path, made in copies.items())
+    return {rel: made for rel, made in found if rel is not None}
+
+
+def note_digests(
+    output: str | Path,
+    files: Mapping[str, os.stat_result],
+    digests: Mapping[str, str],
+    made: Mapping[str, tuple],
+) -> None:
+    """Hand the SHA-256 of the files read or written to the build's record.
+
+    A text file's digest holds for the stamp the scan took before it was read
+    (or, for one not read again, as noted: its time and size vouched for it);
+    a copy's (`made`, see copies_under), for the stat its worker took after
+    writing or reading it.
+    """
+    top = os.path.realpath(output)
+    for rel, digest in digests.items():
+        note_sha256(os.path.join(top, rel), stamp(files[rel]), digest)
+    for rel, (status, sha256) in made.items():
+        note_sha256(os.path.join(top, rel), stamp(status), sha256)
+
+
+def copies_seen(
+    files: Mapping[str, os.stat_result],
+    ours: Mapping[str, str],
+    made: Mapping[str, tuple],
+    suffixes: tuple[str, ...],
+) -> dict[str, tuple[int, int]]:
+    """Return the size and time of the copies this pass knows, by relative path.
+
+    Those of the early pass's pages as the scan found them (early_digest checked
+    them against its notes), those written or read now as their worker saw them.
+    """
+    seen = {
+        rel + suffix: (files[rel + suffix].st_size, files[rel + suffix].st_mtime_ns)
+        for rel in ours
+        for suffix in suffixes
+    }
+    for rel, (status, _sha256) in made.items():
+        seen[rel] = (status.st_size, status.st_mtime_ns)
+    return seen
 
 
 def worker_count(options: Mapping) -> int:
@@ -545,16 +647,23 @@ def compress_tree(
         else:
             stale.append(rel)
     kept = {rel: noted[rel] for rel in digests}
+    copies: dict[str, tuple] = {}
     done = compress_files(
-        [output / rel for rel in stale], codec, store, worker_count(options)
+        [output / rel for rel in stale], codec, store, worker_count(options), copies
     )
     written = sum(digest.startswith("+") for digest in done)
     read = dict(zip(stale, (digest.lstrip("+") for digest in done), strict=True))
     read.update(ours)  # noted for the next build as if read now (racy ones left out)
     digests.update(read)
+    made = copies_under(output, copies)
+    note_digests(output, files, digests, made)
     if store is not None:
         prune_store(cache, store, set(digests.values()))
-        save_index(store, output, kept, read, files, codec.suffixes, taken_ns)
+        seen = copies_seen(files, ours, made, codec.suffixes)
+        save_index(store, output, kept, read, files, codec.suffixes, taken_ns, seen)
+    # The whole folder as this pass leaves it: the build records it from this.
+    files.update((rel, status) for rel, (status, _sha256) in made.items())
+    outputs.scanned(output, files, taken_ns)
     log.debug("%s: %s of %s files read again", PREFIX, len(stale), len(texts))
     return written, len(texts) - written
 
@@ -564,22 +673,24 @@ def compress_tree(
 
 def _compress_pages(
     job: tuple[str, list[str], Codec, str | None, Mapping],
-) -> dict[str, list]:
+) -> tuple[dict[str, list], dict[str, tuple]]:
     """Write the copies of a chunk of pages in a worker process; return their notes.
 
     A note is an entry of the store's index (save_index): the page's size, time
     and digest, then each copy's size and time, by the page's path under the
     output. A page whose size or time changed while it was read is not noted.
+    The copies' stamps and SHA-256 come second (see compress_file).
     """
     output, paths, codec, store, options = job
     folder = Path(store) if store else None
     notes = {}
+    copies: dict[str, tuple] = {}
     for path in paths:
         with contextlib.suppress(OSError):  # gone or replaced: compress_tree decides
             before = os.stat(path)
             if not is_text(path, before, options):
                 continue
-            digest = compress_file(Path(path), codec, folder).lstrip("+")
+            digest = compress_file(Path(path), codec, folder, copies).lstrip("+")
             after = os.stat(path)
             if (after.st_size, after.st_mtime_ns) != (
                 before.st_size,
@@ -591,7 +702,7 @@ def _compress_pages(
                 copy = os.stat(path + suffix)
                 note += [copy.st_size, copy.st_mtime_ns]
             notes[under(path, output)] = note
-    return notes
+    return notes, copies
 
 
 class EarlyPass:
@@ -624,6 +735,7 @@ class EarlyPass:
         self.store = str(store) if store is not None else None
         self.pages: list[str] = []
         self.futures: list[Future] = []
+        self.copies: dict[str, tuple] = {}  # see compress_file
         self.started = self.finished = 0.0  # time.perf_counter() of the pass
         self.pool = ProcessPoolExecutor(workers, mp_context=get_context("fork"))
         self.pool.submit(int)  # forks every worker now (a "fork" pool forks at once)
@@ -673,7 +785,9 @@ class EarlyPass:
         self.pool.shutdown(wait=True, cancel_futures=cancel)
         for future in self.futures:
             if not future.cancelled():
-                notes.update(future.result())
+                done, copies = future.result()
+                notes.update(done)
+                self.copies.update(copies)
         return notes
 
 
@@ -746,6 +860,7 @@ def stop_early(cancel: bool = False) -> dict[str, list]:
         return {}
     waited = time.perf_counter()
     notes = early.stop(cancel)
+    note_digests(early.output, {}, {}, copies_under(early.output, early.copies))
     log.info(
         "%s: %s pages compressed in %.1f s once every page was written (waited "
         "%.1f s for them)",

@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from pelican.generators import Generator
 from PIL import Image, ImageCms, ImageOps, features
 
 from portal import imagecheck
+from portal.files import Stamp, file_sha256, note_sha256, stamp
 from portal.imagecheck import MAX_IMAGE_PIXELS, MISSING, BadImage
 from portal.options import check_whole_numbers, merge_options, workers_or_cores
 from portal.problems import ContentError, Problem
@@ -153,6 +154,10 @@ class Variant:
     cached: str  # the file's path in the cache folder
     name: str  # under the output folder's image folder
     nbytes: int | None = None  # the file's size; None: not known, stat the file
+    # SHA-256 of the cached file and its stamp then (portal.files.stamp), when
+    # this build made it: a copy of it needs no reading for the build's record.
+    # Not part of what the variant is (equality).
+    digest: tuple[str, Stamp] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -270,7 +275,12 @@ def _manifest_path(cache: Path, key: str) -> Path:
 
 
 def _variants(
-    source: str, key: str, sizes: list, cache: str | Path, nbytes: list | None = None
+    source: str,
+    key: str,
+    sizes: list,
+    cache: str | Path,
+    nbytes: list | None = None,
+    digests: list | None = None,
 ) -> tuple[Variant, ...]:
     """Name the variant files of an image from its manifest sizes (and file sizes)."""
     stem = slugify(os.path.splitext(os.path.basename(source))[0]) or "anh"
@@ -288,10 +298,27 @@ def _variants(
     ]
     if nbytes is None:
         nbytes = [None] * len(files)
+    if digests is None:
+        digests = [None] * len(files)
     return tuple(
-        Variant(kind, width, height, folder + cached, name, size)
-        for (kind, width, height, cached, name), size in zip(files, nbytes, strict=True)
+        Variant(kind, width, height, folder + cached, name, size, digest)
+        for (kind, width, height, cached, name), size, digest in zip(
+            files, nbytes, digests, strict=True
+        )
     )
+
+
+def _digest(path: Path) -> tuple[str, Stamp] | None:
+    """Return a file's SHA-256 and its stamp while it was read (None if it moved)."""
+    try:
+        before = os.lstat(path)
+        sha = file_sha256(path)
+        after = os.lstat(path)
+    except OSError:
+        return None
+    if sha is None or stamp(before) != stamp(after):
+        return None
+    return sha.hex(), stamp(after)
 
 
 def _file_size(path: str) -> int | None:
@@ -324,6 +351,7 @@ def render(source: str, path: Path, key: str, options: Mapping) -> Processed:
     image = _decode(path, options["max_pixels"], max(options["widths"]))
     sizes = []
     nbytes = []
+    digests = []
     resized = image
     # Widest first, each from the previous one: half the work of resizing each
     # from the full image, with no visible difference.
@@ -335,11 +363,12 @@ def render(source: str, path: Path, key: str, options: Mapping) -> Processed:
         for kind, suffix in SUFFIXES.items():
             path = cache / f"{key}-{width}{suffix}"
             nbytes.append(_save(resized, kind, path, options))
+            digests.append(_digest(path))  # just written: read from memory
     manifest = _manifest_path(cache, key)
     temporary = _temporary(manifest)
     temporary.write_text(json.dumps({"source": source, "sizes": sizes}), "utf-8")
     os.replace(temporary, manifest)
-    variants = _variants(source, key, sizes, cache, nbytes)
+    variants = _variants(source, key, sizes, cache, nbytes, digests)
     return Processed(source, key, variants, fresh=True)
 
 
@@ -673,7 +702,8 @@ class ImagesGenerator(Generator):
             return
         folder = Path(self.output_path) / self.options["output_dir"]
         folder.mkdir(parents=True, exist_ok=True)
-        prefix = os.path.join(folder, "")  # with its separator: names are appended
+        # With its separator (names are appended), links resolved as in the record.
+        prefix = os.path.join(os.path.realpath(folder), "")
         redone = []
         for source, processed in self.processed.items():
             try:
@@ -706,6 +736,23 @@ def publish(processed: Processed, prefix: str) -> None:
         # Copied, never hard-linked: an output file written into in place must
         # not change the cached variant every later build publishes.
         shutil.copy2(variant.cached, target)
+        _note_copy(variant, target)
+
+
+def _note_copy(variant: Variant, target: str) -> None:
+    """Hand a copy's SHA-256 to the build's record when this build made its bytes.
+
+    Only while the cached file is still as it was read (same stamp) after the
+    copy: then the copy holds the bytes hashed (portal.files.note_sha256).
+    """
+    if variant.digest is None:
+        return
+    sha, cached_stamp = variant.digest
+    try:
+        if stamp(os.lstat(variant.cached)) == cached_stamp:
+            note_sha256(target, stamp(os.lstat(target)), sha)
+    except OSError:
+        return
 
 
 def redo(processed: Processed, root: Path, options: Mapping) -> Processed:

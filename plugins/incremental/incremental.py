@@ -47,7 +47,13 @@ from pelican.utils import (
 from pelican.writers import FileOverwriteFailedError, Writer
 
 from portal import finishing, identity, outputs
-from portal.files import file_sha256, walk, write_atomic
+from portal.files import (
+    file_names,
+    file_sha256,
+    forget_sha256,
+    walk,
+    write_atomic,
+)
 from portal.options import merge_options
 from portal.paths import under
 from portal.stamps import vouches
@@ -504,6 +510,14 @@ class State:
         """Load the last manifest, snapshot the content, check the output folder."""
         self.output_path = os.path.realpath(output_path)
         self.content = os.path.abspath(settings["PATH"])
+        # The output is compared with its record on the other core, by a process
+        # that loads the record itself, while this one loads the manifest and
+        # takes the content's snapshot (the answer is used when it is about the
+        # same record: output_check).
+        self.pending: record.BackgroundCheck | None = record.BackgroundCheck(
+            functools.partial(check_recorded, options["manifest"], self.output_path)
+        )
+        self.check: record.Check | None = None
         self.fingerprint = global_fingerprint(settings, options)
         self.today = build_date(settings)
         self.old, reason = Manifest.load(options["manifest"])
@@ -534,15 +548,13 @@ class State:
             self.old.outside if self.trusted else {},
             self.old.record_ns,
         )
-        # The output is checked now only when the answer decides "nothing
-        # changed"; otherwise on the other core while the content is read
-        # (clean_output waits for it). An untrusted folder is emptied unchecked.
-        self.pending: record.BackgroundCheck | None = None
-        self.check: record.Check | None = None
-        if self.inputs_unchanged():
-            self.check = record.check_output(*self.arguments)
-        elif self.trusted:
-            self.pending = record.BackgroundCheck(*self.arguments)
+        # "Nothing changed" waits for the check now; otherwise the content is
+        # read meanwhile (clean_output waits for it). An untrusted folder is
+        # emptied unchecked.
+        if not self.trusted:
+            self.close()
+        elif self.inputs_unchanged():
+            self.output_check()
 
     def inputs_unchanged(self) -> bool:
         """Return whether everything but the output folder is as at the last build.
@@ -566,12 +578,22 @@ class State:
         return self.inputs_unchanged() and self.output_check().clean
 
     def output_check(self) -> record.Check:
-        """Return how the output folder differs from the record (waiting for it)."""
+        """Return how the output folder differs from the record (waiting for it).
+
+        The forked process's answer counts only when it is about the record
+        this build loaded (the same `record_ns`); else the check runs here.
+        """
         if self.check is None:
             pending, self.pending = self.pending, None
-            self.check = (
-                pending.result() if pending else record.check_output(*self.arguments)
-            )
+            answer = pending.result() if pending is not None else None
+            if (
+                self.trusted
+                and isinstance(answer, tuple)
+                and answer[0] == self.old.record_ns
+            ):
+                self.check = answer[1]
+            else:
+                self.check = record.check_output(*self.arguments)
         return self.check
 
     def close(self) -> None:
@@ -592,6 +614,23 @@ class State:
         return len(stale)
 
 
+def check_recorded(path: str, output_path: str) -> tuple[int, record.Check] | None:
+    """Load a manifest's record and compare the output folder with it.
+
+    Returns the record's time (which tells one manifest from another) with the
+    answer, or None when the manifest is unusable or about another folder.
+    """
+    try:
+        data = read_manifest(path)
+        if data.get("format") != FORMAT or data["output"] != output_path:
+            return None
+        taken_ns = int(data["record_ns"])
+        files, outside = _entries(data["record"]), _entries(data["outside"])
+    except (OSError, KeyError, TypeError, ValueError):
+        return None
+    return taken_ns, record.check_output(output_path, files, outside, taken_ns)
+
+
 # States checked before Pelican's run, handed to the build (by settings id).
 _checked: dict[int, State] = {}
 
@@ -603,6 +642,7 @@ class Build:
         self.settings = settings
         self.output_path = os.path.realpath(output_path)
         self.options = options
+        forget_sha256()  # what an earlier run in this process noted
         state = _checked.pop(id(settings), None) or State(
             settings, output_path, options
         )
@@ -629,6 +669,11 @@ class Build:
         self.produced: set[str] = set()
         self.outside: set[str] = set()  # files written outside the output folder
         self.late: set[str] = set()  # declared after Pelican's writing (finalized)
+        # A walk of the output handed over by a post-processor (portal.outputs.
+        # scanned), when it was taken, and what was declared since.
+        self.scan: dict[str, os.stat_result] | None = None
+        self.scan_ns = 0
+        self.since_scan: set[str] = set()
         self.finished = False
         self.date_used = depends_on_date(settings)
         self.rendered: list[str] = []
@@ -812,6 +857,8 @@ class Build:
             if self.finished and rel not in self.produced:
                 self.late.add(rel)
             self.produced.add(rel)
+            if self.scan is not None:
+                self.since_scan.add(rel)
         else:
             self.outside.add(os.path.abspath(path))
 
@@ -821,15 +868,44 @@ class Build:
         self.deleted = [] if self.plain else self.remove_stale()
         self.finished = True
 
+    def take_scan(self, files: Mapping[str, os.stat_result], taken_ns: int) -> None:
+        """Keep a walk of the whole output folder a post-processor just made."""
+        self.scan, self.scan_ns, self.since_scan = dict(files), taken_ns, set()
+
+    def found_files(self) -> tuple[dict[str, os.stat_result], int]:
+        """Return every file now in the output with its stat, and when it was taken.
+
+        From the last walk a post-processor handed over (take_scan) when there
+        is one: the folder's file names are read again (no stat: under half a
+        walk), and the files it does not list (a stray is swept) or that were
+        declared since are looked at again. Someone else's change to a listed
+        file after that walk leaves its old time in the record: the check
+        before the next build finds it changed.
+        """
+        if self.scan is None:
+            taken_ns = time.time_ns()
+            return dict(walk(self.output_path)), taken_ns
+        found, self.scan = self.scan, None
+        names = file_names(self.output_path)
+        for rel in found.keys() - names:
+            del found[rel]
+        for rel in (names - found.keys()) | (self.since_scan & names):
+            try:
+                found[rel] = os.lstat(os.path.join(self.output_path, rel))
+            except OSError:
+                found.pop(rel, None)
+        return found, self.scan_ns
+
     def seal(self) -> None:
         """Record the finished output, save the manifest and the report, log it."""
-        # One walk of the output serves the sweep and the record.
-        taken_ns = time.time_ns()
-        found = dict(walk(self.output_path))
+        # One walk of the output (often a post-processor's) serves the sweep and
+        # the record.
+        found, taken_ns = self.found_files()
         swept = [] if self.plain else self.sweep(found)
         if self.content_cache is not None:
             self.content_cache.save()
         self.save_manifest(found, taken_ns)
+        forget_sha256()
         deleted = sorted(getattr(self, "deleted", []) + swept)
         write_report(
             self.options,
@@ -1373,6 +1449,12 @@ def _tree_declared(folder: str) -> None:
     declare_tree(folder)
 
 
+def _scanned(folder: str, files: Mapping[str, os.stat_result], taken_ns: int) -> None:
+    """Receive portal.outputs.scanned: a walk of this build's output folder."""
+    if _build is not None and os.path.realpath(folder) == _build.output_path:
+        _build.take_scan(files, taken_ns)
+
+
 def uses_build_date() -> None:
     """Tell the build that its output depends on today's date (see build_date).
 
@@ -1546,3 +1628,4 @@ def register() -> None:
     finishing.connect("prune", finish_build)
     outputs.output_declared.connect(_declared)
     outputs.tree_declared.connect(_tree_declared)
+    outputs.output_scanned.connect(_scanned)

@@ -17,11 +17,11 @@ import os
 import pickle
 import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from portal.files import file_sha256, walk
+from portal.files import file_sha256, noted_sha256, walk
 from portal.stamps import vouches
 
 __all__ = [
@@ -103,22 +103,17 @@ def check_output(
 
 
 class BackgroundCheck:
-    """check_output run by a forked process while the build goes on (one core each).
+    """A check of the output run by a forked process while the build goes on.
 
-    The build needs the answer only before it writes (`result`); until then it
-    reads the content on the other core. Without fork, or when the process
-    fails, the check runs here when the answer is asked for.
+    `task` (check_output, or what loads a record and calls it) runs in the
+    forked process, on the other core, while the build loads its manifest and
+    reads the content; the build needs the answer only before it writes or
+    decides "nothing changed" (`result`). Without fork, or when the process
+    fails, there is no answer (None): the build then checks itself.
     """
 
-    def __init__(
-        self,
-        folder: str,
-        record: Mapping[str, Entry],
-        outside: Mapping[str, Entry],
-        taken_ns: int,
-    ) -> None:
-        self.arguments = (folder, record, outside, taken_ns)
-        self.answer: Check | None = None
+    def __init__(self, task: Callable[[], object]) -> None:
+        self.answer: object | None = None
         self.pid, self.fd = 0, -1
         if not hasattr(os, "fork"):
             return
@@ -128,17 +123,17 @@ class BackgroundCheck:
         self.pid = os.fork()
         if self.pid == 0:  # the child never returns into the build
             os.close(read_end)
-            _check_and_exit(write_end, self.arguments)
+            _answer_and_exit(write_end, task)
         os.close(write_end)
         self.fd = read_end
 
-    def result(self) -> Check:
-        """Return the check's answer, waiting for the process that makes it."""
+    def result(self) -> object | None:
+        """Return the task's answer, waiting for the process (None without one)."""
         if self.answer is None:
-            self.answer = self._collect() or check_output(*self.arguments)
+            self.answer = self._collect()
         return self.answer
 
-    def _collect(self) -> Check | None:
+    def _collect(self) -> object | None:
         """Read the process's answer and wait for it (None when it has none)."""
         if not self.pid:
             return None
@@ -160,11 +155,11 @@ class BackgroundCheck:
             self.pid = 0
 
 
-def _check_and_exit(fd: int, arguments: tuple) -> None:
-    """Send check_output's answer through a pipe, then end this forked process."""
+def _answer_and_exit(fd: int, task: Callable[[], object]) -> None:
+    """Send a task's answer through a pipe, then end this forked process."""
     code = 0
     try:
-        data = pickle.dumps(check_output(*arguments), protocol=pickle.HIGHEST_PROTOCOL)
+        data = pickle.dumps(task(), protocol=pickle.HIGHEST_PROTOCOL)
         with os.fdopen(fd, "wb") as pipe:
             pipe.write(data)
     except BaseException:  # noqa: BLE001 - the build runs the check itself
@@ -224,16 +219,27 @@ def record_files(
     """Return the record of the files under a folder from their stats (one walk).
 
     A file whose size and time match the old record (and are not racy) keeps
-    its old hash; any other is hashed.
+    its old hash; one whose SHA-256 this build noted as it read or wrote it
+    (portal.files.note_sha256, e.g. the compressed copies and their pages) takes
+    that one while its stamp is the noted one; any other is hashed, with its
+    stat taken again just before (the stats may be a post-processor's walk: an
+    entry must never pair the time of one version with the bytes of another).
     """
     found: dict[str, Entry] = {}
     for rel, stat in stats.items():
         entry = old.get(rel)
         if entry is not None and vouches(entry[0], entry[1], stat, taken_ns):
             found[rel] = entry
-        else:
-            path = os.path.join(folder, rel)
-            found[rel] = [stat.st_size, stat.st_mtime_ns, digest(path)]
+            continue
+        path = os.path.join(folder, rel)
+        sha = noted_sha256(path, stat)
+        if sha is None:
+            try:
+                stat = os.lstat(path)
+            except OSError:
+                continue  # gone: the record does not list it
+            sha = digest(path)
+        found[rel] = [stat.st_size, stat.st_mtime_ns, sha]
     return dict(sorted(found.items()))
 
 
