@@ -309,9 +309,23 @@ def _shot(page, name: str, guide: bool = False) -> None:
 
 
 def _choose(page, label: str, option: str) -> None:
-    """Pick an option of a select widget by its label."""
-    page.get_by_label(label, exact=True).click()
-    page.get_by_role("option", name=option, exact=True).click()
+    """Pick an option of a select widget by its label, and see it chosen.
+
+    On a busy machine a click on an option can land while the menu still opens
+    and be lost (the entry was then refused for a missing locality): the
+    widget must show the option before the test goes on, else it is picked again.
+    """
+    field = page.get_by_label(label, exact=True)
+    control = field.locator("xpath=ancestor::div[contains(@class, '-control')][1]")
+    for attempt in range(3):
+        field.click()
+        page.get_by_role("option", name=option, exact=True).click()
+        try:
+            control.get_by_text(option, exact=True).wait_for(timeout=5_000)
+            return
+        except Exception:
+            if attempt == 2:
+                raise
 
 
 def _jpeg() -> bytes:
