@@ -699,7 +699,8 @@ def _compress_pages(
                 continue
             note = [before.st_size, before.st_mtime_ns, digest]
             for suffix in codec.suffixes:
-                copy = os.stat(path + suffix)
+                seen = copies.get(path + suffix)  # compress_file's stat of it
+                copy = seen[0] if seen else os.stat(path + suffix)
                 note += [copy.st_size, copy.st_mtime_ns]
             notes[under(path, output)] = note
     return notes, copies
