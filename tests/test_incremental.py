@@ -234,6 +234,35 @@ SCENARIOS: list[tuple[Callable[[Sites], None], bool, str]] = [
 ]
 
 
+def saved_nodes(s: Sites) -> list:
+    """Return the read nodes the incremental build's manifest holds."""
+    from incremental.incremental import read_manifest
+
+    return read_manifest(str(s.root / "inc-cache" / "incremental.pickle"))["nodes"]
+
+
+def check_saved_nodes(s: Sites, before: list) -> None:
+    """Check the manifest's node table grows only compacted (Build.saved_pages).
+
+    A node no page uses may stay only in a table saved as the last build left it.
+    """
+    from incremental.incremental import read_manifest
+
+    data = read_manifest(str(s.root / "inc-cache" / "incremental.pickle"))
+    nodes = data["nodes"]
+    used: set[int] = set()
+    todo = [i for page in data["pages"].values() for i in page[1]]
+    while todo:
+        i = todo.pop()
+        if i not in used:
+            used.add(i)
+            todo.extend(nodes[i][1])
+    if len(used) < len(nodes):
+        assert [list(map(list, n)) for n in nodes] == [
+            list(map(list, n)) for n in before
+        ], "a grown node table was saved with nodes no page uses"
+
+
 def is_list_page(name: str) -> bool:
     """Return whether an output file shows a list of items (news pages show one)."""
     return (
@@ -253,8 +282,10 @@ def test_incremental_build_equals_clean_build(
 ) -> None:
     before = snapshot(sites.root / "inc")
     sources_before = sources(sites.content)
+    nodes_before = saved_nodes(sites)
     edit(sites)
     report = sites.both_builds()
+    check_saved_nodes(sites, nodes_before)
     sources_after = sources(sites.content)
     after = snapshot(sites.root / "inc")
     clean = snapshot(sites.root / "clean")

@@ -799,6 +799,22 @@ class Build:
         }
         return nodes, pages
 
+    def saved_pages(self) -> tuple[list, dict[str, list]]:
+        """Return the read nodes and pages to save, compacted when nodes may be unused.
+
+        A build that added no node and dropped no page saves the table it loaded
+        as it is: the table grows only in a build that compacts it, so the nodes
+        no page uses any more stay fewer than those the last compaction kept
+        (compacting 6,580 pages' trees cost 0.1 s of a one-page rebuild).
+        """
+        if (
+            not self.full
+            and len(self.nodes.table) == len(self.old.nodes)
+            and self.old.pages.keys() <= self.pages.keys()
+        ):
+            return self.nodes.table, self.pages
+        return self.compacted_pages()
+
     def part(self) -> dict[str, Any]:
         """Return what this process noted since start_part (its records renumbered)."""
         nodes, pages = self.compacted_pages()
@@ -998,7 +1014,7 @@ class Build:
         """Write the manifest atomically, with the record of the files found."""
         old = self.old.record if self.trusted else {}
         files = record.record_files(self.output_path, found, old, self.old.record_ns)
-        nodes, pages = self.compacted_pages()
+        nodes, pages = self.saved_pages()
         data = {
             "format": FORMAT,
             "global": self.fingerprint,
