@@ -5,16 +5,24 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import stat
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 __all__ = [
+    "FileStat",
+    "Listing",
     "Stamp",
     "file_names",
     "file_sha256",
+    "file_stat",
     "forget_sha256",
     "link_or_copy",
+    "list_tree",
     "note_sha256",
     "noted_sha256",
     "stamp",
@@ -105,6 +113,181 @@ def _entries(
                 stack.append(rel)
             else:
                 yield rel, entry
+
+
+class FileStat(NamedTuple):
+    """What a walk keeps of a file's stat (os.stat_result's names, cheap to pickle)."""
+
+    st_size: int
+    st_mtime_ns: int
+    st_ctime_ns: int
+    st_ino: int
+    st_mode: int
+
+
+def file_stat(status: os.stat_result) -> FileStat:
+    """Return what a listing keeps of a stat."""
+    return FileStat(
+        status.st_size,
+        status.st_mtime_ns,
+        status.st_ctime_ns,
+        status.st_ino,
+        status.st_mode,
+    )
+
+
+# A folder whose time is this close to when it was listed is listed again: an
+# entry added in the same tick of the clock would leave its time as it was.
+_RACY_NS = 2_000_000_000  # portal.stamps.RACY_NS (stamps imports this module)
+
+
+@dataclass
+class Listing:
+    """Every file under a folder with its stat, and every folder's time, as walked.
+
+    A folder's time is taken before it is read: adding, removing or renaming an
+    entry in it changes that time, so a folder whose time is the same (and was
+    not racy) still holds the files listed. What changes a file in place (its
+    bytes, not its folder) is not seen: `refresh` takes the stat again of the
+    files it is told were touched.
+    """
+
+    files: dict[str, FileStat] = field(default_factory=dict)
+    folders: dict[str, int] = field(default_factory=dict)  # "" is the top
+    taken_ns: int = 0  # time.time_ns() before any stat was taken
+
+    def __getstate__(self) -> tuple:
+        """Pickle the stats as plain tuples (5 times faster than named ones)."""
+        return self.taken_ns, self.folders, {k: tuple(v) for k, v in self.files.items()}
+
+    def __setstate__(self, state: tuple) -> None:
+        """Load a pickled listing (see __getstate__)."""
+        self.taken_ns, self.folders, files = state
+        self.files = {k: FileStat(*v) for k, v in files.items()}
+
+    def refresh(self, top: str, touched: Iterable[str]) -> None:
+        """Bring the listing up to date with one stat per folder and per touched file.
+
+        A folder whose time changed (or was racy) is read again: its new files
+        are added, those gone dropped, and a folder gone takes its files with
+        it. A file still listed keeps its stat unless `touched` names it
+        (relative paths: what this build wrote or may have written in place):
+        someone else's change to it shows as a time the record does not hold.
+        The listing keeps its date (see racy).
+        """
+        racy_ns = self.taken_ns - _RACY_NS
+        reread: list[str] = []
+        gone: set[str] = set()
+        for rel, mtime in list(self.folders.items()):
+            try:
+                status = os.lstat(os.path.join(top, rel))
+            except OSError:
+                gone.add(rel)
+                continue
+            if not stat.S_ISDIR(status.st_mode):
+                gone.add(rel)
+            elif status.st_mtime_ns != mtime or mtime >= racy_ns:
+                self.folders[rel] = status.st_mtime_ns
+                reread.append(rel)
+        if gone:
+            gone.update(
+                f for f in self.folders if any(f.startswith(g + "/") for g in gone)
+            )
+            for rel in gone:
+                del self.folders[rel]
+            for rel in [r for r in self.files if r.rpartition("/")[0] in gone]:
+                del self.files[rel]
+        listed: dict[str, set[str]] = {rel: set() for rel in reread}
+        for rel in self.files:
+            found = listed.get(rel.rpartition("/")[0])
+            if found is not None:
+                found.add(rel)
+        fresh: set[str] = set()
+        for rel in reread:
+            if rel in self.folders:  # not inside a folder gone since
+                fresh |= self._read(top, rel, listed[rel])
+        for rel in set(touched) - fresh:
+            try:
+                status = os.lstat(os.path.join(top, rel))
+            except OSError:
+                self.files.pop(rel, None)
+                continue
+            if not stat.S_ISDIR(status.st_mode):
+                self.files[rel] = file_stat(status)
+
+    def racy(self) -> set[str]:
+        """Return the files whose stat may miss a change made in the tick it was taken.
+
+        Taking their stat again, a listing can be dated anew (`taken_ns`) from
+        before that: every other stat shows a time older than the racy window.
+        """
+        racy_ns = self.taken_ns - _RACY_NS
+        return {rel for rel, s in self.files.items() if s.st_mtime_ns >= racy_ns}
+
+    def _read(self, top: str, rel_dir: str, before: set[str]) -> set[str]:
+        """List one folder again (and every folder new under it); return new files.
+
+        `before` holds the files listed in it; one it still holds keeps its
+        stat (see refresh).
+        """
+        try:
+            entries = list(os.scandir(os.path.join(top, rel_dir)))
+        except OSError:
+            return set()
+        prefix = f"{rel_dir}/" if rel_dir else ""
+        seen, new = set(), set()
+        for entry in entries:
+            rel = prefix + entry.name
+            if entry.is_dir(follow_symlinks=False):
+                if rel not in self.folders:
+                    try:
+                        self.folders[rel] = entry.stat(
+                            follow_symlinks=False
+                        ).st_mtime_ns
+                    except OSError:
+                        continue
+                    new |= self._read(top, rel, set())
+                continue
+            seen.add(rel)
+            if rel not in self.files:
+                try:
+                    self.files[rel] = file_stat(entry.stat(follow_symlinks=False))
+                except OSError:
+                    continue
+                new.add(rel)
+        for rel in before - seen:
+            del self.files[rel]
+        return new
+
+
+def list_tree(folder: str | os.PathLike) -> Listing:
+    """Walk a folder: every file's stat and every folder's time (see Listing)."""
+    listing = Listing(taken_ns=time.time_ns())
+    try:
+        top = os.lstat(folder)
+    except OSError:
+        return listing
+    listing.folders[""] = top.st_mtime_ns
+    stack = [""]
+    while stack:
+        rel_dir = stack.pop()
+        try:
+            entries = list(os.scandir(os.path.join(folder, rel_dir)))
+        except OSError:
+            continue
+        for entry in entries:
+            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+            try:
+                # A folder's stat is taken before the folder is read.
+                status = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if stat.S_ISDIR(status.st_mode):
+                listing.folders[rel] = status.st_mtime_ns
+                stack.append(rel)
+            else:
+                listing.files[rel] = file_stat(status)
+    return listing
 
 
 def file_sha256(path: str | os.PathLike) -> bytes | None:

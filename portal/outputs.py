@@ -11,14 +11,17 @@ plugin and nothing happens when it is off.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 
 from blinker import signal
+
+from portal.files import Listing
 
 __all__ = [
     "declare",
     "declare_tree",
+    "listing",
     "output_declared",
+    "output_listing",
     "output_scanned",
     "scanned",
     "tree_declared",
@@ -27,6 +30,7 @@ __all__ = [
 output_declared = signal("incremental_output_declared")
 tree_declared = signal("incremental_tree_declared")
 output_scanned = signal("incremental_output_scanned")
+output_listing = signal("incremental_output_listing")
 
 
 def declare(*paths: str | os.PathLike) -> None:
@@ -42,14 +46,26 @@ def declare_tree(folder: str | os.PathLike) -> None:
     tree_declared.send(os.fspath(folder))
 
 
-def scanned(
-    folder: str | os.PathLike, files: Mapping[str, os.stat_result], taken_ns: int
-) -> None:
+def listing(folder: str | os.PathLike) -> Listing | None:
+    """Return the output folder as the build knows it now, or None: then walk it.
+
+    The build walked the folder before it started (the check of its record)
+    and knows what it wrote, declared and removed since: the listing it gives
+    is up to date (portal.files.Listing.refresh), one stat per folder instead
+    of one per file.
+    """
+    for _receiver, found in output_listing.send(os.fspath(folder)):
+        if found is not None:
+            return found
+    return None
+
+
+def scanned(folder: str | os.PathLike, listing: Listing) -> None:
     """Hand the build a walk of the whole output folder, so it need not walk again.
 
-    `files` holds every file by relative path with its stat, taken after
-    `taken_ns` (time.time_ns()); a file the sender wrote since is in it with
-    its stat after writing. The build records the output from it, taking the
-    stat again of what is declared after it (docs/INCREMENTAL.md).
+    `listing` holds every file by relative path with its stat and every
+    folder's time; a file the sender wrote since is in it with its stat after
+    writing. The build brings it up to date when it records the output, taking
+    the stat again of what is declared after it (docs/INCREMENTAL.md).
     """
-    output_scanned.send(os.fspath(folder), files=files, taken_ns=taken_ns)
+    output_scanned.send(os.fspath(folder), listing=listing)

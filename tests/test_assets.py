@@ -370,6 +370,8 @@ def test_the_index_is_dated_when_the_copies_are_looked_at(tmp_path, monkeypatch)
     modified within the racy window of the scan is (it is left out of the index)."""
     import assets.assets as plugin
 
+    from portal import files
+
     options = get_options({"ASSETS": {"workers": 1, "min_size": 10}})
     site, cache = tmp_path / "site", tmp_path / "cache"
     _pages(site, 2)
@@ -381,9 +383,13 @@ def test_the_index_is_dated_when_the_copies_are_looked_at(tmp_path, monkeypatch)
         readings.append(time.time_ns())
         return readings[-1] + (10_000_000_000 if len(readings) > 1 else 0)
 
+    # The walk (portal.files.list_tree) reads the clock first, the index second.
     monkeypatch.setattr(plugin, "time", SimpleNamespace(time_ns=clock))
+    monkeypatch.setattr(files, "time", SimpleNamespace(time_ns=clock))
     compress_tree(site, options, cache)
+    assert len(readings) == 2
     monkeypatch.setattr(plugin, "time", time)
+    monkeypatch.setattr(files, "time", time)
     read = []
     compress_file = plugin.compress_file
     monkeypatch.setattr(

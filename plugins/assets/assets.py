@@ -25,7 +25,7 @@ import shutil
 import stat
 import time
 import zlib
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -35,7 +35,15 @@ from typing import Any
 from pelican import signals
 
 from portal import finishing, outputs
-from portal.files import file_names, note_sha256, stamp, walk, write_atomic
+from portal.files import (
+    file_names,
+    file_stat,
+    list_tree,
+    note_sha256,
+    stamp,
+    walk,
+    write_atomic,
+)
 from portal.options import merge_options, workers_or_cores
 from portal.paths import under
 from portal.stamps import is_racy, load_notes, save_notes, vouches
@@ -425,7 +433,10 @@ def prune_store(root: Path, current: Path, digests: set[str]) -> int:
 
 
 def remove_orphans(
-    output: Path, files: dict[str, os.stat_result], folders: set[str], options: Mapping
+    output: Path,
+    files: dict[str, os.stat_result],
+    folders: Container[str],
+    options: Mapping,
 ) -> int:
     """Remove the `.gz`/`.br` copies whose text file is gone; return how many."""
     removed = 0
@@ -620,9 +631,11 @@ def compress_tree(
     """
     codec = get_codec(options)
     store = cache / codec.tag() if cache is not None else None
-    taken_ns = time.time_ns()
-    files, folders = scan(output)
-    remove_orphans(output, files, folders, options)
+    # The output as the build knows it (its walk before the build, brought up
+    # to date), else walked now.
+    listing = outputs.listing(output) or list_tree(output)
+    files, taken_ns = listing.files, listing.taken_ns
+    remove_orphans(output, files, listing.folders, options)
     texts = sorted(
         rel
         for rel, status in files.items()
@@ -662,8 +675,8 @@ def compress_tree(
         seen = copies_seen(files, ours, made, codec.suffixes)
         save_index(store, output, kept, read, files, codec.suffixes, taken_ns, seen)
     # The whole folder as this pass leaves it: the build records it from this.
-    files.update((rel, status) for rel, (status, _sha256) in made.items())
-    outputs.scanned(output, files, taken_ns)
+    files.update((rel, file_stat(status)) for rel, (status, _sha256) in made.items())
+    outputs.scanned(output, listing)
     log.debug("%s: %s of %s files read again", PREFIX, len(stale), len(texts))
     return written, len(texts) - written
 

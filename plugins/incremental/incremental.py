@@ -48,9 +48,10 @@ from pelican.writers import FileOverwriteFailedError, Writer
 
 from portal import finishing, identity, outputs
 from portal.files import (
-    file_names,
+    Listing,
     file_sha256,
     forget_sha256,
+    list_tree,
     walk,
     write_atomic,
 )
@@ -518,6 +519,7 @@ class State:
             functools.partial(check_recorded, options["manifest"], self.output_path)
         )
         self.check: record.Check | None = None
+        self.packed = b""  # the forked check's walk, pickled (see listing)
         self.fingerprint = global_fingerprint(settings, options)
         self.today = build_date(settings)
         self.old, reason = Manifest.load(options["manifest"])
@@ -592,9 +594,18 @@ class State:
                 and answer[0] == self.old.record_ns
             ):
                 self.check = answer[1]
+                self.packed = answer[2]
             else:
                 self.check = record.check_output(*self.arguments)
         return self.check
+
+    def listing(self) -> Listing | None:
+        """Return the walk the output check made (None when the folder was emptied)."""
+        if self.check is None:
+            return None
+        if self.packed:
+            self.check.listing, self.packed = pickle.loads(self.packed), b""
+        return self.check.listing
 
     def close(self) -> None:
         """Stop a check still running (the build ended without asking for it)."""
@@ -614,11 +625,14 @@ class State:
         return len(stale)
 
 
-def check_recorded(path: str, output_path: str) -> tuple[int, record.Check] | None:
+def check_recorded(
+    path: str, output_path: str
+) -> tuple[int, record.Check, bytes] | None:
     """Load a manifest's record and compare the output folder with it.
 
     Returns the record's time (which tells one manifest from another) with the
-    answer, or None when the manifest is unusable or about another folder.
+    answer and its walk of the folder pickled, or None when the manifest is
+    unusable or about another folder.
     """
     try:
         data = read_manifest(path)
@@ -628,7 +642,11 @@ def check_recorded(path: str, output_path: str) -> tuple[int, record.Check] | No
         files, outside = _entries(data["record"]), _entries(data["outside"])
     except (OSError, KeyError, TypeError, ValueError):
         return None
-    return taken_ns, record.check_output(output_path, files, outside, taken_ns)
+    check = record.check_output(output_path, files, outside, taken_ns)
+    # The walk goes as bytes, unpickled only by a build that uses it (a build
+    # with nothing changed does not).
+    listing, check.listing = check.listing, None
+    return taken_ns, check, pickle.dumps(listing, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 # States checked before Pelican's run, handed to the build (by settings id).
@@ -669,10 +687,11 @@ class Build:
         self.produced: set[str] = set()
         self.outside: set[str] = set()  # files written outside the output folder
         self.late: set[str] = set()  # declared after Pelican's writing (finalized)
-        # A walk of the output handed over by a post-processor (portal.outputs.
-        # scanned), when it was taken, and what was declared since.
-        self.scan: dict[str, os.stat_result] | None = None
-        self.scan_ns = 0
+        # The walk of the output made by the check before the build (once the
+        # folder was cleaned), then the one a post-processor handed over
+        # (portal.outputs.scanned), and what was declared since that one.
+        self.listing: Listing | None = None
+        self.scan: Listing | None = None
         self.since_scan: set[str] = set()
         self.finished = False
         self.date_used = depends_on_date(settings)
@@ -857,7 +876,9 @@ class Build:
         """Remove what the last build's record does not vouch for (once)."""
         if self.state is None:
             return
-        self.cleaned, self.state = self.state.clean_output(self.settings), None
+        state, self.state = self.state, None
+        self.cleaned = state.clean_output(self.settings)
+        self.listing = state.listing()
         if self.cleaned:
             log.info(
                 "%s: %s file(s) in the output folder were not the last build's: "
@@ -884,33 +905,45 @@ class Build:
         self.deleted = [] if self.plain else self.remove_stale()
         self.finished = True
 
-    def take_scan(self, files: Mapping[str, os.stat_result], taken_ns: int) -> None:
+    def take_scan(self, listing: Listing) -> None:
         """Keep a walk of the whole output folder a post-processor just made."""
-        self.scan, self.scan_ns, self.since_scan = dict(files), taken_ns, set()
+        self.scan, self.since_scan = listing, set()
+
+    def current_listing(self) -> Listing | None:
+        """Return the walk of the check before the build, brought up to date (once).
+
+        Its folders' times show every file added or removed since (a stray
+        included); the files this build may have written in place are looked at
+        again: those written, and every file produced or declared but the pages
+        kept as they were (Listing.refresh). None without that walk.
+        """
+        listing, self.listing = self.listing, None
+        if listing is not None:
+            started = time.time_ns()
+            kept = self.pages.keys() | self.untracked.keys()
+            touched = set(self.written).union(self.produced - kept)
+            # The stats racy when the check took them are taken again too: the
+            # listing is then dated now (a post-processor compares times with it).
+            listing.refresh(self.output_path, touched | listing.racy())
+            listing.taken_ns = started
+        return listing
 
     def found_files(self) -> tuple[dict[str, os.stat_result], int]:
         """Return every file now in the output with its stat, and when it was taken.
 
         From the last walk a post-processor handed over (take_scan) when there
-        is one: the folder's file names are read again (no stat: under half a
-        walk), and the files it does not list (a stray is swept) or that were
-        declared since are looked at again. Someone else's change to a listed
-        file after that walk leaves its old time in the record: the check
-        before the next build finds it changed.
+        is one, brought up to date (Listing.refresh: a folder whose time changed
+        is read again, so a stray is swept; the files declared since are looked
+        at again). Someone else's change to a listed file in place after that
+        walk leaves its old time in the record: the check before the next build
+        finds it changed.
         """
-        if self.scan is None:
-            taken_ns = time.time_ns()
-            return dict(walk(self.output_path)), taken_ns
-        found, self.scan = self.scan, None
-        names = file_names(self.output_path)
-        for rel in found.keys() - names:
-            del found[rel]
-        for rel in (names - found.keys()) | (self.since_scan & names):
-            try:
-                found[rel] = os.lstat(os.path.join(self.output_path, rel))
-            except OSError:
-                found.pop(rel, None)
-        return found, self.scan_ns
+        listing, self.scan = self.scan, None
+        if listing is not None:
+            listing.refresh(self.output_path, self.since_scan)
+        else:
+            listing = self.current_listing() or list_tree(self.output_path)
+        return dict(listing.files), listing.taken_ns
 
     def seal(self) -> None:
         """Record the finished output, save the manifest and the report, log it."""
@@ -1465,10 +1498,17 @@ def _tree_declared(folder: str) -> None:
     declare_tree(folder)
 
 
-def _scanned(folder: str, files: Mapping[str, os.stat_result], taken_ns: int) -> None:
+def _scanned(folder: str, listing: Listing) -> None:
     """Receive portal.outputs.scanned: a walk of this build's output folder."""
     if _build is not None and os.path.realpath(folder) == _build.output_path:
-        _build.take_scan(files, taken_ns)
+        _build.take_scan(listing)
+
+
+def _listed(folder: str) -> Listing | None:
+    """Answer portal.outputs.listing: the output as the build knows it, if it does."""
+    if _build is not None and os.path.realpath(folder) == _build.output_path:
+        return _build.current_listing()
+    return None
 
 
 def uses_build_date() -> None:
@@ -1645,3 +1685,4 @@ def register() -> None:
     outputs.output_declared.connect(_declared)
     outputs.tree_declared.connect(_tree_declared)
     outputs.output_scanned.connect(_scanned)
+    outputs.output_listing.connect(_listed)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from portal.files import file_sha256, noted_sha256, walk
+from portal.files import Listing, file_sha256, list_tree, noted_sha256, walk
 from portal.stamps import vouches
 
 __all__ = [
@@ -63,6 +63,9 @@ class Check:
     changed: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     outside: list[str] = field(default_factory=list)  # server files missing/changed
+    # The walk the check made: the build brings it up to date instead of walking
+    # the output again (Listing.refresh).
+    listing: Listing | None = None
 
     @property
     def clean(self) -> bool:
@@ -77,10 +80,9 @@ def check_output(
     taken_ns: int,
 ) -> Check:
     """Compare an output folder (and the files outside it) with their record."""
-    check = Check()
-    seen = set()
-    for rel, stat in walk(folder):
-        seen.add(rel)
+    check = Check(listing=list_tree(folder))
+    files = check.listing.files
+    for rel, stat in files.items():
         entry = record.get(rel)
         if entry is None:
             check.unknown.append(rel)
@@ -88,7 +90,7 @@ def check_output(
             continue  # the common case: no path joined, nothing read
         elif not _same_bytes(entry, os.path.join(folder, rel), stat):
             check.changed.append(rel)
-    check.missing = sorted(set(record) - seen)
+    check.missing = sorted(record.keys() - files.keys())
     for path, entry in outside.items():
         try:
             stat = os.stat(path)

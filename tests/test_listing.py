@@ -1,0 +1,105 @@
+"""portal.files.Listing: one walk of the output, brought up to date by folder times."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import time
+from pathlib import Path
+
+import pytest
+
+from portal.files import FileStat, Listing, file_stat, list_tree
+
+OLD_NS = 1_600_000_000_000_000_000  # September 2020: far outside the racy window
+
+
+def _tree(top: Path) -> None:
+    """Make a small output folder with old times (files and folders)."""
+    for rel in ("index.html", "a/index.html", "a/b/index.html", "c/index.html"):
+        path = top / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(rel, "utf-8")
+    _age(top)
+
+
+def _age(top: Path) -> None:
+    """Date every file and folder under top (top included) far in the past."""
+    for path in [*top.rglob("*"), top]:
+        os.utime(path, ns=(OLD_NS, OLD_NS), follow_symlinks=False)
+
+
+def _names(listing: Listing) -> set[str]:
+    return set(listing.files)
+
+
+def test_a_walk_lists_every_file_and_every_folders_time(tmp_path) -> None:
+    _tree(tmp_path)
+    listing = list_tree(tmp_path)
+    assert _names(listing) == {
+        "index.html",
+        "a/index.html",
+        "a/b/index.html",
+        "c/index.html",
+    }
+    assert listing.folders == {"": OLD_NS, "a": OLD_NS, "a/b": OLD_NS, "c": OLD_NS}
+    status = os.lstat(tmp_path / "a" / "index.html")
+    assert listing.files["a/index.html"] == file_stat(status)
+    assert pickle.loads(pickle.dumps(listing)) == listing
+    assert isinstance(pickle.loads(pickle.dumps(listing)).files["index.html"], FileStat)
+
+
+def test_a_refresh_sees_what_was_added_removed_or_replaced(tmp_path) -> None:
+    """Files and folders added, removed or replaced: the same names as a new walk."""
+    _tree(tmp_path)
+    listing = list_tree(tmp_path)
+    (tmp_path / "a" / "stray.html").write_text("lạ", "utf-8")  # in a listed folder
+    (tmp_path / "new" / "deep").mkdir(parents=True)  # a new folder with files
+    (tmp_path / "new" / "deep" / "x.html").write_text("x", "utf-8")
+    (tmp_path / "c" / "index.html").unlink()
+    (tmp_path / "c").rmdir()
+    (tmp_path / "c").write_text("a file where a folder was", "utf-8")
+    (tmp_path / "a" / "b" / "index.html").unlink()
+    (tmp_path / "a" / "b").rmdir()
+    listing.refresh(str(tmp_path), set())
+    walked = list_tree(tmp_path)
+    assert _names(listing) == _names(walked)
+    assert set(listing.folders) == set(walked.folders) == {"", "a", "new", "new/deep"}
+    assert listing.files["new/deep/x.html"] == walked.files["new/deep/x.html"]
+
+
+def test_a_file_changed_in_place_keeps_its_stat_unless_touched(tmp_path) -> None:
+    """Its folder's time does not change: only `touched` takes its stat again."""
+    _tree(tmp_path)
+    listing = list_tree(tmp_path)
+    before = listing.files["a/index.html"]
+    for rel in ("a/index.html", "c/index.html"):
+        with open(tmp_path / rel, "r+b") as handle:  # in place, another size
+            handle.write(b"changed in place")
+    listing.refresh(str(tmp_path), {"c/index.html"})
+    assert listing.files["a/index.html"] == before  # the record will differ
+    assert listing.files["c/index.html"] == file_stat(
+        os.lstat(tmp_path / "c/index.html")
+    )
+
+
+@pytest.mark.parametrize("racy", [True, False])
+def test_a_folder_listed_in_the_racy_window_is_read_again(tmp_path, racy) -> None:
+    """An entry added in the clock tick the folder was listed leaves its time as
+    it was: a folder whose time was that close to the walk is read again."""
+    _tree(tmp_path)
+    if racy:
+        os.utime(tmp_path / "a", ns=(time.time_ns(), time.time_ns()))
+    listing = list_tree(tmp_path)
+    noted = listing.folders["a"]
+    (tmp_path / "a" / "same-tick.html").write_text("x", "utf-8")
+    os.utime(tmp_path / "a", ns=(noted, noted))  # the same time as when listed
+    listing.refresh(str(tmp_path), set())
+    assert ("a/same-tick.html" in listing.files) is racy
+
+
+def test_racy_files_are_those_modified_near_the_walk(tmp_path) -> None:
+    _tree(tmp_path)
+    (tmp_path / "c" / "index.html").write_text("now", "utf-8")
+    listing = list_tree(tmp_path)
+    assert listing.racy() == {"c/index.html"}
