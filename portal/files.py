@@ -169,8 +169,9 @@ class Listing:
         """Bring the listing up to date with one stat per folder and per touched file.
 
         A folder whose time changed (or was racy) is read again: its new files
-        are added, those gone dropped, and a folder gone takes its files with
-        it. A file still listed keeps its stat unless `touched` names it
+        (and those replaced: another inode) are added, those gone dropped, and
+        a folder gone takes its files with it. A file still listed under the
+        same inode keeps its stat unless `touched` names it
         (relative paths: what this build wrote or may have written in place):
         someone else's change to it shows as a time the record does not hold.
         The listing keeps its date (see racy).
@@ -227,8 +228,8 @@ class Listing:
     def _read(self, top: str, rel_dir: str, before: set[str]) -> set[str]:
         """List one folder again (and every folder new under it); return new files.
 
-        `before` holds the files listed in it; one it still holds keeps its
-        stat (see refresh).
+        `before` holds the files listed in it; one it still holds under the
+        same inode keeps its stat (see refresh), one replaced gets its new one.
         """
         try:
             entries = list(os.scandir(os.path.join(top, rel_dir)))
@@ -249,7 +250,9 @@ class Listing:
                     new |= self._read(top, rel, set())
                 continue
             seen.add(rel)
-            if rel not in self.files:
+            listed = self.files.get(rel)
+            # Another inode (from the folder's entry, no stat): a file replaced.
+            if listed is None or listed.st_ino != entry.inode():
                 try:
                     self.files[rel] = file_stat(entry.stat(follow_symlinks=False))
                 except OSError:

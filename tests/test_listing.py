@@ -103,3 +103,15 @@ def test_racy_files_are_those_modified_near_the_walk(tmp_path) -> None:
     (tmp_path / "c" / "index.html").write_text("now", "utf-8")
     listing = list_tree(tmp_path)
     assert listing.racy() == {"c/index.html"}
+
+
+def test_a_file_replaced_gets_its_new_stat(tmp_path) -> None:
+    """Renamed onto (another inode, its folder's time changes): its new stat."""
+    _tree(tmp_path)
+    listing = list_tree(tmp_path)
+    (tmp_path / "a" / "new.tmp").write_text("replaced, longer", "utf-8")
+    os.replace(tmp_path / "a" / "new.tmp", tmp_path / "a" / "index.html")
+    listing.refresh(str(tmp_path), set())
+    status = os.lstat(tmp_path / "a" / "index.html")
+    assert listing.files["a/index.html"] == file_stat(status)
+    assert set(listing.files) == set(list_tree(tmp_path).files)

@@ -687,6 +687,9 @@ class Build:
         self.produced: set[str] = set()
         self.outside: set[str] = set()  # files written outside the output folder
         self.late: set[str] = set()  # declared after Pelican's writing (finalized)
+        # Files generators write themselves (output_files): replaced, never
+        # written into in place.
+        self.replaced: set[str | None] = set()
         # The walk of the output made by the check before the build (once the
         # folder was cleaned), then the one a post-processor handed over
         # (portal.outputs.scanned), and what was declared since that one.
@@ -887,8 +890,8 @@ class Build:
                 self.cleaned,
             )
 
-    def add_produced(self, path: str) -> None:
-        """Note a file of this build (written, kept or declared)."""
+    def add_produced(self, path: str) -> str | None:
+        """Note a file of this build (written, kept or declared); return it relative."""
         rel = self.relative(path)
         if rel is not None:
             if self.finished and rel not in self.produced:
@@ -898,6 +901,7 @@ class Build:
                 self.since_scan.add(rel)
         else:
             self.outside.add(os.path.abspath(path))
+        return rel
 
     def finish(self) -> None:
         """Remove the previous build's files this one did not produce."""
@@ -912,16 +916,18 @@ class Build:
     def current_listing(self) -> Listing | None:
         """Return the walk of the check before the build, brought up to date (once).
 
-        Its folders' times show every file added or removed since (a stray
-        included); the files this build may have written in place are looked at
-        again: those written, and every file produced or declared but the pages
-        kept as they were (Listing.refresh). None without that walk.
+        Its folders' times show every file added, removed or replaced since (a
+        stray included); the files this build may have written in place are
+        looked at again: those written, and every file produced or declared but
+        the pages kept as they were and the files generators list as theirs
+        (`output_files`: replaced, never written into, such as the images
+        plugin's variants; Listing.refresh). None without that walk.
         """
         listing, self.listing = self.listing, None
         if listing is not None:
             started = time.time_ns()
             kept = self.pages.keys() | self.untracked.keys()
-            touched = set(self.written).union(self.produced - kept)
+            touched = set(self.written).union(self.produced - kept - self.replaced)
             # The stats racy when the check took them are taken again too: the
             # listing is then dated now (a post-processor compares times with it).
             listing.refresh(self.output_path, touched | listing.racy())
@@ -1625,7 +1631,7 @@ def note_generators(generators) -> None:
         return
     for generator in generators:
         for path in getattr(generator, "output_files", list)():
-            _build.add_produced(path)
+            _build.replaced.add(_build.add_produced(path))
     gc.freeze()
 
 
