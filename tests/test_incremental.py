@@ -956,11 +956,63 @@ def test_a_bad_record_entry_means_a_damaged_manifest(tmp_path, entry) -> None:
     path = str(tmp_path / "incremental.pickle")
     write_manifest(path, data)
     assert Manifest.load(path)[1] is None
-    for key in ("record", "outside"):
+    for key in ("record", "outside", "inputs"):
         write_manifest(path, {**data, key: {**data[key], "c.html": entry}})
         manifest, reason = Manifest.load(path)
         assert reason.startswith("damaged manifest"), (key, entry)
         assert manifest.record == {}
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        ["page.html", [0], "d"],
+        ["page.html", [0], "d", None, "x"],
+        ("page.html", [0], "d", None),
+        [None, [0], "d", None],
+        ["page.html", [2], "d", None],
+        ["page.html", [-1], "d", None],
+        ["page.html", [True], "d", None],
+        ["page.html", (0,), "d", None],
+        ["page.html", [0], b"d", None],
+        ["page.html", [0], "d", 1],
+    ],
+)
+def test_a_bad_page_entry_means_a_damaged_manifest(tmp_path, page) -> None:
+    """Page entries are checked a column at a time: each bad one is refused."""
+    from incremental.incremental import FORMAT, Manifest, write_manifest
+
+    good = ["page.html", [1], "d", None]
+    data = {
+        "format": FORMAT,
+        "global": "g",
+        "output": str(tmp_path),
+        "nodes": [[["a", "title"], []], [["n", "article"], [0]]],
+        "pages": {"a.html": good, "b.html": ["page.html", [0, 1], "e", "s"]},
+        "files": ["a.html", "b.html"],
+        "extra": {},
+        "inputs": {},
+        "snapshot_ns": 1,
+        "untracked": [],
+        "urls": "u",
+        "record": {},
+        "record_ns": 2,
+        "outside": {},
+        "date": "",
+        "late": ["b.html"],
+    }
+    path = str(tmp_path / "incremental.pickle")
+    write_manifest(path, data)
+    manifest, reason = Manifest.load(path)
+    assert reason is None and manifest.pages == data["pages"]
+    assert manifest.late == {"b.html"}
+    write_manifest(path, {**data, "pages": {**data["pages"], "c.html": page}})
+    manifest, reason = Manifest.load(path)
+    assert reason.startswith("damaged manifest"), page
+    assert manifest.pages == {}
+    for key, value in (("files", ["a.html", 1]), ("late", ("b.html",))):
+        write_manifest(path, {**data, key: value})
+        assert Manifest.load(path)[1].startswith("damaged manifest"), key
 
 
 class FeedItem:

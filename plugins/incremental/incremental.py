@@ -19,6 +19,7 @@ import functools
 import gc
 import hashlib
 import io
+import itertools
 import json
 import logging
 import marshal
@@ -346,10 +347,10 @@ class Manifest:
             manifest.fingerprint = str(data["global"])
             manifest.output = str(data["output"])
             manifest.nodes = [_node(n, i) for i, n in enumerate(data["nodes"])]
-            manifest.pages = {str(k): list(v) for k, v in data["pages"].items()}
-            manifest.files = [str(f) for f in data["files"]]
+            manifest.pages = _pages(data["pages"], len(manifest.nodes))
+            manifest.files = _strings(data["files"])
             manifest.extra = {str(k): str(v) for k, v in data["extra"].items()}
-            manifest.inputs = {str(k): list(v) for k, v in data["inputs"].items()}
+            manifest.inputs = _entries(data["inputs"])
             manifest.snapshot_ns = int(data["snapshot_ns"])
             manifest.untracked = [str(f) for f in data["untracked"]]
             manifest.urls = str(data["urls"])
@@ -357,15 +358,7 @@ class Manifest:
             manifest.record_ns = int(data["record_ns"])
             manifest.outside = _entries(data["outside"])
             manifest.date = str(data["date"])
-            manifest.late = {str(f) for f in data["late"]}
-            count = len(manifest.nodes)
-            for template, roots, page_digest, own_seal in manifest.pages.values():
-                if not (isinstance(template, str) and isinstance(page_digest, str)):
-                    raise ValueError("bad page entry")
-                if not (own_seal is None or isinstance(own_seal, str)):
-                    raise ValueError("bad page entry")
-                if not _indices_below(roots, count):
-                    raise ValueError("bad node index")
+            manifest.late = set(_strings(data["late"]))
         except (AttributeError, KeyError, TypeError, ValueError) as error:
             return cls(), f"damaged manifest ({error})"
         return manifest, None
@@ -432,6 +425,41 @@ def _entries(data: Any) -> dict[str, list]:
         or set(map(type, shas)) != {str}
     ):
         raise ValueError("bad record entry")
+    return data
+
+
+def _strings(data: Any) -> list[str]:
+    """Return a loaded list of strings, checked in C."""
+    if type(data) is not list or (data and set(map(type, data)) != {str}):
+        raise ValueError("bad list of names")
+    return data
+
+
+def _pages(data: Any, count: int) -> dict[str, list]:
+    """Return loaded page entries {path: [template, roots, digest, own seal]}.
+
+    Checked a column at a time (6,580 pages at 5,000 items): every root a node
+    index below `count`.
+    """
+    if type(data) is not dict:
+        raise ValueError("bad pages")
+    if not data:
+        return data
+    values = list(data.values())
+    if set(map(type, data)) != {str} or set(map(type, values)) != {list}:
+        raise ValueError("bad page entry")
+    if set(map(len, values)) != {4}:
+        raise ValueError("bad page entry")
+    templates, roots, digests, seals = zip(*values, strict=True)
+    if (
+        set(map(type, templates)) != {str}
+        or set(map(type, digests)) != {str}
+        or not set(map(type, seals)) <= {str, type(None)}
+        or set(map(type, roots)) != {list}
+    ):
+        raise ValueError("bad page entry")
+    if not _indices_below(list(itertools.chain.from_iterable(roots)), count):
+        raise ValueError("bad node index")
     return data
 
 
