@@ -191,9 +191,7 @@ class Listing:
                 self.folders[rel] = status.st_mtime_ns
                 reread.append(rel)
         if gone:
-            gone.update(
-                f for f in self.folders if any(f.startswith(g + "/") for g in gone)
-            )
+            gone.update(f for f in self.folders if _within(f, gone))
             for rel in gone:
                 del self.folders[rel]
             for rel in [r for r in self.files if r.rpartition("/")[0] in gone]:
@@ -261,6 +259,15 @@ class Listing:
         for rel in before - seen:
             del self.files[rel]
         return new
+
+
+def _within(rel: str, folders: set[str]) -> bool:
+    """Return whether a relative path lies inside one of the folders."""
+    while "/" in rel:
+        rel = rel.rpartition("/")[0]
+        if rel in folders:
+            return True
+    return False
 
 
 def list_tree(folder: str | os.PathLike) -> Listing:
