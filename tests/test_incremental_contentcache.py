@@ -74,3 +74,50 @@ def test_a_damaged_file_means_an_empty_cache(tmp_path, generator) -> None:
     cache.put(generator, path, Item(path, generator.context))
     cache.save()
     assert cache_with(tmp_path, {path: b"1"}).get(generator, path) is not None
+
+
+def test_a_body_is_read_from_the_cache_only_when_asked_for(tmp_path) -> None:
+    import copy
+    import datetime
+    import pickle
+
+    from pelican.contents import Article
+    from pelican.settings import DEFAULT_CONFIG
+
+    settings = copy.deepcopy(DEFAULT_CONFIG)
+    settings["PATH"] = str(tmp_path)
+    context = {"static_content": {}, "generated_content": {}}
+    generator = SimpleNamespace(path=str(tmp_path), settings=settings, context=context)
+    bodies = {
+        name: f'<p>Bài {name} <img src="{{static}}/images/{name}.jpg"></p>'
+        for name in ("a", "b")
+    }
+    paths = {name: str(tmp_path / f"{name}.md") for name in bodies}
+    first = cache_with(tmp_path, {p: b"1" for p in paths.values()}, load=False)
+    built = {}
+    for name, body in bodies.items():
+        built[name] = Article(
+            body,
+            {"title": name, "date": datetime.datetime(2026, 1, 1)},
+            settings=settings,
+            source_path=paths[name],
+            context=generator.context,
+        )
+        first.put(generator, paths[name], built[name])
+    first.save()
+
+    again = cache_with(tmp_path, {p: b"1" for p in paths.values()})
+    for name in ("b", "a"):
+        back = again.get(generator, paths[name])
+        assert type(back).__name__ == "Article" and isinstance(back, Article)
+        assert "_content" not in back.__dict__  # not decoded yet
+        links = back.get_static_links()
+        assert links == built[name].get_static_links() == {f"images/{name}.jpg"}
+        assert "_content" not in back.__dict__
+        assert copy.copy(back)._content == bodies[name]  # a copy holds the body
+        assert back.content == built[name].content and back._content == bodies[name]
+        assert back.get_static_links() == links
+        unpickled = pickle.loads(pickle.dumps(back))
+        assert type(unpickled) is Article and unpickled._content == bodies[name]
+        back._content = "<p>khác</p>"  # replaced by a plugin: its own again
+        assert back._content == "<p>khác</p>" and back.get_static_links() == set()
