@@ -17,11 +17,13 @@ decoding all of them was half the time of taking 5,000 objects back.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import io
 import logging
 import os
 import pickle
+import re
 import sqlite3
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -30,7 +32,7 @@ from pelican.urlwrappers import URLWrapper
 
 from .tracking import SAFE_PROPERTIES
 
-__all__ = ["ContentCache"]
+__all__ = ["ContentCache", "links_within_site"]
 
 log = logging.getLogger(__name__)
 PREFIX = "incremental"
@@ -80,8 +82,9 @@ class _Unpickler(pickle.Unpickler):
 class _Body:
     """A cached object's `_content`: its body, decoded from the cache when first read."""
 
-    def __init__(self, bodies: Mapping[str, bytes]) -> None:
+    def __init__(self, bodies: Mapping[str, bytes], linked: Mapping[str, bool]) -> None:
         self.bodies = bodies  # the UTF-8 bodies of the cached objects, by source path
+        self.linked = linked  # whether each holds INTRASITE_LINK_REGEX
 
     def __get__(self, obj: Any, owner: type | None = None) -> Any:
         if obj is None:
@@ -130,15 +133,51 @@ def _split(obj: Any) -> tuple[tuple, bytes | None]:
     """Return what is pickled of a content object, and its body apart (or None).
 
     With the body apart, the static files it links to (Pelican's
-    get_static_links, asked of every item on every build) are kept too.
+    get_static_links, asked of every item on every build) are kept too, and
+    whether it holds a link within the site (see links_within_site).
     """
     fields = obj.__dict__
     body = fields.get("_content")
-    if type(body) is not str or not hasattr(obj, "get_static_links"):
+    settings = getattr(obj, "settings", None)
+    if (
+        type(body) is not str
+        or not hasattr(obj, "get_static_links")
+        or not isinstance(settings, Mapping)
+        or "INTRASITE_LINK_REGEX" not in settings
+    ):
         return (type(obj), fields, None), None
     state = {name: value for name, value in fields.items() if name != "_content"}
-    links = frozenset(obj.get_static_links())
+    linked = _link_pattern(settings["INTRASITE_LINK_REGEX"]).search(body) is not None
+    links = (frozenset(obj.get_static_links()), linked)
     return (type(obj), state, links), body.encode("utf-8", "surrogatepass")
+
+
+def links_within_site(item: Any) -> bool:
+    """Return whether an item's text may hold a link Pelican resolves ({filename}…).
+
+    Pelican replaces such links (INTRASITE_LINK_REGEX inside a quoted attribute)
+    in the content and the formatted fields: without one, what an item shows of
+    its own fields does not depend on any other file's URL. The search is wider
+    than Pelican's (the bare pattern, anywhere in the content or any metadata).
+    A cached body not read yet is not decoded: whether it holds the pattern
+    was kept with it.
+    """
+    pattern = _link_pattern(item.settings["INTRASITE_LINK_REGEX"])
+    texts = [getattr(item, "_summary", None)]
+    texts += list(getattr(item, "metadata", {}).values())
+    body = type(item).__dict__.get("_content")
+    if isinstance(body, _Body) and "_content" not in item.__dict__:
+        if body.linked[item.__dict__["source_path"]]:
+            return True
+    else:
+        texts.append(getattr(item, "_content", None))
+    return any(isinstance(text, str) and pattern.search(text) for text in texts)
+
+
+@functools.lru_cache(maxsize=4)
+def _link_pattern(regex: str) -> re.Pattern:
+    """Compile INTRASITE_LINK_REGEX as Pelican does (verbose)."""
+    return re.compile(regex, re.X)
 
 
 def _wrapper(pid: tuple, settings: Mapping) -> URLWrapper:
@@ -182,6 +221,7 @@ class ContentCache:
         # and the class each cached object gets: its own, reading them.
         self.bodies: dict[str, bytes] = {}
         self.links: dict[str, frozenset] = {}  # their static links (see _split)
+        self.linked: dict[str, bool] = {}  # whether they hold a link (see _split)
         self.classes: dict[type, type] = {}
 
     def _index(self) -> dict[str, tuple]:
@@ -224,9 +264,9 @@ class ContentCache:
             kind, state, links = _Unpickler(
                 io.BytesIO(data), generator.settings, generator.context, self.wrappers
             ).load()
-            if path in self.bodies:
+            if path in self.bodies and links is not None:
                 kind = self._lazy(kind)
-                self.links[path] = links
+                self.links[path], self.linked[path] = links
             obj = _restore(kind, state)
         except Exception as error:  # an entry that no longer loads is read again
             log.debug("%s: cached %s not loaded: %r", PREFIX, path, error)
@@ -267,7 +307,7 @@ class ContentCache:
                     "__module__": kind.__module__,
                     "__qualname__": kind.__qualname__,
                     "__doc__": kind.__doc__,
-                    "_content": _Body(self.bodies),
+                    "_content": _Body(self.bodies, self.linked),
                     "get_static_links": _static_links(self.links),
                     "__reduce_ex__": _reducer(kind),
                 },

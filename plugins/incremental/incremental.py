@@ -59,7 +59,7 @@ from portal.paths import under
 from portal.stamps import vouches
 
 from . import pelican_private, record, speedups
-from .contentcache import ContentCache
+from .contentcache import ContentCache, links_within_site
 from .tracking import (
     ITEM,
     RESOLVERS,
@@ -1059,26 +1059,6 @@ def url_map_digest(context: Mapping) -> str:
             parts.append(f"{name}\x1f{path}\x1f{getattr(content, 'url', None)}")
     data = "\x1e".join(parts).encode("utf-8", "surrogatepass")
     return hashlib.blake2b(data, digest_size=16).hexdigest()
-
-
-def links_within_site(item: Any) -> bool:
-    """Return whether an item's text may hold a link Pelican resolves ({filename}…).
-
-    Pelican replaces such links (INTRASITE_LINK_REGEX inside a quoted attribute)
-    in the content and the formatted fields: without one, what an item shows of
-    its own fields does not depend on any other file's URL. The search is wider
-    than Pelican's (the bare pattern, anywhere in the content or any metadata).
-    """
-    pattern = _link_pattern(item.settings["INTRASITE_LINK_REGEX"])
-    texts = [getattr(item, "_content", None), getattr(item, "_summary", None)]
-    texts += list(getattr(item, "metadata", {}).values())
-    return any(isinstance(text, str) and pattern.search(text) for text in texts)
-
-
-@functools.lru_cache(maxsize=4)
-def _link_pattern(regex: str) -> re.Pattern:
-    """Compile INTRASITE_LINK_REGEX as Pelican does (verbose)."""
-    return re.compile(regex, re.X)
 
 
 def write_report(
