@@ -125,3 +125,33 @@ def test_a_body_is_read_from_the_cache_only_when_asked_for(tmp_path) -> None:
         assert type(unpickled) is Article and unpickled._content == bodies[name]
         back._content = '<a href="{filename}/x.md">x</a>'  # replaced by a plugin
         assert back.get_static_links() == set() and links_within_site(back)
+
+
+def test_the_vocabularies_terms_come_back_as_themselves(tmp_path) -> None:
+    import dataclasses
+    import shutil
+
+    from portal import vocab
+
+    data = tmp_path / "data"
+    shutil.copytree(Path(__file__).parent.parent / "data", data)
+    settings = {"PATH": "x", "VOCABULARY_PATH": str(data)}
+    generator = SimpleNamespace(path=str(tmp_path), settings=settings, context={})
+    fields = vocab.from_settings(settings)["linh-vuc"]
+    path = str(tmp_path / "a.md")
+    item = Item(path, generator.context)
+    item.field = fields.terms[0]
+    item.copied = dataclasses.replace(fields.terms[1])  # equal, not the vocabulary's
+    first = cache_with(tmp_path, {path: b"1"}, load=False)
+    first.put(generator, path, item)
+    first.save()
+
+    back = cache_with(tmp_path, {path: b"1"}).get(generator, path)
+    assert back.field is fields.terms[0]
+    assert back.copied == fields.terms[1] and back.copied is not fields.terms[1]
+
+    # A term whose slug is no longer in the vocabulary: the file is read again.
+    text = (data / "linh-vuc.yml").read_text("utf-8")
+    slug = fields.terms[0].slug
+    (data / "linh-vuc.yml").write_text(text.replace(slug, slug + "-moi"), "utf-8")
+    assert cache_with(tmp_path, {path: b"1"}).get(generator, path, "none") == "none"

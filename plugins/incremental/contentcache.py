@@ -30,30 +30,66 @@ from typing import Any
 
 from pelican.urlwrappers import URLWrapper
 
+from portal import vocab
+
 from .tracking import SAFE_PROPERTIES
 
 __all__ = ["ContentCache", "links_within_site"]
 
 log = logging.getLogger(__name__)
 PREFIX = "incremental"
-FORMAT = 2
+FORMAT = 3
 # Pinned attributes kept beside each object (see the sections plugin).
 PINNED = ("override_url", "override_save_as")
 _MISSING = object()  # a field deleted since it was built
 
 
+class _Terms:
+    """The terms of the vocabularies, kept by reference in pickles (by name and slug).
+
+    An object read from its file holds the vocabulary's own terms; one taken
+    from the cache gets them back, not copies (the vocabularies are in the
+    global fingerprint): the sections and taxonomy plugins group items by
+    term, and the replay memoises reads by object.
+    """
+
+    def __init__(self, settings: Mapping) -> None:
+        self.keys: dict[int, tuple] = {}  # id of a term -> its key
+        self.terms: dict[tuple, Any] = {}  # key -> the term
+        try:
+            vocabularies = (
+                vocab.from_settings(settings) if settings.get("VOCABULARY_PATH") else {}
+            )
+        except vocab.VocabularyError:
+            vocabularies = {}
+        twice = set()
+        for name, vocabulary in vocabularies.items():
+            for term in vocabulary:
+                key = ("term", name, term.slug)
+                if key in self.terms:
+                    twice.add(key)
+                self.terms[key] = term
+                self.keys[id(term)] = key
+        for key in twice:  # a slug used twice: those terms are pickled by value
+            del self.terms[key]
+        self.keys = {i: key for i, key in self.keys.items() if key in self.terms}
+
+
 class _Pickler(pickle.Pickler):
     """Pickle a content object, keeping shared objects by reference."""
 
-    def __init__(self, handle, settings: Mapping, context: Mapping) -> None:
+    def __init__(self, handle, settings: Mapping, context: Mapping, terms: _Terms):
         super().__init__(handle, protocol=pickle.HIGHEST_PROTOCOL)
-        self.settings, self.context = settings, context
+        self.settings, self.context, self.terms = settings, context, terms
 
     def persistent_id(self, obj: Any) -> Any:
         if obj is self.settings:
             return ("settings",)
         if obj is self.context:
             return ("context",)
+        key = self.terms.keys.get(id(obj))
+        if key is not None and self.terms.terms[key] is obj:
+            return key
         if isinstance(obj, URLWrapper):
             slug = None if obj._slug_from_name else obj.slug
             kind = type(obj)
@@ -64,15 +100,20 @@ class _Pickler(pickle.Pickler):
 class _Unpickler(pickle.Unpickler):
     """Unpickle a content object into this build's settings and context."""
 
-    def __init__(self, handle, settings: Mapping, context: Mapping, wrappers: dict):
+    def __init__(
+        self, handle, settings: Mapping, context: Mapping, wrappers: dict, terms: _Terms
+    ) -> None:
         super().__init__(handle)
         self.settings, self.context, self.wrappers = settings, context, wrappers
+        self.terms = terms
 
     def persistent_load(self, pid: Any) -> Any:
         if pid == ("settings",):
             return self.settings
         if pid == ("context",):
             return self.context
+        if pid[0] == "term":  # a term no longer there: the entry is read again
+            return self.terms.terms[pid]
         wrapper = self.wrappers.get(pid)
         if wrapper is None:
             wrapper = self.wrappers[pid] = _wrapper(pid, self.settings)
@@ -223,6 +264,7 @@ class ContentCache:
         self.links: dict[str, frozenset] = {}  # their static links (see _split)
         self.linked: dict[str, bool] = {}  # whether they hold a link (see _split)
         self.classes: dict[type, type] = {}
+        self.terms: _Terms | None = None
 
     def _index(self) -> dict[str, tuple]:
         """Return (hash, url, save_as) of every cached file, by path."""
@@ -262,7 +304,11 @@ class ContentCache:
         try:
             data = self._blob(path)
             kind, state, links = _Unpickler(
-                io.BytesIO(data), generator.settings, generator.context, self.wrappers
+                io.BytesIO(data),
+                generator.settings,
+                generator.context,
+                self.wrappers,
+                self._terms(generator.settings),
             ).load()
             if path in self.bodies and links is not None:
                 kind = self._lazy(kind)
@@ -277,6 +323,12 @@ class ContentCache:
         self.live[path] = obj
         self._snapshot(path, obj)
         return obj
+
+    def _terms(self, settings: Mapping) -> _Terms:
+        """Return the vocabularies' terms, found once per build."""
+        if self.terms is None:
+            self.terms = _Terms(settings)
+        return self.terms
 
     def _blob(self, path: str) -> bytes:
         """Return a cached object's pickle (every row fetched in one query at first)."""
@@ -324,7 +376,12 @@ class ContentCache:
         handle = io.BytesIO()
         try:
             pickled, body = _split(obj)
-            _Pickler(handle, generator.settings, generator.context).dump(pickled)
+            _Pickler(
+                handle,
+                generator.settings,
+                generator.context,
+                self._terms(generator.settings),
+            ).dump(pickled)
             self.db.execute(
                 "INSERT OR REPLACE INTO contents VALUES (?, ?, ?, NULL, NULL, ?)",
                 (path, self.hash_of(path), handle.getvalue(), body),
