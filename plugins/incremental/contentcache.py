@@ -5,7 +5,8 @@ it parses the Markdown, then formats the slug, the dates and the URLs. An
 object built from the same bytes by the same code with the same settings (all
 covered by the global fingerprint) is the same object, so the generators get
 it back from here instead: pickled right after Pelican accepted it, with the
-settings, the shared context and Pelican's URL wrappers kept by reference.
+settings, the shared context, Pelican's URL wrappers and the vocabularies'
+terms kept by reference.
 What plugins add later in the build (translations, related items, pictures)
 is not in it: the build sets it again. The URL and output path the sections
 plugin pins at the end of reading are kept beside the object, so they are not
