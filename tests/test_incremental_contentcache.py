@@ -141,14 +141,15 @@ def test_the_vocabularies_terms_come_back_as_themselves(tmp_path) -> None:
     path = str(tmp_path / "a.md")
     item = Item(path, generator.context)
     item.field = fields.terms[0]
-    item.copied = dataclasses.replace(fields.terms[1])  # equal, not the vocabulary's
+    item.copied = dataclasses.replace(fields.terms[1])  # as the readpool sends it
+    item.other = dataclasses.replace(fields.terms[2], name="Khác")  # not the same
     first = cache_with(tmp_path, {path: b"1"}, load=False)
     first.put(generator, path, item)
     first.save()
 
     back = cache_with(tmp_path, {path: b"1"}).get(generator, path)
-    assert back.field is fields.terms[0]
-    assert back.copied == fields.terms[1] and back.copied is not fields.terms[1]
+    assert back.field is fields.terms[0] and back.copied is fields.terms[1]
+    assert back.other == item.other and back.other.name == "Khác"
 
     # A term whose slug is no longer in the vocabulary: the file is read again.
     text = (data / "linh-vuc.yml").read_text("utf-8")

@@ -39,7 +39,7 @@ __all__ = ["ContentCache", "links_within_site"]
 
 log = logging.getLogger(__name__)
 PREFIX = "incremental"
-FORMAT = 3
+FORMAT = 4
 # Pinned attributes kept beside each object (see the sections plugin).
 PINNED = ("override_url", "override_save_as")
 _MISSING = object()  # a field deleted since it was built
@@ -48,15 +48,16 @@ _MISSING = object()  # a field deleted since it was built
 class _Terms:
     """The terms of the vocabularies, kept by reference in pickles (by name and slug).
 
-    An object read from its file holds the vocabulary's own terms; one taken
-    from the cache gets them back, not copies (the vocabularies are in the
-    global fingerprint): the sections and taxonomy plugins group items by
-    term, and the replay memoises reads by object.
+    A term equal to the vocabulary's term of its slug is pickled as that
+    reference, and an object taken from the cache gets the vocabulary's own
+    term back, as one read in this process does, not a copy (the readpool's
+    workers send copies; the vocabularies are in the global fingerprint): the
+    sections and taxonomy plugins group items by term, and the replay
+    memoises reads by object.
     """
 
     def __init__(self, settings: Mapping) -> None:
-        self.keys: dict[int, tuple] = {}  # id of a term -> its key
-        self.terms: dict[tuple, Any] = {}  # key -> the term
+        self.terms: dict[tuple, Any] = {}  # ("term", vocabulary, slug) -> the term
         try:
             vocabularies = (
                 vocab.from_settings(settings) if settings.get("VOCABULARY_PATH") else {}
@@ -67,13 +68,18 @@ class _Terms:
         for name, vocabulary in vocabularies.items():
             for term in vocabulary:
                 key = ("term", name, term.slug)
-                if key in self.terms:
+                if key in self.terms or term.vocabulary != name:
                     twice.add(key)
                 self.terms[key] = term
-                self.keys[id(term)] = key
         for key in twice:  # a slug used twice: those terms are pickled by value
             del self.terms[key]
-        self.keys = {i: key for i, key in self.keys.items() if key in self.terms}
+
+    def key(self, obj: Any) -> tuple | None:
+        """Return the reference of a term equal to its vocabulary's, or None."""
+        if type(obj) is not vocab.Term:
+            return None
+        key = ("term", obj.vocabulary, obj.slug)
+        return key if self.terms.get(key) == obj else None
 
 
 class _Pickler(pickle.Pickler):
@@ -88,8 +94,8 @@ class _Pickler(pickle.Pickler):
             return ("settings",)
         if obj is self.context:
             return ("context",)
-        key = self.terms.keys.get(id(obj))
-        if key is not None and self.terms.terms[key] is obj:
+        key = self.terms.key(obj)
+        if key is not None:
             return key
         if isinstance(obj, URLWrapper):
             slug = None if obj._slug_from_name else obj.slug
