@@ -6,7 +6,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from incremental.contentcache import ContentCache
+from incremental.contentcache import ContentCache, links_within_site
 
 
 class Item:
@@ -74,3 +74,85 @@ def test_a_damaged_file_means_an_empty_cache(tmp_path, generator) -> None:
     cache.put(generator, path, Item(path, generator.context))
     cache.save()
     assert cache_with(tmp_path, {path: b"1"}).get(generator, path) is not None
+
+
+def test_a_body_is_read_from_the_cache_only_when_asked_for(tmp_path) -> None:
+    import copy
+    import datetime
+    import pickle
+
+    from pelican.contents import Article
+    from pelican.settings import DEFAULT_CONFIG
+
+    settings = copy.deepcopy(DEFAULT_CONFIG)
+    settings["PATH"] = str(tmp_path)
+    context = {"static_content": {}, "generated_content": {}}
+    generator = SimpleNamespace(path=str(tmp_path), settings=settings, context=context)
+    bodies = {
+        name: f'<p>Bài {name} <img src="{{static}}/images/{name}.jpg"></p>'
+        for name in ("a", "b")
+    }
+    bodies["c"] = "<p>Bài c, không có liên kết.</p>"
+    paths = {name: str(tmp_path / f"{name}.md") for name in bodies}
+    first = cache_with(tmp_path, {p: b"1" for p in paths.values()}, load=False)
+    built = {}
+    for name, body in bodies.items():
+        built[name] = Article(
+            body,
+            {"title": name, "date": datetime.datetime(2026, 1, 1)},
+            settings=settings,
+            source_path=paths[name],
+            context=generator.context,
+        )
+        first.put(generator, paths[name], built[name])
+    first.save()
+
+    again = cache_with(tmp_path, {p: b"1" for p in paths.values()})
+    for name in ("b", "c", "a"):
+        back = again.get(generator, paths[name])
+        assert type(back).__name__ == "Article" and isinstance(back, Article)
+        assert "_content" not in back.__dict__  # not decoded yet
+        links = back.get_static_links()
+        assert links == built[name].get_static_links()
+        assert links == (set() if name == "c" else {f"images/{name}.jpg"})
+        assert links_within_site(back) is links_within_site(built[name])
+        assert links_within_site(back) is (name != "c")
+        assert "_content" not in back.__dict__
+        assert copy.copy(back)._content == bodies[name]  # a copy holds the body
+        assert back.content == built[name].content and back._content == bodies[name]
+        assert back.get_static_links() == links
+        unpickled = pickle.loads(pickle.dumps(back))
+        assert type(unpickled) is Article and unpickled._content == bodies[name]
+        back._content = '<a href="{filename}/x.md">x</a>'  # replaced by a plugin
+        assert back.get_static_links() == set() and links_within_site(back)
+
+
+def test_the_vocabularies_terms_come_back_as_themselves(tmp_path) -> None:
+    import dataclasses
+    import shutil
+
+    from portal import vocab
+
+    data = tmp_path / "data"
+    shutil.copytree(Path(__file__).parent.parent / "data", data)
+    settings = {"PATH": "x", "VOCABULARY_PATH": str(data)}
+    generator = SimpleNamespace(path=str(tmp_path), settings=settings, context={})
+    fields = vocab.from_settings(settings)["linh-vuc"]
+    path = str(tmp_path / "a.md")
+    item = Item(path, generator.context)
+    item.field = fields.terms[0]
+    item.copied = dataclasses.replace(fields.terms[1])  # as the readpool sends it
+    item.other = dataclasses.replace(fields.terms[2], name="Khác")  # not the same
+    first = cache_with(tmp_path, {path: b"1"}, load=False)
+    first.put(generator, path, item)
+    first.save()
+
+    back = cache_with(tmp_path, {path: b"1"}).get(generator, path)
+    assert back.field is fields.terms[0] and back.copied is fields.terms[1]
+    assert back.other == item.other and back.other.name == "Khác"
+
+    # A term whose slug is no longer in the vocabulary: the file is read again.
+    text = (data / "linh-vuc.yml").read_text("utf-8")
+    slug = fields.terms[0].slug
+    (data / "linh-vuc.yml").write_text(text.replace(slug, slug + "-moi"), "utf-8")
+    assert cache_with(tmp_path, {path: b"1"}).get(generator, path, "none") == "none"

@@ -332,17 +332,19 @@ def test_a_frozen_value_with_a_property_is_read_as_the_template_reads_it() -> No
 
 def test_equal_values_read_on_two_pages_keep_their_own_tokens() -> None:
     # The replay keeps a value's token by identity: values equal but written
-    # differently (the same instant in two time zones, 0.0 and -0.0) are not one.
+    # differently (the same instant in two time zones, 0.0 and -0.0, frozen
+    # values holding them) are not one.
     utc = datetime.datetime(2026, 1, 1, 7, tzinfo=datetime.UTC)
     local = utc.astimezone(datetime.timezone(datetime.timedelta(hours=7)))
     env = Environment()
     env.context_class = TrackingContext
-    template = env.from_string("{{ item.date }} {{ item.score }}")
+    template = env.from_string("{{ item.date }} {{ item.score }} {{ item.picture }}")
     pages = [(utc, 0.0), (local, -0.0)]
     contexts = []
     for date, score in pages:
         item = Item("a")
         item.date, item.score = date, score
+        item.picture = Frozen("p", (("p.jpg", score),))  # type: ignore[arg-type]
         contexts.append({"item": item})
     nodes, recorded = Nodes(), []
     for context in contexts:

@@ -61,7 +61,7 @@ from portal.paths import under
 from portal.stamps import vouches
 
 from . import pelican_private, record, speedups
-from .contentcache import ContentCache
+from .contentcache import ContentCache, links_within_site
 from .tracking import (
     ITEM,
     RESOLVERS,
@@ -128,6 +128,8 @@ VOLATILE_SETTINGS = frozenset(
 
 # Prefix of the keys (Build.extra) of what each feed showed (see feed_key).
 FEED_KEY = "feed:"
+# Prefix of the keys (Build.extra) of an item's text in feeds (see Build.feed_texts).
+FEED_TEXTS = "feedtexts:"
 # Sent for each page left as it is, like content_written for written ones.
 content_skipped = named_signal("incremental_content_skipped")
 
@@ -797,6 +799,29 @@ class Build:
             return False
         return True
 
+    def feed_texts(self, item: Any, site_url: str, context: Mapping) -> bytes:
+        """Return an item's feed_texts: the last build's when its text is as then.
+
+        As then: built from the same bytes (taken from the content cache) and
+        every URL its content may link to unchanged, the condition of an item
+        page's own fields; the summary and content are made of nothing else.
+        """
+        path = getattr(item, "source_path", None)
+        if not isinstance(path, str):
+            return feed_texts(item, site_url)
+        key = f"{FEED_TEXTS}{path}\x1f{site_url}"
+        known = None if self.full else self.old.extra.get(key, "")
+        if (
+            len(known or "") == 32
+            and self.content_cache is not None
+            and self.unchanged(item, context)
+        ):
+            digest = bytes.fromhex(known)
+        else:
+            digest = feed_texts(item, site_url)
+        self.extra[key] = digest.hex()
+        return digest
+
     def own_fields(self, item: Any) -> Callable | None:
         """Return which reads on a page's item read its fields as built, or None."""
         if item is None or self.content_cache is None:
@@ -1119,26 +1144,6 @@ def url_map_digest(context: Mapping) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-def links_within_site(item: Any) -> bool:
-    """Return whether an item's text may hold a link Pelican resolves ({filename}…).
-
-    Pelican replaces such links (INTRASITE_LINK_REGEX inside a quoted attribute)
-    in the content and the formatted fields: without one, what an item shows of
-    its own fields does not depend on any other file's URL. The search is wider
-    than Pelican's (the bare pattern, anywhere in the content or any metadata).
-    """
-    pattern = _link_pattern(item.settings["INTRASITE_LINK_REGEX"])
-    texts = [getattr(item, "_content", None), getattr(item, "_summary", None)]
-    texts += list(getattr(item, "metadata", {}).values())
-    return any(isinstance(text, str) and pattern.search(text) for text in texts)
-
-
-@functools.lru_cache(maxsize=4)
-def _link_pattern(regex: str) -> re.Pattern:
-    """Compile INTRASITE_LINK_REGEX as Pelican does (verbose)."""
-    return re.compile(regex, re.X)
-
-
 def write_report(
     options: Mapping,
     *,
@@ -1339,6 +1344,7 @@ class IncrementalWriter(Writer):
                 context,
                 (path, url, feed_type, feed_title),
                 build.feed_items,
+                functools.partial(build.feed_texts, context=context),
             )
             if build.keep_feed(rel, key):
                 self._claim(complete, override_output)
@@ -1434,6 +1440,7 @@ def feed_key(
     context: Mapping,
     args: tuple[str, str | None, str, str | None],
     memo: dict[tuple[int, str], tuple[Any, bytes]],
+    texts: Callable[[Any, str], bytes] | None = None,
 ) -> str:
     """Return the digest of everything Pelican's `Writer.write_feed` puts in a feed.
 
@@ -1442,7 +1449,8 @@ def feed_key(
     `_add_item_to_the_feed` reads; settings and library versions are in the
     global fingerprint. An item's fields are taken once per build and site URL
     (`memo`: objects do not change while pages are written, and an item is in
-    several feeds).
+    several feeds). `texts` gives the digest of an item's summary and content
+    (default: feed_texts).
     """
     path = args[0]
     site_url = context.get("SITEURL", path_to_url(get_relative_path(path)))
@@ -1455,28 +1463,39 @@ def feed_key(
     for item in elements[: settings["FEED_MAX_ITEMS"]]:
         hit = memo.get((id(item), site_url))
         if hit is None or hit[0] is not item:
-            hit = memo[id(item), site_url] = (item, feed_fields(item, site_url))
+            body = (texts or feed_texts)(item, site_url)
+            hit = memo[id(item), site_url] = (item, feed_fields(item, site_url, body))
         digest.update(hit[1])
     return digest.hexdigest()
 
 
-def feed_fields(item: Any, site_url: str) -> bytes:
-    """Return the bytes of the fields of an item that a feed shows."""
+def feed_texts(item: Any, site_url: str) -> bytes:
+    """Return the digest of an item's summary and content as a feed shows them."""
+    texts = (str(item.summary), str(item.get_content(site_url)))
+    return hashlib.blake2b(marshal.dumps(texts, 0), digest_size=16).digest()
+
+
+def feed_fields(item: Any, site_url: str, texts: bytes) -> bytes:
+    """Return the digest of the fields of an item that a feed shows.
+
+    `texts` is the digest of its summary and content (feed_texts).
+    """
     fields = (
         str(item.title),
         str(item.url),
         repr(item.date),
         repr(getattr(item, "modified", FEED_KEY)),
-        str(item.summary),
-        str(item.get_content(site_url)),
+        texts,
         str(getattr(item, "category", FEED_KEY)),
         tuple(str(tag) for tag in getattr(item, "tags", None) or ()),
         hasattr(item, "tags"),
         str(getattr(item, "author", "")),
     )
     # marshal (version 0: the same values, the same bytes) is ten times faster
-    # than repr on a page body, which repr scans for characters to escape.
-    return b"\x1e" + marshal.dumps(fields, 0)
+    # than repr on a page body, which repr scans for characters to escape; the
+    # key hashes the digest of an item's fields, not its body again for every
+    # feed it is in (an item is in five to eight feeds).
+    return hashlib.blake2b(marshal.dumps(fields, 0), digest_size=16).digest()
 
 
 def _use_tracking_context(env) -> bool:

@@ -672,7 +672,7 @@ class Replayer:
         self.v_only = (nodes.index.get((("v",), ())),)
         self.plans: list[tuple[str, Any, tuple[int, ...], int, bool, Step]] = []
         self.shapes: dict[tuple, int] = {}
-        self.texts: dict[int, tuple[Any, str]] = {}  # id -> (plain value, token)
+        self.texts: dict[int, tuple[Any, str]] = {}  # id -> (plain/frozen value, token)
 
     def reset(self, context: Any) -> None:
         """Forget memoised tokens when a different shared context is used."""
@@ -843,7 +843,15 @@ class Replayer:
         kind = step[0]
         try:
             if kind == "v":
-                return token(obj) if whole(obj) else "!notplain"
+                if _frozen_fields(type(obj)) is None:
+                    return token(obj) if whole(obj) else "!notplain"
+                # A frozen value (a picture, read on every page that shows its
+                # card): its repr once per object and build.
+                hit = self.texts.get(id(obj))
+                if hit is None or hit[0] is not obj:
+                    text = token(obj) if whole(obj) else "!notplain"
+                    hit = self.texts[id(obj)] = (obj, text)
+                return hit[1]
             if kind == "len":
                 return str(len(obj))
             if kind == "atleast":
