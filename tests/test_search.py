@@ -866,6 +866,41 @@ def test_pagefind_is_given_the_search_body_or_the_whole_page(
     assert b"<nav>" not in copy and b"<footer>" not in copy
 
 
+TAGS = [
+    b'<div data-pagefind-body class="a">',
+    b"<p>data-pagefind-body in text</p>",
+    b'<a title="x data-pagefind-body">',
+    b"<main\tdata-pagefind-body>",
+    b"<1 data-pagefind-body>",
+    b"< data-pagefind-body>",
+    b"<div data-pagefind-bodyx>",
+    b'<section data-pagefind-body="">',
+    b"<b data-pagefind-body data-pagefind-body/>",
+    b"<i x=> data-pagefind-body>",
+    b"<<article data-pagefind-body>",
+    b"data-pagefind-body>",
+]
+
+
+@pytest.mark.parametrize("first", range(len(TAGS)))
+def test_the_body_tag_is_found_as_the_pattern_would_find_it(first):
+    """first_tag gives the regex's own first match; _outside, the joined bytes' test."""
+    from search_index.search_index import _BODY_TAG, BODY, _outside, first_tag
+
+    for second in TAGS:
+        data = b"<html><p>x</p>" + TAGS[first] + b"y" + second + b"</html>"
+        for pattern in (_BODY_TAG, BODY):
+            found, expected = first_tag(data, pattern), pattern.search(data)
+            assert (found and found.span()) == (expected and expected.span())
+            assert (found and found.groups()) == (expected and expected.groups())
+        for start in range(0, len(data), 3):
+            for end in range(start, len(data) + 1, 5):
+                joined = data[:start] + data[end:]
+                assert _outside(data, start, end, b"data-pagefind") == (
+                    b"data-pagefind" in joined
+                )
+
+
 def test_the_search_body_alone_gives_pagefind_the_same_fragments(sample, tmp_path):
     import search_index.search_index as plugin
 
