@@ -738,6 +738,14 @@ def test_an_early_run_indexes_ahead_and_never_decides_the_result(
         return real(*args)
 
     monkeypatch.setattr(plugin, "run_pagefind", counted)
+    assembled = []
+    real_assemble = plugin.assemble
+
+    def assemble(*args):
+        assembled.append(threading.current_thread().name)
+        return real_assemble(*args)
+
+    monkeypatch.setattr(plugin, "assemble", assemble)
 
     def build(name: str, pages: dict[str, str], edit=None, early: bool = True):
         output = tmp_path / name
@@ -747,6 +755,7 @@ def test_an_early_run_indexes_ahead_and_never_decides_the_result(
         # One Pagefind at a time: each runs in the thread that asked for it.
         settings["SEARCH"] = {"shard_pages": 2, "workers": 1, "early": early}
         ran.clear()
+        assembled.clear()
         plugin.index_items_early(SimpleNamespace(settings=settings))
         if edit:  # a page written again after the early run looked
             plugin._early[output].join()
@@ -758,8 +767,19 @@ def test_an_early_run_indexes_ahead_and_never_decides_the_result(
         return {k: v for k, v in _bundle(bundle).items() if "fragment/" in k}
 
     pages = {f"trang-{n}": f"Dân vận khéo số {n}" for n in range(8)}
-    shards = len(shard_urls(build("ahead", pages)))
+    ahead = build("ahead", pages)
+    shards = len(shard_urls(ahead))
     assert shards > 1 and ran == ["search_index-early"] * shards
+    # No bundle in the output yet: the early run assembled it in the cache, the
+    # final run moved it in, and it is what assembling the kept shards gives.
+    assert assembled == ["search_index-early"]
+    options = plugin.get_options({"SEARCH": {"shard_pages": 2}})
+    output, cache = ahead.parent, tmp_path / "ahead-cache" / plugin.CACHE_SUBDIR
+    listed = plugin.split_shards(plugin.indexed_pages(output, ahead), 2)
+    kept = {n: cache / plugin.shard_key(p, options) for n, p in listed.items()}
+    real_assemble(tmp_path / "reassembled", kept)
+    assert _bundle(ahead) == _bundle(tmp_path / "reassembled")
+    assert not list(cache.glob(".bundle-*"))
     # The line make bench reads Pagefind's seconds and peak memory from.
     assert any(
         PAGEFIND_LINE.search(m) and f"indexed {shards} of {shards} shards" in m
@@ -768,6 +788,8 @@ def test_an_early_run_indexes_ahead_and_never_decides_the_result(
     edited = {"trang-2": "Dân vận khéo, đã sửa"}
     late = build("late", pages, edited)
     assert ran[:shards] == ["search_index-early"] * shards and len(ran) == shards + 1
+    # A shard indexed again: the bundle made ahead is not this run's, never taken.
+    assert assembled == ["search_index-early", "MainThread"]
     assert not ran[-1].startswith("search_index")  # the final run
     clean = tmp_path / "clean"
     _indexed_site(clean, {**pages, **edited})
@@ -776,6 +798,7 @@ def test_an_early_run_indexes_ahead_and_never_decides_the_result(
     assert fragments(late) == fragments(clean / "pagefind")
     build("after", pages, early=False)
     assert len(ran) == shards and "search_index-early" not in ran
+    assert assembled == ["MainThread"]
 
 
 def test_a_page_changed_since_it_was_listed_is_never_indexed(tmp_path):
