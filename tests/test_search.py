@@ -746,6 +746,16 @@ def test_an_early_run_indexes_ahead_and_never_decides_the_result(
         return real_assemble(*args)
 
     monkeypatch.setattr(plugin, "assemble", assemble)
+    events = []
+    real_list, real_finish = plugin.indexed_pages, plugin.finish_early
+    monkeypatch.setattr(
+        plugin,
+        "indexed_pages",
+        lambda *a: events.append(threading.current_thread().name) or real_list(*a),
+    )
+    monkeypatch.setattr(
+        plugin, "finish_early", lambda *a: events.append("join") or real_finish(*a)
+    )
 
     def build(name: str, pages: dict[str, str], edit=None, early: bool = True):
         output = tmp_path / name
@@ -756,6 +766,7 @@ def test_an_early_run_indexes_ahead_and_never_decides_the_result(
         settings["SEARCH"] = {"shard_pages": 2, "workers": 1, "early": early}
         ran.clear()
         assembled.clear()
+        events.clear()
         plugin.index_items_early(SimpleNamespace(settings=settings))
         if edit:  # a page written again after the early run looked
             plugin._early[output].join()
@@ -773,6 +784,8 @@ def test_an_early_run_indexes_ahead_and_never_decides_the_result(
     # No bundle in the output yet: the early run assembled it in the cache, the
     # final run moved it in, and it is what assembling the kept shards gives.
     assert assembled == ["search_index-early"]
+    # The final list is made before waiting for the early run, once it listed.
+    assert events == ["join", "search_index-early", "MainThread", "join"]
     options = plugin.get_options({"SEARCH": {"shard_pages": 2}})
     output, cache = ahead.parent, tmp_path / "ahead-cache" / plugin.CACHE_SUBDIR
     listed = plugin.split_shards(plugin.indexed_pages(output, ahead), 2)
@@ -799,6 +812,7 @@ def test_an_early_run_indexes_ahead_and_never_decides_the_result(
     build("after", pages, early=False)
     assert len(ran) == shards and "search_index-early" not in ran
     assert assembled == ["MainThread"]
+    assert events == ["join", "MainThread"]  # no early run: listed by make_index
 
 
 def test_a_page_changed_since_it_was_listed_is_never_indexed(tmp_path):

@@ -758,10 +758,17 @@ def index_missing(
     return kept, len(todo), usages
 
 
-def make_index(output: Path, settings: Mapping, options: Mapping) -> Indexed:
-    """Index the output shard by shard, copying the shards whose pages are unchanged."""
+def make_index(
+    output: Path, settings: Mapping, options: Mapping, pages: list[Page] | None = None
+) -> Indexed:
+    """Index the output shard by shard, copying the shards whose pages are unchanged.
+
+    `pages`: the output's pages as indexed_pages listed them once every page of
+    the build was written (listed here when not given).
+    """
     bundle = output / options["output_subdir"]
-    pages = indexed_pages(output, bundle, pages_notes(settings, options))
+    if pages is None:
+        pages = indexed_pages(output, bundle, pages_notes(settings, options))
     if not pages:
         shutil.rmtree(bundle, ignore_errors=True)
         log.warning("%s: no page has data-pagefind-body; no search index", PREFIX)
@@ -793,6 +800,7 @@ class EarlyRun(threading.Thread):
         super().__init__(name=f"{PREFIX}-early")
         self.output, self.settings, self.options = output, settings, options
         self.error: BaseException | None = None
+        self.listed = threading.Event()  # its page list (and notes) done, or failed
 
     def run(self) -> None:
         """Index the shards whose bundle is not kept yet; keep any error for later."""
@@ -800,6 +808,7 @@ class EarlyRun(threading.Thread):
             output, settings, options = self.output, self.settings, self.options
             known = pages_notes(settings, options)
             pages = indexed_pages(output, output / options["output_subdir"], known)
+            self.listed.set()  # its notes saved: the final run may list the output
             shards = split_shards(pages, options["shard_pages"])
             with cache_folder(settings, options) as cache:
                 kept, _, _ = index_missing(output, shards, cache, options)
@@ -808,6 +817,8 @@ class EarlyRun(threading.Thread):
                     prepare(cache, kept)
         except BaseException as error:  # noqa: BLE001 - handed to the final run
             self.error = error
+        finally:
+            self.listed.set()  # also when it failed before its list
 
     def finish(self) -> None:
         """Wait for the run; raise a bug it met (Pagefind's own failures are retried)."""
@@ -851,10 +862,26 @@ def finish_early(output: Path) -> None:
 def index_site(pelican) -> None:
     """Build the search index once the site is written (`finalized`)."""
     output = Path(pelican.settings["OUTPUT_PATH"])
-    finish_early(output)
     options = get_options(pelican.settings)
+    pages = None
+    run = _early.get(output)
+    try:
+        if (
+            options["enabled"]
+            and run is not None
+            and (run.is_alive() or run.listed.is_set())
+        ):
+            # Every page is final now: list them while the early run's last
+            # Pagefind processes finish, not after them in the build's one-core
+            # tail (once that run saved its notes: only newer pages are read).
+            run.listed.wait()
+            bundle = output / options["output_subdir"]
+            known = pages_notes(pelican.settings, options)
+            pages = indexed_pages(output, bundle, known)
+    finally:
+        finish_early(output)
     if options["enabled"]:
-        make_index(output, pelican.settings, options)
+        make_index(output, pelican.settings, options, pages)
 
 
 def get_generators(pelican) -> type[SearchPageGenerator]:
