@@ -49,7 +49,9 @@ def write_atomic(path: str | os.PathLike, data: bytes, mode: int | None = None) 
             view = memoryview(data)
             while view:
                 view = view[os.write(handle, view) :]
-            os.fchmod(handle, DEFAULT_MODE if mode is None else mode)
+            # By the open file where the system allows it (not Windows).
+            target = handle if os.chmod in os.supports_fd else temporary
+            os.chmod(target, DEFAULT_MODE if mode is None else mode)
         finally:
             os.close(handle)
         os.replace(temporary, path)
