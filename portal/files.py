@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import shutil
 import stat
-import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -44,19 +44,44 @@ def _umask() -> int:
 DEFAULT_MODE = 0o666 & ~_umask()
 
 
+_temporaries = itertools.count()
+
+
 def write_atomic(path: str | os.PathLike, data: bytes, mode: int | None = None) -> None:
     """Write bytes to a temporary file beside path and rename it into place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    handle, temporary = _create_temporary(path)
     try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.chmod(temporary, DEFAULT_MODE if mode is None else mode)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(handle, view) :]
+            # By the open file where the system allows it (not Windows).
+            target = handle if os.chmod in os.supports_fd else temporary
+            os.chmod(target, DEFAULT_MODE if mode is None else mode)
+        finally:
+            os.close(handle)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _create_temporary(path: Path) -> tuple[int, str]:
+    """Create a new file beside path, named by process and count; return fd and name.
+
+    What tempfile.mkstemp does (a name nobody has, O_EXCL, mode 0600) for a
+    third of its cost: a random name costs more than the file (tens of thousands
+    of compressed copies in a publish from nothing).
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    while True:
+        temporary = f"{path.parent}/.{path.name}.{os.getpid()}.{next(_temporaries)}"
+        try:
+            return os.open(temporary, flags, 0o600), temporary
+        except FileExistsError:
+            continue  # left by a process that had this id before
 
 
 def link_or_copy(source: str | os.PathLike, target: str | os.PathLike) -> None:

@@ -738,6 +738,24 @@ def test_an_early_run_indexes_ahead_and_never_decides_the_result(
         return real(*args)
 
     monkeypatch.setattr(plugin, "run_pagefind", counted)
+    assembled = []
+    real_assemble = plugin.assemble
+
+    def assemble(*args):
+        assembled.append(threading.current_thread().name)
+        return real_assemble(*args)
+
+    monkeypatch.setattr(plugin, "assemble", assemble)
+    events = []
+    real_list, real_finish = plugin.indexed_pages, plugin.finish_early
+    monkeypatch.setattr(
+        plugin,
+        "indexed_pages",
+        lambda *a: events.append(threading.current_thread().name) or real_list(*a),
+    )
+    monkeypatch.setattr(
+        plugin, "finish_early", lambda *a: events.append("join") or real_finish(*a)
+    )
 
     def build(name: str, pages: dict[str, str], edit=None, early: bool = True):
         output = tmp_path / name
@@ -747,6 +765,8 @@ def test_an_early_run_indexes_ahead_and_never_decides_the_result(
         # One Pagefind at a time: each runs in the thread that asked for it.
         settings["SEARCH"] = {"shard_pages": 2, "workers": 1, "early": early}
         ran.clear()
+        assembled.clear()
+        events.clear()
         plugin.index_items_early(SimpleNamespace(settings=settings))
         if edit:  # a page written again after the early run looked
             plugin._early[output].join()
@@ -758,8 +778,21 @@ def test_an_early_run_indexes_ahead_and_never_decides_the_result(
         return {k: v for k, v in _bundle(bundle).items() if "fragment/" in k}
 
     pages = {f"trang-{n}": f"Dân vận khéo số {n}" for n in range(8)}
-    shards = len(shard_urls(build("ahead", pages)))
+    ahead = build("ahead", pages)
+    shards = len(shard_urls(ahead))
     assert shards > 1 and ran == ["search_index-early"] * shards
+    # No bundle in the output yet: the early run assembled it in the cache, the
+    # final run moved it in, and it is what assembling the kept shards gives.
+    assert assembled == ["search_index-early"]
+    # The final list is made before waiting for the early run, once it listed.
+    assert events == ["join", "search_index-early", "MainThread", "join"]
+    options = plugin.get_options({"SEARCH": {"shard_pages": 2}})
+    output, cache = ahead.parent, tmp_path / "ahead-cache" / plugin.CACHE_SUBDIR
+    listed = plugin.split_shards(plugin.indexed_pages(output, ahead), 2)
+    kept = {n: cache / plugin.shard_key(p, options) for n, p in listed.items()}
+    real_assemble(tmp_path / "reassembled", kept)
+    assert _bundle(ahead) == _bundle(tmp_path / "reassembled")
+    assert not list(cache.glob(".bundle-*"))
     # The line make bench reads Pagefind's seconds and peak memory from.
     assert any(
         PAGEFIND_LINE.search(m) and f"indexed {shards} of {shards} shards" in m
@@ -768,6 +801,8 @@ def test_an_early_run_indexes_ahead_and_never_decides_the_result(
     edited = {"trang-2": "Dân vận khéo, đã sửa"}
     late = build("late", pages, edited)
     assert ran[:shards] == ["search_index-early"] * shards and len(ran) == shards + 1
+    # A shard indexed again: the bundle made ahead is not this run's, never taken.
+    assert assembled == ["search_index-early", "MainThread"]
     assert not ran[-1].startswith("search_index")  # the final run
     clean = tmp_path / "clean"
     _indexed_site(clean, {**pages, **edited})
@@ -776,6 +811,8 @@ def test_an_early_run_indexes_ahead_and_never_decides_the_result(
     assert fragments(late) == fragments(clean / "pagefind")
     build("after", pages, early=False)
     assert len(ran) == shards and "search_index-early" not in ran
+    assert assembled == ["MainThread"]
+    assert events == ["join", "MainThread"]  # no early run: listed by make_index
 
 
 def test_a_page_changed_since_it_was_listed_is_never_indexed(tmp_path):
@@ -864,6 +901,41 @@ def test_pagefind_is_given_the_search_body_or_the_whole_page(
         + b"</body></html>\n"
     )
     assert b"<nav>" not in copy and b"<footer>" not in copy
+
+
+TAGS = [
+    b'<div data-pagefind-body class="a">',
+    b"<p>data-pagefind-body in text</p>",
+    b'<a title="x data-pagefind-body">',
+    b"<main\tdata-pagefind-body>",
+    b"<1 data-pagefind-body>",
+    b"< data-pagefind-body>",
+    b"<div data-pagefind-bodyx>",
+    b'<section data-pagefind-body="">',
+    b"<b data-pagefind-body data-pagefind-body/>",
+    b"<i x=> data-pagefind-body>",
+    b"<<article data-pagefind-body>",
+    b"data-pagefind-body>",
+]
+
+
+@pytest.mark.parametrize("first", range(len(TAGS)))
+def test_the_body_tag_is_found_as_the_pattern_would_find_it(first):
+    """first_tag gives the regex's own first match; _outside, the joined bytes' test."""
+    from search_index.search_index import _BODY_TAG, BODY, _outside, first_tag
+
+    for second in TAGS:
+        data = b"<html><p>x</p>" + TAGS[first] + b"y" + second + b"</html>"
+        for pattern in (_BODY_TAG, BODY):
+            found, expected = first_tag(data, pattern), pattern.search(data)
+            assert (found and found.span()) == (expected and expected.span())
+            assert (found and found.groups()) == (expected and expected.groups())
+        for start in range(0, len(data), 3):
+            for end in range(start, len(data) + 1, 5):
+                joined = data[:start] + data[end:]
+                assert _outside(data, start, end, b"data-pagefind") == (
+                    b"data-pagefind" in joined
+                )
 
 
 def test_the_search_body_alone_gives_pagefind_the_same_fragments(sample, tmp_path):

@@ -848,7 +848,7 @@ def note_pages(generators) -> None:
 
 
 def note_page(path: str, **_kwargs: Any) -> None:
-    """Note a page Pelican just wrote (`content_written`)."""
+    """Note a page or feed Pelican just wrote (`content_written`, `feed_written`)."""
     if _early is not None:
         _early.add(path)
 
@@ -923,6 +923,7 @@ def register() -> None:
     signals.generator_init.connect(install_filter)
     signals.all_generators_finalized.connect(note_pages)
     signals.content_written.connect(note_page)
+    signals.feed_written.connect(note_page)
     outputs.output_declared.connect(note_declared)
     finishing.pages_written.connect(compress_pages_early)
     finishing.connect("compress", finish)

@@ -54,9 +54,11 @@ DEFAULTS: Mapping[str, Any] = {
         "SearchPageGenerator",
     ],
 }
-# The signals sent for each page written or kept: another process's are sent again.
+# The signals sent for each page or feed written or kept: another process's are
+# sent again.
 PAGE_SIGNALS = {
     "content_written": signals.content_written,
+    "feed_written": signals.feed_written,
     "content_skipped": named_signal("incremental_content_skipped"),
 }
 

@@ -1,0 +1,46 @@
+"""portal.files.write_atomic: a new file renamed into place, nothing left beside it."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import stat
+
+import pytest
+
+from portal import files
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"), [(None, files.DEFAULT_MODE), (0o644, 0o644), (0o600, 0o600)]
+)
+def test_write_atomic_replaces_the_file_with_the_mode_asked(tmp_path, mode, expected):
+    path = tmp_path / "a" / "b" / "index.html.gz"
+    files.write_atomic(path, b"cu")
+    inode = path.stat().st_ino
+    files.write_atomic(path, b"moi" * 100_000, mode)
+    assert path.read_bytes() == b"moi" * 100_000
+    assert stat.S_IMODE(path.stat().st_mode) == expected
+    assert path.stat().st_ino != inode  # replaced, never written into
+    assert os.listdir(path.parent) == ["index.html.gz"]
+
+
+def test_write_atomic_skips_a_temporary_left_by_an_earlier_process(
+    tmp_path, monkeypatch
+):
+    path = tmp_path / "page.html"
+    monkeypatch.setattr(files, "_temporaries", itertools.count())
+    left = tmp_path / f".page.html.{os.getpid()}.0"
+    left.write_bytes(b"de lai")
+    files.write_atomic(path, b"trang")
+    assert path.read_bytes() == b"trang"
+    assert left.read_bytes() == b"de lai"  # not taken over, not removed
+    assert sorted(os.listdir(tmp_path)) == [left.name, "page.html"]
+
+
+def test_write_atomic_leaves_nothing_when_the_rename_fails(tmp_path):
+    target = tmp_path / "folder"
+    (target / "inside").mkdir(parents=True)  # a folder cannot be replaced by a file
+    with pytest.raises(OSError):
+        files.write_atomic(target, b"x")
+    assert sorted(os.listdir(tmp_path)) == ["folder"]
