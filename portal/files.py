@@ -8,7 +8,7 @@ import os
 import shutil
 import stat
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -104,11 +104,22 @@ def walk(
     One `os.scandir` per folder and no `Path` objects: the output holds tens of
     thousands of files. With `folders`, every sub-folder's relative path is added.
     """
-    for rel, entry in _entries(folder, folders):
+    descend = None if folders is None else _noting(folders)
+    for rel, entry in _entries(folder, descend):
         try:
             yield rel, entry.stat(follow_symlinks=False)
         except OSError:
             continue
+
+
+def _noting(folders: set[str]) -> Callable[[str, os.DirEntry], bool]:
+    """Return a folder test that adds every sub-folder's relative path to a set."""
+
+    def descend(rel: str, _entry: os.DirEntry) -> bool:
+        folders.add(rel)
+        return True
+
+    return descend
 
 
 def file_names(folder: str | os.PathLike) -> set[str]:
@@ -120,9 +131,14 @@ def file_names(folder: str | os.PathLike) -> set[str]:
 
 
 def _entries(
-    folder: str | os.PathLike, folders: set[str] | None
+    folder: str | os.PathLike,
+    descend: Callable[[str, os.DirEntry], bool] | None,
 ) -> Iterator[tuple[str, os.DirEntry]]:
-    """Yield (relative path, directory entry) of every file under a folder."""
+    """Yield (relative path, directory entry) of every file under a folder.
+
+    `descend` is shown every sub-folder before it is read (links are files);
+    a sub-folder it answers False for is left out.
+    """
     stack = [""]
     while stack:
         rel_dir = stack.pop()
@@ -133,9 +149,8 @@ def _entries(
         for entry in entries:
             rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
             if entry.is_dir(follow_symlinks=False):
-                if folders is not None:
-                    folders.add(rel)
-                stack.append(rel)
+                if descend is None or descend(rel, entry):
+                    stack.append(rel)
             else:
                 yield rel, entry
 
@@ -303,25 +318,20 @@ def list_tree(folder: str | os.PathLike) -> Listing:
     except OSError:
         return listing
     listing.folders[""] = top.st_mtime_ns
-    stack = [""]
-    while stack:
-        rel_dir = stack.pop()
+
+    def descend(rel: str, entry: os.DirEntry) -> bool:
+        # A folder's time is taken before the folder is read.
         try:
-            entries = list(os.scandir(os.path.join(folder, rel_dir)))
+            listing.folders[rel] = entry.stat(follow_symlinks=False).st_mtime_ns
+        except OSError:
+            return False
+        return True
+
+    for rel, entry in _entries(folder, descend):
+        try:
+            listing.files[rel] = file_stat(entry.stat(follow_symlinks=False))
         except OSError:
             continue
-        for entry in entries:
-            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
-            try:
-                # A folder's stat is taken before the folder is read.
-                status = entry.stat(follow_symlinks=False)
-            except OSError:
-                continue
-            if stat.S_ISDIR(status.st_mode):
-                listing.folders[rel] = status.st_mtime_ns
-                stack.append(rel)
-            else:
-                listing.files[rel] = file_stat(status)
     return listing
 
 
