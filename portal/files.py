@@ -16,6 +16,7 @@ from typing import NamedTuple
 __all__ = [
     "FileStat",
     "Listing",
+    "RACY_NS",
     "Stamp",
     "file_names",
     "file_sha256",
@@ -176,9 +177,10 @@ def file_stat(status: os.stat_result) -> FileStat:
     )
 
 
-# A folder whose time is this close to when it was listed is listed again: an
-# entry added in the same tick of the clock would leave its time as it was.
-_RACY_NS = 2_000_000_000  # portal.stamps.RACY_NS (stamps imports this module)
+# A file or folder whose time is this close to when it was looked at is looked
+# at again: a change in the same tick of the clock would leave its time as it
+# was (portal.stamps uses it too).
+RACY_NS = 2_000_000_000
 
 
 @dataclass
@@ -216,7 +218,7 @@ class Listing:
         someone else's change to it shows as a time the record does not hold.
         The listing keeps its date (see racy).
         """
-        racy_ns = self.taken_ns - _RACY_NS
+        racy_ns = self.taken_ns - RACY_NS
         reread: list[str] = []
         gone: set[str] = set()
         for rel, mtime in list(self.folders.items()):
@@ -260,7 +262,7 @@ class Listing:
         Taking their stat again, a listing can be dated anew (`taken_ns`) from
         before that: every other stat shows a time older than the racy window.
         """
-        racy_ns = self.taken_ns - _RACY_NS
+        racy_ns = self.taken_ns - RACY_NS
         return {rel for rel, s in self.files.items() if s.st_mtime_ns >= racy_ns}
 
     def _read(self, top: str, rel_dir: str, before: set[str]) -> set[str]:

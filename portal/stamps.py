@@ -13,11 +13,9 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from portal.files import write_atomic
+from portal.files import RACY_NS, write_atomic
 
 __all__ = ["RACY_NS", "is_racy", "load_notes", "save_notes", "vouches"]
-
-RACY_NS = 2_000_000_000  # a file this close to the last look is read again
 
 
 def is_racy(mtime_ns: int, taken_ns: int) -> bool:

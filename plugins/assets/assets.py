@@ -217,13 +217,6 @@ def write_hashed_copies(settings: Mapping, output: Path, options: Mapping) -> in
     return written
 
 
-def scan(output: Path) -> tuple[dict[str, os.stat_result], set[str]]:
-    """Walk the output once: (stat of every file by relative path, every folder)."""
-    folders: set[str] = set()
-    files = dict(walk(output, folders))
-    return files, folders
-
-
 def is_text(rel: str, status: os.stat_result, options: Mapping) -> bool:
     """Tell whether a file is worth compressing (its suffix and size)."""
     suffixes = options["compressed_suffixes"]
@@ -239,7 +232,7 @@ def is_text(rel: str, status: os.stat_result, options: Mapping) -> bool:
 
 def text_files(output: Path, options: Mapping) -> list[Path]:
     """List the text files worth compressing, in a stable order."""
-    files, _ = scan(output)
+    files = dict(walk(output))
     return [
         output / rel
         for rel, status in sorted(files.items())
