@@ -36,7 +36,7 @@ from pelican.generators import Generator
 
 from portal import finishing, outputs, text
 from portal.files import walk, write_atomic
-from portal.options import check_whole_numbers, merge_options
+from portal.options import check_whole_numbers, merge_options, workers_or_cores
 from portal.stamps import load_notes, save_notes, vouches
 from portal.text import fold, nfc
 
@@ -526,7 +526,7 @@ def index_shard(output: Path, pages: list[Page], kept: Path, options: Mapping) -
 
 def pagefind_workers(jobs: int, options: Mapping) -> int:
     """Return how many Pagefind processes run at once for this many shards."""
-    return min(jobs, options["workers"] or os.cpu_count() or 1)
+    return min(jobs, workers_or_cores(options["workers"]))
 
 
 def index_shards(
