@@ -68,7 +68,6 @@ def _tone_last(match: re.Match) -> str:
     return letters + tones[0]
 
 
-@functools.lru_cache(maxsize=4096)  # few distinct characters: sort keys get cheap
 def _char_key(char: str) -> tuple[tuple[int, int | str], int]:
     """Return one character's place in the alphabet and its tone rank."""
     tone = 0
@@ -88,11 +87,25 @@ def _char_key(char: str) -> tuple[tuple[int, int | str], int]:
     return (2, base), tone
 
 
+class _CharKeys(dict):
+    """Each character's key, made on first use (looked up in C by sort_key)."""
+
+    def __missing__(self, char: str) -> tuple[tuple[int, int | str], int]:
+        key = self[char] = _char_key(char)
+        return key
+
+
+_CHAR_KEYS = _CharKeys()
+
+
 @functools.lru_cache(maxsize=65536)  # titles are sorted by several indexes
 def sort_key(text: str) -> tuple:
     """Key that orders strings by the Vietnamese alphabet, then by tone."""
-    keys = [_char_key(char) for char in nfc(text).casefold()]
-    return (tuple(k[0] for k in keys), tuple(k[1] for k in keys), text)
+    keys = list(map(_CHAR_KEYS.__getitem__, nfc(text).casefold()))
+    if not keys:
+        return ((), (), text)
+    letters, tones = zip(*keys, strict=True)
+    return (letters, tones, text)
 
 
 def format_date(value: dt.date) -> str:

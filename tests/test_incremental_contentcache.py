@@ -156,3 +156,90 @@ def test_the_vocabularies_terms_come_back_as_themselves(tmp_path) -> None:
     slug = fields.terms[0].slug
     (data / "linh-vuc.yml").write_text(text.replace(slug, slug + "-moi"), "utf-8")
     assert cache_with(tmp_path, {path: b"1"}).get(generator, path, "none") == "none"
+
+
+def articles_in_cache(tmp_path: Path, summaries: dict[str, str]) -> tuple:
+    """Cache one Pelican Article per summary; return (generator, built, cache again)."""
+    import copy
+    import datetime
+
+    from pelican.contents import Article
+    from pelican.settings import DEFAULT_CONFIG
+
+    settings = copy.deepcopy(DEFAULT_CONFIG)
+    settings["PATH"] = str(tmp_path)
+    context = {"static_content": {}, "generated_content": {}, "localsiteurl": ""}
+    generator = SimpleNamespace(path=str(tmp_path), settings=settings, context=context)
+    paths = {name: str(tmp_path / "news" / f"{name}.md") for name in summaries}
+    first = cache_with(tmp_path, {p: b"1" for p in paths.values()}, load=False)
+    built = {}
+    for name, summary in summaries.items():
+        built[name] = Article(
+            f"<p>Bài {name}.</p>",
+            {"title": name, "date": datetime.datetime(2026, 1, 1), "summary": summary},
+            settings=settings,
+            source_path=paths[name],
+            context=context,
+        )
+        first.put(generator, paths[name], built[name])
+    first.save()
+    again = cache_with(tmp_path, {p: b"1" for p in paths.values()})
+    back = {name: again.get(generator, path) for name, path in paths.items()}
+    return generator, built, back
+
+
+def test_a_cached_item_gives_pelicans_relative_source_path(tmp_path) -> None:
+    _, built, back = articles_in_cache(tmp_path, {"a": "Tóm tắt."})
+    assert back["a"].get_relative_source_path() == "news/a.md"
+    assert back["a"].get_relative_source_path() == built["a"].relative_source_path
+    assert back["a"].get_relative_source_path(str(tmp_path / "b.md")) == "b.md"
+    back["a"].source_path = str(tmp_path / "moved.md")  # not the path it was built at
+    assert back["a"].get_relative_source_path() == "moved.md"
+
+
+def test_summary_links_are_formatted_again_only_where_they_can_change(
+    tmp_path,
+) -> None:
+    link = '<a href="{filename}/news/target.md">đích</a>'
+    generator, built, back = articles_in_cache(
+        tmp_path,
+        {"linked": f"Xem {link}.", "plain": "Không có liên kết.", "target": ""},
+    )
+    generated = generator.context["generated_content"]
+    generated["news/target.md"] = back["target"]
+    back["target"].override_url = "tin-tuc/dich-cu/"
+    for item in back.values():
+        item.refresh_metadata_intersite_links()
+    assert back["linked"]._summary == 'Xem <a href="/tin-tuc/dich-cu/">đích</a>.'
+    # The target moves: the linking item's summary follows, as Pelican's would.
+    back["target"].override_url = "tin-tuc/dich-moi/"
+    back["linked"]._summary = back["linked"].metadata["summary"] = f"Xem {link}."
+    expected = copy_refreshed(built["linked"], generated)
+    back["linked"].refresh_metadata_intersite_links()
+    assert back["linked"]._summary == 'Xem <a href="/tin-tuc/dich-moi/">đích</a>.'
+    assert back["linked"]._summary == expected._summary
+    # Without a link the summary is kept, the same object; Pelican's copy agrees.
+    plain = back["plain"]._summary
+    back["plain"].refresh_metadata_intersite_links()
+    assert (
+        back["plain"]._summary is plain and back["plain"].metadata["summary"] is plain
+    )
+    assert back["plain"]._summary == copy_refreshed(built["plain"], generated)._summary
+    # A plugin puts a link into a summary built without one: it is formatted.
+    back["plain"]._summary = f"Nay có {link}."
+    back["plain"].refresh_metadata_intersite_links()
+    assert back["plain"]._summary == 'Nay có <a href="/tin-tuc/dich-moi/">đích</a>.'
+    assert back["plain"].metadata["summary"] == back["plain"]._summary
+
+
+def copy_refreshed(item, generated: dict):
+    """Return a copy of a Pelican object refreshed by Pelican's own method."""
+    import copy
+
+    from pelican.contents import Content
+
+    other = copy.copy(item)
+    other.metadata = dict(item.metadata)
+    other._context = {**item._context, "generated_content": generated}
+    Content.refresh_metadata_intersite_links(other)
+    return other

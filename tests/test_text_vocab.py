@@ -42,6 +42,16 @@ def test_sort_key_follows_the_vietnamese_alphabet():
 
 
 @pytest.mark.parametrize(
+    "title",
+    ["", "Hòa Thuận", "Hoà thuận 2", "“04 không” – năm 2020", "ß ǅ x\u0301", "ĐỨC"],
+)
+def test_sort_key_is_made_of_each_characters_key(title):
+    keys = [text._char_key(char) for char in text.nfc(title).casefold()]
+    letters = tuple(key[0] for key in keys)
+    assert text.sort_key(title) == (letters, tuple(key[1] for key in keys), title)
+
+
+@pytest.mark.parametrize(
     ("day", "short", "long"),
     [
         (dt.date(2026, 11, 29), "29/11/2026", "Chủ nhật, 29/11/2026"),

@@ -26,7 +26,7 @@ import os
 import pickle
 import re
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pelican.urlwrappers import URLWrapper
@@ -39,7 +39,7 @@ __all__ = ["ContentCache", "links_within_site"]
 
 log = logging.getLogger(__name__)
 PREFIX = "incremental"
-FORMAT = 4
+FORMAT = 5
 # Pinned attributes kept beside each object (see the sections plugin).
 PINNED = ("override_url", "override_save_as")
 _MISSING = object()  # a field deleted since it was built
@@ -104,27 +104,38 @@ class _Pickler(pickle.Pickler):
         return None
 
 
-class _Unpickler(pickle.Unpickler):
-    """Unpickle a content object into this build's settings and context."""
+class _References(dict):
+    """What the pickles of one build refer to, by persistent id.
+
+    The unpickler looks each id up here in C (a Python persistent_load per
+    reference was a tenth of taking 5,000 objects back): the settings, the
+    context and the vocabularies' terms are entered first; a category, tag or
+    author is made on its first use, one object per name in a build.
+    """
 
     def __init__(
-        self, handle, settings: Mapping, context: Mapping, wrappers: dict, terms: _Terms
+        self, settings: Mapping, context: Mapping, terms: _Terms, wrappers: dict
     ) -> None:
-        super().__init__(handle)
-        self.settings, self.context, self.wrappers = settings, context, wrappers
-        self.terms = terms
+        super().__init__(terms.terms)
+        self[("settings",)] = settings
+        self[("context",)] = context
+        self.settings, self.wrappers = settings, wrappers
 
-    def persistent_load(self, pid: Any) -> Any:
-        if pid == ("settings",):
-            return self.settings
-        if pid == ("context",):
-            return self.context
-        if pid[0] == "term":  # a term no longer there: the entry is read again
-            return self.terms.terms[pid]
+    def __missing__(self, pid: tuple) -> Any:
+        if pid[0] != "urlwrapper":  # a term no longer there: the entry is read again
+            raise KeyError(pid)
         wrapper = self.wrappers.get(pid)
         if wrapper is None:
             wrapper = self.wrappers[pid] = _wrapper(pid, self.settings)
+        self[pid] = wrapper
         return wrapper
+
+
+def _unpickler(handle, references: _References) -> pickle.Unpickler:
+    """Return an unpickler of a content object into this build's settings and context."""
+    unpickler = pickle.Unpickler(handle)
+    unpickler.persistent_load = references.__getitem__
+    return unpickler
 
 
 class _Body:
@@ -177,6 +188,24 @@ def _static_links(links: Mapping[str, frozenset]) -> Callable[[Any], set[str]]:
     return get_static_links
 
 
+def _relative_paths(relative: Mapping[str, str]) -> Callable[..., str | None]:
+    """Return get_relative_source_path for cached objects: the path found when built.
+
+    Pelican asks every item for it on every build (os.path.relpath, a tenth of
+    taking 5,000 objects back); the answer depends only on the source path and
+    the PATH setting, which the global fingerprint covers.
+    """
+
+    def get_relative_source_path(self: Any, source_path: str | None = None) -> Any:
+        if not source_path:
+            known = relative.get(self.__dict__.get("source_path"))
+            if known is not None:
+                return known
+        return super(type(self), self).get_relative_source_path(source_path)
+
+    return get_relative_source_path
+
+
 def _split(obj: Any) -> tuple[tuple, bytes | None]:
     """Return what is pickled of a content object, and its body apart (or None).
 
@@ -195,9 +224,67 @@ def _split(obj: Any) -> tuple[tuple, bytes | None]:
     ):
         return (type(obj), fields, None), None
     state = {name: value for name, value in fields.items() if name != "_content"}
-    linked = _link_pattern(settings["INTRASITE_LINK_REGEX"]).search(body) is not None
-    links = (frozenset(obj.get_static_links()), linked)
+    pattern = _link_pattern(settings["INTRASITE_LINK_REGEX"])
+    linked = pattern.search(body) is not None
+    plain = all(
+        _plain(_formatted(fields, key), pattern) for key in _formatted_fields(settings)
+    )
+    links = (frozenset(obj.get_static_links()), linked, plain)
     return (type(obj), state, links), body.encode("utf-8", "surrogatepass")
+
+
+def _formatted_fields(settings: Mapping) -> Sequence[str]:
+    """Return the fields whose links Pelican formats again before writing."""
+    return settings.get("FORMATTED_FIELDS") or ()
+
+
+def _formatted(fields: Mapping, key: str) -> Any:
+    """Return the value of a formatted field Pelican's refresh formats (or _MISSING)."""
+    if key == "summary" and "_summary" in fields:
+        return fields["_summary"]
+    return fields.get("metadata", {}).get(key, _MISSING)
+
+
+def _plain(value: Any, pattern: re.Pattern) -> bool:
+    """Return whether Pelican's link formatting leaves a value as it is (no link)."""
+    return (
+        value is _MISSING
+        or not value
+        or (type(value) is str and pattern.search(value) is None)
+    )
+
+
+def _refresh(plain: Mapping[str, dict[str, Any]]) -> Callable[[Any], None]:
+    """Return refresh_metadata_intersite_links for cached objects.
+
+    Pelican formats the links in every item's summary again on every build.
+    When each formatted field still holds the very value it was built with, and
+    that value held no link, formatting changes nothing: only Pelican's copies
+    between the fields and the metadata are made.
+    """
+
+    def refresh_metadata_intersite_links(self: Any) -> None:
+        fields = self.__dict__
+        built = plain.get(fields.get("source_path"))
+        for key, value in (built or {}).items():
+            if _formatted(fields, key) is not value:
+                built = None
+                break
+        if built is None:
+            super(type(self), self).refresh_metadata_intersite_links()
+            return
+        formatted = _formatted_fields(self.settings)
+        metadata = self.metadata
+        for key in formatted:
+            if key in metadata and key != "summary":
+                setattr(self, key.lower(), metadata[key])
+        if "summary" in formatted:
+            if "_summary" in fields:
+                metadata["summary"] = fields["_summary"]
+            if "summary" in metadata:
+                self._summary = metadata["summary"]
+
+    return refresh_metadata_intersite_links
 
 
 def links_within_site(item: Any) -> bool:
@@ -258,6 +345,7 @@ class ContentCache:
         self.live: dict[str, Any] = {}
         self.read: list[str] = []  # files built from their bytes in this build
         self.wrappers: dict[tuple, URLWrapper] = {}
+        self.references: dict[tuple, _References] = {}
         # Each live object's fields as built (names, values), to tell them from
         # fields plugins set later; names are shared, with their positions.
         self.snapshots: dict[str, tuple[dict[str, int], tuple]] = {}
@@ -270,6 +358,9 @@ class ContentCache:
         self.bodies: dict[str, bytes] = {}
         self.links: dict[str, frozenset] = {}  # their static links (see _split)
         self.linked: dict[str, bool] = {}  # whether they hold a link (see _split)
+        self.relative: dict[str, str] = {}  # their relative source paths, as built
+        # Their formatted fields as built, when none held a link (see _refresh).
+        self.plain: dict[str, dict[str, Any]] = {}
         self.classes: dict[type, type] = {}
         self.terms: _Terms | None = None
 
@@ -310,16 +401,17 @@ class ContentCache:
             return default
         try:
             data = self._blob(path)
-            kind, state, links = _Unpickler(
-                io.BytesIO(data),
-                generator.settings,
-                generator.context,
-                self.wrappers,
-                self._terms(generator.settings),
-            ).load()
+            references = self._references(generator.settings, generator.context)
+            kind, state, links = _unpickler(io.BytesIO(data), references).load()
             if path in self.bodies and links is not None:
                 kind = self._lazy(kind)
-                self.links[path], self.linked[path] = links
+                self.links[path], self.linked[path], plain = links
+                self._note_relative(generator.settings, state)
+                if plain:
+                    self.plain[path] = {
+                        key: _formatted(state, key)
+                        for key in _formatted_fields(generator.settings)
+                    }
             obj = _restore(kind, state)
         except Exception as error:  # an entry that no longer loads is read again
             log.debug("%s: cached %s not loaded: %r", PREFIX, path, error)
@@ -330,6 +422,20 @@ class ContentCache:
         self.live[path] = obj
         self._snapshot(path, obj)
         return obj
+
+    def _references(self, settings: Mapping, context: Mapping) -> _References:
+        """Return what pickles refer to in these settings and context (made once)."""
+        key = (id(settings), id(context))
+        references = self.references.get(key)
+        if (
+            references is None
+            or references[("settings",)] is not settings
+            or references[("context",)] is not context
+        ):
+            references = self.references[key] = _References(
+                settings, context, self._terms(settings), self.wrappers
+            )
+        return references
 
     def _terms(self, settings: Mapping) -> _Terms:
         """Return the vocabularies' terms, found once per build."""
@@ -348,6 +454,18 @@ class ContentCache:
                 if body is not None:
                     self.bodies[name] = body
         return self.blobs.pop(path)
+
+    def _note_relative(self, settings: Mapping, state: Mapping) -> None:
+        """Keep the relative source path a cached object was built with."""
+        source = state.get("source_path")
+        relative = state.get("relative_source_path")
+        if (
+            isinstance(source, str)
+            and isinstance(relative, str)
+            and os.path.isabs(source)
+            and os.path.isabs(settings["PATH"])
+        ):
+            self.relative[source] = relative
 
     def _lazy(self, kind: type) -> type:
         """Return the class of a cached object: its own, with the body read when asked.
@@ -368,6 +486,8 @@ class ContentCache:
                     "__doc__": kind.__doc__,
                     "_content": _Body(self.bodies, self.linked),
                     "get_static_links": _static_links(self.links),
+                    "get_relative_source_path": _relative_paths(self.relative),
+                    "refresh_metadata_intersite_links": _refresh(self.plain),
                     "__reduce_ex__": _reducer(kind),
                 },
             )
