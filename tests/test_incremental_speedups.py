@@ -70,3 +70,23 @@ def test_install_makes_the_generators_use_it(monkeypatch) -> None:
     )
     speedups.install()
     assert pelican.generators.process_translations is speedups.process_translations
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_collector_pauses_only_if_it_ran_and_starts_again(enabled) -> None:
+    import gc
+
+    from incremental import incremental
+
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        incremental.pause_collector()
+        assert not gc.isenabled()
+        incremental.pause_collector()  # twice: still one pause
+        incremental.resume_collector()
+        assert gc.isenabled() is enabled  # a collector stopped by the caller stays so
+        incremental.resume_collector()
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()

@@ -113,6 +113,7 @@ MANIFEST_MAGIC = b"dvk-incremental-manifest\n"
 # walk it again (1 s at 5,000 items); the next run in the same process
 # (`pelican -r`) unfreezes it first, so nothing is kept for good.
 GC_THRESHOLDS = (100_000, 50, 100)
+_collector_paused = False  # see pause_collector
 DEFAULTS: Mapping[str, Any] = {
     "enabled": True,
     "manifest": None,  # default: <CACHE_PATH>/incremental.pickle
@@ -1612,7 +1613,31 @@ def start_build(pelican) -> list:
         log.info("%s: full build: %s", PREFIX, _build.full_reason)
         _build.restore_cache = pelican.settings.get("LOAD_CONTENT_CACHE")
         pelican.settings["LOAD_CONTENT_CACHE"] = False
+    else:
+        pause_collector()
     return []
+
+
+def pause_collector() -> None:
+    """Stop the garbage collector until the contexts are built (see note_generators).
+
+    A rebuild takes 5,000 objects back from the content cache and makes few
+    reference cycles: the collections during the contexts only walked what
+    they made (0.1–0.2 s at 5,000 items), all of which is frozen afterwards.
+    A full build parses every file and keeps the collector running.
+    """
+    global _collector_paused
+    if gc.isenabled() and not _collector_paused:
+        gc.disable()
+        _collector_paused = True
+
+
+def resume_collector() -> None:
+    """Start the garbage collector again if pause_collector stopped it."""
+    global _collector_paused
+    if _collector_paused:
+        gc.enable()
+        _collector_paused = False
 
 
 def wrap_run(pelican) -> None:
@@ -1648,6 +1673,7 @@ def wrap_run(pelican) -> None:
             raise
         finally:
             _build = None
+            resume_collector()
             gc.set_threshold(*thresholds)
             _checked.pop(id(pelican.settings), None)
             if state is not None:
@@ -1680,6 +1706,7 @@ def note_generators(generators) -> None:
         for path in getattr(generator, "output_files", list)():
             _build.replaced.add(_build.add_produced(path))
     gc.freeze()
+    resume_collector()
 
 
 def get_writer(pelican) -> type[Writer] | None:
