@@ -12,7 +12,10 @@ is not in it: the build sets it again. The URL and output path the sections
 plugin pins at the end of reading are kept beside the object, so they are not
 formatted again either. So is its HTML body (`_content`), as UTF-8 bytes that
 are decoded when something first reads it: most rebuilds read a few bodies, and
-decoding all of them was half the time of taking 5,000 objects back.
+decoding all of them was half the time of taking 5,000 objects back. What
+Pelican asks of every item on every build and the object already knew when
+built is answered from there too: its static links, its relative source path,
+and whether its formatted fields (the summary) hold a link to format again.
 """
 
 from __future__ import annotations
