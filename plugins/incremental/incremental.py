@@ -1623,7 +1623,7 @@ def pause_collector() -> None:
 
     A rebuild takes 5,000 objects back from the content cache and makes few
     reference cycles: the collections during the contexts only walked what
-    they made (0.1–0.2 s at 5,000 items), all of which is frozen afterwards.
+    they made (0.07–0.11 s at 5,000 items), all of which is frozen afterwards.
     A full build parses every file and keeps the collector running.
     """
     global _collector_paused
