@@ -90,3 +90,34 @@ def test_the_collector_pauses_only_if_it_ran_and_starts_again(enabled) -> None:
         assert gc.isenabled() is enabled
     finally:
         (gc.enable if was else gc.disable)()
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_a_rebuild_reads_with_the_collector_paused_until_it_freezes(
+    monkeypatch, full
+) -> None:
+    import gc
+    from types import SimpleNamespace
+
+    from incremental import incremental
+
+    class Build:
+        """A stand-in for the build's records: full or not, nothing produced."""
+
+        def __init__(self, settings, output_path, options) -> None:
+            self.full, self.full_reason, self.replaced = full, "test", set()
+
+    monkeypatch.setattr(incremental, "Build", Build)
+    monkeypatch.setattr(gc, "freeze", lambda: None)  # the test's heap stays as it is
+    pelican = SimpleNamespace(settings={}, output_path="unused")
+    was, before = gc.isenabled(), incremental._build
+    gc.enable()
+    try:
+        incremental.start_build(pelican)
+        assert gc.isenabled() is full  # a full build parses: the collector runs
+        incremental.note_generators([])
+        assert gc.isenabled()
+    finally:
+        incremental._build = before
+        incremental.resume_collector()
+        (gc.enable if was else gc.disable)()
