@@ -746,6 +746,7 @@ class Build:
         self.urls: str | None = None  # see url_map_digest, taken when pages are written
         self.quiet: list[int] | None | bool = False  # quiet_mask, once decided
         self.quick = 0  # pages kept without replaying their reads (quiet_mask)
+        self.quiet_read: set[str] = set()  # the items read anew (quiet_mask)
 
     def input_hash(self, path: str) -> bytes:
         """Return the SHA-256 of a content file, from the snapshot when it has it."""
@@ -833,7 +834,7 @@ class Build:
             self.urls = url_map_digest(context)
         if self.urls != old.urls:
             return None
-        read = set(cache.read)
+        read = self.quiet_read = set(cache.read)
         for rel, entry in self.inputs.items():
             if old.inputs[rel][2] != entry[2] and (
                 not rel.endswith(".md")
@@ -848,11 +849,24 @@ class Build:
         return [item_signature([path]) for path in sorted(read)]
 
     def note_metadata(self) -> None:
-        """Keep every item's metadata digest for the next build's quiet_mask."""
+        """Keep every item's metadata digest for the next build's quiet_mask.
+
+        In a quiet build, also the feed texts (Build.feed_texts) of the items
+        not read anew that a feed kept by quiet_feed_key did not ask for: the
+        same bytes and URLs as when they were taken.
+        """
         cache = self.content_cache
         if cache is None:
             return
         read = set(cache.read)
+        if isinstance(self.quiet, list):
+            for key, value in self.old.extra.items():
+                if (
+                    key.startswith(FEED_TEXTS)
+                    and key not in self.extra
+                    and key[len(FEED_TEXTS) :].split("\x1f", 1)[0] not in read
+                ):
+                    self.extra[key] = value
         for path, item in cache.live.items():
             known = None
             if not self.full and path not in read:  # the same bytes as then
@@ -860,6 +874,23 @@ class Build:
             digest = known or metadata_digest(item)
             if digest is not None:
                 self.extra[METADATA + path] = digest
+
+    def quiet_feed_key(
+        self, rel: str, elements: Sequence, context: Mapping
+    ) -> str | None:
+        """Return a feed's key from the last build when only other items' bodies changed.
+
+        The feed lists the same items (quiet_mask: every list is the same) and
+        none of those it shows was read anew: feed_key would give the same.
+        """
+        old = self.old.extra.get(FEED_KEY + rel)
+        if old is None or self.quiet_mask(context) is None:
+            return None
+        for item in elements[: self.settings["FEED_MAX_ITEMS"]]:
+            path = getattr(item, "source_path", None)
+            if not isinstance(path, str) or path in self.quiet_read:
+                return None
+        return old
 
     def keep_feed(self, rel: str, key: str) -> bool:
         """Note a feed's key; return whether the last build wrote it from the same."""
@@ -1469,7 +1500,7 @@ class IncrementalWriter(Writer):
         complete = self.output_file(path) if path else None
         rel = build.relative(complete) if build is not None and complete else None
         if rel is not None:
-            key = feed_key(
+            key = build.quiet_feed_key(rel, elements, context) or feed_key(
                 self.settings,
                 elements,
                 context,
