@@ -778,13 +778,6 @@ class Build:
         if not os.path.isfile(os.path.join(self.output_path, rel)):
             return False
         deps = self.old.extra.get(DEPS + rel)
-        if deps is not None:
-            changed = self.quiet_mask(context)
-            if changed is not None and not may_read(int(deps, 16), changed):
-                self.keep_page(rel, entry, entry[3], deps)
-                self.quick += 1
-                self.reused += entry[3] is not None  # its own fields not read either
-                return True
         self.replayer.reset(context)
         item = localcontext.get(ITEM)
         own = self.own_fields(item)
@@ -799,6 +792,31 @@ class Build:
             return False
         self.keep_page(rel, entry, own_seal, deps)
         self.reused += known is not None
+        return True
+
+    def keep_quiet(self, rel: str, template: Any, context: Mapping) -> bool:
+        """Keep a page that read no item read anew when only bodies changed.
+
+        See quiet_mask; asked before the page's context is made (try_skip
+        replays the pages it does not keep).
+        """
+        entry = self.old.pages.get(rel)
+        if (
+            self.full
+            or entry is None
+            or entry[0] != getattr(template, "name", None)
+            or not os.path.isfile(os.path.join(self.output_path, rel))
+        ):
+            return False
+        deps = self.old.extra.get(DEPS + rel)
+        if deps is None:
+            return False
+        changed = self.quiet_mask(context)
+        if changed is None or may_read(int(deps, 16), changed):
+            return False
+        self.keep_page(rel, entry, entry[3], deps)
+        self.quick += 1
+        self.reused += entry[3] is not None  # its own fields not read either
         return True
 
     def keep_page(
@@ -1560,6 +1578,12 @@ class IncrementalWriter(Writer):
                         build.rendered.append(rel)
                         build.untracked[rel] = "paginated by Pelican's writer"
             return None
+        path = self.output_file(name)
+        rel = build.relative(path)
+        if rel is not None and build.keep_quiet(rel, template, context):
+            self._claim(path, override_output)
+            content_skipped.send(path, context={"output_file": name})
+            return None
         localcontext = context.copy()
         localcontext["localsiteurl"] = localcontext.get("localsiteurl", None)
         if relative_urls:
@@ -1570,8 +1594,6 @@ class IncrementalWriter(Writer):
         localcontext.update(kwargs)
         if localcontext["localsiteurl"]:
             context["localsiteurl"] = localcontext["localsiteurl"]
-        path = self.output_file(name)
-        rel = build.relative(path)
         if rel is not None and build.try_skip(
             rel, template, context, localcontext, memo=not relative_urls
         ):
