@@ -126,11 +126,11 @@ VOLATILE_SETTINGS = frozenset(
     {"LOAD_CONTENT_CACHE", SETTING, "WRITE_SELECTED", "RENDERPOOL"}
 )
 
-# Prefix of the keys (Build.extra) of what each feed showed (see feed_key).
-# A page's signature of the content files it read (see Build.quiet_mask), and
-# an item's metadata digest, kept in the manifest's extra entries.
+# Prefixes of the keys (Build.extra) of a page's signature of the content files
+# it read and of an item's metadata digest (see Build.quiet_mask).
 DEPS = "deps:"
 METADATA = "metadata:"
+# Prefix of the keys (Build.extra) of what each feed showed (see feed_key).
 FEED_KEY = "feed:"
 # Prefix of the keys (Build.extra) of an item's text in feeds (see Build.feed_texts).
 FEED_TEXTS = "feedtexts:"
