@@ -11,6 +11,7 @@ import gzip
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -336,6 +337,34 @@ def test_the_build_date_is_an_input_when_the_output_depends_on_it(
         assert report["reason"] == "the build date changed (2026-03-01 → 2026-03-02)"
     else:
         assert report.get("nothing_changed") is True
+
+
+@pytest.mark.parametrize("edited", ["models/giu-rung.md", "news/hoi-nghi.md"])
+def test_a_body_edit_renders_again_every_page_that_shows_the_body(
+    site: Site, tmp_path: Path, edited: str
+) -> None:
+    """A list card showing each item's body: a body edit changes the lists.
+
+    Build.quiet_mask keeps, without replaying, the pages that read no item whose
+    body changed: a list page reads its items through their cards, so it is
+    replayed (and rendered) as its item page is. Keyed on the page's own item
+    only, the lists here would stay stale.
+    """
+    theme = tmp_path / "theme"
+    shutil.copytree(ROOT / "theme", theme)
+    card = theme / "templates" / "partials" / "card.html"
+    text = card.read_text("utf-8")
+    body = '<p class="card-body-text">{{ item.content|striptags|truncate(60) }}</p>'
+    card.write_text(text.replace("</article>", body + "\n</article>"), "utf-8")
+    ok(site.build(THEME=str(theme), **SEARCH_OFF))
+    path = site.content / edited
+    path.write_text(path.read_text("utf-8") + "Đoạn mới thêm vào thân bài.\n", "utf-8")
+    ok(site.build(THEME=str(theme), **SEARCH_OFF))
+    report = site.report()
+    assert report["read"] == [edited] and report["quick"] > 0, report
+    lists = [n for n in report["rendered"] if n.count("/") < 3 and n != "index.html"]
+    assert lists, report["rendered"]  # the section or term lists showing the card
+    assert_clean(site, THEME=str(theme), **SEARCH_OFF)
 
 
 def test_an_addition_renders_few_list_pages_even_when_it_opens_a_page_and_a_year(

@@ -127,6 +127,10 @@ VOLATILE_SETTINGS = frozenset(
     {"LOAD_CONTENT_CACHE", SETTING, "WRITE_SELECTED", "RENDERPOOL"}
 )
 
+# Prefixes of the keys (Build.extra) of a page's signature of the content files
+# it read and of an item's metadata digest (see Build.quiet_mask).
+DEPS = "deps:"
+METADATA = "metadata:"
 # Prefix of the keys (Build.extra) of what each feed showed (see feed_key).
 FEED_KEY = "feed:"
 # Prefix of the keys (Build.extra) of an item's text in feeds (see Build.feed_texts).
@@ -702,6 +706,7 @@ class Build:
         self.plain = state.unsupported is not None
         self.trusted = state.trusted
         self.inputs, self.snapshot_ns = state.inputs, state.snapshot_ns
+        self.content_path = state.content
         self.input_hashes = {
             os.path.join(state.content, rel): bytes.fromhex(entry[2])
             for rel, entry in self.inputs.items()
@@ -740,6 +745,9 @@ class Build:
         self.restore_cache: Any = None
         self.content_cache: ContentCache | None = None
         self.urls: str | None = None  # see url_map_digest, taken when pages are written
+        self.quiet: list[int] | None | bool = False  # quiet_mask, once decided
+        self.quick = 0  # pages kept without replaying their reads (quiet_mask)
+        self.quiet_read: set[str] = set()  # the items read anew (quiet_mask)
 
     def input_hash(self, path: str) -> bytes:
         """Return the SHA-256 of a content file, from the snapshot when it has it."""
@@ -770,6 +778,7 @@ class Build:
             return False
         if not os.path.isfile(os.path.join(self.output_path, rel)):
             return False
+        deps = self.old.extra.get(DEPS + rel)
         self.replayer.reset(context)
         item = localcontext.get(ITEM)
         own = self.own_fields(item)
@@ -782,11 +791,125 @@ class Build:
         )
         if page_digest != entry[2]:
             return False
-        self.pages[rel] = [entry[0], entry[1], entry[2], own_seal]
-        self.produced.add(rel)
-        self.skipped += 1
+        self.keep_page(rel, entry, own_seal, deps)
         self.reused += known is not None
         return True
+
+    def keep_quiet(self, rel: str, template: Any, context: Mapping) -> bool:
+        """Keep a page that read no item read anew when only bodies changed.
+
+        See quiet_mask; asked before the page's context is made (try_skip
+        replays the pages it does not keep).
+        """
+        entry = self.old.pages.get(rel)
+        if (
+            self.full
+            or entry is None
+            or entry[0] != getattr(template, "name", None)
+            or not os.path.isfile(os.path.join(self.output_path, rel))
+        ):
+            return False
+        deps = self.old.extra.get(DEPS + rel)
+        if deps is None:
+            return False
+        changed = self.quiet_mask(context)
+        if changed is None or may_read(int(deps, 16), changed):
+            return False
+        self.keep_page(rel, entry, entry[3], deps)
+        self.quick += 1
+        self.reused += entry[3] is not None  # its own fields not read either
+        return True
+
+    def keep_page(
+        self, rel: str, entry: list, own_seal: str | None, deps: str | None
+    ) -> None:
+        """Note a page kept as the last build wrote it, with its records."""
+        self.pages[rel] = [entry[0], entry[1], entry[2], own_seal]
+        if deps is not None:  # the same reads: the same objects (read_items)
+            self.extra[DEPS + rel] = deps
+        self.produced.add(rel)
+        self.skipped += 1
+
+    def quiet_mask(self, context: Mapping) -> list[int] | None:
+        """Return the signatures of the items read anew if nothing else changed.
+
+        Nothing else: the same content files but items whose metadata is the
+        last build's (only their bodies changed), and every URL the same. Then
+        every list, term and field a generator derives from the items is the
+        same, and a page that read none of those items (`may_read`: its DEPS
+        signature holds no item's bits) is the last build's: kept without
+        replaying its reads. None: replay every page.
+        """
+        if self.quiet is False:
+            self.quiet = self._quiet_mask(context)
+        return self.quiet  # type: ignore[return-value]
+
+    def _quiet_mask(self, context: Mapping) -> list[int] | None:
+        """Decide quiet_mask (see there)."""
+        cache, old = self.content_cache, self.old
+        if self.full or cache is None or old.inputs.keys() != self.inputs.keys():
+            return None
+        if self.urls is None:
+            self.urls = url_map_digest(context)
+        if self.urls != old.urls:
+            return None
+        read = self.quiet_read = set(cache.read)
+        for rel, entry in self.inputs.items():
+            if old.inputs[rel][2] != entry[2] and (
+                not rel.endswith(".md")
+                or os.path.join(self.content_path, rel) not in read
+            ):
+                return None  # another file changed, or one not read as an item
+        for path in read:
+            item = cache.live.get(path)
+            digest = None if item is None else metadata_digest(item)
+            if digest is None or old.extra.get(METADATA + path) != digest:
+                return None
+        return [item_signature([path]) for path in sorted(read)]
+
+    def note_metadata(self) -> None:
+        """Keep every item's metadata digest for the next build's quiet_mask.
+
+        In a quiet build, also the feed texts (Build.feed_texts) of the items
+        not read anew that a feed kept by quiet_feed_key did not ask for: the
+        same bytes and URLs as when they were taken.
+        """
+        cache = self.content_cache
+        if cache is None:
+            return
+        read = set(cache.read)
+        if isinstance(self.quiet, list):
+            for key, value in self.old.extra.items():
+                if (
+                    key.startswith(FEED_TEXTS)
+                    and key not in self.extra
+                    and key[len(FEED_TEXTS) :].split("\x1f", 1)[0] not in read
+                ):
+                    self.extra[key] = value
+        for path, item in cache.live.items():
+            known = None
+            if not self.full and path not in read:  # the same bytes as then
+                known = self.old.extra.get(METADATA + path)
+            digest = known or metadata_digest(item)
+            if digest is not None:
+                self.extra[METADATA + path] = digest
+
+    def quiet_feed_key(
+        self, rel: str, elements: Sequence, context: Mapping
+    ) -> str | None:
+        """Return a feed's key from the last build when only other items' bodies changed.
+
+        The feed lists the same items (quiet_mask: every list is the same) and
+        none of those it shows was read anew: feed_key would give the same.
+        """
+        old = self.old.extra.get(FEED_KEY + rel)
+        if old is None or self.quiet_mask(context) is None:
+            return None
+        for item in elements[: self.settings["FEED_MAX_ITEMS"]]:
+            path = getattr(item, "source_path", None)
+            if not isinstance(path, str) or path in self.quiet_read:
+                return None
+        return old
 
     def keep_feed(self, rel: str, key: str) -> bool:
         """Note a feed's key; return whether the last build wrote it from the same."""
@@ -853,6 +976,9 @@ class Build:
         own = self.own_fields(recorder.root.get(ITEM))
         roots, page_digest, own_seal = self.nodes.record(recorder.reads, own)
         self.pages[rel] = [name, roots, page_digest, own_seal]
+        deps = page_items(recorder)
+        if deps is not None:
+            self.extra[DEPS + rel] = format(item_signature(deps), "x")
 
     def start_part(self) -> None:
         """Forget what was noted so far: this process writes only its part of the pages.
@@ -863,7 +989,7 @@ class Build:
         self.pages, self.rendered, self.written, self.feeds = {}, [], [], []
         self.untracked, self.extra = {}, {}
         self.produced, self.outside = set(), set()
-        self.skipped = self.reused = 0
+        self.skipped = self.reused = self.quick = 0
         self.date_used = False
 
     def compacted_pages(self) -> tuple[list, dict[str, list]]:
@@ -906,6 +1032,7 @@ class Build:
             "extra": self.extra,
             "skipped": self.skipped,
             "reused": self.reused,
+            "quick": self.quick,
             "date_used": self.date_used,
             "urls": self.urls,
         }
@@ -926,6 +1053,7 @@ class Build:
         self.extra.update(part["extra"])
         self.skipped += part["skipped"]
         self.reused += part["reused"]
+        self.quick += part["quick"]
         self.date_used = self.date_used or part["date_used"]
         self.urls = self.urls or part["urls"]
 
@@ -1029,6 +1157,7 @@ class Build:
             untracked=dict(sorted(self.untracked.items())),
             cleaned=self.cleaned,
             feeds=sorted(self.feeds),
+            quick=self.quick,
         )
         log.info(
             "%s: %s page(s) rendered, %s file(s) written, %s unchanged page(s) "
@@ -1108,6 +1237,7 @@ class Build:
         old = self.old.record if self.trusted else {}
         files = record.record_files(self.output_path, found, old, self.old.record_ns)
         nodes, pages = self.saved_pages()
+        self.note_metadata()
         data = {
             "format": FORMAT,
             "global": self.fingerprint,
@@ -1129,6 +1259,56 @@ class Build:
             "late": sorted(self.late),
         }
         write_manifest(self.options["manifest"], data)
+
+
+def item_signature(paths: Iterable[str]) -> int:
+    """Return a 256-bit signature of source paths (two bits each, as a Bloom filter).
+
+    A page that read an item holds both its bits (`may_read`); holding them by
+    chance (about 1 % of the pages for one item) only means replaying the page.
+    """
+    signature = 0
+    for path in paths:
+        a, b = hashlib.blake2b(
+            path.encode("utf-8", "surrogatepass"), digest_size=2
+        ).digest()
+        signature |= (1 << a) | (1 << b)
+    return signature
+
+
+def may_read(signature: int, items: Iterable[int]) -> bool:
+    """Return whether a page's signature may hold one of some items' signatures."""
+    return any(signature & item == item for item in items)
+
+
+def metadata_digest(item: Any) -> str | None:
+    """Return the digest of an item's metadata, or None when it has no stable text."""
+    metadata = getattr(item, "metadata", None)
+    if not isinstance(metadata, dict):
+        return None
+    text = repr(sorted(metadata.items(), key=lambda pair: str(pair[0])))
+    if " at 0x" in text:
+        return None
+    return hashlib.blake2b(
+        text.encode("utf-8", "surrogatepass"), digest_size=16
+    ).hexdigest()
+
+
+def page_items(recorder: Recorder) -> set[str] | None:
+    """Return the source paths of the items a render read, or None to replay it always.
+
+    The page's own item (or Pelican page) counts even when the template read
+    only values a generator copied from it; a read of a declared input (an
+    image's size...) means replaying the page in every build.
+    """
+    paths = recorder.read_items()
+    if paths is None or any(step[0] == "x" for step in recorder.reads):
+        return None
+    for name in (ITEM, "page"):
+        path = getattr(recorder.root.get(name), "source_path", None)
+        if isinstance(path, str):
+            paths.add(path)
+    return paths
 
 
 def url_map_digest(context: Mapping) -> str:
@@ -1339,7 +1519,7 @@ class IncrementalWriter(Writer):
         complete = self.output_file(path) if path else None
         rel = build.relative(complete) if build is not None and complete else None
         if rel is not None:
-            key = feed_key(
+            key = build.quiet_feed_key(rel, elements, context) or feed_key(
                 self.settings,
                 elements,
                 context,
@@ -1399,6 +1579,12 @@ class IncrementalWriter(Writer):
                         build.rendered.append(rel)
                         build.untracked[rel] = "paginated by Pelican's writer"
             return None
+        path = self.output_file(name)
+        rel = build.relative(path)
+        if rel is not None and build.keep_quiet(rel, template, context):
+            self._claim(path, override_output)
+            content_skipped.send(path, context={"output_file": name})
+            return None
         localcontext = context.copy()
         localcontext["localsiteurl"] = localcontext.get("localsiteurl", None)
         if relative_urls:
@@ -1409,8 +1595,6 @@ class IncrementalWriter(Writer):
         localcontext.update(kwargs)
         if localcontext["localsiteurl"]:
             context["localsiteurl"] = localcontext["localsiteurl"]
-        path = self.output_file(name)
-        rel = build.relative(path)
         if rel is not None and build.try_skip(
             rel, template, context, localcontext, memo=not relative_urls
         ):

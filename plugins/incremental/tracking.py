@@ -116,6 +116,8 @@ class Recorder:
         # Root names resolved so far: name -> (value, what the template was given).
         self.names: dict[str, tuple[Any, Any]] = {}
         self.untracked: str | None = None
+        # Content objects handed to the template, with the node of their reads.
+        self.items: list[tuple[Tree, str]] = []
 
     def record(self, path: Path, value: str) -> None:
         """Remember that the value at path was read (the first value read wins)."""
@@ -123,6 +125,22 @@ class Recorder:
         for step in path[:-1]:
             level = level.setdefault(step, {})
         level.setdefault(path[-1], value)
+
+    def read_items(self) -> set[str] | None:
+        """Return the source paths of the content objects read, or None if unsure.
+
+        Unsure: an object was read without its `url` (which no two items share),
+        so a later render reading another object the same way would give the
+        same tokens: the set kept for a page must be the set it reads.
+        """
+        paths = set()
+        for node, path in self.items:
+            if not node:  # handed on, never looked at
+                continue
+            if ("a", "url") not in node:
+                return None
+            paths.add(path)
+        return paths
 
     def give_up(self, why: str) -> None:
         """Mark the render as not replayable."""
@@ -271,7 +289,16 @@ def wrap(
     below = node.get(step)
     if below is None:
         below = node[step] = {}
+        _note_item(value, below, rec)
     return Proxy(value, below, rec, parent)
+
+
+def _note_item(value: Any, node: Tree, rec: Recorder) -> None:
+    """Note a content object (one with a source file) handed to the template."""
+    if hasattr(value, "_context"):
+        path = getattr(value, "source_path", None)
+        if type(path) is str:
+            rec.items.append((node, path))
 
 
 def _untracked_callable(func: Any, rec: Recorder) -> Any:
