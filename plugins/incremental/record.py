@@ -21,7 +21,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from portal.files import Listing, file_sha256, list_tree, noted_sha256, walk
+from portal.files import (
+    RACY_NS,
+    Listing,
+    Share,
+    file_sha256,
+    list_tree,
+    noted_sha256,
+    owner,
+    walk,
+)
 from portal.stamps import vouches
 
 __all__ = [
@@ -67,6 +76,15 @@ class Check:
     # the output again (Listing.refresh).
     listing: Listing | None = None
 
+    def merge(self, other: Check) -> None:
+        """Take the check of another share of the same folder into this one."""
+        self.unknown = sorted(self.unknown + other.unknown)
+        self.changed = sorted(self.changed + other.changed)
+        self.missing = sorted(self.missing + other.missing)
+        self.outside = sorted(self.outside + other.outside)
+        if self.listing is not None and other.listing is not None:
+            self.listing.merge(other.listing)
+
     @property
     def clean(self) -> bool:
         """Return whether the folder is exactly as recorded."""
@@ -78,30 +96,52 @@ def check_output(
     record: Mapping[str, Entry],
     outside: Mapping[str, Entry],
     taken_ns: int,
+    share: Share | None = None,
 ) -> Check:
-    """Compare an output folder (and the files outside it) with their record."""
-    check = Check(listing=list_tree(folder))
+    """Compare an output folder (and the files outside it) with their record.
+
+    With `share` (index, count), only the files of that share (list_tree;
+    the files outside the folder go with share 0): `merge` the checks of
+    every share for the whole folder's.
+    """
+    check = Check(listing=list_tree(folder, share))
     files = check.listing.files
+    racy_ns = taken_ns - RACY_NS
     for rel, stat in files.items():
         entry = record.get(rel)
         if entry is None:
             check.unknown.append(rel)
-        elif vouches(entry[0], entry[1], stat, taken_ns):
-            continue  # the common case: no path joined, nothing read
+        elif (
+            entry[1] == stat.st_mtime_ns
+            and entry[0] == stat.st_size
+            and stat.st_mtime_ns < racy_ns
+        ):
+            continue  # the common case (stamps.vouches): nothing joined or read
         elif not _same_bytes(entry, os.path.join(folder, rel), stat):
             check.changed.append(rel)
-    check.missing = sorted(record.keys() - files.keys())
+    gone = record.keys() - files.keys()
+    if share is not None:
+        gone = [rel for rel in gone if owner(rel, share[1]) == share[0]]
+    check.missing = sorted(gone)
+    if share is None or share[0] == 0:
+        check.outside = _outside_changed(outside, taken_ns)
+    check.unknown.sort()
+    check.changed.sort()
+    return check
+
+
+def _outside_changed(outside: Mapping[str, Entry], taken_ns: int) -> list[str]:
+    """Return the recorded files outside the output folder that are missing or changed."""
+    changed = []
     for path, entry in outside.items():
         try:
             stat = os.stat(path)
         except OSError:
-            check.outside.append(path)
+            changed.append(path)
             continue
         if not _same(entry, path, stat, taken_ns):
-            check.outside.append(path)
-    check.unknown.sort()
-    check.changed.sort()
-    return check
+            changed.append(path)
+    return changed
 
 
 class BackgroundCheck:
