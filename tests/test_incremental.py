@@ -935,7 +935,6 @@ def test_the_output_check_in_other_processes_gives_the_same_answer(
     ]
     state = State.__new__(State)
     state.trusted, state.check, state.pending = True, None, pending
-    state.packed = []
     state.arguments = lambda: arguments
     state.old = SimpleNamespace(record_ns=taken_ns + (child == "another record"))
     if child == "another record":  # the manifest was replaced meanwhile

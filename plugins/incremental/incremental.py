@@ -716,7 +716,6 @@ class State:
                 for index in range(CHECKS)
             ]
         self.check: record.Check | None = None
-        self.packed: list[bytes] = []  # the forked checks' walks (see listing)
         self.fingerprint = global_fingerprint(settings, options)
         self.today = build_date(settings)
         self.unsupported = pelican_unsupported()
@@ -790,8 +789,7 @@ class State:
         check runs here.
         """
         if self.check is None:
-            pending, self.pending = self.pending, []
-            answers = [check.result() for check in pending]
+            answers = [check.result() for check in self.pending]
             if (
                 self.trusted
                 and answers
@@ -802,8 +800,8 @@ class State:
                 self.check = answers[0][1]
                 for answer in answers[1:]:
                     self.check.merge(answer[1])
-                self.packed = [answer[2] for answer in answers]
             else:
+                self.close()
                 self.check = record.check_output(*self.arguments())
         return self.check
 
@@ -820,11 +818,13 @@ class State:
         """Return the walk the output check made (None when the folder was emptied)."""
         if self.check is None:
             return None
-        if self.packed:
-            shares = [pickle.loads(packed) for packed in self.packed]
-            for share in shares[1:]:
-                shares[0].merge(share)
-            self.check.listing, self.packed = shares[0], []
+        if self.pending:
+            pending, self.pending = self.pending, []
+            shares = [check.rest() for check in pending]
+            if all(isinstance(share, Listing) for share in shares):
+                for share in shares[1:]:
+                    shares[0].merge(share)
+                self.check.listing = shares[0]
         return self.check.listing
 
     def close(self) -> None:
@@ -851,16 +851,16 @@ def check_share(
     outside: Mapping[str, list],
     taken_ns: int,
     share: Share,
-) -> tuple[int, record.Check, bytes]:
+) -> tuple[tuple[int, record.Check], Listing | None]:
     """Compare one share of the output folder with its record (in a forked process).
 
     Returns the record's time (which tells one manifest from another) with the
-    answer and its walk of the folder pickled: the walk is unpickled only by a
-    build that uses it (a build with nothing changed does not).
+    answer, then the walk of the folder: the build asks for the walk only when
+    it goes on (a build with nothing changed does not wait for it).
     """
     check = record.check_output(output_path, files, outside, taken_ns, share)
     listing, check.listing = check.listing, None
-    return taken_ns, check, pickle.dumps(listing, protocol=pickle.HIGHEST_PROTOCOL)
+    return (taken_ns, check), listing
 
 
 # States checked before Pelican's run, handed to the build (by settings id).
@@ -1821,6 +1821,7 @@ def wrap_run(pelican) -> None:
         if options["enabled"]:
             state = State(pelican.settings, pelican.output_path, options)
             if state.nothing_changed():
+                state.close()
                 report_unchanged(state, options)
                 return
             _checked[id(pelican.settings)] = state

@@ -147,14 +147,15 @@ def _outside_changed(outside: Mapping[str, Entry], taken_ns: int) -> list[str]:
 class BackgroundCheck:
     """A check of the output run by a forked process while the build goes on.
 
-    `task` (check_output, or what loads a record and calls it) runs in the
-    forked process, on the other core, while the build loads its manifest and
-    reads the content; the build needs the answer only before it writes or
-    decides "nothing changed" (`result`). Without fork, or when the process
-    fails, there is no answer (None): the build then checks itself.
+    `task` runs in the forked process, on the other core, while the build loads
+    its manifest and reads the content; it returns its answer and what goes
+    with it (the walk it made), sent after the answer: the build needs the
+    answer before it writes or decides "nothing changed" (`result`), the rest
+    only when it goes on (`rest`). Without fork, or when the process fails,
+    there is no answer (None): the build then checks itself.
     """
 
-    def __init__(self, task: Callable[[], object]) -> None:
+    def __init__(self, task: Callable[[], tuple[object, object]]) -> None:
         self.answer: object | None = None
         self.pid, self.fd = 0, -1
         if not hasattr(os, "fork"):
@@ -170,26 +171,31 @@ class BackgroundCheck:
         self.fd = read_end
 
     def result(self) -> object | None:
-        """Return the task's answer, waiting for the process (None without one)."""
-        if self.answer is None:
-            self.answer = self._collect()
+        """Return the task's answer, waiting for it (None without one)."""
+        if self.answer is None and self.pid:
+            self.answer = self._receive()
+            if self.answer is None:
+                self.cancel()
         return self.answer
 
-    def _collect(self) -> object | None:
-        """Read the process's answer and wait for it (None when it has none)."""
-        if not self.pid:
-            return None
-        with os.fdopen(self.fd, "rb") as pipe:
-            data = pipe.read()
-        _, status = os.waitpid(self.pid, 0)
-        self.pid = 0
-        if status != 0 or not data:
-            log.debug("%s: the output check process failed (%s)", PREFIX, status)
+    def rest(self) -> object | None:
+        """Return what goes with the answer, then end the process (None without it)."""
+        found = self._receive() if self.result() is not None else None
+        self.cancel()
+        return found
+
+    def _receive(self) -> object | None:
+        """Read one message of the process (None when it failed to send it)."""
+        head = _read_exactly(self.fd, 8)
+        size = int.from_bytes(head, "big") if len(head) == 8 else -1
+        data = _read_exactly(self.fd, size) if size > 0 else b""
+        if not data or len(data) != size:
+            log.debug("%s: the output check process failed", PREFIX)
             return None
         return pickle.loads(data)
 
     def cancel(self) -> None:
-        """Stop the process when its answer is no longer needed (a failed build)."""
+        """End the process (its answer taken, or no longer needed: a failed build)."""
         if self.pid:
             os.kill(self.pid, signal.SIGKILL)
             os.waitpid(self.pid, 0)
@@ -197,13 +203,32 @@ class BackgroundCheck:
             self.pid = 0
 
 
-def _answer_and_exit(fd: int, task: Callable[[], object]) -> None:
-    """Send a task's answer through a pipe, then end this forked process."""
+def _read_exactly(fd: int, size: int) -> bytes:
+    """Read size bytes from a pipe (fewer when it closes first)."""
+    chunks, left = [], size
+    while left > 0:
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _answer_and_exit(fd: int, task: Callable[[], tuple[object, object]]) -> None:
+    """Send a task's answer, then what goes with it, through a pipe; then exit.
+
+    Each message is its length (8 bytes) and its pickle: the build reads the
+    answer as soon as it is sent, the rest only if it needs it.
+    """
     code = 0
     try:
-        data = pickle.dumps(task(), protocol=pickle.HIGHEST_PROTOCOL)
+        answer, rest = task()
         with os.fdopen(fd, "wb") as pipe:
-            pipe.write(data)
+            for message in (answer, rest):
+                data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+                pipe.write(len(data).to_bytes(8, "big") + data)
+                pipe.flush()
     except BaseException:  # noqa: BLE001 - the build runs the check itself
         code = 1
     finally:
