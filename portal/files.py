@@ -208,7 +208,8 @@ class Listing:
     def __setstate__(self, state: tuple) -> None:
         """Load a pickled listing (see __getstate__)."""
         self.taken_ns, self.folders, files = state
-        self.files = {k: FileStat(*v) for k, v in files.items()}
+        make = tuple.__new__  # FileStat(*v) without its Python-level __new__
+        self.files = {k: make(FileStat, v) for k, v in files.items()}
 
     def merge(self, other: Listing) -> None:
         """Take another share's walk of the same folder into this one (list_tree).
@@ -233,9 +234,10 @@ class Listing:
         racy_ns = self.taken_ns - RACY_NS
         reread: list[str] = []
         gone: set[str] = set()
+        lstat, prefix = os.lstat, os.path.join(top, "")
         for rel, mtime in list(self.folders.items()):
             try:
-                status = os.lstat(os.path.join(top, rel))
+                status = lstat(prefix + rel if rel else top)  # 6,600 folders
             except OSError:
                 gone.add(rel)
                 continue
