@@ -194,10 +194,15 @@ class BackgroundCheck:
             return None
         return pickle.loads(data)
 
+    def stop(self) -> None:
+        """Tell the process to end, without waiting (see cancel)."""
+        if self.pid:
+            os.kill(self.pid, signal.SIGKILL)
+
     def cancel(self) -> None:
         """End the process (its answer taken, or no longer needed: a failed build)."""
         if self.pid:
-            os.kill(self.pid, signal.SIGKILL)
+            self.stop()
             os.waitpid(self.pid, 0)
             os.close(self.fd)
             self.pid = 0
