@@ -17,6 +17,7 @@ __all__ = [
     "FileStat",
     "Listing",
     "RACY_NS",
+    "Share",
     "Stamp",
     "file_names",
     "file_sha256",
@@ -26,12 +27,14 @@ __all__ = [
     "list_tree",
     "note_sha256",
     "noted_sha256",
+    "owner",
     "stamp",
     "walk",
     "write_atomic",
 ]
 
 Stamp = tuple[int, int, int, int]  # size, mtime_ns, ctime_ns, inode
+Share = tuple[int, int]  # index, count (see list_tree)
 
 
 def _umask() -> int:
@@ -205,7 +208,17 @@ class Listing:
     def __setstate__(self, state: tuple) -> None:
         """Load a pickled listing (see __getstate__)."""
         self.taken_ns, self.folders, files = state
-        self.files = {k: FileStat(*v) for k, v in files.items()}
+        make = tuple.__new__  # FileStat(*v) without its Python-level __new__
+        self.files = {k: make(FileStat, v) for k, v in files.items()}
+
+    def merge(self, other: Listing) -> None:
+        """Take another share's walk of the same folder into this one (list_tree).
+
+        Dated by the earlier walk: a file is racy from the earlier time on.
+        """
+        self.files.update(other.files)
+        self.folders.update(other.folders)
+        self.taken_ns = min(self.taken_ns, other.taken_ns)
 
     def refresh(self, top: str, touched: Iterable[str]) -> None:
         """Bring the listing up to date with one stat per folder and per touched file.
@@ -221,9 +234,10 @@ class Listing:
         racy_ns = self.taken_ns - RACY_NS
         reread: list[str] = []
         gone: set[str] = set()
+        lstat, prefix = os.lstat, os.path.join(top, "")
         for rel, mtime in list(self.folders.items()):
             try:
-                status = os.lstat(os.path.join(top, rel))
+                status = lstat(prefix + rel if rel else top)  # 6,600 folders
             except OSError:
                 gone.add(rel)
                 continue
@@ -312,29 +326,64 @@ def _within(rel: str, folders: set[str]) -> bool:
     return False
 
 
-def list_tree(folder: str | os.PathLike) -> Listing:
-    """Walk a folder: every file's stat and every folder's time (see Listing)."""
+def list_tree(folder: str | os.PathLike, share: Share | None = None) -> Listing:
+    """Walk a folder: every file's stat and every folder's time (see Listing).
+
+    With `share` (index, count), only the files `owner` gives that index: each
+    of `count` processes walks its share, and the listings `merge` into one.
+    One loop, one `os.scandir` per folder and no call per file but the stat
+    (10 µs a file at 32,500 files was the critical path of "nothing changed").
+    """
     listing = Listing(taken_ns=time.time_ns())
     try:
         top = os.lstat(folder)
     except OSError:
         return listing
-    listing.folders[""] = top.st_mtime_ns
-
-    def descend(rel: str, entry: os.DirEntry) -> bool:
-        # A folder's time is taken before the folder is read.
+    mine, count = share or (0, 1)
+    files, folders = listing.files, listing.folders
+    if mine == 0:
+        folders[""] = top.st_mtime_ns
+    make = tuple.__new__  # FileStat(...) without its Python-level __new__
+    scandir, join = os.scandir, os.path.join
+    stack: list[tuple[str, int]] = [("", 0)]  # (folder, depth: 2 = owned whole)
+    while stack:
+        rel_dir, depth = stack.pop()
+        prefix = f"{rel_dir}/" if rel_dir else ""
         try:
-            listing.folders[rel] = entry.stat(follow_symlinks=False).st_mtime_ns
-        except OSError:
-            return False
-        return True
-
-    for rel, entry in _entries(folder, descend):
-        try:
-            listing.files[rel] = file_stat(entry.stat(follow_symlinks=False))
+            entries = list(scandir(join(folder, rel_dir)))
         except OSError:
             continue
+        for entry in entries:
+            rel = prefix + entry.name
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    # Folders near the top are read by every share, the
+                    # others (and their files) by their owner alone.
+                    if depth == 1 and hash(rel) % count != mine:
+                        continue
+                    if depth or mine == 0:
+                        folders[rel] = entry.stat(follow_symlinks=False).st_mtime_ns
+                    stack.append((rel, min(depth + 1, 2)))
+                elif depth == 2 or hash(rel) % count == mine:
+                    s = entry.stat(follow_symlinks=False)
+                    files[rel] = make(
+                        FileStat,
+                        (s.st_size, s.st_mtime_ns, s.st_ctime_ns, s.st_ino, s.st_mode),
+                    )
+            except OSError:
+                continue
     return listing
+
+
+def owner(rel: str, count: int) -> int:
+    """Return the index of the share (see list_tree) that walks a file.
+
+    A file in a folder two levels down or deeper goes with that folder, a file
+    nearer the top by its own path (a flat folder of images is split too). By
+    Python's string hash: the same in a process and the processes it forks.
+    """
+    parts = rel.split("/", 2)
+    return hash(rel if len(parts) < 3 else f"{parts[0]}/{parts[1]}") % count
 
 
 def file_sha256(path: str | os.PathLike) -> bytes | None:

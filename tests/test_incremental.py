@@ -760,22 +760,95 @@ def test_a_damaged_manifest_is_refused_never_raised(tmp_path) -> None:
             "late": ["sitemap.xml"],
         },
     )
-    good = Path(path).read_bytes()
+    # The head and each part in a file of its own: any of them may be damaged.
+    files = sorted(tmp_path.glob("incremental.pickle*"))
+    assert len(files) == 4
+    goods = {file: file.read_bytes() for file in files}
     assert Manifest.load(path)[1] is None
     rng = random.Random(14)
     reasons = set()
-    for _ in range(400):
-        damaged = bytearray(good)
+    for _ in range(600):
+        file = rng.choice(files)
+        damaged = bytearray(goods[file])
         for _ in range(rng.randint(1, 4)):
             damaged[rng.randrange(25, len(damaged))] = rng.randrange(256)
         if rng.random() < 0.3:
             damaged = damaged[: rng.randrange(len(damaged))]
-        Path(path).write_bytes(bytes(damaged))
+        file.write_bytes(bytes(damaged))
         manifest, reason = Manifest.load(path)
+        file.write_bytes(goods[file])
         if reason is not None:
             assert manifest.record == {} and manifest.pages == {}
             reasons.add(reason.split(" (")[0])
     assert reasons >= {"unreadable manifest", "damaged manifest"}
+
+
+def test_a_manifest_is_replaced_whole_or_not_at_all(tmp_path, monkeypatch) -> None:
+    """The head is written last and names its parts: a build stopped while it
+    wrote them leaves the last manifest whole; a part of another build is
+    refused; a part as it was keeps its file, and no other is left."""
+    from incremental import incremental
+    from incremental.incremental import FORMAT, Manifest, write_manifest
+
+    path = str(tmp_path / "incremental.pickle")
+    entry = [10, 1_700_000_000_000_000_000, "ab" * 32]
+    data = {
+        "format": FORMAT,
+        "global": "g" * 32,
+        "output": str(tmp_path),
+        "nodes": [[["a", "title"], []]],
+        "pages": {"p/index.html": ["item.html", [0], "d" * 32, None]},
+        "files": ["p/index.html"],
+        "extra": {},
+        "inputs": {"news/a.md": entry},
+        "snapshot_ns": 1,
+        "untracked": [],
+        "urls": "u",
+        "record": {"p/index.html": entry},
+        "record_ns": 2,
+        "outside": {},
+        "date": "",
+        "late": [],
+    }
+    write_manifest(path, data)
+    first = Manifest.load(path)[0]
+    assert first.counts == {"pages": 1, "files": 1}
+    new = {**data, "record": {"p/index.html": [11, *entry[1:]]}, "record_ns": 3}
+    real = incremental._write_plain
+
+    def stop_at_head(target: str, part: dict) -> None:
+        if target == path:
+            raise OSError("stopped")
+        real(target, part)
+
+    monkeypatch.setattr(incremental, "_write_plain", stop_at_head)
+    with pytest.raises(OSError):
+        write_manifest(path, new)
+    monkeypatch.undo()
+    loaded, reason = Manifest.load(path)
+    assert reason is None and loaded.record == data["record"]
+    assert loaded.record_ns == 2
+    # A head naming a part of another build is refused.
+    parts = sorted(tmp_path.glob("incremental.pickle.record.*"))
+    assert len(parts) == 2  # the last build's and the stopped one's
+    mine = incremental.part_path(path, "record", loaded.parts["record"])
+    other = next(str(p) for p in parts if str(p) != mine)
+    os.replace(other, mine)
+    assert Manifest.load(path)[1].startswith("damaged manifest")
+    # Written again: the parts as they were keep their files, the rest goes.
+    write_manifest(path, data)
+    loaded = Manifest.load(path)[0]
+    kept = {part: loaded.saved(part, new) for part in ("record", "rest", "pages")}
+    assert kept["record"] is None and kept["rest"] and kept["pages"]
+    write_manifest(path, new, {p: t for p, t in kept.items() if t})
+    again = Manifest.load(path)[0]
+    assert again.record == new["record"] and again.pages == data["pages"]
+    assert again.parts["rest"] == loaded.parts["rest"]
+    assert again.parts["record"] != loaded.parts["record"]
+    left = {p.name for p in tmp_path.glob("incremental.pickle*")}
+    assert left == {"incremental.pickle"} | {
+        f"incremental.pickle.{part}.{token}" for part, token in again.parts.items()
+    }
 
 
 def _record_of(folder: Path) -> dict[str, list]:
@@ -825,45 +898,50 @@ def test_the_record_takes_a_noted_digest_only_while_the_file_is_as_noted(
 
 
 @pytest.mark.parametrize("child", ["answers", "fails", "another record"])
-def test_the_output_check_in_another_process_gives_the_same_answer(
+def test_the_output_check_in_other_processes_gives_the_same_answer(
     tmp_path, monkeypatch, child
 ) -> None:
-    """The forked process loads the record itself; its answer counts only when it
-    is about the record the build loaded, else the build checks itself."""
+    """Two forked processes check a share of the folder each; their answers
+    count only when both are about the record the build loaded, else the build
+    checks itself."""
     import functools
     from types import SimpleNamespace
 
     from incremental import record
-    from incremental.incremental import FORMAT, State, check_recorded, write_manifest
+    from incremental.incremental import State, check_share
 
     folder = tmp_path / "output"
-    folder.mkdir()
-    for name in ("a.html", "b.html", "c.html"):
+    names = [f"{d}{n}.html" for d in ("", "a/", "a/b/", "c/d/e/") for n in "pqrstu"]
+    for name in names:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text(f"<p>{name}</p>", "utf-8")
-    entries = _record_of(folder)
-    (folder / "b.html").write_text("<p>B.html</p>", "utf-8")  # same size
-    (folder / "c.html").unlink()
-    (folder / "d.html").write_text("lạ", "utf-8")
+    entries = {k: v for k, v in _record_of(folder).items() if k.endswith(".html")}
+    (folder / "a/b/q.html").write_text("<p>A/b/q.html</p>", "utf-8")  # same size
+    (folder / "r.html").unlink()
+    (folder / "c/d/e/s.html").unlink()
+    (folder / "a/d.html").write_text("lạ", "utf-8")
     taken_ns = time.time_ns()
-    manifest = str(tmp_path / "incremental.pickle")
-    data = {"format": FORMAT, "output": str(folder), "record_ns": taken_ns}
-    write_manifest(manifest, {**data, "record": entries, "outside": {}})
-    if child == "fails":  # no answer from the process: the check runs here
+    if child == "fails":  # no answer from a process: the check runs here
         monkeypatch.setattr(record, "_answer_and_exit", lambda fd, task: os._exit(3))
     arguments = (str(folder), entries, {}, taken_ns)
     expected = record.check_output(*arguments)
     assert (expected.unknown, expected.changed, expected.missing) == (
-        ["d.html"],
-        ["b.html"],
-        ["c.html"],
+        ["a/d.html"],
+        ["a/b/q.html"],
+        ["c/d/e/s.html", "r.html"],
     )
-    pending = record.BackgroundCheck(
-        functools.partial(check_recorded, manifest, str(folder))
-    )
+    shares = [
+        record.check_output(*arguments, share=(index, 2)).listing.files
+        for index in range(2)
+    ]
+    assert shares[0] and shares[1] and not shares[0].keys() & shares[1].keys()
+    pending = [
+        record.BackgroundCheck(functools.partial(check_share, *arguments, (index, 2)))
+        for index in range(2)
+    ]
     state = State.__new__(State)
     state.trusted, state.check, state.pending = True, None, pending
-    state.packed = b""
-    state.arguments = arguments
+    state.arguments = lambda: arguments
     state.old = SimpleNamespace(record_ns=taken_ns + (child == "another record"))
     if child == "another record":  # the manifest was replaced meanwhile
         monkeypatch.setattr(record, "check_output", lambda *a: "checked here")
@@ -875,10 +953,11 @@ def test_the_output_check_in_another_process_gives_the_same_answer(
         assert [getattr(got, n) for n in differences] == [
             getattr(expected, n) for n in differences
         ]
-        assert (pending.answer is None) == (child == "fails")
+        assert all((p.answer is None) == (child == "fails") for p in pending)
         # The walk comes with the answer: the build brings it up to date.
         assert state.listing().files == expected.listing.files
-        assert set(state.listing().files) == {"a.html", "b.html", "d.html"}
+        assert state.listing().folders == expected.listing.folders
+        assert "r.html" not in state.listing().files
     assert state.output_check() is got
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from portal.files import FileStat, Listing, file_stat, list_tree
+from portal.files import FileStat, Listing, file_stat, list_tree, owner
 
 OLD_NS = 1_600_000_000_000_000_000  # September 2020: far outside the racy window
 
@@ -47,6 +47,31 @@ def test_a_walk_lists_every_file_and_every_folders_time(tmp_path) -> None:
     assert listing.files["a/index.html"] == file_stat(status)
     assert pickle.loads(pickle.dumps(listing)) == listing
     assert isinstance(pickle.loads(pickle.dumps(listing)).files["index.html"], FileStat)
+
+
+@pytest.mark.parametrize("count", [1, 2, 3])
+def test_shares_of_a_walk_merge_into_the_whole_walk(tmp_path, count) -> None:
+    """Each share walks the files `owner` gives it (a flat folder split file by
+    file, a deep folder whole), none twice; merged they are the whole walk."""
+    _tree(tmp_path)
+    for rel in [f"flat/{n}.webp" for n in range(40)] + [
+        f"deep/{n}/x/index.html" for n in range(40)
+    ]:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(rel, "utf-8")
+    (tmp_path / "flat" / "link").symlink_to(tmp_path / "deep")  # a file
+    _age(tmp_path)
+    whole = list_tree(tmp_path)
+    shares = [list_tree(tmp_path, (index, count)) for index in range(count)]
+    for index, share in enumerate(shares):
+        assert share.files and all(owner(r, count) == index for r in share.files)
+    assert sum(len(share.files) for share in shares) == len(whole.files) == 85
+    earliest = min(share.taken_ns for share in shares)
+    merged = shares[0]
+    for share in shares[1:]:
+        merged.merge(share)
+    assert merged.files == whole.files and merged.folders == whole.folders
+    assert merged.taken_ns == earliest
 
 
 def test_a_refresh_sees_what_was_added_removed_or_replaced(tmp_path) -> None:

@@ -433,7 +433,13 @@ def remove_orphans(
 ) -> int:
     """Remove the `.gz`/`.br` copies whose text file is gone; return how many."""
     removed = 0
-    for rel in [rel for rel in files if rel.endswith(COMPRESSED)]:
+    # Those whose text file is there are passed over first, without splitext
+    # (20,000 copies at 5,000 items): a copy's text file is its name less the suffix.
+    for rel in [
+        rel
+        for rel in files
+        if rel.endswith(COMPRESSED) and rel[: rel.rfind(".")] not in files
+    ]:
         source, suffix = os.path.splitext(rel)
         if (
             source not in files  # the common case first: its text file is there

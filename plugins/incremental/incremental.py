@@ -50,6 +50,7 @@ from pelican.writers import FileOverwriteFailedError, Writer
 from portal import finishing, identity, outputs
 from portal.files import (
     Listing,
+    Share,
     file_sha256,
     forget_sha256,
     list_tree,
@@ -93,7 +94,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 PREFIX = "incremental"
 SETTING = "INCREMENTAL"
-FORMAT = 7
+FORMAT = 8
 # The Pelican versions the plugin is tested with; any other means a full build
 # from an empty folder with Pelican's own writer (see pelican_private.py).
 TESTED_PELICAN = ("4.12",)
@@ -104,6 +105,22 @@ CONTENT_CACHE = "incremental-contents.sqlite"
 # The manifest: this line, then the data pickled (plain types only; at 5,000
 # items 2 × faster to load and 3 × faster to save than JSON).
 MANIFEST_MAGIC = b"dvk-incremental-manifest\n"
+# The manifest's parts, each in a file of its own (see write_manifest): what
+# "nothing changed" needs is in the head (small) and the record (read by the
+# output check); the pages and the rest only a build reads, and a build writes
+# again only the parts that changed (the record, and the pages after an edit).
+# "rest" before "pages": a page's roots are checked against the nodes.
+PARTS: Mapping[str, tuple[str, ...]] = {
+    "record": ("record", "outside"),
+    "rest": ("nodes", "files", "late"),
+    "pages": ("pages", "extra", "urls"),
+}
+PART_OF = {key: part for part, keys in PARTS.items() for key in keys}
+HEAD = ("global", "output", "parts", "counts", "inputs", "snapshot_ns")
+HEAD += ("untracked", "record_ns", "date")
+# How many processes check the output folder against its record before a
+# build, each its share (portal.files.list_tree): 32,500 files at 5,000 items.
+CHECKS = 2
 # The garbage collector's thresholds during a build. With Python's (700, 10, 10)
 # a rebuild at 5,000 items spent 1.2 s of 7.5 in 750 collections, five of them
 # walking the whole heap of content objects and records; a build makes few
@@ -319,9 +336,17 @@ def _node(data: Any, index: int) -> tuple[tuple, tuple[int, ...]]:
 
 
 class Manifest:
-    """What the previous build wrote and read (empty when unusable)."""
+    """What the previous build wrote and read (empty when unusable).
+
+    Loaded a part at a time (see write_manifest): the head (fingerprint,
+    content snapshot, counts) and the record decide "nothing changed"; the
+    pages and the rest are loaded only for a build (load_parts).
+    """
 
     def __init__(self) -> None:
+        self.path = ""
+        self.parts: dict[str, str] = {}  # part -> token of its file
+        self.raw: dict[str, dict] = {}  # part -> its data as loaded (see saved)
         self.fingerprint = ""
         self.output = ""
         self.nodes: list[tuple[tuple, tuple[int, ...]]] = []
@@ -337,38 +362,97 @@ class Manifest:
         self.outside: dict[str, list] = {}  # files written outside the output
         self.date = ""  # the build date, when the output depended on it
         self.late: set[str] = set()  # declared by post-processors (on finalized)
+        self.counts = {"pages": 0, "files": 0}
 
     @classmethod
-    def load(cls, path: str) -> tuple[Manifest, str | None]:
-        """Load a manifest; return it with the reason it is unusable, if any."""
+    def load(
+        cls, path: str, parts: Iterable[str] = tuple(PARTS)
+    ) -> tuple[Manifest, str | None]:
+        """Load a manifest's head and parts; return it with why it is unusable, if so."""
         manifest = cls()
+        manifest.path = path
         try:
-            data = read_manifest(path)
+            data = read_head(path)
         except FileNotFoundError:
             return manifest, "no manifest yet"
         except (OSError, ValueError) as error:
             return manifest, f"unreadable manifest ({type(error).__name__})"
+        if data.get("format") != FORMAT:
+            return manifest, "manifest of another version"
+        reason = manifest._take(data, HEAD) or manifest.load_parts(parts)
+        return (cls(), reason) if reason else (manifest, None)
+
+    def load_parts(self, parts: Iterable[str] = tuple(PARTS)) -> str | None:
+        """Load parts not loaded yet; return why the manifest is unusable, if so."""
+        for part in parts:
+            if part in self.raw:
+                continue
+            try:
+                data = read_part(self.path, part, self.parts[part])
+            except (OSError, KeyError, ValueError) as error:
+                return f"damaged manifest ({part}: {type(error).__name__})"
+            reason = self._take(data, PARTS[part])
+            if reason:
+                return reason
+            self.raw[part] = data
+        return None
+
+    def _take(self, data: Mapping, keys: Iterable[str]) -> str | None:
+        """Check and set the fields of one part; return why it is damaged, if so."""
         try:
-            if data.get("format") != FORMAT:
-                return manifest, "manifest of another version"
-            manifest.fingerprint = str(data["global"])
-            manifest.output = str(data["output"])
-            manifest.nodes = [_node(n, i) for i, n in enumerate(data["nodes"])]
-            manifest.pages = _pages(data["pages"], len(manifest.nodes))
-            manifest.files = _strings(data["files"])
-            manifest.extra = {str(k): str(v) for k, v in data["extra"].items()}
-            manifest.inputs = _entries(data["inputs"])
-            manifest.snapshot_ns = int(data["snapshot_ns"])
-            manifest.untracked = [str(f) for f in data["untracked"]]
-            manifest.urls = str(data["urls"])
-            manifest.record = _entries(data["record"])
-            manifest.record_ns = int(data["record_ns"])
-            manifest.outside = _entries(data["outside"])
-            manifest.date = str(data["date"])
-            manifest.late = set(_strings(data["late"]))
+            for key in keys:
+                setattr(self, *_FIELDS[key](self, data[key]))
         except (AttributeError, KeyError, TypeError, ValueError) as error:
-            return cls(), f"damaged manifest ({error})"
-        return manifest, None
+            return f"damaged manifest ({error})"
+        return None
+
+    def saved(self, part: str, data: Mapping) -> str | None:
+        """Return the token of a part loaded as it is in data (its file kept), if so."""
+        loaded = self.raw.get(part)
+        if loaded is None or any(data.get(k) != loaded[k] for k in PARTS[part]):
+            return None
+        return self.parts[part]
+
+
+def _head_parts(data: Any) -> tuple[str, dict[str, str]]:
+    """Return a head's part tokens, checked (one per part, plain names)."""
+    if type(data) is not dict or data.keys() != PARTS.keys():
+        raise ValueError("bad parts")
+    if not all(
+        type(t) is str and re.fullmatch(r"[0-9a-f-]+", t) for t in data.values()
+    ):
+        raise ValueError("bad part token")
+    return "parts", data
+
+
+def _counts(data: Any) -> tuple[str, dict[str, int]]:
+    """Return a head's counts of pages and files, checked."""
+    if type(data) is not dict or set(map(type, data.values())) - {int}:
+        raise ValueError("bad counts")
+    return "counts", {"pages": data["pages"], "files": data["files"]}
+
+
+# How each field of a manifest is checked as it is loaded: field -> (attribute, value).
+_FIELDS: dict[str, Callable[[Manifest, Any], tuple[str, Any]]] = {
+    "global": lambda m, v: ("fingerprint", str(v)),
+    "output": lambda m, v: ("output", str(v)),
+    "parts": lambda m, v: _head_parts(v),
+    "counts": lambda m, v: _counts(v),
+    "inputs": lambda m, v: ("inputs", _entries(v)),
+    "snapshot_ns": lambda m, v: ("snapshot_ns", int(v)),
+    "untracked": lambda m, v: ("untracked", [str(f) for f in v]),
+    "record_ns": lambda m, v: ("record_ns", int(v)),
+    "date": lambda m, v: ("date", str(v)),
+    "record": lambda m, v: ("record", _entries(v)),
+    "outside": lambda m, v: ("outside", _entries(v)),
+    "nodes": lambda m, v: ("nodes", [_node(n, i) for i, n in enumerate(v)]),
+    "files": lambda m, v: ("files", _strings(v)),
+    "extra": lambda m, v: ("extra", {str(k): str(x) for k, x in v.items()}),
+    "urls": lambda m, v: ("urls", str(v)),
+    "late": lambda m, v: ("late", set(_strings(v))),
+    # After "nodes" (PARTS["rest"] is loaded before PARTS["pages"]).
+    "pages": lambda m, v: ("pages", _pages(v, len(m.nodes))),
+}
 
 
 class _PlainUnpickler(pickle.Unpickler):
@@ -379,8 +463,8 @@ class _PlainUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"a manifest holds no {module}.{name}")
 
 
-def read_manifest(path: str) -> dict:
-    """Return the data of a manifest file (ValueError when it is not one)."""
+def _read_plain(path: str) -> dict:
+    """Return the data of one manifest file (ValueError when it is not one)."""
     with open(path, "rb") as handle:
         raw = handle.read()
     if not raw.startswith(MANIFEST_MAGIC):
@@ -405,9 +489,74 @@ def read_manifest(path: str) -> dict:
     return data
 
 
-def write_manifest(path: str, data: Mapping) -> None:
-    """Write a manifest file atomically (pickled plain data after a magic line)."""
+def part_path(path: str, part: str, token: str) -> str:
+    """Return the file of one part of the manifest at path."""
+    return f"{path}.{part}.{token}"
+
+
+def read_head(path: str) -> dict:
+    """Return the head of a manifest (ValueError when it is not one)."""
+    return _read_plain(path)
+
+
+def read_part(path: str, part: str, token: str) -> dict:
+    """Return one part of a manifest (ValueError when it is not the one named)."""
+    data = _read_plain(part_path(path, part, token))
+    if data.get("part") != part or data.get("token") != token:
+        raise ValueError(f"not the manifest's {part}")
+    return data
+
+
+def read_manifest(path: str) -> dict:
+    """Return the whole data of a manifest, its parts merged into its head."""
+    data = read_head(path)
+    for part, token in data.pop("parts", {}).items():
+        found = read_part(path, part, token)
+        data.update((k, found[k]) for k in PARTS[part] if k in found)
+    return data
+
+
+def write_manifest(
+    path: str, data: Mapping, kept: Mapping[str, str] | None = None
+) -> None:
+    """Write a manifest: each part in a file of its own, then the head naming them.
+
+    The head is replaced last (atomically): until then the last manifest stands
+    whole; a part's file is named by a token the head holds, and holds it too,
+    so a head is never read with another build's part. A part in `kept` (part
+    -> token, Manifest.saved) is as the last build wrote it: its file stays.
+    Part files no head names any more are removed.
+    """
+    kept = kept or {}
+    token = f"{time.time_ns():x}-{os.getpid():x}"
+    head = {k: v for k, v in data.items() if k not in PART_OF}
+    head["counts"] = {k: len(data.get(k, ())) for k in ("pages", "files")}
+    head["parts"] = {}
+    for part, keys in PARTS.items():
+        if part in kept:
+            head["parts"][part] = kept[part]
+            continue
+        body = {k: data[k] for k in keys if k in data}
+        body.update(part=part, token=token)
+        _write_plain(part_path(path, part, token), body)
+        head["parts"][part] = token
+    _write_plain(path, head)
+    _drop_parts(path, {part_path(path, *named) for named in head["parts"].items()})
+
+
+def _write_plain(path: str, data: Mapping) -> None:
+    """Write one manifest file atomically (pickled plain data after a magic line)."""
     write_atomic(path, MANIFEST_MAGIC + pickle.dumps(dict(data), protocol=5))
+
+
+def _drop_parts(path: str, named: set[str]) -> None:
+    """Remove the part files of the manifest at path that are not in named."""
+    folder, name = os.path.split(path)
+    pattern = re.compile(re.escape(name) + r"\.(" + "|".join(PARTS) + r")\.[0-9a-f-]+")
+    for entry in os.scandir(folder or "."):
+        if pattern.fullmatch(entry.name) and entry.path not in named:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(entry.path)
 
 
 def _entries(data: Any) -> dict[str, list]:
@@ -546,22 +695,34 @@ class State:
         """Load the last manifest, snapshot the content, check the output folder."""
         self.output_path = os.path.realpath(output_path)
         self.content = os.path.abspath(settings["PATH"])
-        # The output is compared with its record on the other core, by a process
-        # that loads the record itself, while this one loads the manifest and
-        # takes the content's snapshot (the answer is used when it is about the
-        # same record: output_check).
-        self.pending: record.BackgroundCheck | None = record.BackgroundCheck(
-            functools.partial(check_recorded, options["manifest"], self.output_path)
-        )
-        self.check: record.Check | None = None
-        self.packed = b""  # the forked check's walk, pickled (see listing)
-        self.fingerprint = global_fingerprint(settings, options)
-        self.today = build_date(settings)
-        self.old, reason = Manifest.load(options["manifest"])
+        # The manifest's head and record only: "nothing changed" needs no more.
+        self.old, reason = Manifest.load(options["manifest"], ("record",))
         if reason is None and self.old.output != self.output_path:
             reason = "manifest of another output folder"
         # The record vouches for the output folder only when it is this folder's.
         self.trusted = reason is None
+        # The output is compared with its record by two forked processes, each
+        # walking its share of the folder, while this one takes the fingerprint
+        # and the content's snapshot (and, for a build, loads the rest of the
+        # manifest and reads the content).
+        self.pending: list[record.BackgroundCheck] = []
+        if self.trusted:
+            self.pending = [
+                record.BackgroundCheck(
+                    functools.partial(
+                        check_share,
+                        self.output_path,
+                        self.old.record,
+                        self.old.outside,
+                        self.old.record_ns,
+                        (index, CHECKS),
+                    )
+                )
+                for index in range(CHECKS)
+            ]
+        self.check: record.Check | None = None
+        self.fingerprint = global_fingerprint(settings, options)
+        self.today = build_date(settings)
         self.unsupported = pelican_unsupported()
         if self.unsupported:
             log.warning(
@@ -579,12 +740,10 @@ class State:
             reason = "DELETE_OUTPUT_DIRECTORY is on"
         self.full_reason = reason
         self.inputs, self.snapshot_ns = snapshot_inputs(self.content, self.old)
-        self.arguments = (
-            self.output_path,
-            self.old.record if self.trusted else {},
-            self.old.outside if self.trusted else {},
-            self.old.record_ns,
-        )
+        if not self.trusted:
+            self.old = Manifest()  # nothing of it is used
+        elif not self.inputs_unchanged():
+            self.load_rest()
         # "Nothing changed" waits for the check now; otherwise the content is
         # read meanwhile (clean_output waits for it). An untrusted folder is
         # emptied unchecked.
@@ -592,6 +751,16 @@ class State:
             self.close()
         elif self.inputs_unchanged():
             self.output_check()
+
+    def load_rest(self) -> None:
+        """Load the manifest's parts a build needs (a damaged one: a full build)."""
+        if not self.trusted:
+            return
+        reason = self.old.load_parts()
+        if reason is not None:
+            self.old, self.trusted = Manifest(), False
+            self.full_reason = self.full_reason or reason
+            self.close()
 
     def inputs_unchanged(self) -> bool:
         """Return whether everything but the output folder is as at the last build.
@@ -612,41 +781,64 @@ class State:
         The inputs are unchanged and the output folder is exactly as the last
         build left it.
         """
-        return self.inputs_unchanged() and self.output_check().clean
+        if self.inputs_unchanged() and self.output_check().clean:
+            return True
+        self.load_rest()
+        return False
 
     def output_check(self) -> record.Check:
         """Return how the output folder differs from the record (waiting for it).
 
-        The forked process's answer counts only when it is about the record
-        this build loaded (the same `record_ns`); else the check runs here.
+        The forked processes' answers count only when every share answered
+        about the record this build loaded (the same `record_ns`); else the
+        check runs here.
         """
         if self.check is None:
-            pending, self.pending = self.pending, None
-            answer = pending.result() if pending is not None else None
+            answers = [check.result() for check in self.pending]
             if (
                 self.trusted
-                and isinstance(answer, tuple)
-                and answer[0] == self.old.record_ns
+                and answers
+                and all(
+                    isinstance(a, tuple) and a[0] == self.old.record_ns for a in answers
+                )
             ):
-                self.check = answer[1]
-                self.packed = answer[2]
+                self.check = answers[0][1]
+                for answer in answers[1:]:
+                    self.check.merge(answer[1])
             else:
-                self.check = record.check_output(*self.arguments)
+                self.close()
+                self.check = record.check_output(*self.arguments())
         return self.check
+
+    def arguments(self) -> tuple:
+        """Return check_output's arguments for this folder and record."""
+        return (
+            self.output_path,
+            self.old.record if self.trusted else {},
+            self.old.outside if self.trusted else {},
+            self.old.record_ns,
+        )
 
     def listing(self) -> Listing | None:
         """Return the walk the output check made (None when the folder was emptied)."""
         if self.check is None:
             return None
-        if self.packed:
-            self.check.listing, self.packed = pickle.loads(self.packed), b""
+        if self.pending:
+            pending, self.pending = self.pending, []
+            shares = [check.rest() for check in pending]
+            if all(isinstance(share, Listing) for share in shares):
+                for share in shares[1:]:
+                    shares[0].merge(share)
+                self.check.listing = shares[0]
         return self.check.listing
 
     def close(self) -> None:
-        """Stop a check still running (the build ended without asking for it)."""
-        if self.pending is not None:
-            self.pending.cancel()
-            self.pending = None
+        """Stop the checks still running (the build ended without asking for them)."""
+        for check in self.pending:
+            check.stop()  # all at once: each process's end takes a few ms
+        for check in self.pending:
+            check.cancel()
+        self.pending = []
 
     def clean_output(self, settings: Mapping) -> int:
         """Remove what the record does not vouch for; return how many files."""
@@ -660,28 +852,22 @@ class State:
         return len(stale)
 
 
-def check_recorded(
-    path: str, output_path: str
-) -> tuple[int, record.Check, bytes] | None:
-    """Load a manifest's record and compare the output folder with it.
+def check_share(
+    output_path: str,
+    files: Mapping[str, list],
+    outside: Mapping[str, list],
+    taken_ns: int,
+    share: Share,
+) -> tuple[tuple[int, record.Check], Listing | None]:
+    """Compare one share of the output folder with its record (in a forked process).
 
     Returns the record's time (which tells one manifest from another) with the
-    answer and its walk of the folder pickled, or None when the manifest is
-    unusable or about another folder.
+    answer, then the walk of the folder: the build asks for the walk only when
+    it goes on (a build with nothing changed does not wait for it).
     """
-    try:
-        data = read_manifest(path)
-        if data.get("format") != FORMAT or data["output"] != output_path:
-            return None
-        taken_ns = int(data["record_ns"])
-        files, outside = _entries(data["record"]), _entries(data["outside"])
-    except (OSError, KeyError, TypeError, ValueError):
-        return None
-    check = record.check_output(output_path, files, outside, taken_ns)
-    # The walk goes as bytes, unpickled only by a build that uses it (a build
-    # with nothing changed does not).
+    check = record.check_output(output_path, files, outside, taken_ns, share)
     listing, check.listing = check.listing, None
-    return taken_ns, check, pickle.dumps(listing, protocol=pickle.HIGHEST_PROTOCOL)
+    return (taken_ns, check), listing
 
 
 # States checked before Pelican's run, handed to the build (by settings id).
@@ -699,6 +885,7 @@ class Build:
         state = _checked.pop(id(settings), None) or State(
             settings, output_path, options
         )
+        state.load_rest()
         self.fingerprint, self.old = state.fingerprint, state.old
         self.full_reason = state.full_reason
         self.today = state.today
@@ -1258,7 +1445,11 @@ class Build:
             "date": self.today if self.date_used else "",
             "late": sorted(self.late),
         }
-        write_manifest(self.options["manifest"], data)
+        # A part as the last build saved it keeps its file (the pages and the
+        # rest after a rebuild that changed no page's reads, no file's list).
+        kept = {part: self.old.saved(part, data) for part in PARTS}
+        kept = {part: token for part, token in kept.items() if token}
+        write_manifest(self.options["manifest"], data, kept)
 
 
 def item_signature(paths: Iterable[str]) -> int:
@@ -1841,6 +2032,7 @@ def wrap_run(pelican) -> None:
         if options["enabled"]:
             state = State(pelican.settings, pelican.output_path, options)
             if state.nothing_changed():
+                state.close()
                 report_unchanged(state, options)
                 return
             _checked[id(pelican.settings)] = state
@@ -1869,10 +2061,10 @@ def wrap_run(pelican) -> None:
 
 def report_unchanged(state: State, options: Mapping) -> None:
     """Write the report of a run that found nothing to do, and log it."""
-    write_report(options, skipped=len(state.old.pages), nothing_changed=True)
+    write_report(options, skipped=state.old.counts["pages"], nothing_changed=True)
     log.info("%s: nothing changed since the last build", PREFIX)
     console.print(
-        f"Done: nothing changed since the last build; {len(state.old.files)} "
+        f"Done: nothing changed since the last build; {state.old.counts['files']} "
         "files kept as they are."
     )
 

@@ -21,7 +21,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from portal.files import Listing, file_sha256, list_tree, noted_sha256, walk
+from portal.files import (
+    RACY_NS,
+    Listing,
+    Share,
+    file_sha256,
+    list_tree,
+    noted_sha256,
+    owner,
+    walk,
+)
 from portal.stamps import vouches
 
 __all__ = [
@@ -67,6 +76,15 @@ class Check:
     # the output again (Listing.refresh).
     listing: Listing | None = None
 
+    def merge(self, other: Check) -> None:
+        """Take the check of another share of the same folder into this one."""
+        self.unknown = sorted(self.unknown + other.unknown)
+        self.changed = sorted(self.changed + other.changed)
+        self.missing = sorted(self.missing + other.missing)
+        self.outside = sorted(self.outside + other.outside)
+        if self.listing is not None and other.listing is not None:
+            self.listing.merge(other.listing)
+
     @property
     def clean(self) -> bool:
         """Return whether the folder is exactly as recorded."""
@@ -78,43 +96,66 @@ def check_output(
     record: Mapping[str, Entry],
     outside: Mapping[str, Entry],
     taken_ns: int,
+    share: Share | None = None,
 ) -> Check:
-    """Compare an output folder (and the files outside it) with their record."""
-    check = Check(listing=list_tree(folder))
+    """Compare an output folder (and the files outside it) with their record.
+
+    With `share` (index, count), only the files of that share (list_tree;
+    the files outside the folder go with share 0): `merge` the checks of
+    every share for the whole folder's.
+    """
+    check = Check(listing=list_tree(folder, share))
     files = check.listing.files
+    racy_ns = taken_ns - RACY_NS
     for rel, stat in files.items():
         entry = record.get(rel)
         if entry is None:
             check.unknown.append(rel)
-        elif vouches(entry[0], entry[1], stat, taken_ns):
-            continue  # the common case: no path joined, nothing read
+        elif (
+            entry[1] == stat.st_mtime_ns
+            and entry[0] == stat.st_size
+            and stat.st_mtime_ns < racy_ns
+        ):
+            continue  # the common case (stamps.vouches): nothing joined or read
         elif not _same_bytes(entry, os.path.join(folder, rel), stat):
             check.changed.append(rel)
-    check.missing = sorted(record.keys() - files.keys())
-    for path, entry in outside.items():
-        try:
-            stat = os.stat(path)
-        except OSError:
-            check.outside.append(path)
-            continue
-        if not _same(entry, path, stat, taken_ns):
-            check.outside.append(path)
+    gone = record.keys() - files.keys()
+    if share is not None:
+        gone = [rel for rel in gone if owner(rel, share[1]) == share[0]]
+    check.missing = sorted(gone)
+    if share is None or share[0] == 0:
+        check.outside = _outside_changed(outside, taken_ns)
     check.unknown.sort()
     check.changed.sort()
     return check
 
 
+def _outside_changed(outside: Mapping[str, Entry], taken_ns: int) -> list[str]:
+    """Return the recorded files outside the output folder that are missing or changed."""
+    changed = []
+    for path, entry in outside.items():
+        try:
+            stat = os.stat(path)
+        except OSError:
+            changed.append(path)
+            continue
+        if not _same(entry, path, stat, taken_ns):
+            changed.append(path)
+    return changed
+
+
 class BackgroundCheck:
     """A check of the output run by a forked process while the build goes on.
 
-    `task` (check_output, or what loads a record and calls it) runs in the
-    forked process, on the other core, while the build loads its manifest and
-    reads the content; the build needs the answer only before it writes or
-    decides "nothing changed" (`result`). Without fork, or when the process
-    fails, there is no answer (None): the build then checks itself.
+    `task` runs in the forked process, on the other core, while the build loads
+    its manifest and reads the content; it returns its answer and what goes
+    with it (the walk it made), sent after the answer: the build needs the
+    answer before it writes or decides "nothing changed" (`result`), the rest
+    only when it goes on (`rest`). Without fork, or when the process fails,
+    there is no answer (None): the build then checks itself.
     """
 
-    def __init__(self, task: Callable[[], object]) -> None:
+    def __init__(self, task: Callable[[], tuple[object, object]]) -> None:
         self.answer: object | None = None
         self.pid, self.fd = 0, -1
         if not hasattr(os, "fork"):
@@ -130,40 +171,69 @@ class BackgroundCheck:
         self.fd = read_end
 
     def result(self) -> object | None:
-        """Return the task's answer, waiting for the process (None without one)."""
-        if self.answer is None:
-            self.answer = self._collect()
+        """Return the task's answer, waiting for it (None without one)."""
+        if self.answer is None and self.pid:
+            self.answer = self._receive()
+            if self.answer is None:
+                self.cancel()
         return self.answer
 
-    def _collect(self) -> object | None:
-        """Read the process's answer and wait for it (None when it has none)."""
-        if not self.pid:
-            return None
-        with os.fdopen(self.fd, "rb") as pipe:
-            data = pipe.read()
-        _, status = os.waitpid(self.pid, 0)
-        self.pid = 0
-        if status != 0 or not data:
-            log.debug("%s: the output check process failed (%s)", PREFIX, status)
+    def rest(self) -> object | None:
+        """Return what goes with the answer, then end the process (None without it)."""
+        found = self._receive() if self.result() is not None else None
+        self.cancel()
+        return found
+
+    def _receive(self) -> object | None:
+        """Read one message of the process (None when it failed to send it)."""
+        head = _read_exactly(self.fd, 8)
+        size = int.from_bytes(head, "big") if len(head) == 8 else -1
+        data = _read_exactly(self.fd, size) if size > 0 else b""
+        if not data or len(data) != size:
+            log.debug("%s: the output check process failed", PREFIX)
             return None
         return pickle.loads(data)
 
-    def cancel(self) -> None:
-        """Stop the process when its answer is no longer needed (a failed build)."""
+    def stop(self) -> None:
+        """Tell the process to end, without waiting (see cancel)."""
         if self.pid:
             os.kill(self.pid, signal.SIGKILL)
+
+    def cancel(self) -> None:
+        """End the process (its answer taken, or no longer needed: a failed build)."""
+        if self.pid:
+            self.stop()
             os.waitpid(self.pid, 0)
             os.close(self.fd)
             self.pid = 0
 
 
-def _answer_and_exit(fd: int, task: Callable[[], object]) -> None:
-    """Send a task's answer through a pipe, then end this forked process."""
+def _read_exactly(fd: int, size: int) -> bytes:
+    """Read size bytes from a pipe (fewer when it closes first)."""
+    chunks, left = [], size
+    while left > 0:
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _answer_and_exit(fd: int, task: Callable[[], tuple[object, object]]) -> None:
+    """Send a task's answer, then what goes with it, through a pipe; then exit.
+
+    Each message is its length (8 bytes) and its pickle: the build reads the
+    answer as soon as it is sent, the rest only if it needs it.
+    """
     code = 0
     try:
-        data = pickle.dumps(task(), protocol=pickle.HIGHEST_PROTOCOL)
+        answer, rest = task()
         with os.fdopen(fd, "wb") as pipe:
-            pipe.write(data)
+            for message in (answer, rest):
+                data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+                pipe.write(len(data).to_bytes(8, "big") + data)
+                pipe.flush()
     except BaseException:  # noqa: BLE001 - the build runs the check itself
         code = 1
     finally:
