@@ -690,6 +690,11 @@ class State:
     def __init__(self, settings: Mapping, output_path: str, options: Mapping) -> None:
         with collector_paused():
             self._look(settings, output_path, options)
+            # What was loaded is plain data, kept to the end of the run: out of
+            # the young generations, or the collector walks it as the run goes
+            # on (0.05 s at 5,000 items, "nothing changed" included). The run
+            # unfreezes it (see wrap_run).
+            gc.freeze()
 
     def _look(self, settings: Mapping, output_path: str, options: Mapping) -> None:
         """Load the last manifest, snapshot the content, check the output folder."""
