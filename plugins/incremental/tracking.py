@@ -22,10 +22,15 @@ import decimal
 import functools
 import hashlib
 import marshal
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
+from jinja2 import pass_context
 from jinja2.runtime import Context, missing
+from markupsafe import Markup
+
+from portal.jinja import defined, render_partial
 
 __all__ = [
     "ITEM",
@@ -36,6 +41,7 @@ __all__ = [
     "Replayer",
     "TrackingContext",
     "leaf",
+    "partial_once",
     "seal",
     "record_input",
     "track",
@@ -504,7 +510,102 @@ class TrackingContext(Context):
             given = wrap(value, rec.reads, ("k", key), rec)
             rec.names[key] = (value, given)
             return given
+        # Not the context's: recorded nowhere, but noted (partial_once checks it).
+        rec.names[key] = (value, value)
         return value
+
+
+class Rendered(NamedTuple):
+    """A partial rendered for one item: its text and what it read, re-rootable."""
+
+    item: Any  # the object the partial was given (kept: its id is the key)
+    text: str
+    reads: (
+        bytes  # below the item: a read tree, marshalled (a fifth of its dicts' memory)
+    )
+    roots: bytes  # of the context's names, marshalled
+    names: tuple[tuple[str, Any], ...]  # each name read and the value it had
+
+
+# Per Jinja environment (one per generator and build): (template, item id,
+# variables) -> Rendered.
+_RENDERED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+@pass_context
+def partial_once(context: Any, name: str, item: Any, **variables: Any) -> Markup:
+    """Render a partial for an item once; later uses take its text and its reads.
+
+    What portal.jinja.partial renders, for the same bytes; each use adds to the
+    page's records exactly what rendering would have: the partial's reads of the
+    item grafted below the item as this page reached it, its reads of the
+    context's names at the root. A use whose names hold other values, or whose
+    item or variables are not plain, renders as ever.
+    """
+    template = context.environment.get_template(name)
+    variables = defined(variables)
+    rec = current()
+    if (
+        rec is None
+        or type(context) is not TrackingContext
+        or type(item) is not Proxy
+        or item._r is not rec
+        or not all(type(v) in JSONABLE for v in variables.values())
+    ):
+        return Markup(render_partial(context, template, item, variables))
+    memo = _RENDERED.setdefault(context.environment, {})
+    raw = item._o
+    key = (template.name, id(raw), tuple(sorted(variables.items())))
+    done = memo.get(key)
+    if done is None or done.item is not raw or not _same_names(context, done.names):
+        done = _render_recording(context, template, raw, variables, rec)
+        if done is None:
+            return Markup(render_partial(context, template, item, variables))
+        memo[key] = done
+    graft(item._n, marshal.loads(done.reads))
+    graft(rec.reads, marshal.loads(done.roots))
+    return Markup(done.text)
+
+
+def _render_recording(
+    context: Any, template: Any, raw: Any, variables: dict, rec: Recorder
+) -> Rendered | None:
+    """Render a partial into reads of its own; None when they cannot be kept."""
+    own = Recorder(rec.root, rec.shared)
+    given = Proxy(raw, {}, own)
+    with track(own):
+        text = render_partial(context, template, given, variables)
+    if own.untracked is not None:
+        return None  # rendered again with the page's own records
+    given_names = {"item", *variables}
+    names = tuple(
+        (name, value)
+        for name, (value, _) in own.names.items()
+        if name not in given_names
+    )
+    try:
+        reads, roots = marshal.dumps(given._n, 0), marshal.dumps(own.reads, 0)
+    except ValueError:  # a step marshal cannot write: rendered with the page's records
+        return None
+    return Rendered(raw, text, reads, roots, names)
+
+
+def _same_names(context: Any, names: tuple[tuple[str, Any], ...]) -> bool:
+    """Tell whether the context holds each name's value as when it was rendered."""
+    return all(Context.resolve_or_missing(context, n) is v for n, v in names)
+
+
+def graft(into: Tree, reads: Tree) -> None:
+    """Add a fresh read tree to a page's as recording it there would (first value wins).
+
+    Parts of `reads` become the page's own: it must not be used again.
+    """
+    for step, below in reads.items():
+        have = into.get(step)
+        if have is None:
+            into[step] = below
+        elif have.__class__ is dict and below.__class__ is dict:
+            graft(have, below)
 
 
 # The root whose reads of the item's own fields a rebuild may take from the last
