@@ -360,13 +360,14 @@ def test_equal_values_read_on_two_pages_keep_their_own_tokens() -> None:
 
 CARD = (
     '<p class="{{ card_heading or "h3" }}">{{ item.title }}'
-    "{% if item.tags %} {{ item.tags|length }}{% endif %} {{ SITENAME }}</p>"
+    "{% if item.tags %} {{ item.tags|length }}{% endif %} {{ SITENAME }} {{ size }}"
+    "{% with first=item.tags[:1] %}{% include 'tag' %}{% endwith %}</p>"
 )
 CARD_PAGES = [
     "{% for item in items %}{{ partial('card', item, card_heading=h) }}{% endfor %}",
-    "{{ items[1].title }}{% for item in items[:2] %}{{ partial('card', item) }}"
-    "{% endfor %}{% for item in items %}{{ partial('card', item, card_heading='h2') }}"
-    "{% endfor %}{{ items[2].tags }}",
+    "{% set size = items|length %}{{ items[1].title }}{% for item in items[:2] %}"
+    "{{ partial('card', item) }}{% endfor %}{% for item in items %}"
+    "{{ partial('card', item, card_heading='h2') }}{% endfor %}{{ items[2].tags }}",
 ]
 
 
@@ -376,7 +377,8 @@ def _rendered_with(partial, page: str, contexts: list[dict]) -> list[tuple]:
 
     from jinja2 import DictLoader
 
-    env = Environment(loader=DictLoader({"card": CARD, "page": page}))
+    tag = "{% for t in first %}<i>{{ t }}</i>{% endfor %}"  # a local of the card
+    env = Environment(loader=DictLoader({"card": CARD, "page": page, "tag": tag}))
     env.context_class = TrackingContext
     env.globals["partial"] = partial
     done = []
@@ -408,5 +410,7 @@ def test_a_partial_rendered_once_records_what_rendering_it_records(page, monkeyp
     assert _rendered_with(tracking.partial_once, page, contexts) == expected
     uses = [text.count("<p") for text, _ in expected]
     # Every card of the second page was the first page's; the third page's name
-    # has another value and the fourth's the first value again: rendered anew.
+    # has another value and the fourth's the first value again, and another
+    # `size` where the page sets it: rendered anew.
     assert len(renders) == uses[0] + uses[2] + uses[3]
+    assert "<i>x</i>" in expected[0][0]

@@ -572,19 +572,23 @@ def _render_recording(
 ) -> Rendered | None:
     """Render a partial into reads of its own; None when they cannot be kept."""
     own = Recorder(rec.root, rec.shared)
-    given = Proxy(raw, {}, own)
+    proxy = Proxy(raw, {}, own)
     with track(own):
-        text = render_partial(context, template, given, variables)
+        text = render_partial(context, template, proxy, variables)
     if own.untracked is not None:
         return None  # rendered again with the page's own records
-    given_names = {"item", *variables}
+    # The names it took from the caller's context, not from its own variables or
+    # the locals of the partials it includes (a picture's `sizes`): each is
+    # checked before a later use takes this one.
+    outside = context.get_all().keys() - context.environment.globals.keys()
+    given = {"item", *variables}
     names = tuple(
         (name, value)
         for name, (value, _) in own.names.items()
-        if name not in given_names
+        if name not in given and (name in outside or value is missing)
     )
     try:
-        reads, roots = marshal.dumps(given._n, 0), marshal.dumps(own.reads, 0)
+        reads, roots = marshal.dumps(proxy._n, 0), marshal.dumps(own.reads, 0)
     except ValueError:  # a step marshal cannot write: rendered with the page's records
         return None
     return Rendered(raw, text, reads, roots, names)
