@@ -381,9 +381,9 @@ def _rendered_with(partial, page: str, contexts: list[dict]) -> list[tuple]:
     env = Environment(loader=DictLoader({"card": CARD, "page": page, "tag": tag}))
     env.context_class = TrackingContext
     env.globals["partial"] = partial
-    done = []
+    done, shared = [], Shared()  # one build's
     for context in contexts:
-        recorder = Recorder(context, Shared())
+        recorder = Recorder(context, shared)
         with track(recorder):
             text = env.get_template("page").render(context)
         assert recorder.untracked is None, recorder.untracked
@@ -414,3 +414,28 @@ def test_a_partial_rendered_once_records_what_rendering_it_records(page, monkeyp
     # `size` where the page sets it: rendered anew.
     assert len(renders) == uses[0] + uses[2] + uses[3]
     assert "<i>x</i>" in expected[0][0]
+
+
+@pytest.mark.parametrize("alike", [True, False])
+def test_environments_made_alike_share_a_partial(alike, monkeypatch):
+    import incremental.tracking as tracking
+    from jinja2 import DictLoader
+
+    tag = "{% for t in first %}<i>{{ t|upper }}</i>{% endfor %}"
+    loader = DictLoader({"card": CARD, "page": CARD_PAGES[0], "tag": tag})
+    shared, renders, texts = Shared(), [], []
+    real = tracking.render_partial
+    monkeypatch.setattr(
+        tracking, "render_partial", lambda *a: renders.append(a[2]) or real(*a)
+    )
+    for n in range(2):  # two generators' environments
+        env = Environment(loader=loader)
+        env.context_class = TrackingContext
+        env.globals["partial"] = tracking.partial_once
+        if n and not alike:
+            env.filters["upper"] = str.lower  # renders the same template otherwise
+        recorder = Recorder(with_items(ITEMS), shared)
+        with track(recorder):
+            texts.append(env.get_template("page").render(with_items(ITEMS)))
+    assert len(renders) == (5 if alike else 10)
+    assert ("<i>X</i>" in texts[1]) is alike

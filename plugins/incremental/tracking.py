@@ -97,6 +97,8 @@ class Shared:
 
     def __init__(self) -> None:
         self.ids: dict[int, tuple[Any, int, str | None]] = {}
+        # The partials rendered once (partial_once): key -> Rendered.
+        self.partials: dict[tuple, Rendered] = {}
 
     def ids_token(self, obj: Any) -> str:
         """Return the identities of every element of a list, memoised."""
@@ -527,9 +529,41 @@ class Rendered(NamedTuple):
     names: tuple[tuple[str, Any], ...]  # each name read and the value it had
 
 
-# Per Jinja environment (one per generator and build): (template, item id,
-# variables) -> Rendered.
-_RENDERED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# What makes two Jinja environments (one per generator) render a template alike.
+_KINDS_OF_ENV: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def environment_kind(env: Any) -> tuple:
+    """Return what a template's text depends on besides its source, per environment.
+
+    Pelican's generators each make an environment from the same settings: the
+    same template folders, options, filters, tests and globals, so a partial
+    rendered in one is the same in another.
+    """
+    kind = _KINDS_OF_ENV.get(env)
+    if kind is None:
+        kind = _KINDS_OF_ENV[env] = (
+            _loader_kind(env.loader),
+            tuple(sorted((k, id(v)) for k, v in env.filters.items())),
+            tuple(sorted((k, id(v)) for k, v in env.tests.items())),
+            tuple(sorted((k, id(v)) for k, v in env.globals.items())),
+            (env.autoescape, env.trim_blocks, env.lstrip_blocks, env.finalize),
+            (env.block_start_string, env.variable_start_string, env.newline_sequence),
+        )
+    return kind
+
+
+def _loader_kind(loader: Any) -> Any:
+    """Return a loader's folders and structure (None for a loader of another kind)."""
+    if hasattr(loader, "loaders"):  # ChoiceLoader
+        return ("choice", tuple(_loader_kind(each) for each in loader.loaders))
+    if hasattr(loader, "mapping"):  # PrefixLoader
+        items = sorted(loader.mapping.items())
+        return ("prefix", tuple((k, _loader_kind(v)) for k, v in items))
+    paths = getattr(loader, "searchpath", None)
+    if paths is None:
+        return ("other", id(loader))  # one environment's own: never shared
+    return ("files", tuple(str(p) for p in paths))
 
 
 @pass_context
@@ -553,9 +587,14 @@ def partial_once(context: Any, name: str, item: Any, **variables: Any) -> Markup
         or not all(type(v) in JSONABLE for v in variables.values())
     ):
         return Markup(render_partial(context, template, item, variables))
-    memo = _RENDERED.setdefault(context.environment, {})
+    memo = rec.shared.partials
     raw = item._o
-    key = (template.name, id(raw), tuple(sorted(variables.items())))
+    key = (
+        environment_kind(context.environment),
+        template.name,
+        id(raw),
+        tuple(sorted(variables.items())),
+    )
     done = memo.get(key)
     if done is None or done.item is not raw or not _same_names(context, done.names):
         done = _render_recording(context, template, raw, variables, rec)
