@@ -177,6 +177,9 @@ JINJA_ENVIRONMENT = {
     "extensions": [],
     "auto_reload": False,
 }
+# A partial rendered for one item ({{ partial("partials/card.html", item, ...) }}): an
+# include; plugins/incremental renders it once per item and arguments.
+JINJA_GLOBALS = {"partial": jinja.partial}
 JINJA_FILTERS = {
     # Theme files are linked as {{ SITEURL }}/{{ "css/site.css"|asset }};
     # plugins/assets replaces this with content-hashed names (theme/css/site.<hash>.css).

@@ -6,6 +6,8 @@ import json
 import re
 from typing import Any
 
+from jinja2 import Undefined, pass_context
+from jinja2.utils import concat
 from markupsafe import Markup
 
 # Characters that could end a <script> element or open HTML in it, as JSON escapes.
@@ -35,3 +37,21 @@ def initials(title: Any, count: int = 2) -> str:
     words = [w.strip("“”\"'‘’()[]«»–—-:,.") for w in str(title).split()]
     letters = [w[0] for w in words if w and w[0].isalnum()]
     return "".join(letters[:count]).upper()
+
+
+@pass_context
+def partial(context: Any, name: str, item: Any, **variables: Any) -> Markup:
+    """Render a partial template for one item, as {% include %} would."""
+    template = context.environment.get_template(name)
+    return Markup(render_partial(context, template, item, defined(variables)))
+
+
+def defined(variables: dict[str, Any]) -> dict[str, Any]:
+    """Return a partial's variables with an undefined one as None (both are false)."""
+    return {k: None if isinstance(v, Undefined) else v for k, v in variables.items()}
+
+
+def render_partial(context: Any, template: Any, item: Any, variables: dict) -> str:
+    """Render a template in the caller's context with these variables (an include)."""
+    new = template.new_context(context.get_all(), True, {"item": item, **variables})
+    return concat(template.root_render_func(new))

@@ -269,6 +269,8 @@ def test_parallel_and_cached_copies_are_the_one_process_bytes(tmp_path, monkeypa
 
 
 def test_the_cache_keeps_only_this_builds_copies(tmp_path):
+    import assets.assets as plugin
+
     options = get_options({"ASSETS": {"workers": 1, "min_size": 10}})
     page = tmp_path / "site" / "index.html"
     page.parent.mkdir()
@@ -282,13 +284,33 @@ def test_the_cache_keeps_only_this_builds_copies(tmp_path):
     (folder,) = cache.iterdir()
     assert folder != stale and "-br4-" in folder.name
     digest = hashlib.sha256(page.read_bytes()).hexdigest()
-    assert sorted(p.name for p in folder.glob("*/*") if p.is_file()) == [
-        f"{digest}.br",
-        f"{digest}.gz",
-    ]
-    assert brotli.decompress((folder / digest[:2] / f"{digest}.br").read_bytes()) == (
-        page.read_bytes()
-    )
+    # One entry holds both copies, as the page's .gz and .br have them.
+    assert [p.name for p in folder.glob("*/*") if p.is_file()] == [f"{digest}.pack"]
+    gz, br = plugin.unpack((folder / digest[:2] / f"{digest}.pack").read_bytes(), 2)
+    assert gzip.decompress(gz) == brotli.decompress(br) == page.read_bytes()
+    assert br == page.with_name("index.html.br").read_bytes()
+
+
+@pytest.mark.parametrize("cut", [1, 9, -1])
+def test_a_store_entry_not_whole_is_made_again(tmp_path, cut):
+    import assets.assets as plugin
+
+    options = get_options({"ASSETS": {"workers": 1, "min_size": 10}})
+    page = tmp_path / "site" / "index.html"
+    page.parent.mkdir()
+    page.write_text("<p>Xin chào</p>" * 10, "utf-8")
+    cache = tmp_path / "cache"
+    compress_tree(page.parent, options, cache)
+    expected = _tree(page.parent)
+    (entry,) = cache.glob("*/*/*.pack")
+    whole = entry.read_bytes()
+    entry.write_bytes(whole[:cut] if cut > 0 else whole + b"x")  # cut short, or longer
+    for copy in page.parent.glob("index.html.*"):
+        copy.unlink()
+    compress_tree(page.parent, options, cache)
+    assert _tree(page.parent) == expected
+    assert entry.read_bytes() == whole
+    assert plugin.unpack(whole[:cut], 2) is None
 
 
 def _age(folder, seconds: int = 60) -> None:
@@ -420,7 +442,7 @@ def test_copies_from_the_store_keep_its_time_and_are_not_read_again(
     page = site / "trang-0" / "index.html"
     digest = hashlib.sha256(page.read_bytes()).hexdigest()
     (store,) = cache.iterdir()
-    entry = store / digest[:2] / f"{digest}.gz"
+    entry = store / digest[:2] / f"{digest}.pack"  # both copies in one entry
     assert page.with_name("index.html.gz").stat().st_mtime_ns == (
         entry.stat().st_mtime_ns
     )

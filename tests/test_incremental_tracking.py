@@ -356,3 +356,86 @@ def test_equal_values_read_on_two_pages_keep_their_own_tokens() -> None:
     replayer = Replayer(Shared(), nodes)
     for (roots, digest, _), context in zip(recorded, contexts, strict=True):
         assert replayer.page_digest(roots, context, memo=True)[0] == digest
+
+
+CARD = (
+    '<p class="{{ card_heading or "h3" }}">{{ item.title }}'
+    "{% if item.tags %} {{ item.tags|length }}{% endif %} {{ SITENAME }} {{ size }}"
+    "{% with first=item.tags[:1] %}{% include 'tag' %}{% endwith %}</p>"
+)
+CARD_PAGES = [
+    "{% for item in items %}{{ partial('card', item, card_heading=h) }}{% endfor %}",
+    "{% set size = items|length %}{{ items[1].title }}{% for item in items[:2] %}"
+    "{{ partial('card', item) }}{% endfor %}{% for item in items %}"
+    "{{ partial('card', item, card_heading='h2') }}{% endfor %}{{ items[2].tags }}",
+]
+
+
+def _rendered_with(partial, page: str, contexts: list[dict]) -> list[tuple]:
+    """Render a page for each context in one environment; return texts and records."""
+    import marshal
+
+    from jinja2 import DictLoader
+
+    tag = "{% for t in first %}<i>{{ t }}</i>{% endfor %}"  # a local of the card
+    env = Environment(loader=DictLoader({"card": CARD, "page": page, "tag": tag}))
+    env.context_class = TrackingContext
+    env.globals["partial"] = partial
+    done, shared = [], Shared()  # one build's
+    for context in contexts:
+        recorder = Recorder(context, shared)
+        with track(recorder):
+            text = env.get_template("page").render(context)
+        assert recorder.untracked is None, recorder.untracked
+        done.append((text, marshal.dumps(recorder.reads, 0)))
+    return done
+
+
+@pytest.mark.parametrize("page", CARD_PAGES)
+def test_a_partial_rendered_once_records_what_rendering_it_records(page, monkeypatch):
+    import incremental.tracking as tracking
+
+    from portal import jinja
+
+    other = {**with_items(ITEMS), "SITENAME": "Khác"}  # a name with another value
+    contexts = [with_items(ITEMS), with_items(ITEMS), other, with_items(ITEMS[1:])]
+    expected = _rendered_with(jinja.partial, page, contexts)
+    renders = []
+    real = tracking.render_partial
+    monkeypatch.setattr(
+        tracking,
+        "render_partial",
+        lambda *args: renders.append(args[2]) or real(*args),
+    )
+    assert _rendered_with(tracking.partial_once, page, contexts) == expected
+    uses = [text.count("<p") for text, _ in expected]
+    # Every card of the second page was the first page's; the third page's name
+    # has another value and the fourth's the first value again, and another
+    # `size` where the page sets it: rendered anew.
+    assert len(renders) == uses[0] + uses[2] + uses[3]
+    assert "<i>x</i>" in expected[0][0]
+
+
+@pytest.mark.parametrize("alike", [True, False])
+def test_environments_made_alike_share_a_partial(alike, monkeypatch):
+    import incremental.tracking as tracking
+    from jinja2 import DictLoader
+
+    tag = "{% for t in first %}<i>{{ t|upper }}</i>{% endfor %}"
+    loader = DictLoader({"card": CARD, "page": CARD_PAGES[0], "tag": tag})
+    shared, renders, texts = Shared(), [], []
+    real = tracking.render_partial
+    monkeypatch.setattr(
+        tracking, "render_partial", lambda *a: renders.append(a[2]) or real(*a)
+    )
+    for n in range(2):  # two generators' environments
+        env = Environment(loader=loader)
+        env.context_class = TrackingContext
+        env.globals["partial"] = tracking.partial_once
+        if n and not alike:
+            env.filters["upper"] = str.lower  # renders the same template otherwise
+        recorder = Recorder(with_items(ITEMS), shared)
+        with track(recorder):
+            texts.append(env.get_template("page").render(with_items(ITEMS)))
+    assert len(renders) == (5 if alike else 10)
+    assert ("<i>X</i>" in texts[1]) is alike

@@ -993,3 +993,42 @@ def test_indexed_pages_are_read_again_only_when_their_stamps_change(tmp_path):
     again = indexed_pages(output, output / "pagefind", notes)
     assert [p.name for p in again] == ["index.html", "tin-tuc/a/index.html"]
     assert again[1].digest != first[0].digest
+
+
+@pytest.mark.parametrize("way", ["memory", "memory full", "no scratch"])
+def test_pagefind_reads_its_copies_from_the_scratch_folder_or_beside_the_cache(
+    tmp_path, monkeypatch, way
+):
+    import errno
+
+    import search_index.search_index as plugin
+
+    output, scratch = tmp_path / "output", tmp_path / "shm"
+    scratch.mkdir()
+    _indexed_site(output, {"trang": "Dân vận khéo", "khac": "Mô hình"})
+    pages = plugin.indexed_pages(output, output / "pagefind")
+    kept = tmp_path / "cache" / "key"
+    kept.parent.mkdir()
+    read, real_stage, real_run = [], plugin.stage, plugin.run_pagefind
+
+    def staging(output, pages, folder):
+        if way == "memory full" and folder.parent == scratch:
+            (folder / "half").write_bytes(b"")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_stage(output, pages, folder)
+
+    def running(site, target, options):
+        read.append((site.parent, sorted(p.name for p in site.rglob("*.html"))))
+        return real_run(site, target, options)
+
+    monkeypatch.setattr(plugin, "stage", staging)
+    monkeypatch.setattr(plugin, "run_pagefind", running)
+    options = plugin.get_options(
+        {"SEARCH": {"scratch": "" if way == "no scratch" else str(scratch)}}
+    )
+    plugin.index_shard(output, pages, kept, options)
+    where = scratch if way == "memory" else kept.parent
+    assert read == [(where, ["index.html", "index.html"])]
+    assert list(scratch.iterdir()) == []  # removed at once, or never made
+    assert sorted(p.name for p in kept.parent.iterdir()) == ["key"]  # set aside
+    assert sorted(f["url"] for f in fragments(kept)) == ["/khac/", "/trang/"]

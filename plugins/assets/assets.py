@@ -25,7 +25,7 @@ import shutil
 import stat
 import time
 import zlib
-from collections.abc import Container, Mapping
+from collections.abc import Container, Iterable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -102,6 +102,10 @@ DEFAULTS: Mapping[str, Any] = {
 }
 COMPRESSED = (".gz", ".br")
 CACHE_SUBDIR = "compressed"
+# One store entry per file holds all its copies (pack); the format names the
+# codec's folder, so a store of another format is never read, only pruned.
+STORE_FORMAT = "pack1"
+STORE_SUFFIX = ".pack"
 INDEX = "index.json"  # in the codec's store: what the last build noted
 INDEX_FORMAT = 1
 # A look "taken" this far ahead makes no time racy (portal.stamps.is_racy):
@@ -257,7 +261,7 @@ class Codec:
         tag = f"gz{self.gzip_level}-zlib{zlib.ZLIB_RUNTIME_VERSION}"
         if self.brotli_quality is not None:
             tag += f"-br{self.brotli_quality}-brotli{brotli.__version__}"
-        return tag
+        return f"{tag}-{STORE_FORMAT}"
 
     def compress(self, suffix: str, data: bytes) -> bytes:
         """Return the `.gz` or `.br` bytes of a file's bytes."""
@@ -296,25 +300,46 @@ def holds(path: Path, data: bytes) -> bool:
         return False
 
 
-def store_entry(store: Path, digest: str, suffix: str) -> Path:
-    """Return where the store keeps the copy of the file with this SHA-256."""
-    return store / digest[:2] / f"{digest}{suffix}"
+def store_entry(store: Path, digest: str) -> Path:
+    """Return where the store keeps the copies of the file with this SHA-256."""
+    return store / digest[:2] / f"{digest}{STORE_SUFFIX}"
+
+
+def pack(blobs: Iterable[bytes]) -> bytes:
+    """Return a file's copies as one store entry: each one's length, then its bytes."""
+    return b"".join(len(blob).to_bytes(8, "big") + blob for blob in blobs)
+
+
+def unpack(entry: bytes, count: int) -> list[bytes] | None:
+    """Return the copies of a store entry, None when it does not hold `count` whole."""
+    blobs, at = [], 0
+    for _ in range(count):
+        size = int.from_bytes(entry[at : at + 8], "big")
+        at += 8
+        if len(entry) < at + size:
+            return None
+        blobs.append(entry[at : at + size])
+        at += size
+    return blobs if at == len(entry) else None
 
 
 def packed_copies(data: bytes, codec: Codec, store: Path | None) -> dict[str, bytes]:
-    """Return a file's compressed copies, from the store when it has them."""
+    """Return a file's compressed copies, from the store when it has them.
+
+    Both copies are one store entry (one file to create instead of two: a
+    publish from nothing makes 6,758 of them at 5,000 items).
+    """
     if store is None:
         return {suffix: codec.compress(suffix, data) for suffix in codec.suffixes}
-    digest = hashlib.sha256(data).hexdigest()
-    packed = {}
-    for suffix in codec.suffixes:
-        entry = store_entry(store, digest, suffix)
-        try:
-            packed[suffix] = entry.read_bytes()
-        except FileNotFoundError:
-            packed[suffix] = codec.compress(suffix, data)
-            write_atomic(entry, packed[suffix])
-    return packed
+    entry = store_entry(store, hashlib.sha256(data).hexdigest())
+    try:
+        blobs = unpack(entry.read_bytes(), len(codec.suffixes))
+    except FileNotFoundError:
+        blobs = None
+    if blobs is None:
+        blobs = [codec.compress(suffix, data) for suffix in codec.suffixes]
+        write_atomic(entry, pack(blobs))
+    return dict(zip(codec.suffixes, blobs, strict=True))
 
 
 def compress_file(
@@ -339,7 +364,7 @@ def compress_file(
         and all(source.with_name(source.name + s).is_file() for s in codec.suffixes)
     ):
         return digest
-    written = False
+    written, entry = False, None
     for suffix, blob in packed_copies(data, codec, store).items():
         target = source.with_name(source.name + suffix)
         before = _status(target)
@@ -350,7 +375,7 @@ def compress_file(
                 # The store entry's time, as caches are copied: a copy of bytes
                 # stored earlier is not racy, so the next build does not read it
                 # again (an edit of the copy still changes its time).
-                entry = os.stat(store_entry(store, digest, suffix))
+                entry = entry or os.stat(store_entry(store, digest))
                 os.utime(target, ns=(entry.st_atime_ns, entry.st_mtime_ns))
             before = None  # written now: its stamp is the one after
         after = _status(target)

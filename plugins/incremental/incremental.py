@@ -47,7 +47,7 @@ from pelican.utils import (
 )
 from pelican.writers import FileOverwriteFailedError, Writer
 
-from portal import finishing, identity, outputs
+from portal import finishing, identity, jinja, outputs
 from portal.files import (
     Listing,
     Share,
@@ -71,6 +71,7 @@ from .tracking import (
     Replayer,
     Shared,
     TrackingContext,
+    partial_once,
     record_input,
     track,
 )
@@ -1578,6 +1579,8 @@ def attach_caches(generator) -> None:
         folder = os.path.join(_build.settings["CACHE_PATH"], "jinja")
         os.makedirs(folder, exist_ok=True)
         env.bytecode_cache = FileSystemBytecodeCache(folder)
+    if env is not None and env.globals.get("partial") is jinja.partial:
+        env.globals["partial"] = partial_once  # once per item, its reads re-rooted
     if isinstance(generator, CachingGenerator) and not _build.plain:
         attach_content_cache(generator)
 

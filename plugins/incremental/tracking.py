@@ -22,10 +22,15 @@ import decimal
 import functools
 import hashlib
 import marshal
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
+from jinja2 import pass_context
 from jinja2.runtime import Context, missing
+from markupsafe import Markup
+
+from portal.jinja import defined, render_partial
 
 __all__ = [
     "ITEM",
@@ -36,6 +41,7 @@ __all__ = [
     "Replayer",
     "TrackingContext",
     "leaf",
+    "partial_once",
     "seal",
     "record_input",
     "track",
@@ -91,6 +97,8 @@ class Shared:
 
     def __init__(self) -> None:
         self.ids: dict[int, tuple[Any, int, str | None]] = {}
+        # The partials rendered once (partial_once): key -> Rendered.
+        self.partials: dict[tuple, Rendered] = {}
 
     def ids_token(self, obj: Any) -> str:
         """Return the identities of every element of a list, memoised."""
@@ -531,7 +539,143 @@ class TrackingContext(Context):
             given = wrap(value, rec.reads, ("k", key), rec)
             rec.names[key] = (value, given)
             return given
+        # Not the context's: recorded nowhere, but noted (partial_once checks it).
+        rec.names[key] = (value, value)
         return value
+
+
+class Rendered(NamedTuple):
+    """A partial rendered for one item: its text and what it read, re-rootable."""
+
+    item: Any  # the object the partial was given (kept: its id is the key)
+    text: str
+    reads: (
+        bytes  # below the item: a read tree, marshalled (a fifth of its dicts' memory)
+    )
+    roots: bytes  # of the context's names, marshalled
+    names: tuple[tuple[str, Any], ...]  # each name read and the value it had
+
+
+# What makes two Jinja environments (one per generator) render a template alike.
+_KINDS_OF_ENV: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def environment_kind(env: Any) -> tuple:
+    """Return what a template's text depends on besides its source, per environment.
+
+    Pelican's generators each make an environment from the same settings: the
+    same template folders, options, filters, tests and globals, so a partial
+    rendered in one is the same in another.
+    """
+    kind = _KINDS_OF_ENV.get(env)
+    if kind is None:
+        kind = _KINDS_OF_ENV[env] = (
+            _loader_kind(env.loader),
+            tuple(sorted((k, id(v)) for k, v in env.filters.items())),
+            tuple(sorted((k, id(v)) for k, v in env.tests.items())),
+            tuple(sorted((k, id(v)) for k, v in env.globals.items())),
+            (env.autoescape, env.trim_blocks, env.lstrip_blocks, env.finalize),
+            (env.block_start_string, env.variable_start_string, env.newline_sequence),
+        )
+    return kind
+
+
+def _loader_kind(loader: Any) -> Any:
+    """Return a loader's folders and structure (None for a loader of another kind)."""
+    if hasattr(loader, "loaders"):  # ChoiceLoader
+        return ("choice", tuple(_loader_kind(each) for each in loader.loaders))
+    if hasattr(loader, "mapping"):  # PrefixLoader
+        items = sorted(loader.mapping.items())
+        return ("prefix", tuple((k, _loader_kind(v)) for k, v in items))
+    paths = getattr(loader, "searchpath", None)
+    if paths is None:
+        return ("other", id(loader))  # one environment's own: never shared
+    return ("files", tuple(str(p) for p in paths))
+
+
+@pass_context
+def partial_once(context: Any, name: str, item: Any, **variables: Any) -> Markup:
+    """Render a partial for an item once; later uses take its text and its reads.
+
+    What portal.jinja.partial renders, for the same bytes; each use adds to the
+    page's records exactly what rendering would have: the partial's reads of the
+    item grafted below the item as this page reached it, its reads of the
+    context's names at the root. A use whose names hold other values, or whose
+    item or variables are not plain, renders as ever.
+    """
+    template = context.environment.get_template(name)
+    variables = defined(variables)
+    rec = current()
+    if (
+        rec is None
+        or type(context) is not TrackingContext
+        or type(item) is not Proxy
+        or item._r is not rec
+        or not all(type(v) in JSONABLE for v in variables.values())
+    ):
+        return Markup(render_partial(context, template, item, variables))
+    memo = rec.shared.partials
+    raw = item._o
+    key = (
+        environment_kind(context.environment),
+        template.name,
+        id(raw),
+        tuple(sorted(variables.items())),
+    )
+    done = memo.get(key)
+    if done is None or done.item is not raw or not _same_names(context, done.names):
+        done = _render_recording(context, template, raw, variables, rec)
+        if done is None:
+            return Markup(render_partial(context, template, item, variables))
+        memo[key] = done
+    graft(item._n, marshal.loads(done.reads))
+    graft(rec.reads, marshal.loads(done.roots))
+    return Markup(done.text)
+
+
+def _render_recording(
+    context: Any, template: Any, raw: Any, variables: dict, rec: Recorder
+) -> Rendered | None:
+    """Render a partial into reads of its own; None when they cannot be kept."""
+    own = Recorder(rec.root, rec.shared)
+    proxy = Proxy(raw, {}, own)
+    with track(own):
+        text = render_partial(context, template, proxy, variables)
+    if own.untracked is not None:
+        return None  # rendered again with the page's own records
+    # The names it took from the caller's context, not from its own variables or
+    # the locals of the partials it includes (a picture's `sizes`): each is
+    # checked before a later use takes this one.
+    outside = context.get_all().keys() - context.environment.globals.keys()
+    given = {"item", *variables}
+    names = tuple(
+        (name, value)
+        for name, (value, _) in own.names.items()
+        if name not in given and (name in outside or value is missing)
+    )
+    try:
+        reads, roots = marshal.dumps(proxy._n, 0), marshal.dumps(own.reads, 0)
+    except ValueError:  # a step marshal cannot write: rendered with the page's records
+        return None
+    return Rendered(raw, text, reads, roots, names)
+
+
+def _same_names(context: Any, names: tuple[tuple[str, Any], ...]) -> bool:
+    """Tell whether the context holds each name's value as when it was rendered."""
+    return all(Context.resolve_or_missing(context, n) is v for n, v in names)
+
+
+def graft(into: Tree, reads: Tree) -> None:
+    """Add a fresh read tree to a page's as recording it there would (first value wins).
+
+    Parts of `reads` become the page's own: it must not be used again.
+    """
+    for step, below in reads.items():
+        have = into.get(step)
+        if have is None:
+            into[step] = below
+        elif have.__class__ is dict and below.__class__ is dict:
+            graft(have, below)
 
 
 # The root whose reads of the item's own fields a rebuild may take from the last

@@ -68,6 +68,7 @@ DEFAULTS: Mapping[str, Any] = {
     "shard_pages": 1280,  # pages per shard at most, on average (shards: a power of two)
     "workers": 0,  # Pagefind processes at once; 0: one per core
     "early": True,  # start indexing once the item pages are written (a thread)
+    "scratch": "/dev/shm",  # where Pagefind's copies are made (memory); "": the cache
 }
 CACHE_SUBDIR = "pagefind"
 SHARDS_FILE = "shards.json"  # the merged shards' folders, read by search.js
@@ -124,6 +125,8 @@ def get_options(settings: Mapping) -> dict[str, Any]:
     for key in ("cache", "early"):
         if not isinstance(options[key], bool):
             raise OptionsError(f"{PREFIX}: {SETTING}[{key!r}] must be True or False")
+    if not isinstance(options["scratch"], str):
+        raise OptionsError(f"{PREFIX}: {SETTING}['scratch'] must be a folder or ''")
     least = {"shard_pages": 1, "workers": 0}
     check_whole_numbers(options, least, SETTING, PREFIX, OptionsError)
     return options
@@ -506,10 +509,9 @@ def stage(output: Path, pages: list[Page], folder: Path) -> list[str]:
 
 def index_shard(output: Path, pages: list[Page], kept: Path, options: Mapping) -> Usage:
     """Index one shard's pages into the cache folder `kept`; return Pagefind's usage."""
-    site = Path(tempfile.mkdtemp(prefix=".pages-", dir=kept.parent))
     temporary = kept.with_name(f".{kept.name}.tmp")
+    site, changed = staged_copies(output, pages, kept, options)
     try:
-        changed = stage(output, pages, site)
         if changed:  # the bundle is kept by the pages' bytes: it must be theirs
             raise SearchIndexError(
                 f"{PREFIX}: trang {changed[0]} bị ghi lại trong lúc lập chỉ mục"
@@ -519,9 +521,43 @@ def index_shard(output: Path, pages: list[Page], kept: Path, options: Mapping) -
         usage = run_pagefind(site, temporary, options)
         temporary.rename(kept)
     finally:
-        set_aside(site, kept.parent)  # 2,500 files and folders: deleted by prune_cache
+        drop_copies(site, kept.parent)
         shutil.rmtree(temporary, ignore_errors=True)
     return usage
+
+
+def staged_copies(
+    output: Path, pages: list[Page], kept: Path, options: Mapping
+) -> tuple[Path, list[str]]:
+    """Copy a shard's pages for Pagefind, in memory if it can; return folder, changed.
+
+    The scratch folder (`scratch`, /dev/shm: a tmpfs) makes and removes the
+    1,250 copies of a shard for a fraction of what a disk's file system takes;
+    when it is missing or full (a container's 64 MB), beside the cache.
+    """
+    scratch = options["scratch"]
+    if scratch and os.path.isdir(scratch) and os.access(scratch, os.W_OK | os.X_OK):
+        site = Path(tempfile.mkdtemp(prefix=f"{PREFIX}-pages-", dir=scratch))
+        try:
+            return site, stage(output, pages, site)
+        except BaseException as error:
+            shutil.rmtree(site, ignore_errors=True)
+            if not isinstance(error, OSError):
+                raise  # an OSError (full): the copies go beside the cache instead
+    site = Path(tempfile.mkdtemp(prefix=".pages-", dir=kept.parent))
+    try:
+        return site, stage(output, pages, site)
+    except BaseException:
+        set_aside(site, kept.parent)
+        raise
+
+
+def drop_copies(site: Path, cache: Path) -> None:
+    """Remove the copies Pagefind read: at once in memory, else by prune_cache."""
+    if site.parent == cache:
+        set_aside(site, cache)  # 2,500 files and folders on disk: a thread deletes them
+    else:
+        shutil.rmtree(site, ignore_errors=True)
 
 
 def pagefind_workers(jobs: int, options: Mapping) -> int:
