@@ -1355,8 +1355,9 @@ SCALARS = (str, int, float, bool, type(None), datetime.date, datetime.time)
 # Attributes structure_digest does not walk: the context again, the settings,
 # the metadata (quiet_mask compares it).
 NOT_WALKED = frozenset({"_context", "settings", "metadata"})
-# How deep structure_digest goes into containers and objects between items.
-STRUCTURE_DEPTH = 8
+# How deep structure_digest goes into containers and objects between items
+# (a bound against recursion, not a cut: every object is walked once).
+STRUCTURE_DEPTH = 50
 
 
 def structure_digest(context: Mapping, settings: Mapping) -> str:
@@ -1383,25 +1384,33 @@ def structure_digest(context: Mapping, settings: Mapping) -> str:
 
 
 class _Structure:
-    """One walk of structure_digest: each object's text, memoised by identity."""
+    """One walk of structure_digest: each object's text, memoised by identity.
+
+    Memoised whatever the depth it was first met at (items from the content
+    cache share objects a fresh build does not: the texts must not depend on
+    where an object is met first).
+    """
 
     def __init__(self) -> None:
         self.memo: dict[int, str] = {}
         self.items: list[Any] = []  # the content objects met, in order
+        self.met: set[int] = set()  # their ids
 
     def text(self, value: Any, depth: int, own: bool = False) -> str:
         """Return a value's text (own: an item's field or the context's, no scalar)."""
         if isinstance(value, SCALARS):
             return "" if own else repr(value)
         if _is_item(value):
-            if id(value) not in self.memo:
-                self.memo[id(value)] = ""
+            if id(value) not in self.met:
+                self.met.add(id(value))
                 self.items.append(value)
             return "c:" + value.source_path
         known = self.memo.get(id(value))
         if known is not None:
             return known
-        if depth > STRUCTURE_DEPTH or callable(value):
+        if callable(value):
+            return "f"
+        if depth > STRUCTURE_DEPTH:
             return "…"
         self.memo[id(value)] = "…"  # met again inside itself
         text = self.made(value, depth + 1)
