@@ -367,50 +367,6 @@ def test_a_body_edit_renders_again_every_page_that_shows_the_body(
     assert_clean(site, THEME=str(theme), **SEARCH_OFF)
 
 
-# One model a list page: "Chợ dân sinh" on page 1, "Giữ rừng" on page 2 (same
-# date, so the title decides; sections sort newest first, then by title).
-ONE_A_PAGE = {"SECTIONS": {"models": {"per_page": 1}}, **SEARCH_OFF}
-
-
-@pytest.mark.parametrize(
-    ("fields", "quick"),
-    [
-        ({"title": "Bảo vệ rừng"}, False),  # now before "Chợ dân sinh": page 1
-        ({"title": "Giữ rừng xanh"}, True),  # the same order
-        ({"title": "Giữ rừng", "date": "2020-12-17"}, False),  # not a title
-    ],
-    ids=["title-moves-across-pages", "title-keeps-order", "date"],
-)
-def test_a_title_edit_keeps_the_pages_quick_only_when_every_list_keeps_its_order(
-    site: Site, fields: dict, quick: bool
-) -> None:
-    """A title is only shown (INCREMENTAL display_fields) but decides ties in lists.
-
-    Build.quiet_mask keeps, without replaying, the pages that read no edited
-    item when only titles changed and every list of items is in the same
-    order (structure_digest): a title that moves its item from page 2 of the
-    models to page 1 changes page 1, which never read it; kept, it would stay
-    stale. A date is not a display field: every page is replayed.
-    """
-    ok(site.build(**ONE_A_PAGE))
-    first = site.output / "mo-hinh" / "index.html"
-    assert "Chợ dân sinh" in first.read_text("utf-8")
-    site.write("models/giu-rung.md", model(locality="La Gi", **fields))
-    ok(site.build(**ONE_A_PAGE))
-    report = site.report()
-    assert report["read"] == ["models/giu-rung.md"], report
-    pages = len(report["rendered"]) + report["skipped"]
-    if quick:
-        assert report["quick"] > pages / 2, report
-        assert "mo-hinh/index.html" not in report["rendered"], report
-    else:
-        assert report["quick"] == 0, report
-    if fields["title"] == "Bảo vệ rừng":
-        assert "mo-hinh/index.html" in report["rendered"], report
-        assert "Bảo vệ rừng" in first.read_text("utf-8")
-    assert_clean(site, **ONE_A_PAGE)
-
-
 def test_an_addition_renders_few_list_pages_even_when_it_opens_a_page_and_a_year(
     site: Site,
 ) -> None:

@@ -14,7 +14,6 @@ missing or foreign manifest.
 from __future__ import annotations
 
 import contextlib
-import datetime
 import fnmatch
 import functools
 import gc
@@ -139,8 +138,6 @@ DEFAULTS: Mapping[str, Any] = {
     "report": None,  # default: <CACHE_PATH>/incremental-report.json
     "global_inputs": [],  # files or folders whose change means a full build
     "environment": list(ENVIRONMENT),  # environment variables that are inputs
-    # Metadata fields only shown: their change alone keeps Build.quiet_mask on.
-    "display_fields": ["title"],
 }
 # Settings that change between runs without changing any page.
 # (RENDERPOOL: how many processes write the pages; the pages are the same.)
@@ -149,12 +146,9 @@ VOLATILE_SETTINGS = frozenset(
 )
 
 # Prefixes of the keys (Build.extra) of a page's signature of the content files
-# it read, of an item's metadata digest and of that digest without the display
-# fields (see Build.quiet_mask); the key of the structure digest.
+# it read and of an item's metadata digest (see Build.quiet_mask).
 DEPS = "deps:"
 METADATA = "metadata:"
-METADATA_BARE = "metadata-bare:"
-STRUCTURE = "structure"
 # Prefix of the keys (Build.extra) of what each feed showed (see feed_key).
 FEED_KEY = "feed:"
 # Prefix of the keys (Build.extra) of an item's text in feeds (see Build.feed_texts).
@@ -174,8 +168,6 @@ def get_options(settings: Mapping) -> dict[str, Any]:
         raise OptionsError(f"{PREFIX}: global_inputs must be a list of paths")
     if not isinstance(options["environment"], list | tuple):
         raise OptionsError(f"{PREFIX}: environment must be a list of names")
-    if not isinstance(options["display_fields"], list | tuple):
-        raise OptionsError(f"{PREFIX}: display_fields must be a list of names")
     cache = settings.get("CACHE_PATH", "cache")
     options["manifest"] = options["manifest"] or os.path.join(
         cache, "incremental.pickle"
@@ -949,8 +941,6 @@ class Build:
         self.quiet: list[int] | None | bool = False  # quiet_mask, once decided
         self.quick = 0  # pages kept without replaying their reads (quiet_mask)
         self.quiet_read: set[str] = set()  # the items read anew (quiet_mask)
-        self.context: Mapping | None = None  # the generators' (note_generators)
-        self.structure: str | None = None  # structure_digest, when taken
 
     def input_hash(self, path: str) -> bytes:
         """Return the SHA-256 of a content file, from the snapshot when it has it."""
@@ -1037,35 +1027,15 @@ class Build:
         """Return the signatures of the items read anew if nothing else changed.
 
         Nothing else: the same content files but items whose metadata is the
-        last build's but for their bodies and display fields (`display_fields`
-        option: titles), every URL the same and, when a display field changed,
-        every list of content objects the context reaches in the same order
-        (structure_digest). Then every list, term and field a generator derives
-        from the items is the same, and a page that read none of those items
-        (`may_read`: its DEPS signature holds no item's bits) is the last
-        build's: kept without replaying its reads. None: replay every page.
+        last build's (only their bodies changed), and every URL the same. Then
+        every list, term and field a generator derives from the items is the
+        same, and a page that read none of those items (`may_read`: its DEPS
+        signature holds no item's bits) is the last build's: kept without
+        replaying its reads. None: replay every page.
         """
         if self.quiet is False:
             self.quiet = self._quiet_mask(context)
         return self.quiet  # type: ignore[return-value]
-
-    def decide_quiet(self) -> None:
-        """Decide quiet_mask and note the structure digest before pages are written.
-
-        One moment in every build (the context complete, no page written, the
-        page-writing processes not yet started), so that the structure digest
-        compared is taken as the one kept. In a build where only bodies
-        changed, the last build's digest is kept without walking the context.
-        """
-        context = self.context
-        if context is None:
-            return
-        mask = self.quiet_mask(context)
-        if self.structure is None and mask is not None:
-            self.structure = self.old.extra.get(STRUCTURE)
-        if self.structure is None:
-            self.structure = structure_digest(context, self.settings)
-        self.extra[STRUCTURE] = self.structure
 
     def _quiet_mask(self, context: Mapping) -> list[int] | None:
         """Decide quiet_mask (see there)."""
@@ -1083,26 +1053,15 @@ class Build:
                 or os.path.join(self.content_path, rel) not in read
             ):
                 return None  # another file changed, or one not read as an item
-        display = self.options["display_fields"]
-        shown = False  # a display field changed
         for path in read:
             item = cache.live.get(path)
-            digests = None if item is None else metadata_digests(item, display)
-            if digests is None:
-                return None
-            if old.extra.get(METADATA + path) == digests[0]:
-                continue
-            if old.extra.get(METADATA_BARE + path) != digests[1]:
-                return None
-            shown = True
-        if shown:
-            self.structure = structure_digest(context, self.settings)
-            if self.structure != old.extra.get(STRUCTURE):
+            digest = None if item is None else metadata_digest(item)
+            if digest is None or old.extra.get(METADATA + path) != digest:
                 return None
         return [item_signature([path]) for path in sorted(read)]
 
     def note_metadata(self) -> None:
-        """Keep every item's metadata digests for the next build's quiet_mask.
+        """Keep every item's metadata digest for the next build's quiet_mask.
 
         In a quiet build, also the feed texts (Build.feed_texts) of the items
         not read anew that a feed kept by quiet_feed_key did not ask for: the
@@ -1120,17 +1079,13 @@ class Build:
                     and key[len(FEED_TEXTS) :].split("\x1f", 1)[0] not in read
                 ):
                     self.extra[key] = value
-        display = self.options["display_fields"]
         for path, item in cache.live.items():
-            known = bare = None
+            known = None
             if not self.full and path not in read:  # the same bytes as then
                 known = self.old.extra.get(METADATA + path)
-                bare = self.old.extra.get(METADATA_BARE + path)
-            if known is None or bare is None:
-                known, bare = metadata_digests(item, display) or (None, None)
-            if known is not None:
-                self.extra[METADATA + path] = known
-                self.extra[METADATA_BARE + path] = bare
+            digest = known or metadata_digest(item)
+            if digest is not None:
+                self.extra[METADATA + path] = digest
 
     def quiet_feed_key(
         self, rel: str, elements: Sequence, context: Mapping
@@ -1523,141 +1478,17 @@ def may_read(signature: int, items: Iterable[int]) -> bool:
     return any(signature & item == item for item in items)
 
 
-def metadata_digests(item: Any, display: Iterable[str]) -> tuple[str, str] | None:
-    """Return the digests of an item's metadata with and without the display fields.
-
-    None when the item has no metadata dict or its text is not stable.
-    """
+def metadata_digest(item: Any) -> str | None:
+    """Return the digest of an item's metadata, or None when it has no stable text."""
     metadata = getattr(item, "metadata", None)
     if not isinstance(metadata, dict):
         return None
-    pairs = sorted(metadata.items(), key=lambda pair: str(pair[0]))
-    text = repr(pairs)
+    text = repr(sorted(metadata.items(), key=lambda pair: str(pair[0])))
     if " at 0x" in text:
         return None
-    shown = set(display)
-    bare = repr([pair for pair in pairs if pair[0] not in shown])
-    return _digest(text), _digest(bare)
-
-
-def _digest(text: str) -> str:
-    """Return the 128-bit BLAKE2b digest of a text, in hex."""
     return hashlib.blake2b(
         text.encode("utf-8", "surrogatepass"), digest_size=16
     ).hexdigest()
-
-
-# Scalars structure_digest writes out (in containers, not as an item's field).
-SCALARS = (str, int, float, bool, type(None), datetime.date, datetime.time)
-# Attributes structure_digest does not walk: the context again, the settings,
-# the metadata (quiet_mask compares it).
-NOT_WALKED = frozenset({"_context", "settings", "metadata"})
-# How deep structure_digest goes into containers and objects between items
-# (a bound against recursion, not a cut: every object is walked once).
-STRUCTURE_DEPTH = 50
-
-
-def structure_digest(context: Mapping, settings: Mapping) -> str:
-    """Return the digest of the order of every content object the context reaches.
-
-    A walk, in order, of the context's values, the lists, tuples, dicts and
-    objects in them (terms, sections) up to STRUCTURE_DEPTH deep, and of each
-    content object's attributes once (related lists, "Các tin khác"): a
-    content object is written as its source path, a container with its length,
-    a scalar in a container (not an item's own field, not a value of the
-    context itself) as its repr. A title that moves an item in a list, or in
-    or out of one, changes it; whether two equal objects are one is not seen.
-    The settings' values are left out (an input of their own).
-    """
-    walk = _Structure()
-    parts = [
-        f"{key}={walk.text(value, 1, True)}"
-        for key, value in context.items()
-        if key not in settings
-    ]
-    for item in walk.items:  # grows while walked
-        parts.append(item.source_path + walk.fields(item))
-    return _digest("\x1e".join(parts))
-
-
-class _Structure:
-    """One walk of structure_digest: each object's text, memoised by identity.
-
-    Memoised whatever the depth it was first met at (items from the content
-    cache share objects a fresh build does not: the texts must not depend on
-    where an object is met first).
-    """
-
-    def __init__(self) -> None:
-        self.memo: dict[int, str] = {}
-        self.items: list[Any] = []  # the content objects met, in order
-        self.met: set[int] = set()  # their ids
-
-    def text(self, value: Any, depth: int, own: bool = False) -> str:
-        """Return a value's text (own: an item's field or the context's, no scalar)."""
-        if isinstance(value, SCALARS):
-            return "" if own else repr(value)
-        if _is_item(value):
-            if id(value) not in self.met:
-                self.met.add(id(value))
-                self.items.append(value)
-            return "c:" + value.source_path
-        known = self.memo.get(id(value))
-        if known is not None:
-            return known
-        if callable(value):
-            return "f"
-        if depth > STRUCTURE_DEPTH:
-            return "…"
-        self.memo[id(value)] = "…"  # met again inside itself
-        text = self.made(value, depth + 1)
-        if len(text) > 64:
-            text = _digest(text)
-        self.memo[id(value)] = text
-        return text
-
-    def made(self, value: Any, depth: int) -> str:
-        """Return the text of a container or object, its parts walked."""
-        if isinstance(value, list | tuple):
-            inner = [self.text(child, depth) for child in value]
-            return f"[{len(value)}:" + "\x1f".join(inner) + "]"
-        if isinstance(value, dict):
-            pairs = value.items()
-            if all(map(_is_item, value.values())):  # a look-up table by key
-                pairs = sorted(pairs, key=lambda pair: repr(pair[0]))
-            inner = [
-                self.text(key, depth) + "=" + self.text(child, depth)
-                for key, child in pairs
-            ]
-            return f"{{{len(value)}:" + "\x1f".join(inner) + "}"
-        if isinstance(value, set | frozenset):
-            return "{" + "\x1f".join(sorted(map(_element, value))) + "}"
-        if hasattr(value, "__dict__") and not isinstance(value, types.ModuleType):
-            return type(value).__name__ + self.fields(value, depth, False)
-        return type(value).__name__
-
-    def fields(self, obj: Any, depth: int = 1, own: bool = True) -> str:
-        """Return the text of an object's attributes (an item's: no scalar field)."""
-        inner = []
-        for name, child in sorted(vars(obj).items()):
-            if name in NOT_WALKED or (own and isinstance(child, SCALARS)):
-                continue
-            inner.append(name + "=" + self.text(child, depth, own))
-        return "(" + "\x1f".join(inner) + ")"
-
-
-def _is_item(value: Any) -> bool:
-    """Return whether a value is a content object (tracking.identity's test)."""
-    return isinstance(getattr(value, "source_path", None), str) and hasattr(
-        value, "_context"
-    )
-
-
-def _element(value: Any) -> str:
-    """Return a set element's text for structure_digest."""
-    if _is_item(value):
-        return "c:" + value.source_path
-    return repr(value) if isinstance(value, SCALARS) else type(value).__name__
 
 
 def page_items(recorder: Recorder) -> set[str] | None:
@@ -2258,7 +2089,6 @@ def note_generators(generators) -> None:
     for generator in generators:
         for path in getattr(generator, "output_files", list)():
             _build.replaced.add(_build.add_produced(path))
-        _build.context = getattr(generator, "context", _build.context)
     gc.freeze()
     resume_collector()
 
@@ -2268,7 +2098,6 @@ def get_writer(pelican) -> type[Writer] | None:
     if _build is None:
         return None
     _build.clean_output()
-    _build.decide_quiet()
     return None if _build.plain else IncrementalWriter
 
 
