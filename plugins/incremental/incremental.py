@@ -560,28 +560,35 @@ def _drop_parts(path: str, named: set[str]) -> None:
                 os.remove(entry.path)
 
 
-def _entries(data: Any) -> dict[str, list]:
-    """Return loaded record entries {path: [size, mtime_ns, sha]}, checked in C.
+def _columns(data: Any, width: int, what: str) -> tuple[tuple, ...]:
+    """Check a loaded table {str: list of `width` values}; return its columns.
 
-    The record has an entry per output file (32,500 at 5,000 items): its types
-    are checked a column at a time, not an entry at a time.
+    Checked in C, a column at a time, not an entry at a time (32,500 record
+    entries and 6,580 pages at 5,000 items). An empty table has no columns.
     """
     if type(data) is not dict:
-        raise ValueError("bad record")
-    if not data:
-        return data
+        raise ValueError(f"bad {what}")
     values = list(data.values())
-    if set(map(type, data)) != {str} or set(map(type, values)) != {list}:
-        raise ValueError("bad record entry")
-    if set(map(len, values)) != {3}:
-        raise ValueError("bad record entry")
-    sizes, mtimes, shas = zip(*values, strict=True)
-    if (
-        set(map(type, sizes)) != {int}
-        or set(map(type, mtimes)) != {int}
-        or set(map(type, shas)) != {str}
+    if values and (
+        set(map(type, data)) != {str}
+        or set(map(type, values)) != {list}
+        or set(map(len, values)) != {width}
     ):
-        raise ValueError("bad record entry")
+        raise ValueError(f"bad {what} entry")
+    return tuple(zip(*values, strict=True))
+
+
+def _entries(data: Any) -> dict[str, list]:
+    """Return loaded record entries {path: [size, mtime_ns, sha]}, checked in C."""
+    columns = _columns(data, 3, "record")
+    if columns:
+        sizes, mtimes, shas = columns
+        if (
+            set(map(type, sizes)) != {int}
+            or set(map(type, mtimes)) != {int}
+            or set(map(type, shas)) != {str}
+        ):
+            raise ValueError("bad record entry")
     return data
 
 
@@ -595,28 +602,20 @@ def _strings(data: Any) -> list[str]:
 def _pages(data: Any, count: int) -> dict[str, list]:
     """Return loaded page entries {path: [template, roots, digest, own seal]}.
 
-    Checked a column at a time (6,580 pages at 5,000 items): every root a node
-    index below `count`.
+    Checked in C: every root a node index below `count`.
     """
-    if type(data) is not dict:
-        raise ValueError("bad pages")
-    if not data:
-        return data
-    values = list(data.values())
-    if set(map(type, data)) != {str} or set(map(type, values)) != {list}:
-        raise ValueError("bad page entry")
-    if set(map(len, values)) != {4}:
-        raise ValueError("bad page entry")
-    templates, roots, digests, seals = zip(*values, strict=True)
-    if (
-        set(map(type, templates)) != {str}
-        or set(map(type, digests)) != {str}
-        or not set(map(type, seals)) <= {str, type(None)}
-        or set(map(type, roots)) != {list}
-    ):
-        raise ValueError("bad page entry")
-    if not _indices_below(list(itertools.chain.from_iterable(roots)), count):
-        raise ValueError("bad node index")
+    columns = _columns(data, 4, "page")
+    if columns:
+        templates, roots, digests, seals = columns
+        if (
+            set(map(type, templates)) != {str}
+            or set(map(type, digests)) != {str}
+            or not set(map(type, seals)) <= {str, type(None)}
+            or set(map(type, roots)) != {list}
+        ):
+            raise ValueError("bad page entry")
+        if not _indices_below(list(itertools.chain.from_iterable(roots)), count):
+            raise ValueError("bad node index")
     return data
 
 
