@@ -359,12 +359,12 @@ def list_tree(folder: str | os.PathLike, share: Share | None = None) -> Listing:
                 if entry.is_dir(follow_symlinks=False):
                     # Folders near the top are read by every share, the
                     # others (and their files) by their owner alone.
-                    if depth == 1 and hash(rel) % count != mine:
+                    if depth == 1 and owner(rel, count) != mine:
                         continue
                     if depth or mine == 0:
                         folders[rel] = entry.stat(follow_symlinks=False).st_mtime_ns
                     stack.append((rel, min(depth + 1, 2)))
-                elif depth == 2 or hash(rel) % count == mine:
+                elif depth == 2 or owner(rel, count) == mine:
                     s = entry.stat(follow_symlinks=False)
                     files[rel] = make(
                         FileStat,

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from portal.files import (
-    RACY_NS,
     Listing,
     Share,
     file_sha256,
@@ -106,17 +105,12 @@ def check_output(
     """
     check = Check(listing=list_tree(folder, share))
     files = check.listing.files
-    racy_ns = taken_ns - RACY_NS
     for rel, stat in files.items():
         entry = record.get(rel)
         if entry is None:
             check.unknown.append(rel)
-        elif (
-            entry[1] == stat.st_mtime_ns
-            and entry[0] == stat.st_size
-            and stat.st_mtime_ns < racy_ns
-        ):
-            continue  # the common case (stamps.vouches): nothing joined or read
+        elif vouches(entry[0], entry[1], stat, taken_ns):
+            continue  # the common case: no path joined, nothing read
         elif not _same_bytes(entry, os.path.join(folder, rel), stat):
             check.changed.append(rel)
     gone = record.keys() - files.keys()
