@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import brotli
@@ -268,15 +269,21 @@ def test_parallel_and_cached_copies_are_the_one_process_bytes(tmp_path, monkeypa
     assert compress_tree(sites[2], two, cache) == (0, plugin.PARALLEL_MIN + 10)
 
 
-def test_the_cache_keeps_only_this_builds_copies(tmp_path):
-    import assets.assets as plugin
-
+def _one_page_compressed(tmp_path) -> tuple[dict, Path, Path]:
+    """Compress a site of one page into a store; return the options, page and store."""
     options = get_options({"ASSETS": {"workers": 1, "min_size": 10}})
     page = tmp_path / "site" / "index.html"
     page.parent.mkdir()
     page.write_text("<p>Xin chào</p>" * 10, "utf-8")
     cache = tmp_path / "cache"
     compress_tree(page.parent, options, cache)
+    return options, page, cache
+
+
+def test_the_cache_keeps_only_this_builds_copies(tmp_path):
+    import assets.assets as plugin
+
+    options, page, cache = _one_page_compressed(tmp_path)
     (stale,) = cache.iterdir()
     page.write_text("<p>Đã sửa</p>" * 10, "utf-8")
     other = {**options, "brotli_quality": 4}
@@ -295,12 +302,7 @@ def test_the_cache_keeps_only_this_builds_copies(tmp_path):
 def test_a_store_entry_not_whole_is_made_again(tmp_path, cut):
     import assets.assets as plugin
 
-    options = get_options({"ASSETS": {"workers": 1, "min_size": 10}})
-    page = tmp_path / "site" / "index.html"
-    page.parent.mkdir()
-    page.write_text("<p>Xin chào</p>" * 10, "utf-8")
-    cache = tmp_path / "cache"
-    compress_tree(page.parent, options, cache)
+    options, page, cache = _one_page_compressed(tmp_path)
     expected = _tree(page.parent)
     (entry,) = cache.glob("*/*/*.pack")
     whole = entry.read_bytes()

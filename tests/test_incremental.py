@@ -545,10 +545,8 @@ def register():
 """
 
 
-def test_an_undeclared_file_is_swept_and_left_out_of_the_record(
-    sites: Sites, tmp_path
-) -> None:
-    """The walk that sweeps undeclared files also takes the record (last: new settings)."""
+def add_plugin(sites: Sites, tmp_path: Path, name: str, source: str) -> None:
+    """Build with the project's PLUGINS and one more plugin, written from source."""
     import ast
 
     tree = ast.parse((ROOT / "pelicanconf.py").read_text("utf-8"))
@@ -557,11 +555,18 @@ def test_an_undeclared_file_is_swept_and_left_out_of_the_record(
         for node in tree.body
         if isinstance(node, ast.Assign) and node.targets[0].id == "PLUGINS"
     )
-    (tmp_path / "stray.py").write_text(STRAY_PLUGIN, "utf-8")
+    (tmp_path / f"{name}.py").write_text(source, "utf-8")
     sites.settings = {
-        "PLUGINS": [*plugins, "stray"],
+        "PLUGINS": [*plugins, name],
         "PLUGIN_PATHS": [str(ROOT / "plugins"), str(tmp_path)],
     }
+
+
+def test_an_undeclared_file_is_swept_and_left_out_of_the_record(
+    sites: Sites, tmp_path
+) -> None:
+    """The walk that sweeps undeclared files also takes the record (last: new settings)."""
+    add_plugin(sites, tmp_path, "stray", STRAY_PLUGIN)
     try:
         report = sites.build("inc")
         assert "la/stray.html" in report["deleted"]
@@ -619,22 +624,10 @@ def test_files_after_the_compress_walk_are_recorded_swept_or_caught(
     """The record is made from the walk compressing handed over (no walk of its
     own): a file declared after it is recorded, a stray is swept, and a page
     someone changed after it is written again by the next build."""
-    import ast
-
     from incremental.incremental import read_manifest
 
-    tree = ast.parse((ROOT / "pelicanconf.py").read_text("utf-8"))
-    plugins = next(
-        ast.literal_eval(node.value)
-        for node in tree.body
-        if isinstance(node, ast.Assign) and node.targets[0].id == "PLUGINS"
-    )
     tamper = tmp_path / "tamper"
-    (tmp_path / "late.py").write_text(LATE_PLUGIN.format(tamper=str(tamper)), "utf-8")
-    sites.settings = {
-        "PLUGINS": [*plugins, "late"],
-        "PLUGIN_PATHS": [str(ROOT / "plugins"), str(tmp_path)],
-    }
+    add_plugin(sites, tmp_path, "late", LATE_PLUGIN.format(tamper=str(tamper)))
     output = sites.root / "inc"
     try:
         sites.build("inc")  # new settings: a full build
@@ -693,21 +686,8 @@ def test_files_changed_during_the_build_are_swept_or_caught(
     walk of its own): a stray written meanwhile in a listed folder is swept, and
     a page it kept that someone changed in place meanwhile is written again by
     the next build (its time is not the one recorded)."""
-    import ast
-
-    tree = ast.parse((ROOT / "pelicanconf.py").read_text("utf-8"))
-    plugins = next(
-        ast.literal_eval(node.value)
-        for node in tree.body
-        if isinstance(node, ast.Assign) and node.targets[0].id == "PLUGINS"
-    )
     tamper, page = tmp_path / "tamper", "mo-hinh/mo-hinh-001/index.html"
-    plugin = MID_PLUGIN.format(tamper=str(tamper), page=page)
-    (tmp_path / "mid.py").write_text(plugin, "utf-8")
-    sites.settings = {
-        "PLUGINS": [*plugins, "mid"],
-        "PLUGIN_PATHS": [str(ROOT / "plugins"), str(tmp_path)],
-    }
+    add_plugin(sites, tmp_path, "mid", MID_PLUGIN.format(tamper=str(tamper), page=page))
     output = sites.root / "inc"
     try:
         sites.build("inc")  # new settings: a full build

@@ -10,7 +10,7 @@ import os
 import re
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import ThreadingHTTPServer
 from pathlib import Path
@@ -719,6 +719,18 @@ def test_the_bundle_is_rewritten_only_where_it_differs_from_the_kept_shards(
     )
 
 
+def _note_threads(monkeypatch, module, name: str, calls: list) -> Callable:
+    """Make module.name note the thread that calls it in `calls`; return the real one."""
+    real = getattr(module, name)
+
+    def noted(*args):
+        calls.append(threading.current_thread().name)
+        return real(*args)
+
+    monkeypatch.setattr(module, name, noted)
+    return real
+
+
 def test_an_early_run_indexes_ahead_and_never_decides_the_result(
     tmp_path, monkeypatch, caplog
 ):
@@ -730,29 +742,11 @@ def test_an_early_run_indexes_ahead_and_never_decides_the_result(
 
     caplog.set_level(logging.INFO, logger=plugin.__name__)
 
-    ran = []
-    real = plugin.run_pagefind
-
-    def counted(*args):
-        ran.append(threading.current_thread().name)
-        return real(*args)
-
-    monkeypatch.setattr(plugin, "run_pagefind", counted)
-    assembled = []
-    real_assemble = plugin.assemble
-
-    def assemble(*args):
-        assembled.append(threading.current_thread().name)
-        return real_assemble(*args)
-
-    monkeypatch.setattr(plugin, "assemble", assemble)
-    events = []
-    real_list, real_finish = plugin.indexed_pages, plugin.finish_early
-    monkeypatch.setattr(
-        plugin,
-        "indexed_pages",
-        lambda *a: events.append(threading.current_thread().name) or real_list(*a),
-    )
+    ran, assembled, events = [], [], []
+    _note_threads(monkeypatch, plugin, "run_pagefind", ran)
+    real_assemble = _note_threads(monkeypatch, plugin, "assemble", assembled)
+    _note_threads(monkeypatch, plugin, "indexed_pages", events)
+    real_finish = plugin.finish_early
     monkeypatch.setattr(
         plugin, "finish_early", lambda *a: events.append("join") or real_finish(*a)
     )
