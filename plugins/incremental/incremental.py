@@ -954,6 +954,13 @@ class Build:
         """Return an output file's path relative to the output folder."""
         return under(path, self.output_path)
 
+    def last_entry(self, rel: str, template: Any) -> list | None:
+        """Return the last build's entry of a page made by the same template, if any."""
+        entry = None if self.full else self.old.pages.get(rel)
+        if entry is None or entry[0] != getattr(template, "name", None):
+            return None
+        return entry
+
     def try_skip(
         self,
         rel: str,
@@ -963,12 +970,8 @@ class Build:
         memo: bool,
     ) -> bool:
         """Keep a page whose recorded reads are unchanged; return whether kept."""
-        if self.full:
-            return False
-        entry = self.old.pages.get(rel)
-        if entry is None or entry[0] != getattr(template, "name", None):
-            return False
-        if not os.path.isfile(os.path.join(self.output_path, rel)):
+        entry = self.last_entry(rel, template)
+        if entry is None or not os.path.isfile(os.path.join(self.output_path, rel)):
             return False
         deps = self.old.extra.get(DEPS + rel)
         self.replayer.reset(context)
@@ -993,19 +996,14 @@ class Build:
         See quiet_mask; asked before the page's context is made (try_skip
         replays the pages it does not keep).
         """
-        entry = self.old.pages.get(rel)
-        if (
-            self.full
-            or entry is None
-            or entry[0] != getattr(template, "name", None)
-            or not os.path.isfile(os.path.join(self.output_path, rel))
-        ):
-            return False
+        entry = self.last_entry(rel, template)
         deps = self.old.extra.get(DEPS + rel)
-        if deps is None:
+        if entry is None or deps is None:
             return False
         changed = self.quiet_mask(context)
         if changed is None or may_read(int(deps, 16), changed):
+            return False
+        if not os.path.isfile(os.path.join(self.output_path, rel)):
             return False
         self.keep_page(rel, entry, entry[3], deps)
         self.quick += 1
