@@ -55,6 +55,7 @@ import statistics
 import subprocess
 import sys
 import time
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -377,6 +378,22 @@ def plugin_names(settings: dict) -> list[str]:
     ]
 
 
+def plugin_module(plugin: str, folder: Path) -> types.ModuleType:
+    """Import a plugin's module as Pelican does (its folder on sys.path).
+
+    A plugin that cannot be imported stops the bench: its post-processing
+    options would otherwise stay on in every "ours" row.
+    """
+    added = [str(folder.resolve()), str(ROOT)]
+    sys.path[:0] = added
+    try:
+        return importlib.import_module(f"{plugin}.{plugin}")
+    except Exception as error:
+        raise SystemExit(f"bench: cannot import plugin {plugin} ({folder}): {error!r}")
+    finally:
+        del sys.path[: len(added)]
+
+
 def post_build_options(settings: dict, plugins: list[str]) -> dict[str, list[str]]:
     """Find plugin options that switch on post-processing (e.g. ASSETS["compress"]).
 
@@ -389,12 +406,7 @@ def post_build_options(settings: dict, plugins: list[str]) -> dict[str, list[str
         for folder in settings.get("PLUGIN_PATHS", []):
             path = Path(folder) / plugin / f"{plugin}.py"
             if path.exists():
-                spec = importlib.util.spec_from_file_location(f"_bench_{plugin}", path)
-                module = importlib.util.module_from_spec(spec)
-                try:
-                    spec.loader.exec_module(module)
-                except Exception:  # noqa: BLE001 - a plugin we cannot read has no toggle
-                    module = None
+                module = plugin_module(plugin, Path(folder))
                 break
         name = getattr(module, "SETTING", None)
         defaults = getattr(module, "DEFAULTS", None)
