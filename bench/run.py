@@ -389,7 +389,9 @@ def plugin_module(plugin: str, folder: Path) -> types.ModuleType:
     try:
         return importlib.import_module(f"{plugin}.{plugin}")
     except Exception as error:
-        raise SystemExit(f"bench: cannot import plugin {plugin} ({folder}): {error!r}")
+        raise SystemExit(
+            f"bench: cannot import plugin {plugin} ({folder}): {error!r}"
+        ) from error
     finally:
         del sys.path[: len(added)]
 
