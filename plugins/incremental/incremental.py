@@ -113,7 +113,7 @@ MARSHAL_VERSION = 4  # marshal's own format (Python 3.4 on), named to stay fixed
 # again only the parts that changed (the record, and the pages after an edit).
 # "rest" before "pages": a page's roots are checked against the nodes.
 PARTS: Mapping[str, tuple[str, ...]] = {
-    "record": ("record", "outside"),
+    "record": ("record", "outside", "folders"),
     "rest": ("nodes", "files", "late"),
     "pages": ("pages", "extra", "urls"),
 }
@@ -362,6 +362,7 @@ class Manifest:
         self.record: dict[str, list] = {}  # every output file: size, time, hash
         self.record_ns = 0
         self.outside: dict[str, list] = {}  # files written outside the output
+        self.folders: dict[str, int] = {}  # the output's folders' times, as recorded
         self.date = ""  # the build date, when the output depended on it
         self.late: set[str] = set()  # declared by post-processors (on finalized)
         self.counts = {"pages": 0, "files": 0}
@@ -447,6 +448,7 @@ _FIELDS: dict[str, Callable[[Manifest, Any], tuple[str, Any]]] = {
     "date": lambda m, v: ("date", str(v)),
     "record": lambda m, v: ("record", _entries(v)),
     "outside": lambda m, v: ("outside", _entries(v)),
+    "folders": lambda m, v: ("folders", _times(v)),
     "nodes": lambda m, v: ("nodes", [_node(n, i) for i, n in enumerate(v)]),
     "files": lambda m, v: ("files", _strings(v)),
     "extra": lambda m, v: ("extra", {str(k): str(x) for k, x in v.items()}),
@@ -580,6 +582,15 @@ def _entries(data: Any) -> dict[str, list]:
     return data
 
 
+def _times(data: Any) -> dict[str, int]:
+    """Return a table of folder times ({str: int}), checked."""
+    if type(data) is not dict or not all(type(k) is str for k in data):
+        raise ValueError("bad folder times")
+    if set(map(type, data.values())) - {int}:
+        raise ValueError("bad folder times")
+    return data
+
+
 def _strings(data: Any) -> list[str]:
     """Return a loaded list of strings, checked in C."""
     if type(data) is not list or (data and set(map(type, data)) != {str}):
@@ -709,6 +720,7 @@ class State:
                         self.old.outside,
                         self.old.record_ns,
                         (index, CHECKS),
+                        self.old.folders,
                     )
                 )
                 for index in range(CHECKS)
@@ -810,6 +822,8 @@ class State:
             self.old.record if self.trusted else {},
             self.old.outside if self.trusted else {},
             self.old.record_ns,
+            None,
+            self.old.folders if self.trusted else None,
         )
 
     def listing(self) -> Listing | None:
@@ -851,6 +865,7 @@ def check_share(
     outside: Mapping[str, list],
     taken_ns: int,
     share: Share,
+    folders: dict[str, int] | None = None,
 ) -> tuple[tuple[int, record.Check], Listing | None]:
     """Compare one share of the output folder with its record (in a forked process).
 
@@ -858,7 +873,7 @@ def check_share(
     answer, then the walk of the folder: the build asks for the walk only when
     it goes on (a build with nothing changed does not wait for it).
     """
-    check = record.check_output(output_path, files, outside, taken_ns, share)
+    check = record.check_output(output_path, files, outside, taken_ns, share, folders)
     listing, check.listing = check.listing, None
     return (taken_ns, check), listing
 
@@ -1294,8 +1309,8 @@ class Build:
             listing.taken_ns = started
         return listing
 
-    def found_files(self) -> tuple[dict[str, os.stat_result], int]:
-        """Return every file now in the output with its stat, and when it was taken.
+    def found_files(self) -> tuple[dict[str, os.stat_result], dict[str, int], int]:
+        """Return every file (stat) and folder (time) now in the output, and when taken.
 
         From the last walk a post-processor handed over (take_scan) when there
         is one, brought up to date (Listing.refresh: a folder whose time changed
@@ -1309,17 +1324,17 @@ class Build:
             listing.refresh(self.output_path, self.since_scan)
         else:
             listing = self.current_listing() or list_tree(self.output_path)
-        return dict(listing.files), listing.taken_ns
+        return dict(listing.files), dict(listing.folders), listing.taken_ns
 
     def seal(self) -> None:
         """Record the finished output, save the manifest and the report, log it."""
         # One walk of the output (often a post-processor's) serves the sweep and
         # the record.
-        found, taken_ns = self.found_files()
+        found, folders, taken_ns = self.found_files()
         swept = [] if self.plain else self.sweep(found)
         if self.content_cache is not None:
             self.content_cache.save()
-        self.save_manifest(found, taken_ns)
+        self.save_manifest(found, folders, taken_ns)
         forget_sha256()
         deleted = sorted(getattr(self, "deleted", []) + swept)
         write_report(
@@ -1410,8 +1425,17 @@ class Build:
             record.prune_empty(os.path.dirname(path), self.output_path)
         return deleted
 
-    def save_manifest(self, found: Mapping[str, os.stat_result], taken_ns: int) -> None:
-        """Write the manifest atomically, with the record of the files found."""
+    def save_manifest(
+        self,
+        found: Mapping[str, os.stat_result],
+        folders: dict[str, int],
+        taken_ns: int,
+    ) -> None:
+        """Write the manifest atomically, with the record of the files found.
+
+        The folders' times go with it: the next check reads again only the
+        folders whose time changed (portal.files.layout).
+        """
         old = self.old.record if self.trusted else {}
         files = record.record_files(self.output_path, found, old, self.old.record_ns)
         nodes, pages = self.saved_pages()
@@ -1430,6 +1454,7 @@ class Build:
             "urls": self.urls or "",
             "record": files,
             "record_ns": taken_ns,
+            "folders": folders,
             "outside": record.record_outside(
                 self.outside, self.old.outside, self.old.record_ns
             ),
