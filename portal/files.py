@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 __all__ = [
     "FileStat",
+    "Layout",
     "Listing",
     "RACY_NS",
     "Share",
@@ -23,6 +24,7 @@ __all__ = [
     "file_sha256",
     "file_stat",
     "forget_sha256",
+    "layout",
     "link_or_copy",
     "list_tree",
     "note_sha256",
@@ -326,13 +328,61 @@ def _within(rel: str, folders: set[str]) -> bool:
     return False
 
 
-def list_tree(folder: str | os.PathLike, share: Share | None = None) -> Listing:
+# What a walk knows of a folder from the last one: its time, and its entries
+# (name, whether a folder) as they were then (see layout and list_tree).
+Layout = dict[str, tuple[int, list[tuple[str, bool]]]]
+
+
+def layout(files: Iterable[str], folders: dict[str, int], taken_ns: int) -> Layout:
+    """Return the entries of each folder of a walk whose time vouches for them.
+
+    `files` and `folders` (relative path -> time) are what a walk found, taken
+    from `taken_ns` on. Adding, removing or renaming an entry changes its
+    folder's time (the rule Listing.refresh follows): a folder whose time is
+    still the one listed, and was not racy then, holds the same entries. A
+    racy folder is left out (read again).
+    """
+    racy_ns = taken_ns - RACY_NS
+    known: Layout = {rel: (t, []) for rel, t in folders.items() if t < racy_ns}
+    for names, is_folder in ((folders, True), (files, False)):
+        for rel in names:
+            if rel:
+                parent, _, name = rel.rpartition("/")
+                found = known.get(parent)
+                if found is not None:
+                    found[1].append((name, is_folder))
+    return known
+
+
+def _folder_entries(
+    path: str, mtime: int, known: tuple[int, list] | None
+) -> list[tuple[str, bool]] | None:
+    """Return a folder's entries (name, whether a folder); None when unreadable.
+
+    From the last walk when the folder's time is the one it listed (layout),
+    else read.
+    """
+    if known is not None and known[0] == mtime:
+        return known[1]
+    try:
+        with os.scandir(path) as entries:
+            return [(e.name, e.is_dir(follow_symlinks=False)) for e in entries]
+    except OSError:
+        return None
+
+
+def list_tree(
+    folder: str | os.PathLike, share: Share | None = None, known: Layout | None = None
+) -> Listing:
     """Walk a folder: every file's stat and every folder's time (see Listing).
 
     With `share` (index, count), only the files `owner` gives that index: each
     of `count` processes walks its share, and the listings `merge` into one.
-    One loop, one `os.scandir` per folder and no call per file but the stat
-    (10 µs a file at 32,500 files was the critical path of "nothing changed").
+    With `known` (layout of the last walk), a folder whose time is as listed
+    is not read again: its files' stats are taken by their names (a third of
+    the walk of 32,500 files, 6,600 folders, went into reading folders).
+    One loop and no call per file but the stat (10 µs a file at 32,500 files
+    was the critical path of "nothing changed").
     """
     listing = Listing(taken_ns=time.time_ns())
     try:
@@ -343,29 +393,29 @@ def list_tree(folder: str | os.PathLike, share: Share | None = None) -> Listing:
     files, folders = listing.files, listing.folders
     if mine == 0:
         folders[""] = top.st_mtime_ns
+    known = known or {}
     make = tuple.__new__  # FileStat(...) without its Python-level __new__
-    scandir, join = os.scandir, os.path.join
-    stack: list[tuple[str, int]] = [("", 0)]  # (folder, depth: 2 = owned whole)
+    lstat, base = os.lstat, os.path.join(os.fspath(folder), "")
+    # (folder, depth: 2 = owned whole, its time)
+    stack: list[tuple[str, int, int]] = [("", 0, top.st_mtime_ns)]
     while stack:
-        rel_dir, depth = stack.pop()
+        rel_dir, depth, mtime = stack.pop()
         prefix = f"{rel_dir}/" if rel_dir else ""
-        try:
-            entries = list(scandir(join(folder, rel_dir)))
-        except OSError:
-            continue
-        for entry in entries:
-            rel = prefix + entry.name
+        entries = _folder_entries(base + rel_dir, mtime, known.get(rel_dir))
+        for name, is_folder in entries or ():
+            rel = prefix + name
             try:
-                if entry.is_dir(follow_symlinks=False):
+                if is_folder:
                     # Folders near the top are read by every share, the
                     # others (and their files) by their owner alone.
                     if depth == 1 and owner(rel, count) != mine:
                         continue
+                    s = lstat(base + rel)
                     if depth or mine == 0:
-                        folders[rel] = entry.stat(follow_symlinks=False).st_mtime_ns
-                    stack.append((rel, min(depth + 1, 2)))
+                        folders[rel] = s.st_mtime_ns
+                    stack.append((rel, min(depth + 1, 2), s.st_mtime_ns))
                 elif depth == 2 or owner(rel, count) == mine:
-                    s = entry.stat(follow_symlinks=False)
+                    s = lstat(base + rel)
                     files[rel] = make(
                         FileStat,
                         (s.st_size, s.st_mtime_ns, s.st_ctime_ns, s.st_ino, s.st_mode),

@@ -16,8 +16,15 @@ def under(path: str, folder: str) -> str | None:
     prefix = folder + os.sep
     if path.startswith(prefix):
         rest = path[len(prefix) :]
-        # No ".", "//" or ".." to resolve (normpath keeps a leading "..").
-        if os.path.normpath(rest) == rest and rest.split(os.sep, 1)[0] != "..":
+        # No empty, "." or ".." part to resolve, first and last parts included:
+        # three scans in C (normpath, in Python, cost 2.5 µs a path; a rebuild
+        # asks for some 40,000).
+        whole = f"{os.sep}{rest}{os.sep}"
+        if (
+            os.sep * 2 not in whole
+            and f"{os.sep}.{os.sep}" not in whole
+            and f"{os.sep}..{os.sep}" not in whole
+        ):
             return rest.replace(os.sep, "/")
     real = os.path.realpath(path)
     if not real.startswith(prefix):

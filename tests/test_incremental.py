@@ -713,7 +713,12 @@ def test_a_damaged_manifest_is_refused_never_raised(tmp_path) -> None:
     """Bytes changed at random in a manifest: "unreadable"/"damaged", never an exception."""
     import random
 
-    from incremental.incremental import FORMAT, Manifest, write_manifest
+    from incremental.incremental import (
+        FORMAT,
+        MANIFEST_MAGIC,
+        Manifest,
+        write_manifest,
+    )
 
     path = str(tmp_path / "incremental.pickle")
     entry = [10, 1_700_000_000_000_000_000, "ab" * 32]
@@ -736,6 +741,7 @@ def test_a_damaged_manifest_is_refused_never_raised(tmp_path) -> None:
             "record": {f"p{i}/index.html": entry for i in range(9)},
             "record_ns": 2,
             "outside": {},
+            "folders": {},
             "date": "",
             "late": ["sitemap.xml"],
         },
@@ -751,7 +757,9 @@ def test_a_damaged_manifest_is_refused_never_raised(tmp_path) -> None:
         file = rng.choice(files)
         damaged = bytearray(goods[file])
         for _ in range(rng.randint(1, 4)):
-            damaged[rng.randrange(25, len(damaged))] = rng.randrange(256)
+            damaged[rng.randrange(len(MANIFEST_MAGIC), len(damaged))] = rng.randrange(
+                256
+            )
         if rng.random() < 0.3:
             damaged = damaged[: rng.randrange(len(damaged))]
         file.write_bytes(bytes(damaged))
@@ -787,6 +795,7 @@ def test_a_manifest_is_replaced_whole_or_not_at_all(tmp_path, monkeypatch) -> No
         "record": {"p/index.html": entry},
         "record_ns": 2,
         "outside": {},
+        "folders": {},
         "date": "",
         "late": [],
     }
@@ -941,6 +950,47 @@ def test_the_output_check_in_other_processes_gives_the_same_answer(
     assert state.output_check() is got
 
 
+@pytest.mark.parametrize("share", [None, (0, 2), (1, 2)])
+def test_the_output_check_with_the_recorded_folders_finds_the_same(
+    tmp_path, share
+) -> None:
+    """Folders whose time is as recorded are not read again; what changed in
+    place, was added, removed or replaced is found as by reading every folder."""
+    from incremental import record
+
+    from portal.files import layout, list_tree
+
+    folder = tmp_path / "output"
+    names = [f"{d}{n}.html" for d in ("", "a/", "a/b/", "c/d/e/") for n in "pqrstu"]
+    for name in names:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(f"<p>{name}</p>", "utf-8")
+    entries = {k: v for k, v in _record_of(folder).items() if k.endswith(".html")}
+    old = time.time_ns() - 60_000_000_000
+    os.utime(folder, ns=(old, old))
+    taken_ns = time.time_ns()
+    folders = list_tree(folder).folders
+    assert {"a/b", "c/d/e"} <= layout(entries, folders, taken_ns).keys()
+    (folder / "a/b/q.html").write_text("<p>A/b/q.html</p>", "utf-8")  # in place
+    (folder / "r.html").unlink()
+    (folder / "c/d/e/s.html").unlink()
+    (folder / "c/d/e/s.html").write_text("<p>C/d/e/s.html</p>", "utf-8")  # new inode
+    (folder / "a/d.html").write_text("lạ", "utf-8")
+    arguments = (str(folder), entries, {}, taken_ns, share)
+    expected = record.check_output(*arguments)
+    got = record.check_output(*arguments, folders)
+    for name in ("unknown", "changed", "missing"):
+        assert getattr(got, name) == getattr(expected, name)
+    assert got.listing.files == expected.listing.files
+    assert got.listing.folders == expected.listing.folders
+    whole = record.check_output(str(folder), entries, {}, taken_ns, None, folders)
+    assert (whole.unknown, whole.changed, whole.missing) == (
+        ["a/d.html"],
+        ["a/b/q.html", "c/d/e/s.html"],
+        ["r.html"],
+    )
+
+
 def test_a_check_no_longer_needed_is_stopped(tmp_path) -> None:
     from incremental import record
 
@@ -1015,13 +1065,14 @@ def test_a_bad_record_entry_means_a_damaged_manifest(tmp_path, entry) -> None:
         "record": {"a.html": good, "b.html": good},
         "record_ns": 2,
         "outside": {"/srv/x.conf": good},
+        "folders": {"": 1},
         "date": "",
         "late": [],
     }
     path = str(tmp_path / "incremental.pickle")
     write_manifest(path, data)
     assert Manifest.load(path)[1] is None
-    for key in ("record", "outside", "inputs"):
+    for key in ("record", "outside", "inputs", "folders"):
         write_manifest(path, {**data, key: {**data[key], "c.html": entry}})
         manifest, reason = Manifest.load(path)
         assert reason.startswith("damaged manifest"), (key, entry)
@@ -1063,6 +1114,7 @@ def test_a_bad_page_entry_means_a_damaged_manifest(tmp_path, page) -> None:
         "record": {},
         "record_ns": 2,
         "outside": {},
+        "folders": {},
         "date": "",
         "late": ["b.html"],
     }

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from portal.files import FileStat, Listing, file_stat, list_tree, owner
+from portal.files import FileStat, Listing, file_stat, layout, list_tree, owner
 
 OLD_NS = 1_600_000_000_000_000_000  # September 2020: far outside the racy window
 
@@ -140,3 +140,50 @@ def test_a_file_replaced_gets_its_new_stat(tmp_path) -> None:
     status = os.lstat(tmp_path / "a" / "index.html")
     assert listing.files["a/index.html"] == file_stat(status)
     assert set(listing.files) == set(list_tree(tmp_path).files)
+
+
+def _known(top: Path):
+    """Return a walk of top and the layout it gives the next walk."""
+    walked = list_tree(top)
+    return walked, layout(walked.files, walked.folders, time.time_ns())
+
+
+@pytest.mark.parametrize("count", [1, 2])
+def test_a_walk_with_the_last_layout_finds_what_a_full_walk_finds(
+    tmp_path, count
+) -> None:
+    """Added, removed, replaced and edited files and folders: the same listing."""
+    _tree(tmp_path)
+    for n in range(12):
+        (tmp_path / "d" / str(n)).mkdir(parents=True)
+        (tmp_path / "d" / str(n) / "index.html").write_text(str(n), "utf-8")
+    _age(tmp_path)
+    _, known = _known(tmp_path)
+    (tmp_path / "a" / "new.html").write_text("new", "utf-8")  # a/ changes
+    (tmp_path / "c" / "index.html").unlink()  # c/ changes
+    (tmp_path / "d" / "3" / "index.html").write_text("edited in place", "utf-8")
+    (tmp_path / "d" / "4" / "e").mkdir()  # d/4 changes
+    (tmp_path / "d" / "4" / "e" / "f.html").write_text("f", "utf-8")
+    (tmp_path / "d" / "5" / "index.html").unlink()
+    (tmp_path / "d" / "5").rmdir()  # d/ changes
+    for index in range(count):
+        share = (index, count) if count > 1 else None
+        fast, full = list_tree(tmp_path, share, known), list_tree(tmp_path, share)
+        assert fast.files == full.files
+        assert fast.folders == full.folders
+    edited = list_tree(tmp_path, None, known).files["d/3/index.html"]
+    assert edited.st_size == len("edited in place")
+
+
+def test_a_folder_whose_time_is_as_listed_is_not_read_again(tmp_path) -> None:
+    """Its entries come from the last walk (a file added with the folder's time
+    put back is not seen); a folder racy when listed is read again."""
+    _tree(tmp_path)
+    _, known = _known(tmp_path)
+    (tmp_path / "c" / "hidden.html").write_text("x", "utf-8")
+    os.utime(tmp_path / "c", ns=(OLD_NS, OLD_NS))
+    assert "c/hidden.html" not in list_tree(tmp_path, None, known).files
+    assert "c/hidden.html" in list_tree(tmp_path).files
+    racy = layout(list_tree(tmp_path).files, {"": OLD_NS, "c": OLD_NS}, OLD_NS)
+    assert "c" not in racy  # listed within the racy window of its time
+    assert "c/hidden.html" in list_tree(tmp_path, None, racy).files

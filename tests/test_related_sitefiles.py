@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 import re
 from types import SimpleNamespace
 
@@ -18,7 +19,7 @@ from sections.sections import (
 )
 from sitefiles.sitefiles import OptionsError as SiteFilesOptionsError
 from sitefiles.sitefiles import get_options as sitefiles_options
-from sitefiles.sitefiles import render_robots, render_sitemap
+from sitefiles.sitefiles import render_robots, render_sitemap, sitemap_entries
 
 from tests.conftest import model, news
 
@@ -133,6 +134,84 @@ def test_sitemap_escapes_urls_and_skips_repeats():
     assert text.count("<url>") == 1
     assert "<loc>https://x.example/a/?b=1&amp;c=2</loc>" in text
     assert "<lastmod>2020-01-02</lastmod>" in text
+
+
+def _reference_entries(context):
+    """The sitemap's entries as they were made before each date was taken once."""
+
+    def changed(item):
+        when = getattr(item, "modified", None) or getattr(item, "date", None)
+        return when.date() if isinstance(when, dt.datetime) else when
+
+    def published(items):
+        return [item for item in items if not getattr(item, "is_draft", False)]
+
+    def newest(items):
+        return max((d for d in map(changed, items) if d), default=None)
+
+    articles = published(context["articles"])
+    yield "", newest(articles)
+    for name, section in context["sections"].items():
+        yield section["url"], newest(published(context[name]))
+    for item in articles:
+        yield item.url, changed(item)
+    for page in published(context["pages"]):
+        yield page.url, changed(page)
+    yield context["statistics"].url, newest(articles)
+    for taxonomy in context["taxonomies"]:
+        terms = [term for term in taxonomy.terms if term.url]
+        every = [i for term in terms for i in [*term.models, *term.news]]
+        yield taxonomy.url, newest(published(every))
+        for term in terms:
+            yield term.url, newest(published([*term.models, *term.news]))
+
+
+def _sitemap_context(seed: int) -> dict:
+    """A context of items with dates, modified dates, drafts and undated ones."""
+    rng = random.Random(seed)
+
+    def item(n: int, kind: str) -> SimpleNamespace:
+        when = dt.datetime(2020, 1, 1) + dt.timedelta(days=rng.randrange(900))
+        fields = {"url": f"{kind}/{n}/", "date": rng.choice([when, when.date(), None])}
+        if rng.random() < 0.3:
+            fields["modified"] = when + dt.timedelta(days=rng.randrange(1, 400))
+        if rng.random() < 0.2:
+            fields["is_draft"] = True
+        return SimpleNamespace(**fields)
+
+    models = [item(n, "mo-hinh") for n in range(40)]
+    news = [item(n, "tin-tuc") for n in range(40)]
+    taxonomies = []
+    for t in range(3):
+        terms = []
+        for k in range(5):
+            terms.append(
+                SimpleNamespace(
+                    url=f"t{t}/{k}/" if k else "",  # a term without a page
+                    models=rng.sample(models, rng.randrange(0, 12)),
+                    news=rng.sample(news, rng.randrange(0, 12)),
+                )
+            )
+        taxonomies.append(SimpleNamespace(url=f"t{t}/", terms=terms))
+    return {
+        "articles": models + news,
+        "models": models,
+        "news": news,
+        "sections": {"models": {"url": "mo-hinh/"}, "news": {"url": "tin-tuc/"}},
+        "pages": [item(n, "trang") for n in range(4)],
+        "statistics": SimpleNamespace(url="thong-ke/"),
+        "taxonomies": taxonomies,
+    }
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_sitemap_entries_take_each_date_once_with_the_same_result(seed):
+    context = _sitemap_context(seed)
+    expected = list(_reference_entries(context))
+    assert list(sitemap_entries(context)) == expected
+    assert list(sitemap_entries(context, dated=False)) == [
+        (url, None) for url, _ in expected
+    ]
 
 
 def test_robots_without_site_url_has_no_sitemap_line():

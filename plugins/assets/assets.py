@@ -496,13 +496,14 @@ def noted_digest(
     """
     if not entry or len(entry) != 3 + 2 * len(suffixes):
         return None
-    stamps = [(rel, entry[0], entry[1])] + [
-        (rel + suffix, entry[3 + 2 * n], entry[4 + 2 * n])
-        for n, suffix in enumerate(suffixes)
-    ]
-    for path, size, mtime in stamps:
-        status = files.get(path)
-        if status is None or not vouches(size, mtime, status, taken_ns):
+    status = files.get(rel)
+    if status is None or not vouches(entry[0], entry[1], status, taken_ns):
+        return None
+    for n, suffix in enumerate(suffixes, 1):  # a copy's size and time: 2n+1, 2n+2
+        status = files.get(rel + suffix)
+        if status is None or not vouches(
+            entry[2 * n + 1], entry[2 * n + 2], status, taken_ns
+        ):
             return None
     return entry[2]
 
@@ -664,7 +665,9 @@ def compress_tree(
         rel
         for rel, status in files.items()
         if is_text(rel, status, options)
-        and not has_declared_copy(rel, codec.suffixes, precompressed)
+        and not (
+            precompressed and has_declared_copy(rel, codec.suffixes, precompressed)
+        )
     )
     top = str(output)
     # Declared here: the copies are written by worker processes.

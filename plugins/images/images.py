@@ -383,10 +383,10 @@ def _as_bad_image() -> Iterator[None]:
         raise BadImage(f"không đọc được ({error})", "") from None
 
 
-def _stat(path: Path) -> os.stat_result:
+def _stat(path: str | Path) -> os.stat_result:
     """Return a source image's status, or say why it cannot be read."""
     with _as_bad_image():
-        return path.stat()
+        return os.stat(path)
 
 
 def _hash(path: Path, salt: bytes) -> str:
@@ -501,7 +501,7 @@ def _known(
     When neither has them, return the key to make them under instead.
     """
     taken, entries = index
-    path = root / source
+    path = os.path.join(root, source)  # no Path per image: 1,443 at 5,000 items
     status = _stat(path)
     cache = options["cache_dir"]
     entry = entries.get(source)
@@ -511,7 +511,7 @@ def _known(
         processed = _indexed(source, entry, cache)
         if processed:
             return status, processed
-    key = _hash(path, salt)
+    key = _hash(Path(path), salt)
     processed = (
         entry and entry.get("key") == key and _indexed(source, entry, cache)
     ) or _cached(source, key, cache)

@@ -25,6 +25,7 @@ from portal.files import (
     Listing,
     Share,
     file_sha256,
+    layout,
     list_tree,
     noted_sha256,
     owner,
@@ -96,14 +97,18 @@ def check_output(
     outside: Mapping[str, Entry],
     taken_ns: int,
     share: Share | None = None,
+    folders: dict[str, int] | None = None,
 ) -> Check:
     """Compare an output folder (and the files outside it) with their record.
 
     With `share` (index, count), only the files of that share (list_tree;
     the files outside the folder go with share 0): `merge` the checks of
-    every share for the whole folder's.
+    every share for the whole folder's. With `folders` (the recorded
+    folders' times, taken with the record), a folder whose time is as
+    recorded is not read again: its recorded files are looked at by name.
     """
-    check = Check(listing=list_tree(folder, share))
+    known = layout(record, folders, taken_ns) if folders else None
+    check = Check(listing=list_tree(folder, share, known))
     files = check.listing.files
     for rel, stat in files.items():
         entry = record.get(rel)

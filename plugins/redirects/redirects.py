@@ -342,7 +342,7 @@ def site_pages(context: Mapping) -> set[str]:
     # other plugins' helpers when the build runs, when every plugin is loaded.
     from sitefiles.sitefiles import sitemap_entries
 
-    return {"/" + url for url, _ in sitemap_entries(context)}
+    return {"/" + url for url, _ in sitemap_entries(context, dated=False)}
 
 
 def render_map(redirects: Iterable[Redirect], site_url: str) -> str:

@@ -12,6 +12,7 @@ import contextlib
 import datetime as dt
 import logging
 from collections.abc import Iterable, Iterator, Mapping
+from itertools import chain
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -56,12 +57,6 @@ def get_options(settings: Mapping) -> dict[str, Any]:
     return options
 
 
-def newest_date(items: Iterable) -> dt.date | None:
-    """Return the latest date (modified, else published) of items, or None."""
-    dates = [changed(item) for item in items]
-    return max((d for d in dates if d), default=None)
-
-
 def changed(item) -> dt.date | None:
     """Return when an item last changed: its `modified` date, else its `date`."""
     when = getattr(item, "modified", None) or getattr(item, "date", None)
@@ -73,29 +68,66 @@ def published(items: Iterable) -> list:
     return [item for item in items if not getattr(item, "is_draft", False)]
 
 
-def sitemap_entries(context: Mapping) -> Iterator[tuple[str, dt.date | None]]:
-    """Yield (url, lastmod) for every page worth listing in the sitemap."""
+class _Newest:
+    """The latest date of the published ones among items, each item's taken once.
+
+    An item is in its section, its terms and the whole list: its date was
+    taken up to seven times per sitemap (0.05 s at 5,000 items).
+    """
+
+    def __init__(self) -> None:
+        self.dates: dict[int, dt.date | None] = {}
+        self.items: list = []  # keeps every item noted alive: ids stay theirs
+
+    def of(self, item) -> dt.date | None:
+        """Return when a published item last changed (None for a draft)."""
+        key = id(item)
+        try:
+            return self.dates[key]
+        except KeyError:
+            pass
+        found = None if getattr(item, "is_draft", False) else changed(item)
+        self.dates[key] = found
+        self.items.append(item)
+        return found
+
+    def __call__(self, items: Iterable) -> dt.date | None:
+        """Return the latest date of the published ones among items, or None."""
+        of = self.of
+        return max(filter(None, map(of, items)), default=None)
+
+
+def _undated(_items: Iterable) -> None:
+    """Return no date (sitemap_entries asked for the URLs only)."""
+    return None
+
+
+def sitemap_entries(
+    context: Mapping, dated: bool = True
+) -> Iterator[tuple[str, dt.date | None]]:
+    """Yield (url, lastmod) for every page worth listing in the sitemap.
+
+    With `dated` False every lastmod is None: the pages only, for a caller
+    that needs no date (the redirects' check).
+    """
+    newest = _Newest() if dated else _undated
     articles = published(context.get("articles", []))
-    yield "", newest_date(articles)
+    yield "", newest(articles)
     for name, section in (context.get("sections") or {}).items():
-        yield section["url"], newest_date(published(context.get(name, [])))
+        yield section["url"], newest(context.get(name, []))
     for item in articles:
-        yield item.url, changed(item)
+        yield item.url, newest((item,))
     for page in published(context.get("pages", [])):
-        yield page.url, changed(page)
+        yield page.url, newest((page,))
     statistics = context.get("statistics")
     if statistics is not None:
-        yield statistics.url, newest_date(articles)
+        yield statistics.url, newest(articles)
     for taxonomy in context.get("taxonomies") or []:
         terms = [term for term in taxonomy.terms if term.url]
-        yield taxonomy.url, newest_date(published(_items_of(terms)))
-        for term in terms:
-            yield term.url, newest_date(published(_items_of([term])))
-
-
-def _items_of(terms: Iterable) -> list:
-    """Return the models and news of some term pages."""
-    return [item for term in terms for item in [*term.models, *term.news]]
+        dates = [newest(chain(term.models, term.news)) for term in terms]
+        yield taxonomy.url, max(filter(None, dates), default=None)
+        for term, date in zip(terms, dates, strict=True):
+            yield term.url, date
 
 
 def render_sitemap(site_url: str, entries: Iterable[tuple[str, Any]]) -> str:
