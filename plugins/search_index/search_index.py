@@ -321,7 +321,8 @@ class SearchPageGenerator(Generator):
         keys = [sources_key(each) for each in sources]
         todo = [i for i, key in enumerate(keys) if not isinstance(known.get(key), str)]
         workers = workers_or_cores(self.options["workers"])
-        made = dict(zip(todo, fold_all([sources[i] for i in todo], workers)))
+        tails = fold_all([sources[i] for i in todo], workers)
+        made = dict(zip(todo, tails, strict=True))
         for i, (article, key) in enumerate(zip(items, keys, strict=True)):
             tail = made[i] if i in made else known[key]
             folds[key] = article.search_fold = tail
