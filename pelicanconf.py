@@ -194,6 +194,8 @@ JINJA_FILTERS = {
     "agency": AGENCIES,
     "nbsp_dash": jinja.nbsp_dash,
     "initials": jinja.initials,
+    # A card's title level where a page's outline wants another than h3 (h2 in a section).
+    "card_heading": jinja.card_heading,
 }
 
 CACHE_PATH = str(ROOT / "cache" / "html")

@@ -39,6 +39,27 @@ def initials(title: Any, count: int = 2) -> str:
     return "".join(letters[:count]).upper()
 
 
+# A card's title as partials/card.html writes it (escaped text: no tag inside).
+_CARD_TITLE = re.compile(r'<h3 class="card-title">(.*?)</h3>', re.S)
+_HEADING = re.compile(r"h[1-6]")
+
+
+def card_heading(card: Any, tag: str) -> Markup:
+    """Put a rendered card's title under another heading (h2 on a section's list).
+
+    Every page takes an item's card rendered once (its title an h3) and only the
+    outline of the page changes the tag, so no card is rendered once per level.
+    """
+    if not _HEADING.fullmatch(tag):
+        raise ValueError(f"card_heading: {tag!r} is not a heading tag (h1-h6)")
+    text, count = _CARD_TITLE.subn(
+        rf'<{tag} class="card-title">\1</{tag}>', str(card), count=1
+    )
+    if not count:
+        raise ValueError("card_heading: the card has no h3 title (partials/card.html)")
+    return Markup(text)
+
+
 @pass_context
 def partial(context: Any, name: str, item: Any, **variables: Any) -> Markup:
     """Render a partial template for one item, as {% include %} would."""

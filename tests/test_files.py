@@ -44,3 +44,22 @@ def test_write_atomic_leaves_nothing_when_the_rename_fails(tmp_path):
     with pytest.raises(OSError):
         files.write_atomic(target, b"x")
     assert sorted(os.listdir(tmp_path)) == ["folder"]
+
+
+@pytest.mark.parametrize(
+    ("name", "folders"),
+    [("page.html", 0), ("a/b/page.html", 1), ("a/page.html", 0)],
+)
+def test_write_atomic_makes_the_folder_only_when_missing(
+    tmp_path, monkeypatch, name, folders
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a").mkdir()
+    made = []
+    real = os.makedirs
+    monkeypatch.setattr(os, "makedirs", lambda *a, **k: made.append(a) or real(*a, **k))
+    files.write_atomic(name, b"trang")  # a relative path, as given
+    assert (tmp_path / name).read_bytes() == b"trang"
+    assert len(made) == folders
+    beside = {"page.html": {"a", "page.html"}, "a/b/page.html": {"page.html"}}
+    assert set(os.listdir((tmp_path / name).parent)) == beside.get(name, {"page.html"})

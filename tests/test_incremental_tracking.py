@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime
+import functools
 
 import pytest
 from incremental.tracking import (
@@ -16,6 +17,7 @@ from incremental.tracking import (
     track,
 )
 from jinja2 import Environment
+from pelican.utils import DateFormatter
 
 
 class Item:
@@ -416,8 +418,53 @@ def test_a_partial_rendered_once_records_what_rendering_it_records(page, monkeyp
     assert "<i>x</i>" in expected[0][0]
 
 
-@pytest.mark.parametrize("alike", [True, False])
-def test_environments_made_alike_share_a_partial(alike, monkeypatch):
+PLUGINS = ["incremental"]
+
+
+def _plugin_enabled(name: str, plugin_list: list) -> bool:
+    """Stand in for Pelican's `plugin_enabled` test."""
+    return name in plugin_list
+
+
+# How the second environment differs from the first, and whether they are alike.
+# Pelican makes a DateFormatter and a `plugin_enabled` partial per generator.
+ENVIRONMENT_CHANGES = {
+    "nothing": (lambda env: None, True),
+    "own callables made alike": (
+        lambda env: (
+            env.tests.update(
+                plugin_enabled=functools.partial(_plugin_enabled, plugin_list=PLUGINS)
+            )
+            or env.filters.update(strftime=DateFormatter())
+        ),
+        True,
+    ),
+    "a filter that does another thing": (
+        lambda env: env.filters.update(upper=str.lower),
+        False,
+    ),
+    "a partial of other arguments": (
+        lambda env: env.tests.update(
+            plugin_enabled=functools.partial(_plugin_enabled, plugin_list=[])
+        ),
+        False,
+    ),
+    "an object of other values": (
+        lambda env: env.filters.update(strftime=_Formatter("C")),
+        False,
+    ),
+}
+
+
+class _Formatter(DateFormatter):
+    """A DateFormatter of a given locale."""
+
+    def __init__(self, name: str) -> None:
+        self.locale = name
+
+
+@pytest.mark.parametrize("change", ENVIRONMENT_CHANGES)
+def test_environments_made_alike_share_a_partial(change, monkeypatch):
     import incremental.tracking as tracking
     from jinja2 import DictLoader
 
@@ -428,14 +475,19 @@ def test_environments_made_alike_share_a_partial(alike, monkeypatch):
     monkeypatch.setattr(
         tracking, "render_partial", lambda *a: renders.append(a[2]) or real(*a)
     )
-    for n in range(2):  # two generators' environments
+    apply, alike = ENVIRONMENT_CHANGES[change]
+    for n in range(2):  # two generators' environments, each made as Pelican does
         env = Environment(loader=loader)
         env.context_class = TrackingContext
         env.globals["partial"] = tracking.partial_once
-        if n and not alike:
-            env.filters["upper"] = str.lower  # renders the same template otherwise
+        env.filters["strftime"] = DateFormatter()
+        env.tests["plugin_enabled"] = functools.partial(
+            _plugin_enabled, plugin_list=PLUGINS
+        )
+        if n:
+            apply(env)
         recorder = Recorder(with_items(ITEMS), shared)
         with track(recorder):
             texts.append(env.get_template("page").render(with_items(ITEMS)))
     assert len(renders) == (5 if alike else 10)
-    assert ("<i>X</i>" in texts[1]) is alike
+    assert ("<i>X</i>" in texts[1]) is (change != "a filter that does another thing")

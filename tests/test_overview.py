@@ -17,7 +17,7 @@ from statistics_page import charts
 from statistics_page.statistics_page import OptionsError, count_figures, get_options
 
 from portal.feeds import LOCAL_SITEURL, absolute_site_url
-from portal.jinja import initials, nbsp_dash
+from portal.jinja import card_heading, initials, nbsp_dash
 from tests.browser import artifact, serve_directory
 from tests.conftest import ROOT
 
@@ -67,6 +67,35 @@ def test_nbsp_dash_keeps_year_ranges_together_and_markup_safe():
 )
 def test_initials_of_a_title(title, expected):
     assert initials(title) == expected
+
+
+CARD = (
+    '<article class="card"><div class="card-body"><h3 class="card-title">'
+    '<a href="/mo-hinh/a/">A &lt;/h3&gt; – B</a></h3><p class="card-summary">'
+    "<h3>Tóm tắt</h3></p></div></article>"
+)
+
+
+@pytest.mark.parametrize("tag", ["h2", "h3", "h4"])
+def test_card_heading_changes_only_the_title_tag(tag):
+    from markupsafe import Markup
+
+    moved = card_heading(Markup(CARD), tag)
+    assert isinstance(moved, Markup)
+    assert moved == CARD.replace(
+        '<h3 class="card-title"><a href="/mo-hinh/a/">A &lt;/h3&gt; – B</a></h3>',
+        f'<{tag} class="card-title"><a href="/mo-hinh/a/">A &lt;/h3&gt; – B</a></{tag}>',
+    )
+    assert moved.count("<h3>Tóm tắt</h3>") == 1  # a summary's own heading is kept
+
+
+@pytest.mark.parametrize(
+    ("card", "tag"),
+    [(CARD, "h7"), (CARD, 'h2 onclick="x"'), ("<article>no title</article>", "h2")],
+)
+def test_card_heading_refuses_a_tag_or_a_card_it_does_not_know(card, tag):
+    with pytest.raises(ValueError, match="card_heading"):
+        card_heading(card, tag)
 
 
 @pytest.mark.parametrize(

@@ -107,6 +107,59 @@ def test_folded_words_are_kept_by_their_texts_and_computed_again_on_change(
     assert run() == [first[0], "duong doan doi", first[2]] and len(folded) == 3
 
 
+def _fold_sources(count: int) -> list[list[tuple[str, bool]]]:
+    """Return the sources of `count` items, each folding to its own words."""
+    return [
+        [(f"Đường số {n}", False), (f"<p>Đội {n} ở <b>Đức Linh</b> x{n}đ</p>", True)]
+        for n in range(count)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("items", "workers", "forked"),
+    [(999, 2, 0), (1200, 2, 1), (1500, 3, 2), (1500, 8, 2)],
+)
+def test_items_are_folded_alike_on_several_processes(
+    items, workers, forked, monkeypatch
+):
+    import search_index.search_index as plugin
+
+    sources = _fold_sources(items)
+    alone = [fold_tail(plugin.source_texts(each)) for each in sources]
+    assert len(set(alone)) == items  # each item's words are its own: order shows
+    forks = []
+    real = plugin._fork_folding
+    monkeypatch.setattr(plugin, "_fork_folding", lambda s: forks.append(1) or real(s))
+    assert plugin.fold_all(sources, workers) == alone
+    assert len(forks) == forked
+
+
+def test_a_folding_process_that_fails_leaves_its_share_to_the_build(monkeypatch):
+    import pickle
+
+    import search_index.search_index as plugin
+
+    class Broken:
+        """pickle, except that no result can be sent."""
+
+        loads = staticmethod(pickle.loads)
+
+        @staticmethod
+        def dumps(_data: object) -> bytes:
+            raise RuntimeError("a bug in the folding process")
+
+    sources = _fold_sources(1200)
+    alone = [fold_tail(plugin.source_texts(each)) for each in sources]
+    monkeypatch.setattr(plugin, "pickle", Broken)
+    shares = []
+    real = plugin.fold_all
+    monkeypatch.setattr(
+        plugin, "fold_all", lambda s, w: shares.append(len(s)) or real(s, w)
+    )
+    assert plugin.fold_all(sources, 2) == alone
+    assert shares == [1200, 600]  # the child's share, folded again by the build
+
+
 @pytest.mark.parametrize(
     ("setting", "message"),
     [

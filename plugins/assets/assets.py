@@ -195,10 +195,26 @@ def make_filter(settings: Mapping, options: Mapping) -> Any:
     return asset
 
 
+# The `asset` filter of the last settings: (settings, options, filter).
+_filter: tuple[Mapping, dict, Any] | None = None
+
+
 def install_filter(generator) -> None:
-    """Make the templates' `asset` filter return content-hashed names."""
+    """Make the templates' `asset` filter return content-hashed names.
+
+    Every generator of a run gets the same filter (its settings and options
+    are the same): a card rendered once serves every generator's pages only
+    where their environments' filters are the same (plugins/incremental).
+    """
+    global _filter
     options = get_options(generator.settings)
-    generator.env.filters["asset"] = make_filter(generator.settings, options)
+    if _filter is None or _filter[0] is not generator.settings or _filter[1] != options:
+        _filter = (
+            generator.settings,
+            options,
+            make_filter(generator.settings, options),
+        )
+    generator.env.filters["asset"] = _filter[2]
 
 
 def write_hashed_copies(settings: Mapping, output: Path, options: Mapping) -> int:

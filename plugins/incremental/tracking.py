@@ -565,19 +565,44 @@ def environment_kind(env: Any) -> tuple:
 
     Pelican's generators each make an environment from the same settings: the
     same template folders, options, filters, tests and globals, so a partial
-    rendered in one is the same in another.
+    rendered in one is the same in another. Each also makes a few callables of
+    its own (a `strftime` DateFormatter, a `plugin_enabled` partial): those are
+    compared by what they are (`_callable_kind`), else every generator had a
+    kind, and a memo, of its own.
     """
     kind = _KINDS_OF_ENV.get(env)
     if kind is None:
         kind = _KINDS_OF_ENV[env] = (
             _loader_kind(env.loader),
-            tuple(sorted((k, id(v)) for k, v in env.filters.items())),
-            tuple(sorted((k, id(v)) for k, v in env.tests.items())),
-            tuple(sorted((k, id(v)) for k, v in env.globals.items())),
+            tuple(sorted((k, _callable_kind(v)) for k, v in env.filters.items())),
+            tuple(sorted((k, _callable_kind(v)) for k, v in env.tests.items())),
+            tuple(sorted((k, _callable_kind(v)) for k, v in env.globals.items())),
             (env.autoescape, env.trim_blocks, env.lstrip_blocks, env.finalize),
             (env.block_start_string, env.variable_start_string, env.newline_sequence),
         )
     return kind
+
+
+def _callable_kind(value: Any) -> Any:
+    """Return what a filter, test or global does: its id, unless it is made alike.
+
+    A `functools.partial` is its function and the ids of its arguments; an
+    object of a class of its own (not a function) whose attributes are all plain
+    values is its class and those values (Pelican's DateFormatter: its locale).
+    """
+    if type(value) is functools.partial:
+        keywords = tuple(sorted((k, id(v)) for k, v in value.keywords.items()))
+        args = tuple(id(arg) for arg in value.args)
+        return ("partial", _callable_kind(value.func), args, keywords)
+    fields = getattr(value, "__dict__", None)
+    if (
+        type(fields) is dict
+        and not isinstance(value, type)
+        and not hasattr(value, "__code__")
+        and all(type(v) in PLAIN for v in fields.values())
+    ):
+        return ("object", id(type(value)), tuple(sorted(fields.items())))
+    return id(value)
 
 
 def _loader_kind(loader: Any) -> Any:
