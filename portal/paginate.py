@@ -20,6 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from portal import outputs
+
 __all__ = ["ListPage", "Pagination", "paginate", "write_paginated"]
 
 
@@ -97,6 +99,7 @@ def write_paginated(
     first_page_only = dict(first_page_only or {})
     blank = dict.fromkeys(first_page_only)
     pages = paginate(items, per_page, url, save_as)
+    outputs.note_lists("paginate:", {page.save_as: page.object_list for page in pages})
     paginator = Pagination(len(pages), len(items))
     for index, page in enumerate(pages):
         writer.write_file(

@@ -19,6 +19,7 @@ from typing import Any
 from pelican import signals
 from pelican.generators import Generator
 
+from portal import outputs
 from portal.feeds import AbsoluteFeeds, feed_context
 from portal.paginate import write_paginated
 from portal.text import sort_key
@@ -177,6 +178,7 @@ class SectionsGenerator(Generator):
         for name, section in self.options.items():
             items = newest_first([a for a in articles if a.type == section["type"]])
             self.context[name] = items
+            outputs.note_lists(f"{PREFIX}:", {name: items})
             if not items:  # an empty feed would be dated by the clock: none at all
                 section["feed_url"] = None
             self.link_items(items, section)
@@ -191,6 +193,11 @@ class SectionsGenerator(Generator):
             item.others = neighbours_of(index, items, limit) if limit else []
             item.related = related_of(
                 item, grouped, section["related_by"], section["related"], positions
+            )
+        for attribute in ("others", "related"):
+            outputs.note_lists(
+                f"{PREFIX}:{attribute}:",
+                {item.source_path: getattr(item, attribute) for item in items},
             )
 
     def generate_output(self, writer) -> None:
