@@ -10,7 +10,9 @@ every page by one item (about 900 list pages at 5,000 items). `items_page.number
 counts pages newest first (1 is the list's URL); it changes on every older page
 when a page is added, so the theme never shows it: a page is named by the dates
 of its items and linked to its neighbours, the newest and the oldest page
-(`items_first_page`, `items_oldest_page`), never to every page by number.
+(`items_first_page`, `items_oldest_page`), never to every page by number. Each
+page's items are a named list for rebuilds (`paginate:<save_as>`,
+`portal.outputs.note_lists`).
 """
 
 from __future__ import annotations

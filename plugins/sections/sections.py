@@ -6,7 +6,9 @@ items of its section published just before it, its older neighbours, newest
 first; the oldest items are completed with the nearest newer ones) and `related` (items sharing a field or a
 locality, chosen the same way among them: so adding the newest item changes the
 lists of a few items, not of every item sharing its field), and writes an Atom
-feed per section when the build writes feeds.
+feed per section when the build writes feeds. Each of these lists is named for
+rebuilds (`portal.outputs.note_lists`: `sections:news`, `sections:others:<source
+path>`…; docs/INCREMENTAL.md).
 """
 
 from __future__ import annotations

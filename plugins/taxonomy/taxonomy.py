@@ -16,6 +16,8 @@ A vocabulary with dates (localities, portal/vocab.py) also gives the overview it
 `periods` (from 01/7/2025, before it; terms in groups), and each term page its
 period, parent, successors, predecessors and `successor_items` (the items of the
 units that succeeded a former one); breadcrumbs follow the period and group.
+Each term's `models`, `news`, `latest` and `successor_items` are named lists for
+rebuilds (`portal.outputs.note_lists`, `taxonomy:<name>:<slug>:models`…).
 """
 
 from __future__ import annotations
