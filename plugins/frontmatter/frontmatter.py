@@ -366,7 +366,7 @@ def link_related(generators) -> None:
             {
                 a.source_path: getattr(a, name)
                 for a in articles.articles
-                if getattr(a, name, None)
+                if getattr(a, name, None) and isinstance(a.source_path, str)
             },
         )
 

@@ -2328,8 +2328,9 @@ def note_pelican_lists(generator) -> None:
             lists[name] = value
             for item in value:
                 translations = getattr(item, "translations", None)
-                if translations:
-                    lists[f"translations:{item.source_path}"] = translations
+                path = getattr(item, "source_path", None)
+                if translations and isinstance(path, str):
+                    lists[f"translations:{path}"] = translations
     for group in ("categories", "tags", "authors"):
         value = getattr(generator, group, None) or ()
         for term, items in value.items() if isinstance(value, Mapping) else value:

@@ -196,10 +196,15 @@ class SectionsGenerator(Generator):
             item.related = related_of(
                 item, grouped, section["related_by"], section["related"], positions
             )
+        named = [
+            item
+            for item in items
+            if isinstance(getattr(item, "source_path", None), str)
+        ]
         for attribute in ("others", "related"):
             outputs.note_lists(
                 f"{PREFIX}:{attribute}:",
-                {item.source_path: getattr(item, attribute) for item in items},
+                {item.source_path: getattr(item, attribute) for item in named},
             )
 
     def generate_output(self, writer) -> None:
