@@ -75,6 +75,7 @@ from .tracking import (
     partial_once,
     record_input,
     track,
+    type_decides,
 )
 
 __all__ = [
@@ -957,6 +958,7 @@ class Build:
         self.listed: list[int] | None | bool = False
         # Fields plugins set on items from each item alone (note_item_fields).
         self.item_fields: set[str] = set()
+        self.owns: dict[int, tuple[Any, Callable | None]] = {}  # see own_of
 
     def input_hash(self, path: str) -> bytes:
         """Return the SHA-256 of a content file, from the snapshot when it has it."""
@@ -1315,14 +1317,18 @@ class Build:
     def own_of(self, item: Any) -> Callable | None:
         """Return which reads of an item its bytes decide (see Recorder.quick_reads).
 
-        Its own fields (ContentCache.own_fields) and the fields plugins set from
-        the item alone (portal.outputs.note_item_fields).
+        Its own fields (ContentCache.own_fields), the fields plugins set from
+        the item alone (portal.outputs.note_item_fields) and what its type
+        decides (tracking.type_decides); once per item and step in a build.
         """
+        hit = self.owns.get(id(item))
+        if hit is not None and hit[0] is item:
+            return hit[1]
         own = self.content_cache.own_fields(item) if self.content_cache else None
-        if own is None or not self.item_fields:
-            return own
-        fields = self.item_fields
-        return lambda step: own(step) or (step[0] == "a" and step[1] in fields)
+        if own is not None:
+            own = functools.partial(_own_step, own, self.item_fields, type(item), {})
+        self.owns[id(item)] = (item, own)
+        return own
 
     def start_part(self) -> None:
         """Forget what was noted so far: this process writes only its part of the pages.
@@ -1624,6 +1630,20 @@ def item_signature(paths: Iterable[str]) -> int:
         ).digest()
         signature |= (1 << a) | (1 << b)
     return signature
+
+
+def _own_step(
+    own: Callable, declared: set[str], kind: type, memo: dict, step: tuple
+) -> bool:
+    """Tell whether a read of an item its bytes decide (Build.own_of), memoised."""
+    found = memo.get(step)
+    if found is None:
+        found = memo[step] = (
+            (step[0] == "a" and step[1] in declared)
+            or type_decides(kind, step)
+            or own(step)
+        )
+    return found
 
 
 def link_names(paths: Iterable[str]) -> tuple[str, ...]:

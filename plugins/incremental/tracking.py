@@ -45,6 +45,7 @@ __all__ = [
     "seal",
     "record_input",
     "track",
+    "type_decides",
 ]
 
 PLAIN = (
@@ -165,7 +166,8 @@ class Recorder:
         """Return the reads a rebuild replays when no item or named list it read changed.
 
         That is every read but those of the content objects' own fields
-        (`own_of(obj)` tells them; the page's signature of items covers them) and
+        (`own_of(obj)` tells them, with what their type decides, see
+        type_decides; the page's signature of items covers them) and
         the length, truth and identities of named lists (their names cover
         them). None when the render reached a content object through a
         container without a name: the page is replayed whole in every build.
@@ -176,7 +178,7 @@ class Recorder:
         for node, _path, obj in self.items:
             own = own_of(obj)
             if own is not None:
-                content[id(node)] = functools.partial(_own_or_type, own, type(obj))
+                content[id(node)] = own
         marked: set[int] = set()
         parents = self.parents
         for key in (*content, *self.list_nodes):
@@ -369,17 +371,17 @@ def _note_object(
 SHAPE_STEPS = frozenset({LEN, BOOL, IDS})
 
 
-def _own_or_type(own: Callable[[Step], bool], kind: type, step: Step) -> bool:
-    """Tell whether a step on an item reads its own fields or what its type decides.
+def type_decides(kind: type, step: Step) -> bool:
+    """Tell whether a read of an object gives what its type alone decides.
 
-    The type decides a subscript when it has no `__getitem__` (a TypeError) and
-    the truth value when it has no `__bool__` or `__len__` (True).
+    A subscript of a type without `__getitem__` (a TypeError), the truth of
+    one without `__bool__` or `__len__` (True).
     """
     if step[0] == "i":
-        return not _subscriptable(kind) or own(step)
+        return not _subscriptable(kind)
     if step == BOOL:
         return not (hasattr(kind, "__bool__") or hasattr(kind, "__len__"))
-    return own(step)
+    return False
 
 
 def _reduce(level: Tree, content: dict, lists: set[int], marked: set[int]) -> Tree:
