@@ -11,6 +11,7 @@ plugin and nothing happens when it is off.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 
 from blinker import signal
 
@@ -20,6 +21,10 @@ __all__ = [
     "declare",
     "declare_tree",
     "listing",
+    "item_fields_noted",
+    "lists_noted",
+    "note_item_fields",
+    "note_lists",
     "output_declared",
     "output_listing",
     "output_scanned",
@@ -31,6 +36,8 @@ output_declared = signal("incremental_output_declared")
 tree_declared = signal("incremental_tree_declared")
 output_scanned = signal("incremental_output_scanned")
 output_listing = signal("incremental_output_listing")
+lists_noted = signal("incremental_lists_noted")
+item_fields_noted = signal("incremental_item_fields_noted")
 
 
 def declare(*paths: str | os.PathLike) -> None:
@@ -44,6 +51,31 @@ def declare(*paths: str | os.PathLike) -> None:
 def declare_tree(folder: str | os.PathLike) -> None:
     """Declare every file now under a folder as written by this build."""
     tree_declared.send(os.fspath(folder))
+
+
+def note_lists(prefix: str, lists: Mapping[str, Sequence]) -> None:
+    """Name each list of content objects a generator keeps (in the context, on an item).
+
+    The names (`prefix` + key) must be stable from build to build: a rebuild
+    compares each name's items with the last build's and keeps without
+    replaying the pages that read no list that changed and no item that did
+    (docs/INCREMENTAL.md). A page that reaches a content object through a list
+    no name was given to is replayed in every build. Costs nothing but a dict
+    insertion per list; nothing is hashed unless a rebuild needs it.
+    """
+    if lists and lists_noted.receivers:
+        lists_noted.send(prefix, lists=lists)
+
+
+def note_item_fields(*names: str) -> None:
+    """Name the fields a plugin sets on items from each item alone.
+
+    From the item's own metadata and body and files outside the content's
+    Markdown (an image), never from another item: a rebuild then takes them
+    as the item's own, like its title (docs/INCREMENTAL.md). A field derived
+    from other items belongs in a named list (note_lists) or is left unnamed.
+    """
+    item_fields_noted.send(None, names=names)
 
 
 def listing(folder: str | os.PathLike) -> Listing | None:

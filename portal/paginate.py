@@ -10,7 +10,9 @@ every page by one item (about 900 list pages at 5,000 items). `items_page.number
 counts pages newest first (1 is the list's URL); it changes on every older page
 when a page is added, so the theme never shows it: a page is named by the dates
 of its items and linked to its neighbours, the newest and the oldest page
-(`items_first_page`, `items_oldest_page`), never to every page by number.
+(`items_first_page`, `items_oldest_page`), never to every page by number. Each
+page's items are a named list for rebuilds (`paginate:<save_as>`,
+`portal.outputs.note_lists`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from portal import outputs
 
 __all__ = ["ListPage", "Pagination", "paginate", "write_paginated"]
 
@@ -97,6 +101,7 @@ def write_paginated(
     first_page_only = dict(first_page_only or {})
     blank = dict.fromkeys(first_page_only)
     pages = paginate(items, per_page, url, save_as)
+    outputs.note_lists("paginate:", {page.save_as: page.object_list for page in pages})
     paginator = Pagination(len(pages), len(items))
     for index, page in enumerate(pages):
         writer.write_file(

@@ -20,7 +20,7 @@ from pelican.readers import BaseReader
 from pelican.urlwrappers import Author, Category, Tag
 from pelican.utils import SafeDatetime
 
-from portal import imagecheck, readpool, vocab
+from portal import imagecheck, outputs, readpool, vocab
 from portal.attachments import check_attachments
 from portal.check import unread_files
 from portal.files import write_atomic
@@ -360,6 +360,15 @@ def link_related(generators) -> None:
             ]
             for model in article.related_models:
                 model.news.append(article)
+    for name in ("news", "related_models"):
+        outputs.note_lists(
+            f"{PREFIX}:{name}:",
+            {
+                a.source_path: getattr(a, name)
+                for a in articles.articles
+                if getattr(a, name, None) and isinstance(a.source_path, str)
+            },
+        )
 
 
 def log_problems(problems: list[Problem], shown: int) -> None:

@@ -36,7 +36,7 @@ from pelican import signals
 from pelican.generators import Generator
 from PIL import Image, ImageCms, ImageOps, features
 
-from portal import imagecheck
+from portal import imagecheck, outputs
 from portal.files import Stamp, file_sha256, note_sha256, stamp
 from portal.imagecheck import MAX_IMAGE_PIXELS, MISSING, BadImage
 from portal.options import check_whole_numbers, merge_options, workers_or_cores
@@ -682,6 +682,7 @@ class ImagesGenerator(Generator):
         for content in used:
             if content.image in done:
                 content.picture = picture(content, done[content.image], self.options)
+        outputs.note_item_fields("picture")  # from the item's image alone
 
     def output_files(self) -> list[str]:
         """Return the files this generator writes outside Pelican's writer.

@@ -28,6 +28,7 @@ import re
 import sys
 import time
 import types
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -73,6 +74,7 @@ from .tracking import (
     partial_once,
     record_input,
     track,
+    type_decides,
 )
 
 __all__ = [
@@ -150,6 +152,12 @@ VOLATILE_SETTINGS = frozenset(
 # it read and of an item's metadata digest (see Build.quiet_mask).
 DEPS = "deps:"
 METADATA = "metadata:"
+# Prefixes of the keys (Build.extra) of the named lists a page read (their keys,
+# comma-separated), of the digest of its quick reads, and of each named list's
+# digest (see Build.keep_listed).
+LISTS = "lists:"
+QUICK = "quick:"
+LIST = "list:"
 # Prefix of the keys (Build.extra) of what each feed showed (see feed_key).
 FEED_KEY = "feed:"
 # Prefix of the keys (Build.extra) of an item's text in feeds (see Build.feed_texts).
@@ -943,6 +951,17 @@ class Build:
         self.quiet: list[int] | None | bool = False  # quiet_mask, once decided
         self.quick = 0  # pages kept without replaying their reads (quiet_mask)
         self.quiet_read: set[str] = set()  # the items read anew (quiet_mask)
+        # The named lists (portal.outputs.note_lists): key -> the list, or None
+        # when two lists took one name; their digests and whether each is the
+        # last build's, once asked; the changed items' signatures (listed_items).
+        self.named: dict[str, Any] = {}
+        self.list_digests: dict[str, str | None] = {}
+        self.item_tokens: dict[int, bytes] = {}  # see list_digest
+        self.lists_same: dict[str, bool] = {}
+        self.listed: list[int] | None | bool = False
+        # Fields plugins set on items from each item alone (note_item_fields).
+        self.item_fields: set[str] = set()
+        self.owns: dict[int, tuple[Any, Callable | None]] = {}  # see own_of
 
     def input_hash(self, path: str) -> bytes:
         """Return the SHA-256 of a content file, from the snapshot when it has it."""
@@ -978,6 +997,8 @@ class Build:
             return False
         deps = self.old.extra.get(DEPS + rel)
         self.replayer.reset(context)
+        if self.keep_listed(rel, entry, deps, context, localcontext, memo):
+            return True
         item = localcontext.get(ITEM)
         own = self.own_fields(item)
         # The item's own fields are the objects built from the same bytes as
@@ -1013,6 +1034,108 @@ class Build:
         self.reused += entry[3] is not None  # its own fields not read either
         return True
 
+    def keep_listed(
+        self,
+        rel: str,
+        entry: list,
+        deps: str | None,
+        context: Mapping,
+        localcontext: Mapping,
+        memo: bool,
+    ) -> bool:
+        """Keep a page that read no changed item or named list and whose quick reads are the same.
+
+        See listed_items. The quick reads (tracking.Recorder.quick_reads) are
+        what the page read besides its items' own fields and the shape of its
+        named lists: values generators derive (a term's count or URL, the
+        statistics), replayed through the memo, most of them shared by every page.
+        """
+        extra = self.old.extra
+        keys, quick = extra.get(LISTS + rel), extra.get(QUICK + rel)
+        if deps is None or keys is None or quick is None:
+            return False
+        changed = self.listed_items(context)
+        if changed is None or may_read(int(deps, 16), changed):
+            return False
+        if keys and not all(map(self.list_same, keys.split(","))):
+            return False
+        if self.replayer.quick_digest(entry[1], localcontext, memo) != quick:
+            return False
+        self.keep_page(rel, entry, entry[3], deps)
+        self.quick += 1
+        self.reused += entry[3] is not None  # its own fields not read either
+        return True
+
+    def listed_items(self, context: Mapping) -> list[int] | None:
+        """Return the signatures of the items changed if nothing else did (else None).
+
+        Nothing else: every content file that changed, came or went is a
+        Markdown file read as an item (or gone). The changed items are those,
+        and, when any content or static file's URL changed, every item whose
+        text may link to one (its content would change). An item not changed
+        was built from the same bytes with the same settings and code: its own
+        fields, URL and output path are the last build's.
+        """
+        if self.listed is False:
+            self.listed = self._listed_items(context)
+        return self.listed  # type: ignore[return-value]
+
+    def _listed_items(self, context: Mapping) -> list[int] | None:
+        """Decide listed_items (see there)."""
+        cache, old = self.content_cache, self.old
+        if self.full or cache is None:
+            return None
+        read = set(cache.read)
+        changed = set()
+        for rel in old.inputs.keys() | self.inputs.keys():
+            was, now = old.inputs.get(rel), self.inputs.get(rel)
+            if was is not None and now is not None and was[2] == now[2]:
+                continue
+            path = os.path.join(self.content_path, rel)
+            if not rel.endswith(".md") or (now is not None and path not in read):
+                return None  # another file changed, or one not read as an item
+            changed.add(path)
+        if self.urls is None:
+            self.urls = url_map_digest(context)
+        if self.urls != old.urls:  # a file came or went, or an item's URL changed
+            names = link_names(changed)
+            changed.update(
+                path
+                for path, item in cache.live.items()
+                if path not in changed
+                and links_within_site(item)
+                and mentions(item, names)
+            )
+        return [item_signature([path]) for path in sorted(changed)]
+
+    def note_lists(self, prefix: str, lists: Mapping[str, Sequence]) -> None:
+        """Take named lists (portal.outputs.note_lists) for this build's records."""
+        named, by_id = self.named, self.shared.lists
+        for name, items in lists.items():
+            key = list_key(prefix + name)
+            if named.setdefault(key, items) is not items:
+                named[key] = None  # one name, two lists: never the same
+            by_id[id(items)] = (items, key)
+
+    def list_same(self, key: str) -> bool:
+        """Return whether a named list holds the same items in the same order as last time."""
+        same = self.lists_same.get(key)
+        if same is None:
+            digest = self.list_digest(key)
+            same = self.lists_same[key] = (
+                digest is not None and self.old.extra.get(LIST + key) == digest
+            )
+        return same
+
+    def list_digest(self, key: str) -> str | None:
+        """Return the digest of a named list's items (their source paths), or None."""
+        if key in self.list_digests:
+            return self.list_digests[key]
+        items = self.named.get(key)
+        digest = None if items is None else list_digest(items, self.item_tokens)
+        self.list_digests[key] = digest
+        return digest
+
     def keep_page(
         self, rel: str, entry: list, own_seal: str | None, deps: str | None
     ) -> None:
@@ -1020,6 +1143,10 @@ class Build:
         self.pages[rel] = [entry[0], entry[1], entry[2], own_seal]
         if deps is not None:  # the same reads: the same objects (read_items)
             self.extra[DEPS + rel] = deps
+            for prefix in (LISTS, QUICK):
+                value = self.old.extra.get(prefix + rel)
+                if value is not None:
+                    self.extra[prefix + rel] = value
         self.produced.add(rel)
         self.skipped += 1
 
@@ -1086,6 +1213,17 @@ class Build:
             digest = known or metadata_digest(item)
             if digest is not None:
                 self.extra[METADATA + path] = digest
+
+    def note_list_digests(self) -> None:
+        """Keep each named list's digest for the next build's keep_listed."""
+        for key in self.named:
+            digest = self.list_digest(key)
+            if digest is not None:
+                self.extra[LIST + key] = digest
+
+    def unnamed(self) -> int:
+        """Return how many pages a rebuild can keep only by replaying all their reads."""
+        return sum(LISTS + rel not in self.extra for rel in self.pages)
 
     def quiet_feed_key(
         self, rel: str, elements: Sequence, context: Mapping
@@ -1167,11 +1305,33 @@ class Build:
         if self.urls is None:
             self.urls = url_map_digest(context)
         own = self.own_fields(recorder.root.get(ITEM))
+        self.nodes.seen = {} if recorder.unnamed is None else None
         roots, page_digest, own_seal = self.nodes.record(recorder.reads, own)
         self.pages[rel] = [name, roots, page_digest, own_seal]
         deps = page_items(recorder)
         if deps is not None:
             self.extra[DEPS + rel] = format(item_signature(deps), "x")
+            quick = recorder.quick_reads(self.own_of)
+            if quick is not None:
+                self.extra[QUICK + rel] = self.nodes.record_quick(roots, quick)
+                self.extra[LISTS + rel] = ",".join(sorted(recorder.lists))
+        self.nodes.seen = None
+
+    def own_of(self, item: Any) -> Callable | None:
+        """Return which reads of an item its bytes decide (see Recorder.quick_reads).
+
+        Its own fields (ContentCache.own_fields), the fields plugins set from
+        the item alone (portal.outputs.note_item_fields) and what its type
+        decides (tracking.type_decides); once per item and step in a build.
+        """
+        hit = self.owns.get(id(item))
+        if hit is not None and hit[0] is item:
+            return hit[1]
+        own = self.content_cache.own_fields(item) if self.content_cache else None
+        if own is not None:
+            own = functools.partial(_own_step, own, self.item_fields, type(item), {})
+        self.owns[id(item)] = (item, own)
+        return own
 
     def start_part(self) -> None:
         """Forget what was noted so far: this process writes only its part of the pages.
@@ -1351,6 +1511,7 @@ class Build:
             cleaned=self.cleaned,
             feeds=sorted(self.feeds),
             quick=self.quick,
+            unnamed=self.unnamed(),
         )
         log.info(
             "%s: %s page(s) rendered, %s file(s) written, %s unchanged page(s) "
@@ -1440,6 +1601,7 @@ class Build:
         files = record.record_files(self.output_path, found, old, self.old.record_ns)
         nodes, pages = self.saved_pages()
         self.note_metadata()
+        self.note_list_digests()
         data = {
             "format": FORMAT,
             "global": self.fingerprint,
@@ -1481,6 +1643,71 @@ def item_signature(paths: Iterable[str]) -> int:
         ).digest()
         signature |= (1 << a) | (1 << b)
     return signature
+
+
+def _own_step(
+    own: Callable, declared: set[str], kind: type, memo: dict, step: tuple
+) -> bool:
+    """Tell whether a read of an item its bytes decide (Build.own_of), memoised."""
+    found = memo.get(step)
+    if found is None:
+        found = memo[step] = (
+            (step[0] == "a" and step[1] in declared)
+            or type_decides(kind, step)
+            or own(step)
+        )
+    return found
+
+
+def link_names(paths: Iterable[str]) -> tuple[str, ...]:
+    """Return how a link to any of these files must name it: its file name, maybe quoted."""
+    names = set()
+    for path in paths:
+        name = os.path.basename(path)
+        names.update((name, urllib.parse.quote(name)))
+    return tuple(names)
+
+
+def mentions(item: Any, names: Sequence[str]) -> bool:
+    """Return whether an item's text (body, summary, metadata) holds one of some names.
+
+    A `{filename}` or `{attach}` link names the file it points to; an item that
+    names none of the files that changed, came or went links to none of them:
+    its content is the same as in the last build.
+    """
+    texts = [getattr(item, "_content", None), getattr(item, "_summary", None)]
+    texts += list(getattr(item, "metadata", {}).values())
+    return any(
+        isinstance(text, str) and any(name in text for name in names) for text in texts
+    )
+
+
+def list_key(name: str) -> str:
+    """Return the short key a list's name is kept by (12 hex digits)."""
+    return hashlib.blake2b(
+        name.encode("utf-8", "surrogatepass"), digest_size=6
+    ).hexdigest()
+
+
+def list_digest(items: Sequence, tokens: dict[int, bytes]) -> str | None:
+    """Return the digest of a list's items by source path, or None if one has none.
+
+    `tokens` keeps each item's token (a digest of its source path) by id for
+    the build: a named list keeps its items alive, and 15,000 lists at 5,000
+    items hold 120,000 of them.
+    """
+    found = list(map(tokens.get, map(id, items)))
+    if None in found:
+        for index, item in enumerate(items):
+            if found[index] is None:
+                path = getattr(item, "source_path", None)
+                if type(path) is not str:  # an object without a source file
+                    return None
+                data = path.encode("utf-8", "surrogatepass")
+                found[index] = tokens[id(item)] = hashlib.blake2b(
+                    data, digest_size=8
+                ).digest()
+    return hashlib.blake2b(b"".join(found), digest_size=12).hexdigest()
 
 
 def may_read(signature: int, items: Iterable[int]) -> bool:
@@ -2103,6 +2330,59 @@ def note_generators(generators) -> None:
     resume_collector()
 
 
+# Pelican's lists of content objects on its generators (and in the context).
+PELICAN_LISTS = (
+    "articles",
+    "translations",
+    "drafts",
+    "drafts_translations",
+    "hidden_articles",
+    "hidden_translations",
+    "dates",
+    "pages",
+    "hidden_pages",
+    "draft_pages",
+    "draft_translations",
+)
+
+
+def note_pelican_lists(generator) -> None:
+    """Name Pelican's lists of content objects once a generator's context is made.
+
+    Its lists (articles, dates, pages…), each category's, tag's and author's
+    list, and each item's translations (when it has any).
+    """
+    if _build is None:
+        return
+    lists: dict[str, Sequence] = {}
+    for name in PELICAN_LISTS:
+        value = getattr(generator, name, None)
+        if isinstance(value, list):
+            lists[name] = value
+            for item in value:
+                translations = getattr(item, "translations", None)
+                path = getattr(item, "source_path", None)
+                if translations and isinstance(path, str):
+                    lists[f"translations:{path}"] = translations
+    for group in ("categories", "tags", "authors"):
+        value = getattr(generator, group, None) or ()
+        for term, items in value.items() if isinstance(value, Mapping) else value:
+            lists[f"{group}:{term}"] = items
+    _build.note_lists(f"pelican:{type(generator).__name__}:", lists)
+
+
+def _lists_noted(prefix: str, lists: Mapping[str, Sequence]) -> None:
+    """Receive portal.outputs.note_lists."""
+    if _build is not None:
+        _build.note_lists(prefix, lists)
+
+
+def _item_fields_noted(_sender: None, names: Sequence[str]) -> None:
+    """Receive portal.outputs.note_item_fields."""
+    if _build is not None:
+        _build.item_fields.update(names)
+
+
 def get_writer(pelican) -> type[Writer] | None:
     """Clean the output folder before anything is written; return our writer."""
     if _build is None:
@@ -2155,8 +2435,12 @@ def register() -> None:
     signals.generator_init.connect(attach_caches)
     signals.static_generator_finalized.connect(note_static)
     signals.all_generators_finalized.connect(note_generators)
+    signals.article_generator_finalized.connect(note_pelican_lists)
+    signals.page_generator_finalized.connect(note_pelican_lists)
     finishing.connect("prune", finish_build)
     outputs.output_declared.connect(_declared)
     outputs.tree_declared.connect(_tree_declared)
     outputs.output_scanned.connect(_scanned)
     outputs.output_listing.connect(_listed)
+    outputs.lists_noted.connect(_lists_noted)
+    outputs.item_fields_noted.connect(_item_fields_noted)

@@ -45,6 +45,7 @@ __all__ = [
     "seal",
     "record_input",
     "track",
+    "type_decides",
 ]
 
 PLAIN = (
@@ -99,6 +100,9 @@ class Shared:
         self.ids: dict[int, tuple[Any, int, str | None]] = {}
         # The partials rendered once (partial_once): key -> Rendered.
         self.partials: dict[tuple, Rendered] = {}
+        # The lists of content objects generators named (portal.outputs.note_lists):
+        # id -> (the list, its name).
+        self.lists: dict[int, tuple[Any, str]] = {}
 
     def ids_token(self, obj: Any) -> str:
         """Return the identities of every element of a list, memoised."""
@@ -124,8 +128,16 @@ class Recorder:
         # Root names resolved so far: name -> (value, what the template was given).
         self.names: dict[str, tuple[Any, Any]] = {}
         self.untracked: str | None = None
-        # Content objects handed to the template, with the node of their reads.
-        self.items: list[tuple[Tree, str]] = []
+        # Content objects handed to the template: the node of their reads, the
+        # source path, the object.
+        self.items: list[tuple[Tree, str, Any]] = []
+        # The named lists reached (Shared.lists), the nodes of their reads (and
+        # of slices of them), each object node's parent, and why the render
+        # reached a content object through a container without a name, if it did.
+        self.lists: set[str] = set()
+        self.list_nodes: set[int] = set()
+        self.parents: dict[int, Tree] = {}
+        self.unnamed: str | None = None
 
     def record(self, path: Path, value: str) -> None:
         """Remember that the value at path was read (the first value read wins)."""
@@ -142,13 +154,41 @@ class Recorder:
         same tokens: the set kept for a page must be the set it reads.
         """
         paths = set()
-        for node, path in self.items:
+        for node, path, _ in self.items:
             if not node:  # handed on, never looked at
                 continue
             if ("a", "url") not in node:
                 return None
             paths.add(path)
         return paths
+
+    def quick_reads(self, own_of: Callable[[Any], Callable | None]) -> Tree | None:
+        """Return the reads a rebuild replays when no item or named list it read changed.
+
+        That is every read but those of the content objects' own fields
+        (`own_of(obj)` tells them, with what their type decides, see
+        type_decides; the page's signature of items covers them) and
+        the length, truth and identities of named lists (their names cover
+        them). None when the render reached a content object through a
+        container without a name: the page is replayed whole in every build.
+        """
+        if self.unnamed is not None:
+            return None
+        content: dict[int, Callable] = {}
+        for node, _path, obj in self.items:
+            own = own_of(obj)
+            if own is not None:
+                content[id(node)] = own
+        marked: set[int] = set()
+        parents = self.parents
+        for key in (*content, *self.list_nodes):
+            while key not in marked:
+                marked.add(key)
+                parent = parents.get(key)
+                if parent is None:
+                    break
+                key = id(parent)
+        return _reduce(self.reads, content, self.list_nodes, marked)
 
     def give_up(self, why: str) -> None:
         """Mark the render as not replayable."""
@@ -297,16 +337,74 @@ def wrap(
     below = node.get(step)
     if below is None:
         below = node[step] = {}
-        _note_item(value, below, rec)
+        _note_object(value, below, rec, node, step)
     return Proxy(value, below, rec, parent)
 
 
-def _note_item(value: Any, node: Tree, rec: Recorder) -> None:
-    """Note a content object (one with a source file) handed to the template."""
-    if hasattr(value, "_context"):
+def _note_object(
+    value: Any, below: Tree, rec: Recorder, node: Tree, step: Step
+) -> None:
+    """Note an object handed to the template at node's child step (its reads: below).
+
+    A named list (or a slice of one) is noted by name; a content object (one
+    with a source file) by its path, and it makes the render unnamed unless it
+    is the page's own item or an item of a named list.
+    """
+    rec.parents[id(below)] = node
+    named = rec.shared.lists.get(id(value))
+    if named is not None and named[0] is value:
+        rec.lists.add(named[1])
+        rec.list_nodes.add(id(below))
+    elif step[0] == "s" and id(node) in rec.list_nodes:
+        rec.list_nodes.add(id(below))
+    elif hasattr(value, "_context"):
         path = getattr(value, "source_path", None)
         if type(path) is str:
-            rec.items.append((node, path))
+            rec.items.append((below, path, value))
+            if rec.unnamed is None and not (
+                (step[0] == "k" and step[1] in ITEM_ROOTS)
+                or (step[0] == "i" and id(node) in rec.list_nodes)
+            ):
+                rec.unnamed = f"{path} reached at {step!r}"
+
+
+SHAPE_STEPS = frozenset({LEN, BOOL, IDS})
+
+
+def type_decides(kind: type, step: Step) -> bool:
+    """Tell whether a read of an object gives what its type alone decides.
+
+    A subscript of a type without `__getitem__` (a TypeError), the truth of
+    one without `__bool__` or `__len__` (True).
+    """
+    if step[0] == "i":
+        return not _subscriptable(kind)
+    if step == BOOL:
+        return not (hasattr(kind, "__bool__") or hasattr(kind, "__len__"))
+    return False
+
+
+def _reduce(level: Tree, content: dict, lists: set[int], marked: set[int]) -> Tree:
+    """Return a read tree without the reads named lists and items' signatures cover."""
+    out: Tree = {}
+    for step, below in level.items():
+        key = id(below)
+        if below.__class__ is str or key not in marked:
+            out[step] = below
+            continue
+        own = content.get(key)
+        if own is not None:
+            below = {s: b for s, b in below.items() if not own(s)}
+        elif key in lists:
+            below = {
+                s: b
+                for s, b in below.items()
+                if s not in SHAPE_STEPS and s[0] != "atleast"
+            }
+        reduced = _reduce(below, content, lists, marked)
+        if reduced:
+            out[step] = reduced
+    return out
 
 
 def _untracked_callable(func: Any, rec: Recorder) -> Any:
@@ -554,6 +652,8 @@ class Rendered(NamedTuple):
     )
     roots: bytes  # of the context's names, marshalled
     names: tuple[tuple[str, Any], ...]  # each name read and the value it had
+    lists: tuple[str, ...]  # the named lists it reached
+    unnamed: str | None  # why it reached an item through an unnamed container
 
 
 # What makes two Jinja environments (one per generator) render a template alike.
@@ -655,6 +755,9 @@ def partial_once(context: Any, name: str, item: Any, **variables: Any) -> Markup
         memo[key] = done
     graft(item._n, marshal.loads(done.reads))
     graft(rec.reads, marshal.loads(done.roots))
+    rec.lists.update(done.lists)
+    if rec.unnamed is None:
+        rec.unnamed = done.unnamed
     return Markup(done.text)
 
 
@@ -682,7 +785,7 @@ def _render_recording(
         reads, roots = marshal.dumps(proxy._n, 0), marshal.dumps(own.reads, 0)
     except ValueError:  # a step marshal cannot write: rendered with the page's records
         return None
-    return Rendered(raw, text, reads, roots, names)
+    return Rendered(raw, text, reads, roots, names, tuple(own.lists), own.unnamed)
 
 
 def _same_names(context: Any, names: tuple[tuple[str, Any], ...]) -> bool:
@@ -708,6 +811,8 @@ def graft(into: Tree, reads: Tree) -> None:
 # objects that read nothing but those fields, the settings and the URL map.
 ITEM = "article"  # the context name of an item page's item
 OWN_ROOT = ("k", ITEM)
+ITEM_ROOTS = frozenset({ITEM, "page"})  # the page's own item (Pelican's page)
+QUICK = ("q",)  # the step of the root above a page's quick reads (Nodes.record_quick)
 SAFE_PROPERTIES = frozenset({"url", "save_as", "content", "summary", "status"})
 LEAF_LIMIT = 200  # longer leaf tokens (page bodies) are kept as their digest
 # Steps whose tokens are kept as one digest: list items and context names, the
@@ -750,6 +855,10 @@ class Nodes:
         self.index = {node: i for i, node in enumerate(self.table)}
         # (step, digest of the tree below it) -> (node id, token), for sealed steps.
         self.memo: dict[tuple[Step, bytes], tuple[int, str]] = {}
+        # While a page's reads and then its quick reads are folded: each subtree
+        # folded (by id) -> (its step, node id, token), so the quick reads fold
+        # only what they do not share with the reads (see record_quick).
+        self.seen: dict[int, tuple] | None = None
 
     def intern(self, step: Step, kids: tuple[int, ...]) -> int:
         """Return the id of a node, adding it when new."""
@@ -781,6 +890,19 @@ class Nodes:
         ids.append(self.intern(OWN_ROOT, tuple(kids)))
         return ids, seal((*tokens, seal((own_seal, *others)))), own_seal
 
+    def record_quick(self, roots: list[int], reads: Tree) -> str:
+        """Add a page's quick reads to its roots (as their last one); return their digest.
+
+        Subtrees the page's reads folded (when `seen` was set before them) are
+        taken as folded then.
+        """
+        try:
+            ids, digest, _ = self.record(reads)
+        finally:
+            self.seen = None
+        roots.append(self.intern(QUICK, tuple(ids)))
+        return digest
+
     def _fold(self, level: Tree) -> tuple[list[int], list[Step], tuple]:
         """Intern one level of a read tree; return its ids, steps and tokens.
 
@@ -790,11 +912,21 @@ class Nodes:
         ids: list[int] = []
         steps: list[Step] = []
         tokens: list = []
-        index, table, memo = self.index, self.table, self.memo
+        index, table, memo, seen = self.index, self.table, self.memo, self.seen
         for step, below in level.items():
             if below.__class__ is str:
                 node = (step, ())
                 text = below if len(below) <= LEAF_LIMIT else leaf(below)
+            elif (
+                seen is not None
+                and (done := seen.get(id(below))) is not None
+                and done[0] == step
+            ):
+                if done[1] is not None:  # None: nothing was read below it
+                    ids.append(done[1])
+                    steps.append(step)
+                    tokens.append(done[2])
+                continue
             elif step[0] in SEALED:
                 # The same list item or context value read the same way on many
                 # pages: its node and token are those of the first time.
@@ -803,8 +935,12 @@ class Nodes:
                 if hit is None:
                     kids, _, value = self._fold(below)
                     if not kids:
+                        if seen is not None:
+                            seen[id(below)] = (step, None, None)
                         continue
                     hit = memo[key] = (self.intern(step, tuple(kids)), seal(value))
+                if seen is not None:
+                    seen[id(below)] = (step, *hit)
                 ids.append(hit[0])
                 steps.append(step)
                 tokens.append(hit[1])
@@ -812,6 +948,8 @@ class Nodes:
             else:
                 kids, _, value = self._fold(below)
                 if not kids:
+                    if seen is not None:
+                        seen[id(below)] = (step, None, None)
                     continue
                 node = (step, tuple(kids))
                 text = value
@@ -819,6 +957,8 @@ class Nodes:
             if found is None:
                 found = index[node] = len(table)
                 table.append(node)
+            if seen is not None and below.__class__ is not str:
+                seen[id(below)] = (step, found, text)
             ids.append(found)
             steps.append(step)
             tokens.append(text)
@@ -908,6 +1048,8 @@ class Replayer:
         own_seal = None
         for i in roots:
             kind, name, kids, shape, _, step = plans[i]
+            if kind == "q":  # the quick reads' root: see quick_digest
+                continue
             if not kids:
                 tokens.append(leaf(self.terminal(root, step)))
             elif kind == "k" and name in root:
@@ -928,6 +1070,21 @@ class Replayer:
             else:
                 tokens.append(self._failed(i, "!missing"))
         return seal(tuple(tokens)), own_seal
+
+    def quick_digest(
+        self, roots: Sequence[int], root: Mapping, memo: bool
+    ) -> str | None:
+        """Return the digest of a page's quick reads now (None: it has none).
+
+        A page recorded with quick reads (Recorder.quick_reads) has their node
+        as its last root (step QUICK, interned by Nodes.record_quick).
+        """
+        if not roots:
+            return None
+        kind, _, kids, _, _, _ = self._plan()[roots[-1]]
+        if kind != "q":
+            return None
+        return self.page_digest(kids, root, memo)[0]
 
     def _own_root(
         self,

@@ -327,6 +327,7 @@ class SearchPageGenerator(Generator):
             tail = made[i] if i in made else known[key]
             folds[key] = article.search_fold = tail
             article.search_fold_words = len(tail.split())
+        outputs.note_item_fields("search_fold", "search_fold_words")  # its own text
         if notes is not None and folds != known:
             save_folds(notes, folds)
         self.context["search_url"] = self.options["url"]

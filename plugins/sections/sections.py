@@ -6,7 +6,9 @@ items of its section published just before it, its older neighbours, newest
 first; the oldest items are completed with the nearest newer ones) and `related` (items sharing a field or a
 locality, chosen the same way among them: so adding the newest item changes the
 lists of a few items, not of every item sharing its field), and writes an Atom
-feed per section when the build writes feeds.
+feed per section when the build writes feeds. Each of these lists is named for
+rebuilds (`portal.outputs.note_lists`: `sections:news`, `sections:others:<source
+path>`…; docs/INCREMENTAL.md).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 from pelican import signals
 from pelican.generators import Generator
 
+from portal import outputs
 from portal.feeds import AbsoluteFeeds, feed_context
 from portal.paginate import write_paginated
 from portal.text import sort_key
@@ -177,6 +180,7 @@ class SectionsGenerator(Generator):
         for name, section in self.options.items():
             items = newest_first([a for a in articles if a.type == section["type"]])
             self.context[name] = items
+            outputs.note_lists(f"{PREFIX}:", {name: items})
             if not items:  # an empty feed would be dated by the clock: none at all
                 section["feed_url"] = None
             self.link_items(items, section)
@@ -191,6 +195,16 @@ class SectionsGenerator(Generator):
             item.others = neighbours_of(index, items, limit) if limit else []
             item.related = related_of(
                 item, grouped, section["related_by"], section["related"], positions
+            )
+        named = [
+            item
+            for item in items
+            if isinstance(getattr(item, "source_path", None), str)
+        ]
+        for attribute in ("others", "related"):
+            outputs.note_lists(
+                f"{PREFIX}:{attribute}:",
+                {item.source_path: getattr(item, attribute) for item in named},
             )
 
     def generate_output(self, writer) -> None:

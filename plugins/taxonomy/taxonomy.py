@@ -16,6 +16,8 @@ A vocabulary with dates (localities, portal/vocab.py) also gives the overview it
 `periods` (from 01/7/2025, before it; terms in groups), and each term page its
 period, parent, successors, predecessors and `successor_items` (the items of the
 units that succeeded a former one); breadcrumbs follow the period and group.
+Each term's `models`, `news`, `latest` and `successor_items` are named lists for
+rebuilds (`portal.outputs.note_lists`, `taxonomy:<name>:<slug>:models`…).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from typing import Any
 from pelican import signals
 from pelican.generators import Generator
 
-from portal import vocab
+from portal import outputs, vocab
 from portal.feeds import feed_context
 from portal.paginate import write_paginated
 from portal.problems import ContentError
@@ -390,6 +392,15 @@ class Taxonomy:
             yield previous, page, following
 
 
+def term_lists(taxonomy: Taxonomy) -> dict[str, list]:
+    """Return the lists of items of a taxonomy's terms, by a stable name each."""
+    return {
+        f"{page.slug}:{name}": getattr(page, name)
+        for page in taxonomy.terms
+        for name in ("models", "news", "latest", "successor_items")
+    }
+
+
 def newest_first(items: Iterable) -> list:
     """Sort items newest first, then by title in Vietnamese order (keys made once)."""
     keyed = [
@@ -453,6 +464,8 @@ class TaxonomyGenerator(Generator):
         articles = [a for a in self.context.get("articles", []) if hasattr(a, "type")]
         self.taxonomies = build_taxonomies(self.options, self.settings, articles)
         self.context["taxonomies"] = self.taxonomies
+        for taxonomy in self.taxonomies:
+            outputs.note_lists(f"{PREFIX}:{taxonomy.name}:", term_lists(taxonomy))
         for taxonomy in self.taxonomies:
             log.debug(
                 "%s: %s has %s term(s)", PREFIX, taxonomy.name, len(taxonomy.terms)
