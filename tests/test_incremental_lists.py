@@ -66,6 +66,34 @@ def test_a_title_moving_an_item_across_a_page_boundary_renders_the_list_pages(
     assert report["unnamed"] <= 2, report  # the home page (no signature of items)
 
 
+def test_a_move_back_after_a_body_edit_renders_the_list_pages_again(
+    sites: Sites,
+) -> None:
+    """Move an item across the boundary, edit another body, move the item back.
+
+    The body edit's build takes each list's digest from the build before it
+    (only bodies changed: every list is the same); had it kept an older
+    build's, the move back would find page 1's list unchanged and keep it
+    showing the moved item.
+    """
+    last = chr(ord("B") + SAME_DAY - 1)
+    moved = f"news/cung-ngay-{last.lower()}.md"
+    sites.write(moved, same_day("A", "Tin cùng ngày A"))
+    sites.both_builds()
+    assert_clean(sites)
+    edited = news_text(
+        900, title="Tin cùng ngày C", date="2030-01-01", body="Nội dung đã sửa.\n"
+    )
+    sites.write("news/cung-ngay-c.md", edited)
+    report = sites.both_builds()
+    assert_clean(sites)
+    assert report["quick"] > (report["skipped"] + len(report["rendered"])) // 2
+    sites.write(moved, same_day(last))
+    report = sites.both_builds()
+    assert_clean(sites)
+    assert "tin-tuc/index.html" in report["rendered"], report
+
+
 RESORT_PLUGIN = '''
 """Give each news item as "others" the first three news by title, in unnamed lists."""
 from pelican import signals

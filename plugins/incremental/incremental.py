@@ -1215,9 +1215,17 @@ class Build:
                 self.extra[METADATA + path] = digest
 
     def note_list_digests(self) -> None:
-        """Keep each named list's digest for the next build's keep_listed."""
+        """Keep each named list's digest for the next build's keep_listed.
+
+        When only bodies changed (quiet_mask decided so), every list is the last
+        build's: its digest is taken from the last build instead of hashed again.
+        """
+        quiet = isinstance(self.quiet, list)
         for key in self.named:
-            digest = self.list_digest(key)
+            same = quiet and self.named[key] is not None
+            digest = self.old.extra.get(LIST + key) if same else None
+            if digest is None:
+                digest = self.list_digest(key)
             if digest is not None:
                 self.extra[LIST + key] = digest
 
