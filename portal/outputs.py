@@ -18,6 +18,7 @@ from blinker import signal
 from portal.files import Listing
 
 __all__ = [
+    "PELICAN_LISTS",
     "declare",
     "declare_tree",
     "listing",
@@ -31,6 +32,22 @@ __all__ = [
     "scanned",
     "tree_declared",
 ]
+
+# The attributes of Pelican's generators holding lists of content objects
+# (articles and pages, their translations, drafts and hidden ones); `dates` is
+# `articles` in another order.
+PELICAN_LISTS = (
+    "articles",
+    "translations",
+    "drafts",
+    "drafts_translations",
+    "hidden_articles",
+    "hidden_translations",
+    "pages",
+    "hidden_pages",
+    "draft_pages",
+    "draft_translations",
+)
 
 output_declared = signal("incremental_output_declared")
 tree_declared = signal("incremental_tree_declared")

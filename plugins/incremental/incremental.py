@@ -2339,19 +2339,7 @@ def note_generators(generators) -> None:
 
 
 # Pelican's lists of content objects on its generators (and in the context).
-PELICAN_LISTS = (
-    "articles",
-    "translations",
-    "drafts",
-    "drafts_translations",
-    "hidden_articles",
-    "hidden_translations",
-    "dates",
-    "pages",
-    "hidden_pages",
-    "draft_pages",
-    "draft_translations",
-)
+PELICAN_LISTS = (*outputs.PELICAN_LISTS, "dates")
 
 
 def note_pelican_lists(generator) -> None:

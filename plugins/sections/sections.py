@@ -247,20 +247,6 @@ def get_generators(pelican) -> type[SectionsGenerator]:
     return SectionsGenerator
 
 
-CONTENT_LISTS = (
-    "articles",
-    "translations",
-    "drafts",
-    "drafts_translations",
-    "hidden_articles",
-    "hidden_translations",
-    "pages",
-    "hidden_pages",
-    "draft_pages",
-    "draft_translations",
-)
-
-
 def pin_urls(generator) -> None:
     """Fix every item's url and save_as once its slug is known.
 
@@ -269,7 +255,7 @@ def pin_urls(generator) -> None:
     "Các tin khác"); its `override_url`/`override_save_as` give the same value
     for free.
     """
-    for name in CONTENT_LISTS:
+    for name in outputs.PELICAN_LISTS:
         for item in getattr(generator, name, None) or ():
             item.override_url = item.url
             item.override_save_as = item.save_as
