@@ -888,6 +888,16 @@ def test_the_record_takes_a_noted_digest_only_while_the_file_is_as_noted(
         assert read == [str(page)]
 
 
+def _small_output(tmp_path: Path) -> tuple[Path, dict]:
+    """Write 24 pages in four folders under tmp_path/output; return it and its record."""
+    folder = tmp_path / "output"
+    names = [f"{d}{n}.html" for d in ("", "a/", "a/b/", "c/d/e/") for n in "pqrstu"]
+    for name in names:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(f"<p>{name}</p>", "utf-8")
+    return folder, {k: v for k, v in _record_of(folder).items() if k.endswith(".html")}
+
+
 @pytest.mark.parametrize("child", ["answers", "fails", "another record"])
 def test_the_output_check_in_other_processes_gives_the_same_answer(
     tmp_path, monkeypatch, child
@@ -901,12 +911,7 @@ def test_the_output_check_in_other_processes_gives_the_same_answer(
     from incremental import record
     from incremental.incremental import State, check_share
 
-    folder = tmp_path / "output"
-    names = [f"{d}{n}.html" for d in ("", "a/", "a/b/", "c/d/e/") for n in "pqrstu"]
-    for name in names:
-        (folder / name).parent.mkdir(parents=True, exist_ok=True)
-        (folder / name).write_text(f"<p>{name}</p>", "utf-8")
-    entries = {k: v for k, v in _record_of(folder).items() if k.endswith(".html")}
+    folder, entries = _small_output(tmp_path)
     (folder / "a/b/q.html").write_text("<p>A/b/q.html</p>", "utf-8")  # same size
     (folder / "r.html").unlink()
     (folder / "c/d/e/s.html").unlink()
@@ -962,12 +967,7 @@ def test_the_output_check_with_the_recorded_folders_finds_the_same(
 
     from portal.files import layout, list_tree
 
-    folder = tmp_path / "output"
-    names = [f"{d}{n}.html" for d in ("", "a/", "a/b/", "c/d/e/") for n in "pqrstu"]
-    for name in names:
-        (folder / name).parent.mkdir(parents=True, exist_ok=True)
-        (folder / name).write_text(f"<p>{name}</p>", "utf-8")
-    entries = {k: v for k, v in _record_of(folder).items() if k.endswith(".html")}
+    folder, entries = _small_output(tmp_path)
     old = time.time_ns() - 60_000_000_000
     os.utime(folder, ns=(old, old))
     taken_ns = time.time_ns()
