@@ -1110,7 +1110,7 @@ class Build:
 
     def note_lists(self, prefix: str, lists: Mapping[str, Sequence]) -> None:
         """Take named lists (portal.outputs.note_lists) for this build's records."""
-        named, by_id = self.named, self.shared.lists
+        named, by_id = self.named, self.shared.named_ids
         for name, items in lists.items():
             key = list_key(prefix + name)
             if named.setdefault(key, items) is not items:

@@ -102,7 +102,7 @@ class Shared:
         self.partials: dict[tuple, Rendered] = {}
         # The lists of content objects generators named (portal.outputs.note_lists):
         # id -> (the list, its name).
-        self.lists: dict[int, tuple[Any, str]] = {}
+        self.named_ids: dict[int, tuple[Any, str]] = {}
 
     def ids_token(self, obj: Any) -> str:
         """Return the identities of every element of a list, memoised."""
@@ -131,7 +131,7 @@ class Recorder:
         # Content objects handed to the template: the node of their reads, the
         # source path, the object.
         self.items: list[tuple[Tree, str, Any]] = []
-        # The named lists reached (Shared.lists), the nodes of their reads (and
+        # The named lists reached (Shared.named_ids), the nodes of their reads (and
         # of slices of them), each object node's parent, and why the render
         # reached a content object through a container without a name, if it did.
         self.lists: set[str] = set()
@@ -351,7 +351,7 @@ def _note_object(
     is the page's own item or an item of a named list.
     """
     rec.parents[id(below)] = node
-    named = rec.shared.lists.get(id(value))
+    named = rec.shared.named_ids.get(id(value))
     if named is not None and named[0] is value:
         rec.lists.add(named[1])
         rec.list_nodes.add(id(below))
