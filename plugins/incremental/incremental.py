@@ -1029,9 +1029,7 @@ class Build:
             return False
         if not os.path.isfile(os.path.join(self.output_path, rel)):
             return False
-        self.keep_page(rel, entry, entry[3], deps)
-        self.quick += 1
-        self.reused += entry[3] is not None  # its own fields not read either
+        self.keep_quick(rel, entry, deps)
         return True
 
     def keep_listed(
@@ -1061,9 +1059,7 @@ class Build:
             return False
         if self.replayer.quick_digest(entry[1], localcontext, memo) != quick:
             return False
-        self.keep_page(rel, entry, entry[3], deps)
-        self.quick += 1
-        self.reused += entry[3] is not None  # its own fields not read either
+        self.keep_quick(rel, entry, deps)
         return True
 
     def listed_items(self, context: Mapping) -> list[int] | None:
@@ -1135,6 +1131,12 @@ class Build:
         digest = None if items is None else list_digest(items, self.item_tokens)
         self.list_digests[key] = digest
         return digest
+
+    def keep_quick(self, rel: str, entry: list, deps: str) -> None:
+        """Note a page kept without replaying all its reads (keep_quiet, keep_listed)."""
+        self.keep_page(rel, entry, entry[3], deps)
+        self.quick += 1
+        self.reused += entry[3] is not None  # its own fields not read either
 
     def keep_page(
         self, rel: str, entry: list, own_seal: str | None, deps: str | None
