@@ -138,6 +138,43 @@ def test_text_files_are_precompressed(sample):
     assert not [p for p in small if p.with_name(p.name + ".gz").exists()]
 
 
+def declared_window(stream: bytes) -> int:
+    """Return the window (WBITS) a brotli stream's header declares (RFC 7932, 9.1)."""
+    bits = int.from_bytes(stream[:1], "little")
+    if not bits & 1:
+        return 16
+    if (bits >> 1) & 7:
+        return 17 + ((bits >> 1) & 7)
+    return 8 + ((bits >> 4) & 7) if (bits >> 4) & 7 else 17
+
+
+def test_each_br_copy_declares_the_smallest_window_holding_its_page(sample):
+    sizes = set()
+    for page in sample.output.rglob("*.html"):
+        if page.stat().st_size < 1024:
+            continue
+        size = page.stat().st_size
+        window = declared_window(page.with_name(page.name + ".br").read_bytes())
+        assert (1 << window) - 16 >= size, page
+        assert (1 << (window - 1)) - 16 < size, f"{page}: a smaller window holds it"
+        sizes.add(window)
+    assert len(sizes) > 1  # pages of different sizes: windows of their own
+
+
+@pytest.mark.parametrize(
+    ("size", "window"),
+    [(0, 10), (1008, 10), (1009, 11), (20_000, 15), (65_520, 16), (4 << 20, 22)],
+)
+def test_the_brotli_window_fits_the_file_up_to_the_default(size, window):
+    import assets.assets as plugin
+
+    assert plugin.brotli_window(size) == window
+    data = bytes(range(256)) * (min(size, 70_000) // 256)
+    packed = plugin.get_codec(get_options({})).compress(".br", data)
+    assert brotli.decompress(packed) == data
+    assert declared_window(packed) == plugin.brotli_window(len(data))
+
+
 def test_the_web_editors_own_copies_are_left_to_it(sample):
     # cms compresses its bundle once per version and declares the copies; had
     # assets written its own (another brotli quality) over them, cms copied its
