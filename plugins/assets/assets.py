@@ -353,15 +353,18 @@ def unpack(entry: bytes, count: int) -> list[bytes] | None:
     return blobs if at == len(entry) else None
 
 
-def packed_copies(data: bytes, codec: Codec, store: Path | None) -> dict[str, bytes]:
+def packed_copies(
+    data: bytes, digest: str, codec: Codec, store: Path | None
+) -> dict[str, bytes]:
     """Return a file's compressed copies, from the store when it has them.
 
-    Both copies are one store entry (one file to create instead of two: a
-    publish from nothing makes 6,758 of them at 5,000 items).
+    `digest` is the SHA-256 of `data` (hex), which names its store entry. Both
+    copies are one store entry (one file to create instead of two: a publish
+    from nothing makes 6,758 of them at 5,000 items).
     """
     if store is None:
         return {suffix: codec.compress(suffix, data) for suffix in codec.suffixes}
-    entry = store_entry(store, hashlib.sha256(data).hexdigest())
+    entry = store_entry(store, digest)
     try:
         blobs = unpack(entry.read_bytes(), len(codec.suffixes))
     except FileNotFoundError:
@@ -395,7 +398,7 @@ def compress_file(
     ):
         return digest
     written, entry = False, None
-    for suffix, blob in packed_copies(data, codec, store).items():
+    for suffix, blob in packed_copies(data, digest, codec, store).items():
         target = source.with_name(source.name + suffix)
         before = _status(target)
         if not holds(target, blob):
