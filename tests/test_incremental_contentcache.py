@@ -47,6 +47,34 @@ def test_an_object_comes_back_only_for_the_same_bytes(tmp_path, generator) -> No
     assert cache_with(tmp_path, {path: b"2"}).get(generator, path, "none") == "none"
 
 
+def test_classes_and_builtins_are_kept_by_name(tmp_path, generator) -> None:
+    """What pickle names in every pickle comes back as the same objects, by name."""
+    import collections
+    import datetime
+    import pickletools
+    import sqlite3
+    import zoneinfo
+
+    path = str(tmp_path / "a.md")
+    first = cache_with(tmp_path, {path: b"1"}, load=False)
+    item = Item(path, generator.context)
+    zone = zoneinfo.ZoneInfo("Asia/Ho_Chi_Minh")
+    item.date = datetime.datetime(2026, 12, 7, 8, 30, tzinfo=zone)
+    item.kinds = [collections.OrderedDict, len, zone.utcoffset, Item]
+    first.put(generator, path, item)
+    first.save()
+    with sqlite3.connect(tmp_path / "c.sqlite") as db:
+        (data,) = db.execute("SELECT data FROM contents").fetchone()
+    opcodes = {op.name for op, _, _ in pickletools.genops(data)}
+    assert not opcodes & {"GLOBAL", "STACK_GLOBAL"}  # every name a reference
+
+    back = cache_with(tmp_path, {path: b"1"}).get(generator, path)
+    assert type(back) is Item and back.date == item.date
+    assert back.date.tzinfo is zone and type(back.date) is datetime.datetime
+    assert back.kinds[0] is collections.OrderedDict and back.kinds[1] is len
+    assert back.kinds[2] == zone.utcoffset and back.kinds[3] is Item
+
+
 def test_own_fields_are_the_fields_as_built(tmp_path, generator) -> None:
     path = str(tmp_path / "a.md")
     cache = cache_with(tmp_path, {path: b"1"}, load=False)
