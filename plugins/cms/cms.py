@@ -28,7 +28,7 @@ from pelican import signals
 from pelican.generators import Generator
 
 from portal import outputs, schema, vocab
-from portal.files import write_atomic
+from portal.files import keep_newest, write_atomic
 from portal.frontmatter import LIMITS, Limits
 from portal.options import merge_options
 from portal.problems import ContentError
@@ -391,18 +391,8 @@ def config_text(config: Mapping, cache: Path) -> bytes:
         return memo.read_bytes()
     text = _dump_config(config)
     write_atomic(memo, text, 0o644)
-    kept = sorted(cache.glob("config-*.yml"), key=_mtime, reverse=True)
-    for old in kept[CONFIGS_KEPT:]:  # the profiles' configs stay, older ones go
-        old.unlink(missing_ok=True)
+    keep_newest(cache, "config-*.yml", CONFIGS_KEPT)  # the profiles' configs stay
     return text
-
-
-def _mtime(path: Path) -> int:
-    """Return a file's modification time (0 when it is gone)."""
-    try:
-        return path.stat().st_mtime_ns
-    except FileNotFoundError:
-        return 0
 
 
 def _dump_config(config: Mapping) -> bytes:
