@@ -155,6 +155,51 @@ def test_a_body_is_read_from_the_cache_only_when_asked_for(tmp_path) -> None:
         assert back.get_static_links() == set() and links_within_site(back)
 
 
+def test_a_body_is_fetched_by_its_hash_in_each_process(tmp_path) -> None:
+    """A body not read yet comes from its row, only while it holds the same bytes."""
+    import copy
+    import datetime
+    import os
+
+    from pelican.contents import Article
+    from pelican.settings import DEFAULT_CONFIG
+
+    settings = copy.deepcopy(DEFAULT_CONFIG)
+    settings["PATH"] = str(tmp_path)
+    context = {"static_content": {}, "generated_content": {}}
+    generator = SimpleNamespace(path=str(tmp_path), settings=settings, context=context)
+    paths = {name: str(tmp_path / f"{name}.md") for name in "abc"}
+
+    def cache(version: bytes, load: bool = True) -> ContentCache:
+        return cache_with(tmp_path, {p: version for p in paths.values()}, load)
+
+    def build(version: bytes) -> None:
+        fresh = cache(version)
+        for name, path in paths.items():
+            body = f"<p>{name} {version.decode()}</p>"
+            date = datetime.datetime(2026, 1, 1)
+            item = Article(body, {"title": name, "date": date}, settings, path, context)
+            fresh.put(generator, path, item)
+        fresh.save()
+
+    build(b"1")
+    again = cache(b"1")
+    items = {name: again.get(generator, path) for name, path in paths.items()}
+    assert items["a"].content == "<p>a 1</p>"
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # a render pool's worker: its own connection
+        os.write(write, items["b"].content.encode())
+        os._exit(0)
+    os.close(write)
+    assert os.read(read, 100) == b"<p>b 1</p>"
+    os.close(read)
+    assert os.waitpid(child, 0)[1] == 0
+    build(b"2")  # another build replaced the rows in place
+    with pytest.raises(LookupError):
+        items["c"].content  # noqa: B018 - never another file's body
+
+
 def test_the_vocabularies_terms_come_back_as_themselves(tmp_path) -> None:
     import dataclasses
     import shutil
