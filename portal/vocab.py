@@ -15,6 +15,7 @@ identity, data/co-quan.yml, read by portal/identity.py) are skipped.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import difflib
 import functools
@@ -474,8 +475,9 @@ def _load(directory: str, stamp: tuple, cache: str | None) -> Mapping[str, Vocab
     except Exception:  # none yet, or damaged: read the files (below)
         pass
     found = {path.stem: read_vocabulary(path, data) for path, data in files}
-    write_atomic(memo, pickle.dumps(found, pickle.HIGHEST_PROTOCOL))
-    keep_newest(cache, "vocabularies-*.pickle", MEMOS_KEPT)
+    with contextlib.suppress(OSError):  # a cache that cannot be written: none
+        write_atomic(memo, pickle.dumps(found, pickle.HIGHEST_PROTOCOL))
+        keep_newest(cache, "vocabularies-*.pickle", MEMOS_KEPT)
     return found
 
 

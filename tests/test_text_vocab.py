@@ -196,3 +196,6 @@ def test_vocabularies_kept_in_a_cache_are_what_the_files_say(tmp_path, monkeypat
         (data / "hinh-thuc.yml").write_bytes(b"terms: []\n" + b"#" * number)
         vocab.load(data, str(cache))
     assert len(list(cache.glob("vocabularies-*.pickle"))) == vocab.MEMOS_KEPT
+    blocked = tmp_path / "a-file"  # a cache that cannot be written: read as ever
+    blocked.write_bytes(b"")
+    assert vocab.load(data, str(blocked)) == vocab.load(data)

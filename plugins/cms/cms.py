@@ -390,8 +390,9 @@ def config_text(config: Mapping, cache: Path) -> bytes:
     with contextlib.suppress(OSError):
         return memo.read_bytes()
     text = _dump_config(config)
-    write_atomic(memo, text, 0o644)
-    keep_newest(cache, "config-*.yml", CONFIGS_KEPT)  # the profiles' configs stay
+    with contextlib.suppress(OSError):  # a cache that cannot be written: none
+        write_atomic(memo, text, 0o644)
+        keep_newest(cache, "config-*.yml", CONFIGS_KEPT)  # the profiles' configs stay
     return text
 
 
