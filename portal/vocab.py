@@ -483,7 +483,8 @@ def _load(directory: str, stamp: tuple, cache: str | None) -> Mapping[str, Vocab
 
 def _memo_key(files: list[tuple[Path, bytes]]) -> str:
     """Return the digest of what the vocabularies are read from: files and code."""
-    digest = hashlib.sha256(f"{sys.version}\0{yaml.__version__}".encode())
+    parser = DataLoader.__mro__[1].__name__  # LibYAML's or PyYAML's own
+    digest = hashlib.sha256(f"{sys.version}\0{yaml.__version__}\0{parser}".encode())
     for module in (__file__, portal.text.__file__):
         digest.update(b"\0" + Path(module).read_bytes())
     for path, data in files:
