@@ -24,6 +24,7 @@ __all__ = [
     "file_sha256",
     "file_stat",
     "forget_sha256",
+    "keep_newest",
     "layout",
     "link_or_copy",
     "list_tree",
@@ -80,6 +81,20 @@ def write_atomic(path: str | os.PathLike, data: bytes, mode: int | None = None) 
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def keep_newest(folder: str | os.PathLike, pattern: str, count: int) -> None:
+    """Remove all but the count newest files of a folder matching a glob pattern."""
+
+    def modified(path: Path) -> int:
+        try:
+            return path.stat().st_mtime_ns
+        except FileNotFoundError:  # removed meanwhile (another build)
+            return 0
+
+    found = sorted(Path(folder).glob(pattern), key=modified, reverse=True)
+    for path in found[count:]:
+        path.unlink(missing_ok=True)
 
 
 def _create_temporary(path: str) -> tuple[int, str]:

@@ -15,15 +15,22 @@ identity, data/co-quan.yml, read by portal/identity.py) are skipped.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import difflib
 import functools
+import hashlib
+import os
+import pickle
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
+import portal.text
+from portal.files import keep_newest, write_atomic
 from portal.text import fold, nfc, normalise_key, slugify, sort_key
 
 # Which vocabulary each front-matter field is checked against.
@@ -37,6 +44,7 @@ NOT_VOCABULARIES = frozenset({"co-quan", "redirects"})
 LEVELS = ("tỉnh", "huyện", "xã")
 # The day Vietnam's two-level local government began (communes replaced districts).
 REFORM_DATE = dt.date(2025, 7, 1)
+MEMOS_KEPT = 4  # vocabularies kept in a cache folder (see load)
 
 
 class VocabularyError(ValueError):
@@ -417,12 +425,12 @@ def _where(path: Path, lines: list[int], number: int) -> str:
     return f"{path}{line}: mục {number}"
 
 
-def read_vocabulary(path: Path) -> Vocabulary:
-    """Read one vocabulary file, checking that slugs and spellings are unique."""
+def read_vocabulary(path: Path, source: bytes | None = None) -> Vocabulary:
+    """Read one vocabulary file (or its bytes), checking slugs and spellings are unique."""
     name = path.stem
     path = _shown(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = _text(path.read_bytes() if source is None else source)
         data = yaml.load(text, Loader=DataLoader) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         raise VocabularyError(f"{path}: không đọc được tệp danh mục: {error}") from None
@@ -445,28 +453,68 @@ def read_vocabulary(path: Path) -> Vocabulary:
     return vocabulary
 
 
+def _text(raw: bytes) -> str:
+    """Decode a data file as Path.read_text does (UTF-8, newlines made "\\n")."""
+    return raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+
+
 @functools.lru_cache(maxsize=8)
-def _load(directory: str, stamp: tuple) -> Mapping[str, Vocabulary]:
+def _load(directory: str, stamp: tuple, cache: str | None) -> Mapping[str, Vocabulary]:
     """Read every vocabulary in a folder (cached while its files are unchanged)."""
-    return {
-        path.stem: read_vocabulary(path)
+    paths = [
+        path
         for path in sorted(Path(directory).glob("*.yml"))
         if path.stem not in NOT_VOCABULARIES
-    }
+    ]
+    if cache is None:
+        return {path.stem: read_vocabulary(path) for path in paths}
+    files = [(path, path.read_bytes()) for path in paths]
+    memo = Path(cache) / f"vocabularies-{_memo_key(files)}.pickle"
+    try:
+        return pickle.loads(memo.read_bytes())
+    except Exception:  # none yet, or damaged: read the files (below)
+        pass
+    found = {path.stem: read_vocabulary(path, data) for path, data in files}
+    with contextlib.suppress(OSError):  # a cache that cannot be written: none
+        write_atomic(memo, pickle.dumps(found, pickle.HIGHEST_PROTOCOL))
+        keep_newest(cache, "vocabularies-*.pickle", MEMOS_KEPT)
+    return found
 
 
-def load(directory: str | Path) -> Mapping[str, Vocabulary]:
-    """Return the vocabularies of a folder by name ("linh-vuc", "dia-ban", …)."""
+def _memo_key(files: list[tuple[Path, bytes]]) -> str:
+    """Return the digest of what the vocabularies are read from: files and code."""
+    parser = DataLoader.__mro__[1].__name__  # LibYAML's or PyYAML's own
+    digest = hashlib.sha256(f"{sys.version}\0{yaml.__version__}\0{parser}".encode())
+    for module in (__file__, portal.text.__file__):
+        digest.update(b"\0" + Path(module).read_bytes())
+    for path, data in files:
+        digest.update(f"\0{path.name}\0{len(data)}\0".encode() + data)
+    return digest.hexdigest()[:32]
+
+
+def load(directory: str | Path, cache: str | None = None) -> Mapping[str, Vocabulary]:
+    """Return the vocabularies of a folder by name ("linh-vuc", "dia-ban", …).
+
+    With a cache folder, what was read is kept there by the SHA-256 of the
+    files' bytes and of this code: a build does not parse the same YAML again
+    (0.04-0.1 s per build).
+    """
     folder = Path(directory)
     if not folder.is_dir():
         raise VocabularyError(f"{folder}: không có thư mục danh mục")
     stamp = tuple(
-        (p.name, p.stat().st_mtime_ns, p.stat().st_size)
+        (p.name, status.st_mtime_ns, status.st_size)
         for p in sorted(folder.glob("*.yml"))
+        for status in (p.stat(),)
     )
-    return _load(str(folder.resolve()), stamp)
+    return _load(str(folder.resolve()), stamp, cache)
 
 
 def from_settings(settings: Mapping) -> Mapping[str, Vocabulary]:
-    """Return the vocabularies named by the VOCABULARY_PATH setting."""
-    return load(settings["VOCABULARY_PATH"])
+    """Return the vocabularies named by the VOCABULARY_PATH setting.
+
+    Kept in `<CACHE_PATH>/vocabularies` when the settings name a cache folder.
+    """
+    cache = settings.get("CACHE_PATH")
+    folder = os.path.join(cache, "vocabularies") if cache else None
+    return load(settings["VOCABULARY_PATH"], folder)

@@ -117,6 +117,29 @@ def test_the_config_is_made_from_the_schema_and_vocabularies():
     }
 
 
+def test_config_text_is_the_dump_of_this_config_kept_or_not(tmp_path):
+    """The kept text is always the dump of the config asked for (the memo's key)."""
+    cms = _plugin()
+    vocabularies = vocab.load(ROOT / "data")
+    options = cms.get_options({})
+    configs = [
+        cms.editor_config({}, options, vocabularies, dt.date(2026, 12, 6)),
+        cms.editor_config({}, options, vocabularies, dt.date(2027, 1, 1)),
+        cms.editor_config(
+            {"FRONTMATTER": {"limits": {"text": 120}}}, options, vocabularies
+        ),
+    ]
+    for config in [*configs, *configs]:  # made, then kept
+        text = cms.config_text(config, tmp_path)
+        assert text == yaml.safe_dump(
+            config, allow_unicode=True, sort_keys=False, width=1000
+        ).encode("utf-8")
+    assert len(list(tmp_path.glob("config-*.yml"))) == len(configs)
+    for number in range(cms.CONFIGS_KEPT + 2):
+        cms.config_text({"n": number}, tmp_path)
+    assert len(list(tmp_path.glob("config-*.yml"))) == cms.CONFIGS_KEPT
+
+
 def test_the_vietnamese_locale_has_every_english_key():
     if not (NODE_MODULES / "decap-cms-locales").is_dir():
         pytest.skip("needs node_modules: `npm ci` (make test-deps runs it)")

@@ -529,6 +529,36 @@ def test_installed_packages_are_named_by_their_metadata_folders(tmp_path) -> Non
         assert any(n.startswith(f"{name}_{version}_") for n in listed), dist
 
 
+def test_real_path_resolves_each_folder_once_and_follows_linked_files(
+    tmp_path, monkeypatch
+) -> None:
+    """The fingerprint's module paths are os.path.realpath's, links included."""
+    from incremental.incremental import real_path
+
+    outside, env = tmp_path / "outside", tmp_path / "env"
+    (outside / "pkg").mkdir(parents=True)
+    (env / "lib").mkdir(parents=True)
+    for name in ("a.py", "b.py", "pkg/c.py"):
+        (outside / name).write_text("x = 1\n")
+    (env / "lib" / "a.py").write_text("x = 2\n")
+    (env / "lib" / "b.py").symlink_to(outside / "b.py")  # a linked file
+    (env / "linked").symlink_to(outside / "pkg")  # a linked folder
+    paths = [
+        str(env / "lib" / "a.py"),
+        str(env / "lib" / "b.py"),
+        str(env / "linked" / "c.py"),
+        str(env / "lib" / ".." / "lib" / "a.py"),
+        "relative.py",
+    ]
+    monkeypatch.chdir(env / "linked")
+    folders: dict[str, str] = {}
+    assert [real_path(p, folders) for p in paths] == [
+        os.path.realpath(p) for p in paths
+    ]
+    assert real_path(paths[1], folders) == str(outside / "b.py")
+    assert len(folders) == 4  # lib, linked, lib/../lib, the current folder
+
+
 STRAY_PLUGIN = """
 import os
 

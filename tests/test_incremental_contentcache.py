@@ -47,6 +47,34 @@ def test_an_object_comes_back_only_for_the_same_bytes(tmp_path, generator) -> No
     assert cache_with(tmp_path, {path: b"2"}).get(generator, path, "none") == "none"
 
 
+def test_classes_and_builtins_are_kept_by_name(tmp_path, generator) -> None:
+    """What pickle names in every pickle comes back as the same objects, by name."""
+    import collections
+    import datetime
+    import pickletools
+    import sqlite3
+    import zoneinfo
+
+    path = str(tmp_path / "a.md")
+    first = cache_with(tmp_path, {path: b"1"}, load=False)
+    item = Item(path, generator.context)
+    zone = zoneinfo.ZoneInfo("Asia/Ho_Chi_Minh")
+    item.date = datetime.datetime(2026, 12, 7, 8, 30, tzinfo=zone)
+    item.kinds = [collections.OrderedDict, len, zone.utcoffset, Item]
+    first.put(generator, path, item)
+    first.save()
+    with sqlite3.connect(tmp_path / "c.sqlite") as db:
+        (data,) = db.execute("SELECT data FROM contents").fetchone()
+    opcodes = {op.name for op, _, _ in pickletools.genops(data)}
+    assert not opcodes & {"GLOBAL", "STACK_GLOBAL"}  # every name a reference
+
+    back = cache_with(tmp_path, {path: b"1"}).get(generator, path)
+    assert type(back) is Item and back.date == item.date
+    assert back.date.tzinfo is zone and type(back.date) is datetime.datetime
+    assert back.kinds[0] is collections.OrderedDict and back.kinds[1] is len
+    assert back.kinds[2] == zone.utcoffset and back.kinds[3] is Item
+
+
 def test_own_fields_are_the_fields_as_built(tmp_path, generator) -> None:
     path = str(tmp_path / "a.md")
     cache = cache_with(tmp_path, {path: b"1"}, load=False)
@@ -125,6 +153,51 @@ def test_a_body_is_read_from_the_cache_only_when_asked_for(tmp_path) -> None:
         assert type(unpickled) is Article and unpickled._content == bodies[name]
         back._content = '<a href="{filename}/x.md">x</a>'  # replaced by a plugin
         assert back.get_static_links() == set() and links_within_site(back)
+
+
+def test_a_body_is_fetched_by_its_hash_in_each_process(tmp_path) -> None:
+    """A body not read yet comes from its row, only while it holds the same bytes."""
+    import copy
+    import datetime
+    import os
+
+    from pelican.contents import Article
+    from pelican.settings import DEFAULT_CONFIG
+
+    settings = copy.deepcopy(DEFAULT_CONFIG)
+    settings["PATH"] = str(tmp_path)
+    context = {"static_content": {}, "generated_content": {}}
+    generator = SimpleNamespace(path=str(tmp_path), settings=settings, context=context)
+    paths = {name: str(tmp_path / f"{name}.md") for name in "abc"}
+
+    def cache(version: bytes, load: bool = True) -> ContentCache:
+        return cache_with(tmp_path, {p: version for p in paths.values()}, load)
+
+    def build(version: bytes) -> None:
+        fresh = cache(version)
+        for name, path in paths.items():
+            body = f"<p>{name} {version.decode()}</p>"
+            date = datetime.datetime(2026, 1, 1)
+            item = Article(body, {"title": name, "date": date}, settings, path, context)
+            fresh.put(generator, path, item)
+        fresh.save()
+
+    build(b"1")
+    again = cache(b"1")
+    items = {name: again.get(generator, path) for name, path in paths.items()}
+    assert items["a"].content == "<p>a 1</p>"
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # a render pool's worker: its own connection
+        os.write(write, items["b"].content.encode())
+        os._exit(0)
+    os.close(write)
+    assert os.read(read, 100) == b"<p>b 1</p>"
+    os.close(read)
+    assert os.waitpid(child, 0)[1] == 0
+    build(b"2")  # another build replaced the rows in place
+    with pytest.raises(LookupError):
+        items["c"].content  # noqa: B018 - never another file's body
 
 
 def test_the_vocabularies_terms_come_back_as_themselves(tmp_path) -> None:

@@ -1,6 +1,7 @@
 """Vietnamese text helpers and the vocabularies."""
 
 import datetime as dt
+import os
 
 import pytest
 
@@ -161,3 +162,40 @@ def test_vocabularies_are_reread_when_their_file_changes(tmp_path):
     assert len(vocab.load(tmp_path)["linh-vuc"]) == 1
     path.write_text("terms:\n  - {name: Kinh tế}\n  - {name: Văn hóa}\n", "utf-8")
     assert len(vocab.load(tmp_path)["linh-vuc"]) == 2
+
+
+def test_vocabularies_kept_in_a_cache_are_what_the_files_say(tmp_path, monkeypatch):
+    """The kept vocabularies are taken only for the same bytes (and code)."""
+    data, cache = tmp_path / "data", tmp_path / "cache"
+    data.mkdir()
+    for path in (ROOT / "data").glob("*.yml"):
+        (data / path.name).write_bytes(path.read_bytes())
+    fields = data / "linh-vuc.yml"
+    read = vocab.load(data)
+    assert vocab.load(data, str(cache)) == read
+    assert len(list(cache.glob("vocabularies-*.pickle"))) == 1
+
+    def unread(*args):
+        raise AssertionError("read again")
+
+    vocab._load.cache_clear()  # as a new build's process
+    with monkeypatch.context() as patch:
+        patch.setattr(vocab, "read_vocabulary", unread)
+        assert vocab.load(data, str(cache)) == read
+    # Another name of the same length, at the same time: the same stamp.
+    status = fields.stat()
+    fields.write_bytes(
+        fields.read_bytes().replace(b"Kinh t\xe1\xba\xbf\n", b"Kinh ABCD\n")
+    )
+    os.utime(fields, ns=(status.st_atime_ns, status.st_mtime_ns))
+    vocab._load.cache_clear()
+    changed = vocab.load(data, str(cache))
+    assert changed["linh-vuc"].by_slug("kinh-te").name == "Kinh ABCD"
+    assert changed == vocab.load(data) != read
+    for number in range(vocab.MEMOS_KEPT + 1):
+        (data / "hinh-thuc.yml").write_bytes(b"terms: []\n" + b"#" * number)
+        vocab.load(data, str(cache))
+    assert len(list(cache.glob("vocabularies-*.pickle"))) == vocab.MEMOS_KEPT
+    blocked = tmp_path / "a-file"  # a cache that cannot be written: read as ever
+    blocked.write_bytes(b"")
+    assert vocab.load(data, str(blocked)) == vocab.load(data)

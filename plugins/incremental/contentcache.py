@@ -29,6 +29,7 @@ import os
 import pickle
 import re
 import sqlite3
+import types
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -104,7 +105,39 @@ class _Pickler(pickle.Pickler):
             slug = None if obj._slug_from_name else obj.slug
             kind = type(obj)
             return ("urlwrapper", kind.__module__, kind.__qualname__, obj.name, slug)
+        if isinstance(obj, type) or type(obj) is types.BuiltinFunctionType:
+            return _global_id(obj)
         return None
+
+
+@functools.lru_cache(maxsize=256)
+def _global_id(obj: Any) -> tuple | None:
+    """Return the reference of a class or built-in function by its name, or None.
+
+    Pickle names them in every pickle (Article, SafeDatetime, ZoneInfo's
+    constructor…), and the unpickler imported each name again for every object:
+    a fifth of taking 5,000 objects back. A reference is looked up once per build.
+    """
+    owner = getattr(obj, "__self__", None)
+    if isinstance(owner, type):  # a class's built-in method (ZoneInfo._unpickle)
+        module, name = owner.__module__, f"{owner.__qualname__}.{obj.__name__}"
+    else:
+        module, name = getattr(obj, "__module__", None), obj.__qualname__
+    if not isinstance(module, str) or "<" in name:
+        return None
+    try:
+        found = _named(module, name)
+    except (ImportError, AttributeError):
+        return None
+    return ("global", module, name) if found is obj or found == obj else None
+
+
+def _named(module: str, name: str) -> Any:
+    """Return the object a module's dotted name stands for."""
+    found = importlib.import_module(module)
+    for part in name.split("."):
+        found = getattr(found, part)
+    return found
 
 
 class _References(dict):
@@ -113,7 +146,8 @@ class _References(dict):
     The unpickler looks each id up here in C (a Python persistent_load per
     reference was a tenth of taking 5,000 objects back): the settings, the
     context and the vocabularies' terms are entered first; a category, tag or
-    author is made on its first use, one object per name in a build.
+    author is made on its first use, one object per name in a build, and so is
+    a class or built-in function found by its name.
     """
 
     def __init__(
@@ -125,6 +159,12 @@ class _References(dict):
         self.settings, self.wrappers = settings, wrappers
 
     def __missing__(self, pid: tuple) -> Any:
+        if pid[0] == "global":
+            try:
+                found = self[pid] = _named(pid[1], pid[2])
+            except (ImportError, AttributeError):  # gone: the entry is read again
+                raise KeyError(pid) from None
+            return found
         if pid[0] != "urlwrapper":  # a term no longer there: the entry is read again
             raise KeyError(pid)
         wrapper = self.wrappers.get(pid)
@@ -141,10 +181,40 @@ def _unpickler(handle, references: _References) -> pickle.Unpickler:
     return unpickler
 
 
+class _Bodies:
+    """The UTF-8 bodies of the cached objects, fetched from the file when first read.
+
+    Fetching all of them with the pickles (22 MB at 5,000 items) cost more than
+    the few a rebuild reads, one query each. The row must still hold the bytes
+    the object was built from (its hash), or reading it is an error. Each
+    process has its own connection (the render pool's workers are forked).
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.hashes: dict[str, bytes] = {}  # source path -> the hash of its row
+        self.db: sqlite3.Connection | None = None
+        self.pid: int | None = None
+
+    def __contains__(self, source: object) -> bool:
+        return source in self.hashes
+
+    def __getitem__(self, source: str) -> bytes:
+        if self.pid != os.getpid():  # a forked process never uses its parent's
+            self.db, self.pid = sqlite3.connect(self.path), os.getpid()
+        rows = self.db.execute(
+            "SELECT body FROM contents WHERE path = ? AND hash = ?",
+            (source, self.hashes[source]),
+        ).fetchall()
+        if not rows or rows[0][0] is None:
+            raise LookupError(f"{PREFIX}: the cached body of {source} is gone")
+        return rows[0][0]
+
+
 class _Body:
     """A cached object's `_content`: its body, decoded from the cache when first read."""
 
-    def __init__(self, bodies: Mapping[str, bytes], linked: Mapping[str, bool]) -> None:
+    def __init__(self, bodies: _Bodies, linked: Mapping[str, bool]) -> None:
         self.bodies = bodies  # the UTF-8 bodies of the cached objects, by source path
         self.linked = linked  # whether each holds INTRASITE_LINK_REGEX
 
@@ -344,6 +414,9 @@ class ContentCache:
         self.db = _open(path, fresh=not load)
         self.index: dict[str, tuple] = self._index()
         self.new: set[str] = set()  # files whose row this build wrote
+        # Their rows, written when the build ends: until then no write holds a
+        # lock, and every process reads the bodies it needs (see _Bodies).
+        self.rows: list[tuple[str, bytes, bytes, bytes | None]] = []
         self.used: set[str] = set()
         self.live: dict[str, Any] = {}
         self.read: list[str] = []  # files built from their bytes in this build
@@ -356,9 +429,9 @@ class ContentCache:
         # The pickles, fetched in one query when the first is asked for (one
         # query per file cost 0.1 s at 5,000 items); each is dropped once used.
         self.blobs: dict[str, bytes] | None = None
-        # The bodies of the cached objects (UTF-8), fetched with the pickles,
+        # The bodies of the cached objects (UTF-8), fetched when first read,
         # and the class each cached object gets: its own, reading them.
-        self.bodies: dict[str, bytes] = {}
+        self.bodies = _Bodies(os.path.abspath(path))
         self.links: dict[str, frozenset] = {}  # their static links (see _split)
         self.linked: dict[str, bool] = {}  # whether they hold a link (see _split)
         self.relative: dict[str, str] = {}  # their relative source paths, as built
@@ -450,12 +523,12 @@ class ContentCache:
         """Return a cached object's pickle (every row fetched in one query at first)."""
         if self.blobs is None:
             self.blobs = {}
-            for name, data, body in self.db.execute(
-                "SELECT path, data, body FROM contents"
+            for name, data, digest, body in self.db.execute(
+                "SELECT path, data, hash, body IS NOT NULL FROM contents"
             ):
                 self.blobs[name] = data
-                if body is not None:
-                    self.bodies[name] = body
+                if body:
+                    self.bodies.hashes[name] = digest
         return self.blobs.pop(path)
 
     def _note_relative(self, settings: Mapping, state: Mapping) -> None:
@@ -512,18 +585,10 @@ class ContentCache:
                 generator.context,
                 self._terms(generator.settings),
             ).dump(pickled)
-            self.db.execute(
-                "INSERT OR REPLACE INTO contents VALUES (?, ?, ?, NULL, NULL, ?)",
-                (path, self.hash_of(path), handle.getvalue(), body),
-            )
-        except (
-            pickle.PicklingError,
-            TypeError,
-            AttributeError,
-            sqlite3.Error,
-        ) as error:
+        except (pickle.PicklingError, TypeError, AttributeError) as error:
             log.debug("%s: %s not cached: %r", PREFIX, path, error)
             return
+        self.rows.append((path, self.hash_of(path), handle.getvalue(), body))
         self.new.add(path)
         self.live[path] = obj
 
@@ -582,6 +647,10 @@ class ContentCache:
         stale = [(path,) for path in self.index.keys() - self.used]
         try:
             with self.db:
+                self.db.executemany(
+                    "INSERT OR REPLACE INTO contents VALUES (?, ?, ?, NULL, NULL, ?)",
+                    self.rows,
+                )
                 self.db.executemany(
                     "UPDATE contents SET url = ?, save_as = ? WHERE path = ?", pinned
                 )
