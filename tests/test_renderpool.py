@@ -13,7 +13,7 @@ import pytest
 from incremental.incremental import read_manifest
 from renderpool import get_options, owner
 
-from tests.conftest import ROOT, _env, pelican_command
+from tests.conftest import ROOT, _env, news, pelican_command
 from tests.test_readpool import small_site, tree
 
 ONE = {"processes": 1}
@@ -167,6 +167,18 @@ def test_two_processes_write_the_one_process_site_and_records(tmp_path) -> None:
     _, report = records(tmp_path, "two")
     assert not report["full"] and report["skipped"] > 20
     assert "mo-hinh/mo-hinh-4/index.html" in report["rendered"]
+    # A newest item added: the build process digests the named lists before it
+    # forks (Build.digest_lists) and feeds keep their keys by their shape; the
+    # same site and records as one process, pages kept by their quick reads.
+    added = news(title="Tin mới nhất", date="2021-03-01")
+    (content / "news" / "tin-moi.md").write_text(added, "utf-8")
+    for name, pool in (("one", ONE), ("two", TWO)):
+        build(tmp_path, name, pool)
+    assert tree(tmp_path / "two") == tree(tmp_path / "one")
+    assert records(tmp_path, "two") == records(tmp_path, "one")
+    _, report = records(tmp_path, "two")
+    assert not report["full"] and report["quick"] > 20
+    assert "tin-tuc/tin-moi/index.html" in report["rendered"]
 
 
 def failing_build(root: Path, pool: dict, kind: str, index: int = 1) -> Any:

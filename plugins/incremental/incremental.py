@@ -158,8 +158,10 @@ METADATA = "metadata:"
 LISTS = "lists:"
 QUICK = "quick:"
 LIST = "list:"
-# Prefix of the keys (Build.extra) of what each feed showed (see feed_key).
+# Prefix of the keys (Build.extra) of what each feed showed (see feed_key), and
+# of its head and items by source path (see feed_shape, Build.listed_feed_key).
 FEED_KEY = "feed:"
+FEED_SHAPE = "feedshape:"
 # Prefix of the keys (Build.extra) of an item's text in feeds (see Build.feed_texts).
 FEED_TEXTS = "feedtexts:"
 # Sent for each page left as it is, like content_written for written ones.
@@ -976,6 +978,7 @@ class Build:
         self.item_tokens: dict[int, bytes] = {}  # see list_digest
         self.lists_same: dict[str, bool] = {}
         self.listed: list[int] | None | bool = False
+        self.listed_paths: set[str] = set()  # the changed items (listed_items)
         # Fields plugins set on items from each item alone (note_item_fields).
         self.item_fields: set[str] = set()
         self.owns: dict[int, tuple[Any, Callable | None]] = {}  # see own_of
@@ -1119,6 +1122,7 @@ class Build:
                 and links_within_site(item)
                 and mentions(item, names)
             )
+        self.listed_paths = changed
         return [item_signature([path]) for path in sorted(changed)]
 
     def note_lists(self, prefix: str, lists: Mapping[str, Sequence]) -> None:
@@ -1129,6 +1133,19 @@ class Build:
             if named.setdefault(key, items) is not items:
                 named[key] = None  # one name, two lists: never the same
             by_id[id(items)] = (items, key)
+
+    def digest_lists(self, context: Mapping) -> None:
+        """Digest every named list now, when a rebuild will compare them (listed_items).
+
+        Called before the pages are written in several processes (renderpool):
+        each process then has every digest without computing it again, and the
+        manifest keeps them (note_list_digests). Lists named while pages are
+        written (paginated pages) are digested when asked, as before.
+        """
+        if self.quiet_mask(context) is not None or self.listed_items(context) is None:
+            return  # only bodies changed (the last digests are kept), or a full build
+        for key in self.named:
+            self.list_digest(key)
 
     def list_same(self, key: str) -> bool:
         """Return whether a named list holds the same items in the same order as last time."""
@@ -1209,20 +1226,24 @@ class Build:
     def note_metadata(self) -> None:
         """Keep every item's metadata digest for the next build's quiet_mask.
 
-        In a quiet build, also the feed texts (Build.feed_texts) of the items
-        not read anew that a feed kept by quiet_feed_key did not ask for: the
-        same bytes and URLs as when they were taken.
+        In a quiet or listed build, also the feed texts (Build.feed_texts) of
+        the items not read anew (not changed) that a feed kept by
+        quiet_feed_key or listed_feed_key did not ask for: the same bytes and
+        URLs as when they were taken.
         """
         cache = self.content_cache
         if cache is None:
             return
         read = set(cache.read)
-        if isinstance(self.quiet, list):
+        changed = self.quiet_read if isinstance(self.quiet, list) else None
+        if changed is None and isinstance(self.listed, list):
+            changed = self.listed_paths
+        if changed is not None:
             for key, value in self.old.extra.items():
                 if (
                     key.startswith(FEED_TEXTS)
                     and key not in self.extra
-                    and key[len(FEED_TEXTS) :].split("\x1f", 1)[0] not in read
+                    and key[len(FEED_TEXTS) :].split("\x1f", 1)[0] not in changed
                 ):
                     self.extra[key] = value
         for path, item in cache.live.items():
@@ -1269,9 +1290,34 @@ class Build:
                 return None
         return old
 
-    def keep_feed(self, rel: str, key: str) -> bool:
-        """Note a feed's key; return whether the last build wrote it from the same."""
+    def listed_feed_key(
+        self, rel: str, shown: Sequence, shape: str | None, context: Mapping
+    ) -> str | None:
+        """Return a feed's key from the last build when it shows no changed item.
+
+        When only items changed, came or went (listed_items), a feed whose head
+        and items shown (by source path: feed_shape) are the last build's, none
+        of them a changed item, shows the same fields: feed_key would give the
+        same.
+        """
+        old = self.old.extra.get(FEED_KEY + rel)
+        if (
+            old is None
+            or shape is None
+            or self.old.extra.get(FEED_SHAPE + rel) != shape
+            or self.listed_items(context) is None
+        ):
+            return None
+        changed = self.listed_paths
+        if any(item.source_path in changed for item in shown):
+            return None
+        return old
+
+    def keep_feed(self, rel: str, key: str, shape: str | None = None) -> bool:
+        """Note a feed's key and shape; return whether the last build wrote it from the same key."""
         self.extra[FEED_KEY + rel] = key
+        if shape is not None:
+            self.extra[FEED_SHAPE + rel] = shape
         if (
             self.full
             or self.old.extra.get(FEED_KEY + rel) != key
@@ -1723,18 +1769,18 @@ def list_digest(items: Sequence, tokens: dict[int, bytes]) -> str | None:
     the build: a named list keeps its items alive, and 15,000 lists at 5,000
     items hold 120,000 of them.
     """
-    found = list(map(tokens.get, map(id, items)))
-    if None in found:
-        for index, item in enumerate(items):
-            if found[index] is None:
+    try:
+        joined = b"".join(map(tokens.__getitem__, map(id, items)))
+    except KeyError:  # an item not seen yet in this build
+        for item in items:
+            if id(item) not in tokens:
                 path = getattr(item, "source_path", None)
                 if type(path) is not str:  # an object without a source file
                     return None
                 data = path.encode("utf-8", "surrogatepass")
-                found[index] = tokens[id(item)] = hashlib.blake2b(
-                    data, digest_size=8
-                ).digest()
-    return hashlib.blake2b(b"".join(found), digest_size=12).hexdigest()
+                tokens[id(item)] = hashlib.blake2b(data, digest_size=8).digest()
+        joined = b"".join(map(tokens.__getitem__, map(id, items)))
+    return hashlib.blake2b(joined, digest_size=12).hexdigest()
 
 
 def may_read(signature: int, items: Iterable[int]) -> bool:
@@ -1982,15 +2028,22 @@ class IncrementalWriter(Writer):
         complete = self.output_file(path) if path else None
         rel = build.relative(complete) if build is not None and complete else None
         if rel is not None:
-            key = build.quiet_feed_key(rel, elements, context) or feed_key(
-                self.settings,
-                elements,
-                context,
-                (path, url, feed_type, feed_title),
-                build.feed_items,
-                functools.partial(build.feed_texts, context=context),
+            args = (path, url, feed_type, feed_title)
+            shown = elements[: self.settings["FEED_MAX_ITEMS"]]
+            shape = feed_shape(shown, context, args, build.item_tokens)
+            key = (
+                build.quiet_feed_key(rel, elements, context)
+                or build.listed_feed_key(rel, shown, shape, context)
+                or feed_key(
+                    self.settings,
+                    elements,
+                    context,
+                    args,
+                    build.feed_items,
+                    functools.partial(build.feed_texts, context=context),
+                )
             )
-            if build.keep_feed(rel, key):
+            if build.keep_feed(rel, key, shape):
                 self._claim(complete, override_output)
                 build.add_produced(complete)
                 return None
@@ -2100,14 +2153,8 @@ def feed_key(
     several feeds). `texts` gives the digest of an item's summary and content
     (default: feed_texts).
     """
-    path = args[0]
-    site_url = context.get("SITEURL", path_to_url(get_relative_path(path)))
-    digest = hashlib.blake2b(digest_size=16)
-    head = (*args, site_url)
-    head += tuple(
-        str(context.get(name)) for name in ("FEED_DOMAIN", "SITENAME", "SITESUBTITLE")
-    )
-    digest.update(repr(head).encode("utf-8", "surrogatepass"))
+    site_url = feed_site_url(context, args[0])
+    digest = hashlib.blake2b(feed_head(context, args), digest_size=16)
     for item in elements[: settings["FEED_MAX_ITEMS"]]:
         hit = memo.get((id(item), site_url))
         if hit is None or hit[0] is not item:
@@ -2115,6 +2162,34 @@ def feed_key(
             hit = memo[id(item), site_url] = (item, feed_fields(item, site_url, body))
         digest.update(hit[1])
     return digest.hexdigest()
+
+
+def feed_site_url(context: Mapping, path: str) -> str:
+    """Return the site URL Pelican's `Writer.write_feed` gives a feed's items."""
+    return context.get("SITEURL", path_to_url(get_relative_path(path)))
+
+
+def feed_head(context: Mapping, args: tuple) -> bytes:
+    """Return what a feed shows besides its items: arguments and context values."""
+    head = (*args, feed_site_url(context, args[0]))
+    head += tuple(
+        str(context.get(name)) for name in ("FEED_DOMAIN", "SITENAME", "SITESUBTITLE")
+    )
+    return repr(head).encode("utf-8", "surrogatepass")
+
+
+def feed_shape(
+    shown: Sequence, context: Mapping, args: tuple, tokens: dict[int, bytes]
+) -> str | None:
+    """Return the digest of a feed's head and of the items it shows by source path.
+
+    None when an item has no source file (see list_digest; `tokens` is its memo).
+    """
+    items = list_digest(shown, tokens)
+    if items is None:
+        return None
+    data = feed_head(context, args) + items.encode("ascii")
+    return hashlib.blake2b(data, digest_size=12).hexdigest()
 
 
 def feed_texts(item: Any, site_url: str) -> bytes:

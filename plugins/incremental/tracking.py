@@ -1019,6 +1019,8 @@ class Replayer:
     def _plan(self) -> list[tuple[str, Any, tuple[int, ...], int, bool, Step]]:
         """Return the plan of every node, adding those of nodes interned since."""
         plans, table = self.plans, self.nodes.table
+        if len(plans) == len(table):  # asked for every page: mostly nothing new
+            return plans
         for step, kids in table[len(plans) :]:
             kind = step[0]
             sealed = kind in SEALED

@@ -101,6 +101,7 @@ class Pool:
         if not self.started:
             self.started = True
             if build is not None and hasattr(writer, "owns") and self.count > 1:
+                build.digest_lists(generator.context)  # once, not in each process
                 self.fork(writer)
         if not self.children:
             generate(writer)
