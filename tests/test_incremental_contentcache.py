@@ -316,3 +316,41 @@ def copy_refreshed(item, generated: dict):
     other._context = {**item._context, "generated_content": generated}
     Content.refresh_metadata_intersite_links(other)
     return other
+
+
+@pytest.mark.parametrize(
+    ("regex", "field", "text", "found"),
+    [
+        (None, "summary", '<a href="{filename}/b.md">b</a>', True),
+        (None, "title", "Tên có {filename}/b.md", True),
+        (None, "summary", "<a href='|filename|/b.md'>b</a>", True),
+        (None, "summary", "Không có liên kết nào {", False),
+        (None, "title", "Không có gì cả", False),
+        # Another pattern: its matches need not start with "{" or "|".
+        (r"<<(?P<what>.*?)>>", "summary", "<a href='<<filename>>/b.md'>b</a>", True),
+        (r"<<(?P<what>.*?)>>", "title", "{filename}/b.md", False),
+    ],
+)
+def test_links_within_site_searches_every_text(
+    tmp_path, regex: str | None, field: str, text: str, found: bool
+) -> None:
+    """A link pattern in the summary or any metadata is found, by any pattern."""
+    import copy
+    import datetime
+
+    from pelican.contents import Article
+    from pelican.settings import DEFAULT_CONFIG
+
+    settings = copy.deepcopy(DEFAULT_CONFIG)
+    if regex is not None:
+        settings["INTRASITE_LINK_REGEX"] = regex
+    metadata = {"title": "Bài", "date": datetime.datetime(2026, 1, 1), "year": 2026}
+    metadata[field] = text
+    item = Article(
+        "<p>Bài không có liên kết.</p>",
+        metadata,
+        settings=settings,
+        source_path=str(tmp_path / "a.md"),
+        context={"static_content": {}, "generated_content": {}},
+    )
+    assert links_within_site(item) is found
