@@ -131,3 +131,21 @@ def test_a_page_reaching_items_through_an_unnamed_list_is_replayed(
         assert MODELS < report["quick"] <= pages - NEWS, report
     finally:
         sites.settings = {}
+
+
+@pytest.mark.parametrize("read", [1, 12, 40])
+def test_a_page_holds_an_item_it_did_not_read_only_rarely(read: int) -> None:
+    """A page's item signature holds every item it read and few others by chance."""
+    from incremental.incremental import item_signature, may_read
+
+    paths = [f"/site/content/news/tin-{i}.md" for i in range(5000)]
+    pages = [item_signature(paths[i : i + read]) for i in range(0, 5000, read)]
+    for n, page in enumerate(pages[:50]):
+        own = paths[n * read : (n + 1) * read]
+        assert may_read(page, [item_signature([path]) for path in own])
+    # An addition: one new item, asked of every page (about 5,000 pages at 40
+    # items a page hold 200,000 reads). With 256 bits and two per item, about
+    # 0.8 % of the pages of 12 items held it by chance; now about 1 in 25,000.
+    new = [item_signature([f"/site/content/news/moi-{i}.md"]) for i in range(40)]
+    chance = sum(may_read(page, [item]) for item in new for page in pages)
+    assert chance <= len(pages) * len(new) * (0.003 if read == 40 else 0.0005)
