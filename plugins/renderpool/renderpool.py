@@ -179,7 +179,7 @@ class Pool:
             generate(writer)
             self.done(generator)
             return
-        writer.owns = self.owns(writer)
+        writer.owns = self.claims.owns
         try:
             generate(writer)
         except BaseException:
@@ -203,16 +203,6 @@ class Pool:
         except BaseException:
             self.kill()
             raise
-
-    def owns(self, writer: Any) -> Callable[[str], bool]:
-        """Return the test a process's writer applies to a file's path."""
-        relative, claims = writer.build.relative, self.claims
-
-        def owns(path: str) -> bool:
-            rel = relative(path)
-            return rel is None or claims.owns(rel)
-
-        return owns
 
     def fork(self, writer: Any) -> None:
         """Start one process per extra core; each writes its pages, then exits."""
@@ -280,14 +270,14 @@ class Pool:
 
 
 def _child(pool: Pool, writer: Any, index: int, fd: int) -> None:
-    """Write the pages this process owns, send its results to the parent, exit."""
+    """Write the pages this process claims, send its results to the parent, exit."""
     code = 0
     started = time.process_time()
     try:
         events = _catch_page_signals()
         writer.build.start_part()
         pool.claims.start(index)
-        writer.owns = pool.owns(writer)
+        writer.owns = pool.claims.owns
         for generator in pool.generators:
             generator.generate_output.__wrapped__(writer)
         result = (
