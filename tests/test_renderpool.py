@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -12,7 +14,7 @@ from typing import Any
 
 import pytest
 from incremental.incremental import read_manifest
-from renderpool import Claims, get_options
+from renderpool import Claims, Pool, get_options
 
 from tests.conftest import ROOT, _env, news, pelican_command
 from tests.test_readpool import small_site, tree
@@ -301,3 +303,18 @@ def test_every_page_has_one_writer_and_a_path_asked_again_the_first_one(
         assert mine == 0  # the build process asked for nothing: all the other's
     else:
         assert 0 < mine < len(paths)
+
+
+def test_a_process_asked_for_other_pages_fails_the_build() -> None:
+    pool = Pool([], 2)
+    pool.claims = Claims(2)
+    assert pool.claims.owns("index.html")
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # a stand-in for the second process: it only exits
+        os._exit(0)
+    with os.fdopen(write_end, "wb") as pipe:  # its result: no page asked for
+        pipe.write(pickle.dumps(("done", {"sequence": (0, 0)})))
+    pool.children = [(pid, read_end)]
+    with pytest.raises(RuntimeError, match="asked for other pages"):
+        pool.join(writer=None)
