@@ -627,16 +627,14 @@ def test_a_build_compressing_pages_early_writes_the_one_process_site(tmp_path):
     early = (tmp_path / "early-early").read_text().split()
     assert len(early) > 20 and "mo-hinh/index.html" in early  # pages done early
     assert "sitemap.xml" in early  # declared by its plugin, not sent as a page
-    # Feeds too, from both page-writing processes (renderpool sends the other's again).
-    from renderpool.renderpool import owner
-
+    # Feeds too, whichever page-writing process wrote them (renderpool sends the
+    # other's again; which one writes a feed depends on the pages each claimed).
     feeds = [
         feed.relative_to(tmp_path / "early").as_posix()
         for feed in (tmp_path / "early").rglob("*.xml")
         if feed.name != "sitemap.xml" and feed.stat().st_size >= 1024
     ]
-    assert {owner(feed, 2) for feed in feeds} == {0, 1}
-    assert set(feeds) <= set(early)
+    assert len(feeds) > 2 and set(feeds) <= set(early)
     # The web editor's bundle (built here) comes with copies of its own: the early
     # pass leaves them to it, as compress_tree does, so the trees are equal.
     assert tree(tmp_path / "early") == tree(tmp_path / "one")

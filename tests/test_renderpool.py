@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -11,7 +14,7 @@ from typing import Any
 
 import pytest
 from incremental.incremental import read_manifest
-from renderpool import get_options, owner
+from renderpool import Claims, Pool, get_options
 
 from tests.conftest import ROOT, _env, news, pelican_command
 from tests.test_readpool import small_site, tree
@@ -19,15 +22,29 @@ from tests.test_readpool import small_site, tree
 ONE = {"processes": 1}
 TWO = {"processes": 2, "min_items": 0}
 # Run pelican in this process with the `asset` filter (called by every page) made
-# to note which process renders each page (in a file per process id, in a folder),
-# or to fail on one page: an editor's error, a bug, or the process killed.
+# to note which process renders each page (in a file per process id, in a
+# folder), to wait or slow down, or to fail: an editor's error, a bug, or the
+# process killed. Arguments: the folder, the kind ("note" or a failure), where
+# it fails ("child": the first page the second process renders; "build": the
+# first page the build process renders; "none"), and "wait" (the build process's
+# first page waits until the second process has rendered one), "slow" (that and
+# every page of the build process takes 40 ms longer) or "go".
 SCRIPT = """
-import os, signal, sys
+import os, signal, sys, time
 import jinja2
 from pelican import main, signals
 from portal import finishing
 from portal.problems import ContentError
-target, kind = sys.argv[1], sys.argv[2]
+target, kind, where, pace = sys.argv[1:5]
+MAIN = os.getpid()
+FAILING = []
+
+def wait_for_the_other():
+    ends = time.monotonic() + 60
+    while not [n for n in os.listdir(target) if n.isdigit() and int(n) != MAIN]:
+        if time.monotonic() > ends:
+            raise RuntimeError("the second process rendered no page")
+        time.sleep(0.01)
 
 def fail_on_target(make_filter):
     def make(*args, **kwargs):
@@ -37,10 +54,18 @@ def fail_on_target(make_filter):
         def asset(context, name=None):
             if name is None:  # called as a function (plugins/cms), not by a page
                 return real(context)
-            if kind == "note":
-                with open(os.path.join(target, str(os.getpid())), "a") as notes:
-                    notes.write(context.get("output_file") + "\\n")
-            elif context.get("output_file") == target:
+            mine = os.path.join(target, str(os.getpid()))
+            first = not os.path.exists(mine)
+            with open(mine, "a") as notes:
+                notes.write(context.get("output_file") + "\\n")
+            if os.getpid() == MAIN and pace != "go":
+                if first:
+                    wait_for_the_other()
+                if pace == "slow":
+                    time.sleep(0.04)
+            if first and where == ("build" if os.getpid() == MAIN else "child"):
+                FAILING.append(context.get("output_file"))
+            if context.get("output_file") in FAILING:  # rendered again untracked too
                 if kind == "editor":
                     raise ContentError("LỖI content/models/x.md:2: title: thử lỗi; sửa lại")
                 if kind == "bug":
@@ -70,11 +95,19 @@ def pages_written(generator):
 # Once the plugins are loaded, before the assets plugin makes its filter.
 signals.initialized.connect(patch)
 finishing.pages_written.connect(pages_written)
-main(sys.argv[3:])
+main(sys.argv[5:])
 """
 
 
-def run(root: Path, name: str, pool: dict, kind: str, target: str) -> Any:
+def run(
+    root: Path,
+    name: str,
+    pool: dict,
+    kind: str,
+    notes: Path,
+    where: str = "none",
+    pace: str = "go",
+) -> Any:
     """Build root/content into root/name with SCRIPT; return the finished process."""
     # Pelican prints a bug's traceback (with its notes) only with --debug.
     command = pelican_command(
@@ -84,8 +117,10 @@ def run(root: Path, name: str, pool: dict, kind: str, target: str) -> Any:
         settings(root, name, pool),
         *(["-D"] if kind == "bug" else []),
     )
+    shutil.rmtree(notes, ignore_errors=True)
+    notes.mkdir()
     return subprocess.run(
-        [sys.executable, "-c", SCRIPT, target, kind, *command[3:]],
+        [sys.executable, "-c", SCRIPT, str(notes), kind, where, pace, *command[3:]],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -94,12 +129,10 @@ def run(root: Path, name: str, pool: dict, kind: str, target: str) -> Any:
     )
 
 
-def build(root: Path, name: str, pool: dict) -> dict[str, list[str]]:
+def build(root: Path, name: str, pool: dict, pace: str = "go") -> dict[str, list[str]]:
     """Build with these RENDERPOOL options; return the pages each process rendered."""
     notes = root / f"notes-{name}"
-    shutil.rmtree(notes, ignore_errors=True)
-    notes.mkdir()
-    result = run(root, name, pool, "note", str(notes))
+    result = run(root, name, pool, "note", notes, pace=pace)
     assert result.returncode == 0, result.stderr
     return {p.name: p.read_text().split() for p in notes.iterdir()}
 
@@ -138,7 +171,8 @@ def records(root: Path, name: str) -> tuple[dict, dict]:
 
 def test_two_processes_write_the_one_process_site_and_records(tmp_path) -> None:
     content = small_site(tmp_path / "content")
-    by_process = build(tmp_path, "two", TWO)
+    # The build process renders its pages slowly: the other one claims more.
+    by_process = build(tmp_path, "two", TWO, pace="slow")
     # Said once, by the build process, when every process has written its pages.
     said = by_process.pop("signal")
     assert len(said) == 2 and int(said[1]) > 20, said
@@ -147,11 +181,12 @@ def test_two_processes_write_the_one_process_site_and_records(tmp_path) -> None:
     one = build(tmp_path, "one", ONE)
     assert len(one.pop("signal")) == 2  # in one process too
     assert sorted(sum(by_process.values(), [])) == sorted(*one.values())
-    # The second process writes its pages of the page-writing generators; the
-    # build process writes the others' and every page of the other generators.
-    parent, child = sorted(by_process.values(), key=lambda p: "404.html" in p)[::-1]
-    assert {owner(page, 2) for page in child} == {1}
-    assert {page for page in parent if owner(page, 2) == 1} == {"404.html"}
+    # Each page is rendered once, by the process that claimed it: the second
+    # process the more (a fixed split gave each about half), the build process
+    # also every page of the other generators (404.html).
+    parent, child = by_process.pop(said[0]), by_process.popitem()[1]
+    assert not set(parent) & set(child)
+    assert len(child) > 2 * (len(parent) - 1) > 0, (parent, child)
     assert tree(tmp_path / "two") == tree(tmp_path / "one")
     assert records(tmp_path, "two") == records(tmp_path, "one")
     # An incremental rebuild after a body edit: the same pages kept and rendered.
@@ -181,11 +216,10 @@ def test_two_processes_write_the_one_process_site_and_records(tmp_path) -> None:
     assert "tin-tuc/tin-moi/index.html" in report["rendered"]
 
 
-def failing_build(root: Path, pool: dict, kind: str, index: int = 1) -> Any:
-    """Build with a page the process `index` owns failing as `kind` says."""
-    pages = [f"mo-hinh/mo-hinh-{i}/index.html" for i in range(12)]
-    target = next(page for page in pages if owner(page, 2) == index)
-    return run(root, kind, pool, kind, target)
+def failing_build(root: Path, pool: dict, kind: str, where: str = "child") -> Any:
+    """Build with the first page of a process (`where`) failing as `kind` says."""
+    two = pool["processes"] > 1
+    return run(root, kind, pool, kind, root / "notes", where, "wait" if two else "go")
 
 
 @pytest.fixture
@@ -201,8 +235,8 @@ def test_an_editors_error_in_another_process_is_reported_as_in_one(
     message = "LỖI content/models/x.md:2: title: thử lỗi; sửa lại"
     # In a page of the second process, of the build process (which then stops
     # the second one), and in one process.
-    for pool, index in ((TWO, 1), (TWO, 0), (ONE, 1)):
-        result = failing_build(failing_site, pool, "editor", index)
+    for pool, where in ((TWO, "child"), (TWO, "build"), (ONE, "build")):
+        result = failing_build(failing_site, pool, "editor", where)
         assert result.returncode == 1, result.stderr
         assert message in result.stderr.splitlines()
         assert "Traceback" not in result.stderr
@@ -236,8 +270,51 @@ def test_wrong_options_are_refused(given: dict) -> None:
         get_options({"RENDERPOOL": given})
 
 
-def test_owners_are_stable_and_shared() -> None:
-    pages = [f"tin-tuc/tin-{i}/index.html" for i in range(400)]
-    owners = [owner(page, 2) for page in pages]
-    assert owners == [owner(page, 2) for page in pages]
-    assert 150 < sum(owners) < 250
+def walk(claims: list[Claims], paths: list[str], turns: list[int]) -> list[list[int]]:
+    """Ask each process's claims for every path, in turns; return who writes each."""
+    places = [0] * len(claims)
+    writers: list[list[int]] = [[] for _ in paths]
+    # Three pages at a time, then each to the end.
+    for turn, count in [*((t, 3) for t in turns), *((t, len(paths)) for t in (0, 1))]:
+        for _ in range(count):
+            if places[turn] < len(paths):
+                if claims[turn].owns(paths[places[turn]]):
+                    writers[places[turn]].append(turn)
+                places[turn] += 1
+    return writers
+
+
+@pytest.mark.parametrize("turns", [[0, 1] * 80, [0] * 5 + [1, 1, 0] * 60, [1] * 160])
+def test_every_page_has_one_writer_and_a_path_asked_again_the_first_one(
+    turns: list[int],
+) -> None:
+    paths = [f"tin-tuc/tin-{i}/index.html" for i in range(100)]
+    paths[60] = paths[50] = paths[3]  # written twice: Pelican's rule in one process
+    claims = Claims(2)
+    other = copy.copy(claims)  # the second process: forked, the same shared memory
+    other.first = {}
+    other.start(1)
+    writers = walk([claims, other], paths, turns)
+    assert all(len(who) == 1 for who in writers), writers
+    assert writers[3] == writers[50] == writers[60]
+    assert claims.sequence() == other.sequence()
+    mine = sum(who == [0] for who in writers)
+    if turns[0] == 1 and len(set(turns)) == 1:
+        assert mine == 0  # the build process asked for nothing: all the other's
+    else:
+        assert 0 < mine < len(paths)
+
+
+def test_a_process_asked_for_other_pages_fails_the_build() -> None:
+    pool = Pool([], 2)
+    pool.claims = Claims(2)
+    assert pool.claims.owns("index.html")
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # a stand-in for the second process: it only exits
+        os._exit(0)
+    with os.fdopen(write_end, "wb") as pipe:  # its result: no page asked for
+        pipe.write(pickle.dumps(("done", {"sequence": (0, 0)})))
+    pool.children = [(pid, read_end)]
+    with pytest.raises(RuntimeError, match="asked for other pages"):
+        pool.join(writer=None)

@@ -1953,7 +1953,8 @@ class IncrementalWriter(Writer):
     def __init__(self, output_path, settings=None) -> None:
         super().__init__(output_path, settings=settings)
         self.build = _build
-        # Which output files this process writes (plugins/renderpool); None: all.
+        # Which output files this process writes, by their path relative to the
+        # output folder (plugins/renderpool); None: all.
         self.owns: Callable[[str], bool] | None = None
         self.base = posixize_path(os.path.abspath(self.output_path))
 
@@ -1971,11 +1972,13 @@ class IncrementalWriter(Writer):
             return f"{self.base}/{name}"
         return sanitised_join(self.output_path, name)
 
-    def elsewhere(self, name: str) -> bool:
-        """Return whether another page-writing process writes this output file."""
-        if self.owns is None:
-            return False
-        return not self.owns(self.output_file(name))
+    def elsewhere(self, rel: str | None) -> bool:
+        """Return whether another page-writing process writes this output file.
+
+        `rel` is its path relative to the output folder (None: outside it, as
+        every process writes it).
+        """
+        return self.owns is not None and rel is not None and not self.owns(rel)
 
     def part_claims(self) -> tuple[set[str], set[str]]:
         """Return the files this process wrote or kept, and those it overrode."""
@@ -2045,10 +2048,10 @@ class IncrementalWriter(Writer):
     ):
         """Write a feed, or keep it (returning None) when what it shows is unchanged."""
         build = self.build
-        if path and self.elsewhere(path):
-            return None
         complete = self.output_file(path) if path else None
         rel = build.relative(complete) if build is not None and complete else None
+        if self.elsewhere(rel):
+            return None
         if rel is not None:
             args = (path, url, feed_type, feed_title)
             shown = elements[: self.settings["FEED_MAX_ITEMS"]]
@@ -2087,7 +2090,11 @@ class IncrementalWriter(Writer):
     ):
         """Render and write a page, or keep it when its reads are unchanged."""
         build = self.build
-        if not name or self.elsewhere(name):
+        if not name:
+            return None
+        path = self.output_file(name)
+        rel = build.relative(path) if build is not None else None
+        if self.elsewhere(rel):
             return None
         if paginated is None:
             paginated = {k: v for k, v in kwargs.items() if k in {"articles", "dates"}}
@@ -2117,8 +2124,6 @@ class IncrementalWriter(Writer):
                         build.rendered.append(rel)
                         build.untracked[rel] = "paginated by Pelican's writer"
             return None
-        path = self.output_file(name)
-        rel = build.relative(path)
         if rel is not None and build.keep_quiet(rel, template, context):
             self._claim(path, override_output)
             content_skipped.send(path, context={"output_file": name})

@@ -4,7 +4,9 @@ Pelican writes the pages of every generator in one process. When the build has
 enough pages, the first page-writing generator forks one process per extra core
 (`os.fork`, after every context is final and the writer is made); each process
 runs the page-writing generators with a writer that renders or replays only the
-pages it owns (a stable hash of the output path), the build process among them.
+pages it claims, the build process among them: every process asks for the same
+pages in the same order, and takes the next few of that sequence (a chunk) from a
+counter they share whenever it has written its own (`Claims`).
 After the last page-writing generator, the build process waits for the others,
 takes their records into the incremental plugin's build (`Build.absorb`) and
 sends the signals of their pages again. Errors are those of one process: an
@@ -20,9 +22,12 @@ from __future__ import annotations
 
 import functools
 import logging
+import mmap
+import multiprocessing
 import os
 import pickle
 import signal as signals_module
+import struct
 import sys
 import time
 import traceback
@@ -36,7 +41,7 @@ from pelican import signals
 from portal import finishing
 from portal.options import check_whole_numbers, merge_options, usable_cores
 
-__all__ = ["Pool", "get_options", "owner", "register"]
+__all__ = ["Claims", "Pool", "get_options", "register"]
 
 log = logging.getLogger(__name__)
 PREFIX = "renderpool"
@@ -80,9 +85,75 @@ def processes(options: Mapping) -> int:
     return options["processes"] or min(2, usable_cores())
 
 
-def owner(rel: str, count: int) -> int:
-    """Return which process writes an output file (by a stable hash of its path)."""
-    return zlib.crc32(rel.encode("utf-8", "surrogatepass")) % count
+# Pages a process claims at a time, and how many chunks the shared memory holds.
+CHUNK = 4
+CHUNKS = 1 << 20
+# How long a process waits for the claims' lock before it gives up (the process
+# holding it died while it held it).
+LOCK_TIMEOUT = 60.0
+
+
+class Claims:
+    """Which process writes each page: chunks of the page sequence, claimed in turn.
+
+    Every process asks for the same pages in the same order (the page-writing
+    generators over the same contexts). The n-th page asked for is in chunk
+    n // CHUNK; a process reaching a chunk past the last one it took takes the
+    next chunk of the shared counter, which is that chunk or a later one (the
+    chunks between are the other processes'). Shared memory holds the counter and
+    each chunk's process. A path asked for again (Pelican's rule on writing a file
+    twice) goes to the process of its first chunk, so that rule stays in one
+    process. The order of the paths is folded into `trail`, compared at the end.
+    """
+
+    def __init__(self, count: int) -> None:
+        if count > 255:
+            raise ValueError(f"{PREFIX}: at most 255 processes, not {count}")
+        self.shared = mmap.mmap(-1, 8 + CHUNKS)  # counter, then each chunk's process
+        self.lock = multiprocessing.get_context("fork").Lock()
+        self.index = 0
+        self.held = -1  # the last chunk this process took
+        self.asked = 0
+        self.first: dict[str, int] = {}  # path -> the chunk it was first asked in
+        self.trail = 0
+
+    def start(self, index: int) -> None:
+        """Make these the claims of process `index` (in a process just forked)."""
+        self.index = index
+
+    def owns(self, rel: str) -> bool:
+        """Return whether this process writes the next page asked for."""
+        chunk = self.asked // CHUNK
+        self.asked += 1
+        self.trail = zlib.crc32(rel.encode("utf-8", "surrogatepass"), self.trail)
+        if chunk > self.held:
+            self.claim()
+        first = self.first.setdefault(rel, chunk)
+        return self.process(first) == self.index
+
+    def claim(self) -> None:
+        """Take the next chunk of the shared counter."""
+        if not self.lock.acquire(timeout=LOCK_TIMEOUT):
+            raise RuntimeError(
+                f"{PREFIX}: no page-writing process gave the claims back"
+            )
+        try:
+            (taken,) = struct.unpack_from("<Q", self.shared, 0)
+            if taken >= CHUNKS:
+                raise RuntimeError(f"{PREFIX}: more than {CHUNKS * CHUNK} pages")
+            struct.pack_into("<Q", self.shared, 0, taken + 1)
+            self.shared[8 + taken] = self.index
+        finally:
+            self.lock.release()
+        self.held = taken
+
+    def process(self, chunk: int) -> int:
+        """Return which process took a chunk this process has reached."""
+        return self.index if chunk == self.held else self.shared[8 + chunk]
+
+    def sequence(self) -> tuple[int, int]:
+        """Return how many pages were asked for and the digest of their order."""
+        return self.asked, self.trail
 
 
 class Pool:
@@ -92,6 +163,7 @@ class Pool:
         self.generators = list(generators)
         self.count = count
         self.children: list[tuple[int, int]] = []  # (pid, read end of its pipe)
+        self.claims: Claims | None = None
         self.started = False
         self.forked_at = self.cpu_at = 0.0
 
@@ -107,7 +179,7 @@ class Pool:
             generate(writer)
             self.done(generator)
             return
-        writer.owns = self.owns(writer, 0)
+        writer.owns = self.claims.owns
         try:
             generate(writer)
         except BaseException:
@@ -132,21 +204,12 @@ class Pool:
             self.kill()
             raise
 
-    def owns(self, writer: Any, index: int) -> Callable[[str], bool]:
-        """Return the test a process's writer applies to a file's path."""
-        build, count = writer.build, self.count
-
-        def owns(path: str) -> bool:
-            rel = build.relative(path)
-            return rel is None or owner(rel, count) == index
-
-        return owns
-
     def fork(self, writer: Any) -> None:
         """Start one process per extra core; each writes its pages, then exits."""
         log.info("%s: writing pages in %d processes", PREFIX, self.count)
         self.forked_at = time.perf_counter()
         self.cpu_at = time.process_time()
+        self.claims = Claims(self.count)
         for index in range(1, self.count):
             read_end, write_end = os.pipe()
             sys.stdout.flush()
@@ -169,6 +232,13 @@ class Pool:
         for status, payload in results:
             if status == "failed":
                 raise payload
+        for (pid, _), (_, payload) in zip(children, results, strict=True):
+            if payload["sequence"] != self.claims.sequence():
+                raise RuntimeError(
+                    f"{PREFIX}: the page-writing process {pid} was asked for other "
+                    "pages than the build process (a page-writing generator's "
+                    "output differs between processes)"
+                )
         for _, payload in results:
             writer.build.absorb(payload["build"])
             writer.absorb_claims(*payload["claims"])
@@ -200,13 +270,14 @@ class Pool:
 
 
 def _child(pool: Pool, writer: Any, index: int, fd: int) -> None:
-    """Write the pages this process owns, send its results to the parent, exit."""
+    """Write the pages this process claims, send its results to the parent, exit."""
     code = 0
     started = time.process_time()
     try:
         events = _catch_page_signals()
         writer.build.start_part()
-        writer.owns = pool.owns(writer, index)
+        pool.claims.start(index)
+        writer.owns = pool.claims.owns
         for generator in pool.generators:
             generator.generate_output.__wrapped__(writer)
         result = (
@@ -215,6 +286,7 @@ def _child(pool: Pool, writer: Any, index: int, fd: int) -> None:
                 "build": writer.build.part(),
                 "claims": writer.part_claims(),
                 "events": events,
+                "sequence": pool.claims.sequence(),
                 "cpu": time.process_time() - started,
             },
         )
