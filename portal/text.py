@@ -22,10 +22,12 @@ def nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
+
+
 def slugify(text: str) -> str:
     """Turn a Vietnamese title into an ASCII URL slug ("Đổi rác" -> "doi-rac")."""
-    ascii_text = unidecode(nfc(text)).lower()
-    return re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")
+    return _NOT_SLUG.sub("-", unidecode(nfc(text)).lower()).strip("-")
 
 
 def fold(text: str) -> str:
