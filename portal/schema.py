@@ -37,6 +37,8 @@ SECTIONS = {
     "news": ("news", "tin-tuc/"),
     "pages": ("page", ""),
 }
+# Each kind's URL prefix (one dict look-up per item and build).
+URL_PREFIXES = {kind: prefix for kind, prefix in SECTIONS.values()}
 
 
 @dataclass
@@ -69,8 +71,7 @@ class Item:
     @property
     def url(self) -> str:
         """Return the item's URL relative to the site root."""
-        prefix = next(p for k, p in SECTIONS.values() if k == self.kind)
-        return f"{prefix}{self.meta.get('slug', '')}/"
+        return f"{URL_PREFIXES[self.kind]}{self.meta.get('slug', '')}/"
 
 
 class _Field:

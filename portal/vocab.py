@@ -132,6 +132,14 @@ class Term:
     def __str__(self) -> str:
         return self.name
 
+    def __hash__(self) -> int:
+        """Hash by vocabulary and slug: equal terms share both, in two cached hashes.
+
+        (The dataclass's own hash covers every field, links included, and the
+        sections and taxonomy plugins hash each item's terms on every build.)
+        """
+        return hash((self.vocabulary, self.slug))
+
     @property
     def sort_key(self) -> tuple:
         """Key ordering terms by the Vietnamese alphabet."""

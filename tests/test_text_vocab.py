@@ -2,6 +2,7 @@
 
 import datetime as dt
 import os
+from types import SimpleNamespace
 
 import pytest
 
@@ -42,14 +43,59 @@ def test_sort_key_follows_the_vietnamese_alphabet():
     ]
 
 
-@pytest.mark.parametrize(
-    "title",
-    ["", "Hòa Thuận", "Hoà thuận 2", "“04 không” – năm 2020", "ß ǅ x\u0301", "ĐỨC"],
-)
-def test_sort_key_is_made_of_each_characters_key(title):
+SORTED_TEXTS = [
+    "",
+    "Hòa Thuận",
+    "Hoà thuận 2",
+    "Hoà thuận 10",
+    "“04 không” – năm 2020",
+    "ß ǅ x\u0301",
+    "ĐỨC",
+    "Đức",
+    "đức linh",
+    "a",
+    "ab",
+    "a b",
+    "a-b",
+    "a\u0958",  # a letter whose base is two code points (a composition exclusion)
+    "a\u0915",
+    "a\u0915b",
+    "a\u0958b",
+    "a²",
+    "a2",
+    "aé",
+    "aè",
+    "añ",
+    "aa",
+    "ä",
+    "ω",
+    "Ω b",
+    "\u0301",
+    "z",
+]
+
+
+def tuple_key(title: str) -> tuple:
+    """The key sort_key stands for: each character's key, then the text."""
     keys = [text._char_key(char) for char in text.nfc(title).casefold()]
-    letters = tuple(key[0] for key in keys)
-    assert text.sort_key(title) == (letters, tuple(key[1] for key in keys), title)
+    return tuple(k[0] for k in keys), tuple(k[1] for k in keys), title
+
+
+@pytest.mark.parametrize("first", SORTED_TEXTS)
+def test_sort_key_orders_as_each_characters_key(first):
+    for second in SORTED_TEXTS:
+        assert (text.sort_key(first) < text.sort_key(second)) == (
+            tuple_key(first) < tuple_key(second)
+        ), (first, second)
+        assert (text.sort_key(first) == text.sort_key(second)) == (first == second)
+
+
+def test_title_key_is_the_kept_key_of_the_same_title():
+    item = SimpleNamespace(title="Bắc Bình", title_key=text.sort_key("Bắc Bình"))
+    assert text.title_key(item) is item.title_key
+    item.title = "An Bình"  # changed since the key was made: made again
+    assert text.title_key(item) == text.sort_key("An Bình")
+    assert text.title_key(SimpleNamespace(title="Ơn")) == text.sort_key("Ơn")
 
 
 @pytest.mark.parametrize(

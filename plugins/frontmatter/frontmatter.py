@@ -353,22 +353,27 @@ def link_related(generators) -> None:
     models = {a.slug: a for a in articles.articles if a.type == "model"}
     for model in models.values():
         model.news = []
+    related: dict[str, list] = {}
     for article in articles.articles:
         if article.type == "news":
-            article.related_models = [
-                models[s] for s in getattr(article, "models", []) if s in models
-            ]
-            for model in article.related_models:
+            found = [models[s] for s in getattr(article, "models", ()) if s in models]
+            article.related_models = found
+            for model in found:
                 model.news.append(article)
-    for name in ("news", "related_models"):
-        outputs.note_lists(
-            f"{PREFIX}:{name}:",
-            {
-                a.source_path: getattr(a, name)
-                for a in articles.articles
-                if getattr(a, name, None) and isinstance(a.source_path, str)
-            },
-        )
+            if found and isinstance(article.source_path, str):
+                related[article.source_path] = found
+    # Only models have `news`, only news `related_models` (each asked of its kind).
+    outputs.note_lists(
+        f"{PREFIX}:news:",
+        {
+            a.source_path: a.news
+            for a in articles.articles
+            if a.type == "model"
+            and getattr(a, "news", None)
+            and isinstance(a.source_path, str)
+        },
+    )
+    outputs.note_lists(f"{PREFIX}:related_models:", related)
 
 
 def log_problems(problems: list[Problem], shown: int) -> None:

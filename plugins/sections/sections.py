@@ -24,7 +24,7 @@ from pelican.generators import Generator
 from portal import outputs
 from portal.feeds import AbsoluteFeeds, feed_context
 from portal.paginate import write_paginated
-from portal.text import sort_key
+from portal.text import sort_key, title_key
 
 __all__ = ["SectionsGenerator", "get_options", "register"]
 
@@ -95,7 +95,7 @@ def get_options(settings: Mapping) -> dict[str, dict[str, Any]]:
 
 def newest_first(items: list) -> list:
     """Sort items newest first, then by title in Vietnamese order."""
-    by_title = sorted(items, key=lambda item: sort_key(item.title))
+    by_title = sorted(items, key=title_key)
     return sorted(by_title, key=lambda item: item.date, reverse=True)
 
 
@@ -261,6 +261,17 @@ def pin_urls(generator) -> None:
             item.override_save_as = item.save_as
 
 
+def keep_title_key(instance) -> None:
+    """Give a content object just read its title's sort key, kept with it.
+
+    The content cache keeps it with the object (made once per file's bytes, not
+    on every build); `portal.text.title_key` makes it again if the title changed.
+    """
+    title = getattr(instance, "title", None)
+    if isinstance(title, str):
+        instance.title_key = sort_key(title)
+
+
 def absolute_site_feeds(generator) -> None:
     """Give Pelican's site-wide feeds absolute links when SITEURL is empty (`make html`)."""
     write_feeds = generator.generate_feeds
@@ -272,6 +283,7 @@ def absolute_site_feeds(generator) -> None:
 def register() -> None:
     """Connect the plugin to Pelican's signals."""
     signals.get_generators.connect(get_generators)
+    signals.content_object_init.connect(keep_title_key)
     signals.article_generator_finalized.connect(pin_urls)
     signals.article_generator_finalized.connect(absolute_site_feeds)
     signals.page_generator_finalized.connect(pin_urls)

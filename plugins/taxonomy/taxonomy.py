@@ -36,7 +36,7 @@ from portal import outputs, vocab
 from portal.feeds import feed_context
 from portal.paginate import write_paginated
 from portal.problems import ContentError
-from portal.text import slugify, sort_key
+from portal.text import slugify, sort_key, title_key
 
 __all__ = [
     "OptionsError",
@@ -404,8 +404,7 @@ def term_lists(taxonomy: Taxonomy) -> dict[str, list]:
 def newest_first(items: Iterable) -> list:
     """Sort items newest first, then by title in Vietnamese order (keys made once)."""
     keyed = [
-        (item.date, sort_key(item.title), index, item)
-        for index, item in enumerate(items)
+        (item.date, title_key(item), index, item) for index, item in enumerate(items)
     ]
     keyed.sort(key=lambda row: row[1:3])
     keyed.sort(key=lambda row: row[0], reverse=True)
