@@ -287,9 +287,13 @@ def _reducer(kind: type) -> Callable[[Any, int], tuple]:
 
 
 def _restore(kind: type, fields: dict) -> Any:
-    """Return an object of a class with these fields (a copy of a cached object)."""
+    """Return an object of a class with these fields as its own (a dict made for it).
+
+    The dict becomes the object's: no copy of every field of 5,000 objects
+    (their fields are made as a dict once, see _unpacked).
+    """
     obj = kind.__new__(kind)
-    obj.__dict__.update(fields)
+    obj.__dict__ = fields
     return obj
 
 
