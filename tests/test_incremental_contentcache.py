@@ -116,6 +116,22 @@ def test_field_names_are_kept_once_not_in_every_pickle(tmp_path, generator) -> N
     assert gone.get(generator, next(iter(items)), "none") == "none"
 
 
+@pytest.mark.parametrize("text", ['"title"', '{"title": 1}', "[1, 2]", "not json"])
+def test_a_damaged_table_of_names_means_an_empty_cache(tmp_path, generator, text):
+    """A row of the table of names that is not a JSON list of strings: the cache
+    starts empty (every file read again), never a wrong object."""
+    import sqlite3
+
+    path = str(tmp_path / "a.md")
+    first = cache_with(tmp_path, {path: b"1"}, load=False)
+    first.put(generator, path, Item(path, generator.context))
+    first.save()
+    with sqlite3.connect(tmp_path / "c.sqlite") as db:
+        db.execute("UPDATE names SET names = ?", (text,))
+    again = cache_with(tmp_path, {path: b"1"})
+    assert again.index == {} and again.get(generator, path, "none") == "none"
+
+
 def test_own_fields_are_the_fields_as_built(tmp_path, generator) -> None:
     path = str(tmp_path / "a.md")
     cache = cache_with(tmp_path, {path: b"1"}, load=False)

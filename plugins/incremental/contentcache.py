@@ -126,8 +126,8 @@ class _Names(tuple):
     """The field names of a cached object (or of its metadata), pickled by reference.
 
     Every object of a kind has the same names in the same order: each pickle
-    named them all again (32 fields and 19 metadata keys at 5,000 items, a
-    third of taking the objects back). They are kept once, in the cache's
+    named them all again (32 fields and 19 metadata keys: a quarter of
+    unpickling 5,000 items). They are kept once, in the cache's
     table of names, and each pickle holds the values alone (see _packed).
     """
 
@@ -515,14 +515,17 @@ class ContentCache:
         """Return (hash, url, save_as) of every cached file, by path; take the pickles.
 
         One query for the index, the pickles and which rows hold a body, one
-        for the tables of field names.
+        for the table of field names (each a JSON list of strings, checked).
         """
         if self.db is None:
             return {}
         index: dict[str, tuple] = {}
         try:
             for ident, text in self.db.execute("SELECT id, names FROM names"):
-                names = tuple(json.loads(text))
+                loaded = json.loads(text)
+                if type(loaded) is not list or set(map(type, loaded)) - {str}:
+                    raise ValueError(f"names {ident}: not a list of names")
+                names = tuple(loaded)
                 self.names[("names", ident)], self.name_ids[names] = names, ident
             for path, digest, url, save_as, data, body in self.db.execute(
                 "SELECT path, hash, url, save_as, data, body IS NOT NULL FROM contents"
