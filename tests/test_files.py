@@ -63,3 +63,26 @@ def test_write_atomic_makes_the_folder_only_when_missing(
     assert len(made) == folders
     beside = {"page.html": {"a", "page.html"}, "a/b/page.html": {"page.html"}}
     assert set(os.listdir((tmp_path / name).parent)) == beside.get(name, {"page.html"})
+
+
+@pytest.mark.parametrize("count", [2, 3])
+def test_each_share_of_a_walk_holds_the_files_owner_gives_it(tmp_path, count):
+    """list_tree's shares split the files as `owner` does (the walk computes
+    it inline above two levels: a flat folder by each file, a deeper file by
+    its folder two levels down), and together they are the whole walk."""
+    for rel in (
+        [f"top-{n}.html" for n in range(8)]
+        + [f"images/{n}.jpg" for n in range(20)]
+        + [f"tin-tuc/bai-{n}/index.html" for n in range(12)]
+        + [f"tin-tuc/bai-{n}/sau/hinh.png" for n in range(6)]
+    ):
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(rel, "utf-8")
+    whole = files.list_tree(tmp_path)
+    shares = [files.list_tree(tmp_path, (index, count)) for index in range(count)]
+    for index, share in enumerate(shares):
+        assert share.files and {files.owner(rel, count) for rel in share.files} == {
+            index
+        }
+    assert sorted(itertools.chain(*(s.files for s in shares))) == sorted(whole.files)

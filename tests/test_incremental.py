@@ -815,6 +815,45 @@ def test_a_damaged_manifest_is_refused_never_raised(tmp_path, monkeypatch) -> No
     assert reasons >= {"unreadable manifest", "damaged manifest"}
 
 
+@pytest.mark.parametrize(
+    "nodes",
+    [
+        "nodes",  # not a list
+        [[["v"]]],  # not (step, children)
+        [[[], []]],  # an empty step
+        [[["v"], [0]]],  # a node its own child
+        [[["v"], []], [["a", "x"], [2]], [["v"], []]],  # a child after its parent
+        [[["v"], []], [["a", "x"], [-1]]],  # a negative id
+        [[["v"], []], [["a", "x"], [True]]],  # not an int
+        [[["v"], []], [["a", "x"], ["0"]]],
+    ],
+)
+def test_a_damaged_read_tree_is_refused(nodes) -> None:
+    """The nodes are checked a column at a time: each refusal of the check per
+    node stands (a child id must be an int below its parent's own id)."""
+    from incremental.incremental import _FIELDS, Manifest
+
+    with pytest.raises((ValueError, TypeError)):
+        _FIELDS["nodes"](Manifest(), nodes)
+
+
+def test_a_read_tree_and_texts_load_as_written() -> None:
+    """Nodes load as (step, children) tuples; the texts table as it is; a
+    table of texts holding anything but strings is refused."""
+    from incremental.incremental import _FIELDS, Manifest
+
+    nodes = [[["v"], []], [["a", "title"], [0]], [["k", "item"], [1, 0]]]
+    assert _FIELDS["nodes"](Manifest(), nodes) == (
+        "nodes",
+        [(("v",), ()), (("a", "title"), (0,)), (("k", "item"), (1, 0))],
+    )
+    assert _FIELDS["nodes"](Manifest(), []) == ("nodes", [])
+    assert _FIELDS["extra"](Manifest(), {"a": "b"}) == ("extra", {"a": "b"})
+    for bad in ({"a": None}, {1: "b"}, [("a", "b")]):
+        with pytest.raises(ValueError):
+            _FIELDS["extra"](Manifest(), bad)
+
+
 def test_a_manifest_is_replaced_whole_or_not_at_all(tmp_path, monkeypatch) -> None:
     """The head is written last and names its parts: a build stopped while it
     wrote them leaves the last manifest whole; a part of another build is

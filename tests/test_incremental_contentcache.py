@@ -75,6 +75,63 @@ def test_classes_and_builtins_are_kept_by_name(tmp_path, generator) -> None:
     assert back.kinds[2] == zone.utcoffset and back.kinds[3] is Item
 
 
+def test_field_names_are_kept_once_not_in_every_pickle(tmp_path, generator) -> None:
+    """Each pickle holds its fields' values; their names (and its metadata's) are
+    in the table of names, once; the object comes back with the same fields in
+    the same order, values shared between fields and metadata still shared; a
+    pickle naming a table entry that is gone is read again."""
+    import sqlite3
+
+    items = {}
+    first = cache_with(tmp_path, {}, load=False)
+    first.hash_of = lambda path: b"1"
+    for name in ("a", "b"):
+        path = str(tmp_path / f"{name}.md")
+        item = items[path] = Item(path, generator.context)
+        item.metadata = {"title": item.title, "tags": item.tags, "slug": name}
+        first.put(generator, path, item)
+    first.save()
+    with sqlite3.connect(tmp_path / "c.sqlite") as db:
+        pickles = [row[0] for row in db.execute("SELECT data FROM contents")]
+        names = [row[0] for row in db.execute("SELECT names FROM names")]
+    assert len(pickles) == 2 and len(names) == 2  # the fields', the metadata's
+    for data in pickles:
+        assert b"source_path" not in data and b"slug" not in data
+
+    again = cache_with(tmp_path, {})
+    again.hash_of = lambda path: b"1"
+    for path, item in items.items():
+        back = again.get(generator, path)
+        assert list(vars(back)) == list(vars(item))
+        assert back.metadata == item.metadata and list(back.metadata) == [
+            "title",
+            "tags",
+            "slug",
+        ]
+        assert back.metadata["tags"] is back.tags and back._context is generator.context
+    with sqlite3.connect(tmp_path / "c.sqlite") as db:
+        db.execute("DELETE FROM names")
+    gone = cache_with(tmp_path, {})
+    gone.hash_of = lambda path: b"1"
+    assert gone.get(generator, next(iter(items)), "none") == "none"
+
+
+@pytest.mark.parametrize("text", ['"title"', '{"title": 1}', "[1, 2]", "not json"])
+def test_a_damaged_table_of_names_means_an_empty_cache(tmp_path, generator, text):
+    """A row of the table of names that is not a JSON list of strings: the cache
+    starts empty (every file read again), never a wrong object."""
+    import sqlite3
+
+    path = str(tmp_path / "a.md")
+    first = cache_with(tmp_path, {path: b"1"}, load=False)
+    first.put(generator, path, Item(path, generator.context))
+    first.save()
+    with sqlite3.connect(tmp_path / "c.sqlite") as db:
+        db.execute("UPDATE names SET names = ?", (text,))
+    again = cache_with(tmp_path, {path: b"1"})
+    assert again.index == {} and again.get(generator, path, "none") == "none"
+
+
 def test_own_fields_are_the_fields_as_built(tmp_path, generator) -> None:
     path = str(tmp_path / "a.md")
     cache = cache_with(tmp_path, {path: b"1"}, load=False)

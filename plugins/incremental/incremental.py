@@ -23,6 +23,7 @@ import itertools
 import json
 import logging
 import marshal
+import operator
 import os
 import re
 import sys
@@ -356,13 +357,42 @@ def _indices_below(values: Sequence, end: int) -> bool:
     )
 
 
-def _node(data: Any, index: int) -> tuple[tuple, tuple[int, ...]]:
-    """Return a loaded read-tree node, checking its children come first."""
-    step, kids = data
-    kids = tuple(kids)
-    if not step or not _indices_below(kids, index):
+def _nodes(data: Any) -> list[tuple[tuple, tuple[int, ...]]]:
+    """Return loaded read-tree nodes (step, child ids), each child before its parent.
+
+    Checked in C, a column at a time (7,200 nodes at 5,000 items: a call per
+    node was a tenth of loading the manifest's parts).
+    """
+    if type(data) is not list:
+        raise ValueError("bad nodes")
+    if not data:
+        return []
+    if set(map(type, data)) - {list, tuple} or set(map(len, data)) != {2}:
         raise ValueError("bad node")
-    return tuple(step), kids
+    steps, kids = zip(*data, strict=True)
+    steps, kids = list(map(tuple, steps)), list(map(tuple, kids))
+    if not all(steps):
+        raise ValueError("bad node")
+    if not _indices_below(list(itertools.chain.from_iterable(kids)), len(kids)):
+        raise ValueError("bad node index")
+    # Each node's children come before it: its highest child id is below its own.
+    if not all(map(operator.lt, map(_highest, kids), range(len(kids)))):
+        raise ValueError("bad node order")
+    return list(zip(steps, kids, strict=True))
+
+
+# The highest id of a node's children (-1 for none), called in C by map.
+_highest = functools.partial(max, default=-1)
+
+
+def _texts(data: Any) -> dict[str, str]:
+    """Return a loaded table of strings ({str: str}), checked in C."""
+    if type(data) is not dict or (
+        data
+        and (set(map(type, data)) != {str} or set(map(type, data.values())) != {str})
+    ):
+        raise ValueError("bad table of texts")
+    return data
 
 
 class Manifest:
@@ -477,9 +507,9 @@ _FIELDS: dict[str, Callable[[Manifest, Any], tuple[str, Any]]] = {
     "record": lambda m, v: ("record", _entries(v)),
     "outside": lambda m, v: ("outside", _entries(v)),
     "folders": lambda m, v: ("folders", _times(v)),
-    "nodes": lambda m, v: ("nodes", [_node(n, i) for i, n in enumerate(v)]),
+    "nodes": lambda m, v: ("nodes", _nodes(v)),
     "files": lambda m, v: ("files", _strings(v)),
-    "extra": lambda m, v: ("extra", {str(k): str(x) for k, x in v.items()}),
+    "extra": lambda m, v: ("extra", _texts(v)),
     "urls": lambda m, v: ("urls", str(v)),
     "late": lambda m, v: ("late", set(_strings(v))),
     # After "nodes" (PARTS["rest"] is loaded before PARTS["pages"]).
