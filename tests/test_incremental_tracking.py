@@ -6,6 +6,7 @@ import copy
 import dataclasses
 import datetime
 import functools
+from collections.abc import Mapping
 
 import pytest
 from incremental.tracking import (
@@ -491,3 +492,96 @@ def test_environments_made_alike_share_a_partial(change, monkeypatch):
             texts.append(env.get_template("page").render(with_items(ITEMS)))
     assert len(renders) == (5 if alike else 10)
     assert ("<i>X</i>" in texts[1]) is (change != "a filter that does another thing")
+
+
+class CountedMapping(Mapping):
+    """A mapping counting on its owner how often each key is looked up."""
+
+    def __init__(self, owner: Counted, data: dict) -> None:
+        self.owner, self.data = owner, data
+
+    def __getitem__(self, key: str) -> object:
+        self.owner._count(f"[{key}]")
+        return self.data[key]
+
+    def __iter__(self):
+        return iter(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+
+class Counted(Item):
+    """An item counting how often each attribute is computed (`reads`)."""
+
+    def __init__(self, title: str) -> None:
+        super().__init__(title, ["x", "y"])
+        self.reads: dict[str, int] = {}
+
+    def _count(self, name: str) -> None:
+        self.reads[name] = self.reads.get(name, 0) + 1
+
+    @property
+    def url(self) -> str:
+        self._count("url")
+        return "/" + self.title
+
+    @property
+    def letters(self):  # a fresh one-shot iterator on each read
+        self._count("letters")
+        return iter(self.title)
+
+    @property
+    def named(self) -> CountedMapping:
+        self._count("named")
+        return CountedMapping(self, {"first": Item("first")})
+
+    @property
+    def tag_list(self) -> list[str]:
+        self._count("tag_list")
+        return list(self.tags)
+
+
+@pytest.mark.parametrize(
+    ("source", "computed"),
+    [
+        ("{{ item.url }}{{ item.url }}{{ item.url|length }}", {"url": 1}),
+        (
+            "{% for t in item.tag_list %}{{ t }}{% endfor %}"
+            "{{ item.tag_list|join('-') }}{{ item.tag_list|length }}",
+            {"tag_list": 1},
+        ),
+        # An iterator is read afresh: the second loop must see every letter again.
+        (
+            "{% for c in item.letters %}{{ c }}{% endfor %}|"
+            "{% for c in item.letters %}{{ c }}{% endfor %}",
+            {"letters": 2},
+        ),
+        # A missing attribute raises each time: Jinja then tries a subscript.
+        ("{{ item.nothing }}{{ item.nothing }}", {}),
+        # A mapping's key read as an attribute: the subscript Jinja then takes.
+        (
+            "{{ item.named.first.title }}{{ item.named.first.url }}"
+            "{{ item.named['first'].title }}{{ item.named.gone }}{{ item.named.gone }}",
+            {"named": 1, "[first]": 1, "[gone]": 2},
+        ),
+    ],
+)
+def test_an_attribute_read_again_is_taken_from_the_proxy(source, computed) -> None:
+    env = Environment()
+    env.context_class = TrackingContext
+    template = env.from_string(source)
+    plain = Counted("abc")
+    expected = Environment().from_string(source).render(item=plain, items=[plain])
+    item = Counted("abc")
+    context = {"item": item, "items": [item]}
+    recorder = Recorder(context, Shared())
+    with track(recorder):
+        assert template.render(context) == expected
+    assert item.reads == computed
+    if recorder.untracked is None:  # the records replay as the reads were
+        nodes = Nodes()
+        roots, recorded, _ = nodes.record(recorder.reads)
+        again = {"item": Counted("abc"), "items": [Counted("z")]}
+        replay = Replayer(Shared(), nodes).page_digest(roots, again, memo=True)
+        assert replay[0] == recorded

@@ -443,21 +443,35 @@ MAPPING_METHODS = frozenset({"items", "keys", "values", "get"})
 
 
 class Proxy:
-    """Stand in for an object handed to a template and record what is read."""
+    """Stand in for an object handed to a template and record what is read.
 
-    __slots__ = ("_o", "_n", "_r", "_parent")
+    An attribute or subscript read again through the same proxy is answered
+    from its memo (`_c`, by name or step): the value, or the proxy, the first
+    read gave, recorded then (the first value read wins anyway). Objects do not change while a page renders;
+    an iterator (read once) and a callable are read afresh each time.
+    """
+
+    __slots__ = ("_o", "_n", "_r", "_parent", "_c")
 
     def __init__(self, obj: Any, node: Tree, rec: Recorder, parent=None) -> None:
         self._o = obj
         self._n = node  # the reads below this object
         self._r = rec
         self._parent = parent
+        self._c: dict[Any, Any] | None = None  # attribute name or step -> result
 
     @property  # type: ignore[misc]
     def __class__(self):  # noqa: D105
         return type(self._o)
 
     def __getattr__(self, name: str) -> Any:
+        memo = self._c
+        if memo is not None:
+            hit = memo.get(name, _NONE)
+            if hit is not _NONE:
+                if hit is _ABSENT:
+                    raise AttributeError(name)
+                return hit
         obj, rec = self._o, self._r
         if name == "__html__":
             if not hasattr(obj, "__html__"):
@@ -469,20 +483,29 @@ class Proxy:
         if name in MAPPING_METHODS and isinstance(obj, Mapping):
             return getattr(self, "_m_" + name)
         step = ("a", name)
+        if memo is None:
+            memo = self._c = {}
         try:
             value = getattr(obj, name)
         except Exception as error:
             self._n.setdefault(step, {}).setdefault(V, "!" + type(error).__name__)
+            if type(error) is AttributeError:
+                memo[name] = _ABSENT
             raise
-        if _KINDS.get(type(value)) == PLAIN_VALUE:  # wrap's first case, inline
+        how = _KINDS.get(type(value))
+        if how == PLAIN_VALUE:  # wrap's first case, inline
             node = self._n
             below = node.get(step)
             if below is None:
                 node[step] = {V: token(value)}
             elif V not in below:
                 below[V] = token(value)
+            memo[name] = value
             return value
-        return wrap(value, self._n, step, rec)
+        given = wrap(value, self._n, step, rec)
+        if _kept(type(value), _KINDS.get(type(value)) if how is None else how):
+            memo[name] = given
+        return given
 
     def _html(self) -> str:
         text = self._o.__html__()
@@ -495,12 +518,22 @@ class Proxy:
         if step is None:
             rec.give_up(f"subscript {key!r}")
             return obj[_unwrap(key)]
+        memo = self._c
+        if memo is None:
+            memo = self._c = {}
+        else:
+            hit = memo.get(step, _NONE)
+            if hit is not _NONE:
+                return hit
         try:
             value = obj[key]
         except Exception as error:
             self._n.setdefault(step, {}).setdefault(V, "!" + type(error).__name__)
             raise
-        return wrap(value, self._n, step, rec)
+        given = wrap(value, self._n, step, rec)
+        if _kept(type(value), _KINDS.get(type(value))):
+            memo[step] = given
+        return given
 
     def __iter__(self) -> Iterator[Any]:
         obj, rec, node = self._o, self._r, self._n
@@ -591,6 +624,27 @@ class Proxy:
             return self[key]
         self._n.setdefault(step, {}).setdefault(V, "!KeyError")
         return default
+
+
+_ABSENT = object()  # a proxy's memo: the attribute raised AttributeError
+_REREAD: dict[type, bool] = {}  # types whose values a proxy's memo never keeps
+
+
+def _kept(kind: type, how: int | None) -> bool:
+    """Tell whether a proxy's memo keeps what an attribute of this type gave.
+
+    Plain and frozen values and objects are kept; callables (each call is
+    recorded as such), proxies and iterators (a second read must start again)
+    are read afresh.
+    """
+    if how == PLAIN_VALUE:
+        return True
+    if how != OBJECT and how != FROZEN:
+        return False
+    reread = _REREAD.get(kind)
+    if reread is None:
+        reread = _REREAD[kind] = hasattr(kind, "__next__")
+    return not reread
 
 
 def _iterate(items: Sequence, node: Tree, rec: Recorder, parent) -> Iterator[Any]:
