@@ -31,6 +31,7 @@ TWO = {"processes": 2, "min_items": 0}
 # every page of the build process takes 40 ms longer) or "go".
 SCRIPT = """
 import os, signal, sys, time
+import feedgenerator
 import jinja2
 from pelican import main, signals
 from portal import finishing
@@ -92,8 +93,40 @@ def pages_written(generator):
     with open(os.path.join(target, "signal"), "a") as notes:
         notes.write(f"{os.getpid()} {len(pages)} {' '.join(missing)}\\n")
 
+def feed_written(path, **kwargs):
+    # Which feeds the build process heard of (the other's are sent again).
+    if kind == "note":
+        with open(os.path.join(target, "feeds"), "a") as notes:
+            notes.write(f"heard:{os.getpid()}:{path}\\n")
+
+def note_feed_writes(feed_class):
+    # Which process writes each feed; at a slow pace, the build process's first
+    # feed waits until the other process has written one.
+    real = feed_class.write
+
+    def write(self, *args, **kwargs):
+        if kind == "note":
+            noted = os.path.join(target, "feeds")
+            first = not os.path.exists(noted)
+            with open(noted, "a") as notes:
+                notes.write(f"wrote:{os.getpid()}:\\n")
+            ends = time.monotonic() + 30
+            while first and os.getpid() == MAIN and pace == "slow":
+                if any(n.startswith("wrote:") and f":{MAIN}:" not in n for n in open(noted)):
+                    break
+                if time.monotonic() > ends:
+                    raise RuntimeError("the second process wrote no feed")
+                time.sleep(0.01)
+        return real(self, *args, **kwargs)
+
+    feed_class.write = write
+
+note_feed_writes(feedgenerator.Atom1Feed)
+note_feed_writes(feedgenerator.Rss201rev2Feed)
+
 # Once the plugins are loaded, before the assets plugin makes its filter.
 signals.initialized.connect(patch)
+signals.feed_written.connect(feed_written)
 finishing.pages_written.connect(pages_written)
 main(sys.argv[5:])
 """
@@ -169,6 +202,19 @@ def records(root: Path, name: str) -> tuple[dict, dict]:
     return kept, report
 
 
+NOT_PAGES = ("signal", "feeds")  # the notes that are not pages rendered
+
+
+def feeds_by_process(lines: list[str], what: str) -> dict[str, list[str]]:
+    """Return the feeds each process noted ({pid: [path]}): "wrote" or "heard"."""
+    noted: dict[str, list[str]] = {}
+    for line in lines:
+        said, pid, path = line.split(":", 2)
+        if said == what:
+            noted.setdefault(pid, []).append(path)
+    return noted
+
+
 def test_two_processes_write_the_one_process_site_and_records(tmp_path) -> None:
     content = small_site(tmp_path / "content")
     # The build process renders its pages slowly: the other one claims more.
@@ -177,9 +223,19 @@ def test_two_processes_write_the_one_process_site_and_records(tmp_path) -> None:
     said = by_process.pop("signal")
     assert len(said) == 2 and int(said[1]) > 20, said
     assert "404.html" in by_process[said[0]]  # the build process writes it
+    feeds = by_process.pop("feeds")
     assert len(by_process) == 2
     one = build(tmp_path, "one", ONE)
     assert len(one.pop("signal")) == 2  # in one process too
+    (one_feeds,) = feeds_by_process(one.pop("feeds"), "heard").values()
+    # The second process wrote feeds too, and the build process heard of every
+    # feed (the other's sent again for the plugins that listen, such as assets).
+    assert len(feeds_by_process(feeds, "wrote")) == 2
+    assert feeds_by_process(feeds, "heard").keys() == {said[0]}
+    heard = feeds_by_process(feeds, "heard")[said[0]]
+    assert len(one_feeds) > 2 and sorted(
+        Path(f).relative_to(tmp_path / "two") for f in heard
+    ) == sorted(Path(f).relative_to(tmp_path / "one") for f in one_feeds)
     assert sorted(sum(by_process.values(), [])) == sorted(*one.values())
     # Each page is rendered once, by the process that claimed it: the second
     # process the more (a fixed split gave each about half), the build process
@@ -193,7 +249,7 @@ def test_two_processes_write_the_one_process_site_and_records(tmp_path) -> None:
     edited = content / "models" / "mo-hinh-4.md"
     edited.write_text(edited.read_text("utf-8") + "\nThêm một câu.\n", "utf-8")
     rendered = [
-        sorted(v for k, v in build(tmp_path, n, p).items() if k != "signal")
+        sorted(v for k, v in build(tmp_path, n, p).items() if k not in NOT_PAGES)
         for n, p in (("one", ONE), ("two", TWO))
     ]
     assert rendered[0] == rendered[1] == [["mo-hinh/mo-hinh-4/index.html"] * 3]
