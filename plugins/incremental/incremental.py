@@ -2016,13 +2016,25 @@ class IncrementalWriter(Writer):
         A clean relative name (no ".", "..", "//" or leading "/") is joined
         without resolving anything: every page asks, in every process.
         """
-        if (
-            name not in ("", ".")
-            and not name.startswith(("/", ".."))
-            and os.path.normpath(name) == name
-        ):
+        if _clean(name):
             return f"{self.base}/{name}"
         return sanitised_join(self.output_path, name)
+
+    def located(self, name: str) -> tuple[str, str | None]:
+        """Return a page's absolute path and its path relative to the output folder.
+
+        A clean name joined to the output folder (when that is its real path, as
+        Build.relative uses) is that relative path itself: nothing to compute
+        for each page in each process. None: no build, or outside the folder.
+        """
+        build = self.build
+        if _clean(name):
+            path = f"{self.base}/{name}"
+            if build is not None and self.base == build.output_path:
+                return path, name
+        else:
+            path = sanitised_join(self.output_path, name)
+        return path, build.relative(path) if build is not None else None
 
     def elsewhere(self, rel: str | None) -> bool:
         """Return whether another page-writing process writes this output file.
@@ -2144,8 +2156,7 @@ class IncrementalWriter(Writer):
         build = self.build
         if not name:
             return None
-        path = self.output_file(name)
-        rel = build.relative(path) if build is not None else None
+        path, rel = self.located(name)
         if self.elsewhere(rel):
             return None
         if paginated is None:
@@ -2210,6 +2221,15 @@ class IncrementalWriter(Writer):
         if rel is not None:
             build.record_render(rel, template, recorder, context)
         return None
+
+
+def _clean(name: str) -> bool:
+    """Return whether an output name is relative with no ".", ".." or "//" part."""
+    return (
+        name not in ("", ".")
+        and not name.startswith(("/", ".."))
+        and os.path.normpath(name) == name
+    )
 
 
 def feed_key(
