@@ -9,6 +9,7 @@ time, and the pages the plugin rendered are exactly those whose bytes changed
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import pickle
@@ -17,6 +18,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -1103,18 +1105,31 @@ def test_a_check_no_longer_needed_is_stopped(tmp_path) -> None:
     ],
 )
 def test_output_file_is_pelicans_sanitised_join(tmp_path, name) -> None:
-    from incremental.incremental import IncrementalWriter
+    """And located gives the path Build.relative would (fails if it took any name)."""
+    from incremental.incremental import Build, IncrementalWriter
     from pelican.utils import sanitised_join
 
-    for output in (str(tmp_path / "output"), str(tmp_path) + "/./output/"):
+    (tmp_path / "output").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "output")
+    for output in (
+        str(tmp_path / "output"),
+        str(tmp_path) + "/./output/",
+        str(tmp_path / "link"),
+    ):
         writer = IncrementalWriter(output, settings={"OUTPUT_PATH": output})
+        build = SimpleNamespace(output_path=os.path.realpath(output))
+        build.relative = functools.partial(Build.relative, build)
+        writer.build = build
         try:
             expected = sanitised_join(output, name)
         except RuntimeError:
             with pytest.raises(RuntimeError):
                 writer.output_file(name)
+            with pytest.raises(RuntimeError):
+                writer.located(name)
         else:
             assert writer.output_file(name) == expected
+            assert writer.located(name) == (expected, build.relative(expected))
 
 
 @pytest.mark.parametrize(

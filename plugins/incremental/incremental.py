@@ -81,12 +81,12 @@ from .tracking import (
 
 __all__ = [
     "IncrementalWriter",
-    "content_skipped",
     "build_date",
     "declare_output",
     "declare_tree",
     "get_options",
     "is_full_build",
+    "pages_kept",
     "read_input",
     "register",
     "register_input",
@@ -166,8 +166,10 @@ FEED_KEY = "feed:"
 FEED_SHAPE = "feedshape:"
 # Prefix of the keys (Build.extra) of an item's text in feeds (see Build.feed_texts).
 FEED_TEXTS = "feedtexts:"
-# Sent for each page left as it is, like content_written for written ones.
-content_skipped = named_signal("incremental_content_skipped")
+# Sent once a build's pages are written (before the finishing steps), with the
+# output folder and `pages`: every page left as it is, relative to it in URL
+# form (content_written is sent for the pages written).
+pages_kept = named_signal("incremental_pages_kept")
 
 
 class OptionsError(ValueError):
@@ -998,12 +1000,17 @@ class Build:
         self.scan: Listing | None = None
         self.since_scan: set[str] = set()
         self.finished = False
+        # The recorded files the output check found missing or changed (removed
+        # by clean_output): every other recorded file is in the output as the
+        # last build wrote it (see on_disk). None until then, or untrusted.
+        self.gone: set[str] | None = None
         self.date_used = depends_on_date(settings)
         self.rendered: list[str] = []
         self.feeds: list[str] = []  # feeds generated (not kept) by this build
         self.written: list[str] = []
         self.untracked: dict[str, str] = {}
         self.skipped = 0
+        self.kept: list[str] = []  # the pages kept (see pages_kept)
         self.reused = 0  # pages kept without reading their item's own fields
         self.extra: dict[str, str] = {}
         self.feed_items: dict[tuple[int, str], tuple[Any, bytes]] = {}  # feed_key's
@@ -1056,7 +1063,7 @@ class Build:
     ) -> bool:
         """Keep a page whose recorded reads are unchanged; return whether kept."""
         entry = self.last_entry(rel, template)
-        if entry is None or not os.path.isfile(os.path.join(self.output_path, rel)):
+        if entry is None or not self.on_disk(rel):
             return False
         deps = self.old.extra.get(DEPS + rel)
         self.replayer.reset(context)
@@ -1090,10 +1097,20 @@ class Build:
         changed = self.quiet_mask(context)
         if changed is None or may_read(int(deps, 16), changed):
             return False
-        if not os.path.isfile(os.path.join(self.output_path, rel)):
+        if not self.on_disk(rel):
             return False
         self.keep_quick(rel, entry, deps)
         return True
+
+    def on_disk(self, rel: str) -> bool:
+        """Return whether a file of the last build is in the output as it wrote it.
+
+        From the output check's answer (gone) once the folder is cleaned: no
+        stat per kept page; else asked of the file system.
+        """
+        if self.gone is None:
+            return os.path.isfile(os.path.join(self.output_path, rel))
+        return rel in self.old.record and rel not in self.gone
 
     def keep_listed(
         self,
@@ -1227,6 +1244,7 @@ class Build:
                 if value is not None:
                     self.extra[prefix + rel] = value
         self.produced.add(rel)
+        self.kept.append(rel)
         self.skipped += 1
 
     def quiet_mask(self, context: Mapping) -> list[int] | None:
@@ -1364,7 +1382,7 @@ class Build:
         if (
             self.full
             or self.old.extra.get(FEED_KEY + rel) != key
-            or not os.path.isfile(os.path.join(self.output_path, rel))
+            or not self.on_disk(rel)
         ):
             self.feeds.append(rel)
             return False
@@ -1456,7 +1474,7 @@ class Build:
         then returns what it added, for the build process to `absorb`.
         """
         self.pages, self.rendered, self.written, self.feeds = {}, [], [], []
-        self.untracked, self.extra = {}, {}
+        self.untracked, self.extra, self.kept = {}, {}, []
         self.produced, self.outside = set(), set()
         self.skipped = self.reused = self.quick = 0
         self.date_used = False
@@ -1500,6 +1518,7 @@ class Build:
             "untracked": self.untracked,
             "extra": self.extra,
             "skipped": self.skipped,
+            "kept": self.kept,
             "reused": self.reused,
             "quick": self.quick,
             "date_used": self.date_used,
@@ -1521,6 +1540,7 @@ class Build:
         self.feeds += part["feeds"]
         self.extra.update(part["extra"])
         self.skipped += part["skipped"]
+        self.kept += part["kept"]
         self.reused += part["reused"]
         self.quick += part["quick"]
         self.date_used = self.date_used or part["date_used"]
@@ -1532,6 +1552,8 @@ class Build:
             return
         state, self.state = self.state, None
         self.cleaned = state.clean_output(self.settings)
+        if state.trusted and state.check is not None:
+            self.gone = {*state.check.missing, *state.check.changed}
         self.listing = state.listing()
         if self.cleaned:
             log.info(
@@ -1994,13 +2016,25 @@ class IncrementalWriter(Writer):
         A clean relative name (no ".", "..", "//" or leading "/") is joined
         without resolving anything: every page asks, in every process.
         """
-        if (
-            name not in ("", ".")
-            and not name.startswith(("/", ".."))
-            and os.path.normpath(name) == name
-        ):
+        if _clean(name):
             return f"{self.base}/{name}"
         return sanitised_join(self.output_path, name)
+
+    def located(self, name: str) -> tuple[str, str | None]:
+        """Return a page's absolute path and its path relative to the output folder.
+
+        A clean name joined to the output folder (when that is its real path, as
+        Build.relative uses) is that relative path itself: nothing to compute
+        for each page in each process. None: no build, or outside the folder.
+        """
+        build = self.build
+        if _clean(name):
+            path = f"{self.base}/{name}"
+            if build is not None and self.base == build.output_path:
+                return path, name
+        else:
+            path = sanitised_join(self.output_path, name)
+        return path, build.relative(path) if build is not None else None
 
     def elsewhere(self, rel: str | None) -> bool:
         """Return whether another page-writing process writes this output file.
@@ -2122,8 +2156,7 @@ class IncrementalWriter(Writer):
         build = self.build
         if not name:
             return None
-        path = self.output_file(name)
-        rel = build.relative(path) if build is not None else None
+        path, rel = self.located(name)
         if self.elsewhere(rel):
             return None
         if paginated is None:
@@ -2156,7 +2189,6 @@ class IncrementalWriter(Writer):
             return None
         if rel is not None and build.keep_quiet(rel, template, context):
             self._claim(path, override_output)
-            content_skipped.send(path, context={"output_file": name})
             return None
         localcontext = context.copy()
         localcontext["localsiteurl"] = localcontext.get("localsiteurl", None)
@@ -2172,7 +2204,6 @@ class IncrementalWriter(Writer):
             rel, template, context, localcontext, memo=not relative_urls
         ):
             self._claim(path, override_output)
-            content_skipped.send(path, context=localcontext)
             return None
         recorder = Recorder(localcontext, build.shared)
         try:
@@ -2190,6 +2221,15 @@ class IncrementalWriter(Writer):
         if rel is not None:
             build.record_render(rel, template, recorder, context)
         return None
+
+
+def _clean(name: str) -> bool:
+    """Return whether an output name is relative with no ".", ".." or "//" part."""
+    return (
+        name not in ("", ".")
+        and not name.startswith(("/", ".."))
+        and os.path.normpath(name) == name
+    )
 
 
 def feed_key(
@@ -2571,6 +2611,7 @@ def finish_build(pelican) -> None:
         return
     if _build.full:
         pelican.settings["LOAD_CONTENT_CACHE"] = _build.restore_cache
+    pages_kept.send(_build.output_path, pages=_build.kept)
     _build.finish()
 
 

@@ -35,7 +35,6 @@ import zlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from blinker import signal as named_signal
 from pelican import signals
 
 from portal import finishing
@@ -59,12 +58,12 @@ DEFAULTS: Mapping[str, Any] = {
         "SearchPageGenerator",
     ],
 }
-# The signals sent for each page or feed written or kept: another process's are
-# sent again.
+# The signals sent for each page or feed written: another process's are sent
+# again. (The pages kept travel in the incremental build's records: its
+# pages_kept is sent once, by the build process.)
 PAGE_SIGNALS = {
     "content_written": signals.content_written,
     "feed_written": signals.feed_written,
-    "content_skipped": named_signal("incremental_content_skipped"),
 }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -110,6 +110,17 @@ class PageList:
         if relative not in self.options["exclude"]:
             self.pages.add(page_id(relative))
 
+    def record_kept(self, _folder: str, pages: Sequence[str]) -> None:
+        """Remember the HTML pages the incremental plugin kept (relative paths)."""
+        if self.output is None:
+            return
+        exclude = self.options["exclude"]
+        self.pages.update(
+            page_id(rel)
+            for rel in pages
+            if rel.endswith(".html") and rel not in exclude
+        )
+
     def relative(self, path: str) -> str:
         """Return a written file's path from the output folder, in URL form."""
         relative = under(path, self.folder)
@@ -137,5 +148,5 @@ def register() -> None:
     signals.generator_init.connect(_pages.add_context)
     signals.content_written.connect(_pages.record)
     # Pages the incremental plugin leaves as they are still count.
-    named_signal("incremental_content_skipped").connect(_pages.record)
+    named_signal("incremental_pages_kept").connect(_pages.record_kept)
     finishing.connect("list", _pages.write)
