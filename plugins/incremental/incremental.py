@@ -250,6 +250,58 @@ def _files_under(path: str) -> list[str]:
     return found
 
 
+def _stats_under(folder: str) -> list[tuple[str, os.stat_result]]:
+    """Return (relative path, stat) of every file _files_under lists, in its order.
+
+    One `os.scandir` per folder, read through the folder's descriptor: each stat
+    looks up a name in its folder (`fstatat`), not the whole path again (6,500
+    content files: 27 -> 19 ms of system calls, no `os.walk` lists, no joins).
+    Links are followed as `os.stat` follows them; a link to a folder is neither
+    listed nor entered, nor is `__pycache__`, as in `os.walk`.
+    """
+    found: list[tuple[str, os.stat_result]] = []
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        with contextlib.suppress(OSError):
+            if os.path.isfile(folder):
+                found.append(("", os.stat(folder)))
+        return found
+    _stats_in(fd, "", found)
+    return found
+
+
+def _stats_in(fd: int, prefix: str, found: list[tuple[str, os.stat_result]]) -> None:
+    """Add the stat of each file in an open folder, then of its sub-folders' files."""
+    try:
+        with os.scandir(fd) as listing:
+            entries = sorted(listing, key=operator.attrgetter("name"))
+        folders = []
+        for entry in entries:
+            try:
+                is_folder = entry.is_dir()
+            except OSError:
+                is_folder = False
+            if is_folder:
+                if entry.name != "__pycache__" and not entry.is_symlink():
+                    folders.append(entry.name)
+                continue
+            try:
+                found.append((prefix + entry.name, entry.stat()))
+            except OSError:
+                continue
+        for name in folders:
+            try:
+                inner = os.open(
+                    name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd
+                )
+            except OSError:
+                continue
+            _stats_in(inner, prefix + name + os.sep, found)
+    finally:
+        os.close(fd)
+
+
 def _code_files(settings: Mapping) -> list[str]:
     """Return our Python files: plugin folders and modules outside the environment."""
     installed = tuple(
@@ -722,17 +774,12 @@ def snapshot_inputs(folder: str, old: Manifest) -> tuple[dict[str, list], int]:
     """
     started = time.time_ns()
     found: dict[str, list] = {}
-    start = len(os.path.join(folder, ""))
-    for path in _files_under(folder):
-        try:
-            stat = os.stat(path)
-        except OSError:
-            continue
-        rel = path[start:]  # _files_under joins onto folder: no relpath needed
+    for rel, stat in _stats_under(folder):
         before = old.inputs.get(rel)
         if before is not None and vouches(before[0], before[1], stat, old.snapshot_ns):
             found[rel] = before
         else:
+            path = os.path.join(folder, rel) if rel else folder
             found[rel] = [stat.st_size, stat.st_mtime_ns, _file_hash(path).hex()]
     return found, started
 
