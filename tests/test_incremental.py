@@ -620,6 +620,43 @@ def test_snapshot_walk_lists_what_files_under_lists_with_followed_stats(
     assert again["linked.md"][2] == hashlib.sha256(b"changed target").hexdigest()
 
 
+def test_input_hash_takes_the_snapshot_entry_of_the_path_in_the_content_folder(
+    tmp_path,
+) -> None:
+    """A content file's hash is its snapshot's (the key); any other path is hashed."""
+    from types import SimpleNamespace
+
+    from incremental.incremental import Build, Manifest, snapshot_inputs
+
+    top, sibling = tmp_path / "content", tmp_path / "content2"
+    (top / "news").mkdir(parents=True)
+    sibling.mkdir()
+    for folder in (top, sibling):
+        (folder / "a.md").write_text(f"a in {folder.name}")
+    (top / "news" / "b.md").write_text("b")
+    inputs, _ = snapshot_inputs(str(top), Manifest())
+    build = SimpleNamespace(content_prefix=os.path.join(str(top), ""), inputs=inputs)
+    (top / "a.md").write_text("changed after the snapshot")
+    # The snapshot's hash, not the file's bytes now: the build reads what it saw.
+    assert (
+        Build.input_hash(build, str(top / "a.md"))
+        == hashlib.sha256(b"a in content").digest()
+    )
+    assert (
+        Build.input_hash(build, str(top / "news" / "b.md"))
+        == hashlib.sha256(b"b").digest()
+    )
+    # Outside the content folder (a sibling sharing its name's start): hashed.
+    assert (
+        Build.input_hash(build, str(sibling / "a.md"))
+        == hashlib.sha256(b"a in content2").digest()
+    )
+    (top / "new.md").write_text("new")  # not in the snapshot: hashed
+    assert (
+        Build.input_hash(build, str(top / "new.md")) == hashlib.sha256(b"new").digest()
+    )
+
+
 STRAY_PLUGIN = """
 import os
 

@@ -1019,10 +1019,7 @@ class Build:
         self.trusted = state.trusted
         self.inputs, self.snapshot_ns = state.inputs, state.snapshot_ns
         self.content_path = state.content
-        self.input_hashes = {
-            os.path.join(state.content, rel): bytes.fromhex(entry[2])
-            for rel, entry in self.inputs.items()
-        }
+        self.content_prefix = os.path.join(state.content, "")  # see input_hash
         # The record of the last build is kept until this one succeeds; what it
         # does not vouch for goes once every file was read and checked, before
         # anything is written (clean_output): a build stopped by an editor's
@@ -1074,8 +1071,16 @@ class Build:
         self.owns: dict[int, tuple[Any, Callable | None]] = {}  # see own_of
 
     def input_hash(self, path: str) -> bytes:
-        """Return the SHA-256 of a content file, from the snapshot when it has it."""
-        return self.input_hashes.get(path) or _file_hash(path)
+        """Return the SHA-256 of a content file, from the snapshot when it has it.
+
+        The snapshot's entry of `path` is the one of the path after the content
+        folder's prefix (the snapshot's paths are joined onto that folder): no
+        table of every file's absolute path made first (7 ms at 6,500 files).
+        """
+        entry = None
+        if path.startswith(self.content_prefix):
+            entry = self.inputs.get(path[len(self.content_prefix) :])
+        return (entry and bytes.fromhex(entry[2])) or _file_hash(path)
 
     @property
     def full(self) -> bool:
