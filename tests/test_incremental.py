@@ -10,6 +10,7 @@ time, and the pages the plugin rendered are exactly those whose bytes changed
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import pickle
@@ -559,6 +560,103 @@ def test_real_path_resolves_each_folder_once_and_follows_linked_files(
     ]
     assert real_path(paths[1], folders) == str(outside / "b.py")
     assert len(folders) == 4  # lib, linked, lib/../lib, the current folder
+
+
+def test_snapshot_walk_lists_what_files_under_lists_with_followed_stats(
+    tmp_path,
+) -> None:
+    """The content snapshot's walk: _files_under's files, order and os.stat's stats.
+
+    Links are followed (a linked file's target changing changes its entry, so
+    its hash is taken again); a linked folder and `__pycache__` are skipped.
+    """
+    from incremental.incremental import (
+        Manifest,
+        _files_under,
+        _stats_under,
+        snapshot_inputs,
+    )
+
+    top, outside = tmp_path / "content", tmp_path / "outside"
+    for folder in ("b", "a/z", "a/__pycache__", "ab", "c.d"):
+        (top / folder).mkdir(parents=True)
+    (outside / "pkg").mkdir(parents=True)
+    for name in ("z.md", "a.md", "b/x.md", "a/z/y.md", "a/__pycache__/m.pyc"):
+        (top / name).write_text(name)
+    (top / "a" / "é.md").write_text("é")
+    (top / "ab" / "__pycache__").write_text("a file, not a folder")
+    (outside / "target.md").write_text("target")
+    (outside / "pkg" / "inner.md").write_text("inner")
+    (top / "linked.md").symlink_to(outside / "target.md")
+    (top / "b" / "linked-folder").symlink_to(outside / "pkg")
+    (top / "broken.md").symlink_to(tmp_path / "missing.md")
+    expected = [  # as the snapshot took them before: a stat per path, if any
+        (os.path.relpath(path, top), os.stat(path))
+        for path in _files_under(str(top))
+        if os.path.exists(path)
+    ]
+    found = _stats_under(str(top))
+    assert [rel for rel, _ in found] == [rel for rel, _ in expected]
+    assert [rel for rel, _ in found] == [
+        "a.md",
+        "linked.md",
+        "z.md",
+        os.path.join("a", "é.md"),
+        os.path.join("a", "z", "y.md"),
+        os.path.join("ab", "__pycache__"),
+        os.path.join("b", "x.md"),
+    ]
+    assert [(s.st_ino, s.st_size, s.st_mtime_ns) for _, s in found] == [
+        (s.st_ino, s.st_size, s.st_mtime_ns) for _, s in expected
+    ]
+    assert _stats_under(str(tmp_path / "missing")) == []
+    assert [rel for rel, _ in _stats_under(str(top / "a.md"))] == [""]
+    # Through a link: the target's new bytes are hashed, not vouched for.
+    first, taken = snapshot_inputs(str(top), Manifest())
+    old = Manifest()
+    old.inputs, old.snapshot_ns = first, taken + 10 * 10**9
+    (outside / "target.md").write_text("changed target")
+    again, _ = snapshot_inputs(str(top), old)
+    assert again["a.md"] is first["a.md"]  # vouched for: not hashed again
+    assert again["linked.md"][2] != first["linked.md"][2]
+    assert again["linked.md"][2] == hashlib.sha256(b"changed target").hexdigest()
+
+
+def test_input_hash_takes_the_snapshot_entry_of_the_path_in_the_content_folder(
+    tmp_path,
+) -> None:
+    """A content file's hash is its snapshot's (the key); any other path is hashed."""
+    from types import SimpleNamespace
+
+    from incremental.incremental import Build, Manifest, snapshot_inputs
+
+    top, sibling = tmp_path / "content", tmp_path / "content2"
+    (top / "news").mkdir(parents=True)
+    sibling.mkdir()
+    for folder in (top, sibling):
+        (folder / "a.md").write_text(f"a in {folder.name}")
+    (top / "news" / "b.md").write_text("b")
+    inputs, _ = snapshot_inputs(str(top), Manifest())
+    build = SimpleNamespace(content_prefix=os.path.join(str(top), ""), inputs=inputs)
+    (top / "a.md").write_text("changed after the snapshot")
+    # The snapshot's hash, not the file's bytes now: the build reads what it saw.
+    assert (
+        Build.input_hash(build, str(top / "a.md"))
+        == hashlib.sha256(b"a in content").digest()
+    )
+    assert (
+        Build.input_hash(build, str(top / "news" / "b.md"))
+        == hashlib.sha256(b"b").digest()
+    )
+    # Outside the content folder (a sibling sharing its name's start): hashed.
+    assert (
+        Build.input_hash(build, str(sibling / "a.md"))
+        == hashlib.sha256(b"a in content2").digest()
+    )
+    (top / "new.md").write_text("new")  # not in the snapshot: hashed
+    assert (
+        Build.input_hash(build, str(top / "new.md")) == hashlib.sha256(b"new").digest()
+    )
 
 
 STRAY_PLUGIN = """

@@ -34,7 +34,7 @@ from typing import Any
 import PIL
 from pelican import signals
 from pelican.generators import Generator
-from PIL import Image, ImageCms, ImageOps, features
+from PIL import Image, features
 
 from portal import imagecheck, outputs
 from portal.files import Stamp, file_sha256, note_sha256, stamp
@@ -229,6 +229,10 @@ def plan_widths(source_width: int, widths: Iterable[int]) -> list[int]:
 
 def _decode(path: Path, max_pixels: int, widest: int) -> Image.Image:
     """Open, check and decode an image, upright, in sRGB RGB, without metadata."""
+    # Imported when an image is made (a rebuild seldom makes one): ImageOps and
+    # ImageCms are 2-7 ms of every build's start otherwise.
+    from PIL import ImageOps
+
     with imagecheck.opened(path, max_pixels) as opened:
         # A JPEG decodes faster at 1/2, 1/4, 1/8 scale while still >= widest.
         opened.draft("RGB", (widest, widest))
@@ -252,6 +256,8 @@ def _clean(image: Image.Image, path: Path) -> Image.Image:
         image = Image.new("RGB", rgba.size, "white")
         image.paste(rgba, mask=rgba.getchannel("A"))
     elif icc and image.mode in ("RGB", "CMYK"):
+        from PIL import ImageCms  # see _decode
+
         try:
             source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
             srgb = ImageCms.createProfile("sRGB")

@@ -252,6 +252,58 @@ def _files_under(path: str) -> list[str]:
     return found
 
 
+def _stats_under(folder: str) -> list[tuple[str, os.stat_result]]:
+    """Return (relative path, stat) of every file _files_under lists, in its order.
+
+    One `os.scandir` per folder, read through the folder's descriptor: each stat
+    looks up a name in its folder (`fstatat`), not the whole path again (6,500
+    content files: 27 -> 19 ms of system calls, no `os.walk` lists, no joins).
+    Links are followed as `os.stat` follows them; a link to a folder is neither
+    listed nor entered, nor is `__pycache__`, as in `os.walk`.
+    """
+    found: list[tuple[str, os.stat_result]] = []
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        with contextlib.suppress(OSError):
+            if os.path.isfile(folder):
+                found.append(("", os.stat(folder)))
+        return found
+    _stats_in(fd, "", found)
+    return found
+
+
+def _stats_in(fd: int, prefix: str, found: list[tuple[str, os.stat_result]]) -> None:
+    """Add the stat of each file in an open folder, then of its sub-folders' files."""
+    try:
+        with os.scandir(fd) as listing:
+            entries = sorted(listing, key=operator.attrgetter("name"))
+        folders = []
+        for entry in entries:
+            try:
+                is_folder = entry.is_dir()
+            except OSError:
+                is_folder = False
+            if is_folder:
+                if entry.name != "__pycache__" and not entry.is_symlink():
+                    folders.append(entry.name)
+                continue
+            try:
+                found.append((prefix + entry.name, entry.stat()))
+            except OSError:
+                continue
+        for name in folders:
+            try:
+                inner = os.open(
+                    name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd
+                )
+            except OSError:
+                continue
+            _stats_in(inner, prefix + name + os.sep, found)
+    finally:
+        os.close(fd)
+
+
 def _code_files(settings: Mapping) -> list[str]:
     """Return our Python files: plugin folders and modules outside the environment."""
     installed = tuple(
@@ -724,17 +776,12 @@ def snapshot_inputs(folder: str, old: Manifest) -> tuple[dict[str, list], int]:
     """
     started = time.time_ns()
     found: dict[str, list] = {}
-    start = len(os.path.join(folder, ""))
-    for path in _files_under(folder):
-        try:
-            stat = os.stat(path)
-        except OSError:
-            continue
-        rel = path[start:]  # _files_under joins onto folder: no relpath needed
+    for rel, stat in _stats_under(folder):
         before = old.inputs.get(rel)
         if before is not None and vouches(before[0], before[1], stat, old.snapshot_ns):
             found[rel] = before
         else:
+            path = os.path.join(folder, rel) if rel else folder
             found[rel] = [stat.st_size, stat.st_mtime_ns, _file_hash(path).hex()]
     return found, started
 
@@ -974,10 +1021,7 @@ class Build:
         self.trusted = state.trusted
         self.inputs, self.snapshot_ns = state.inputs, state.snapshot_ns
         self.content_path = state.content
-        self.input_hashes = {
-            os.path.join(state.content, rel): bytes.fromhex(entry[2])
-            for rel, entry in self.inputs.items()
-        }
+        self.content_prefix = os.path.join(state.content, "")  # see input_hash
         # The record of the last build is kept until this one succeeds; what it
         # does not vouch for goes once every file was read and checked, before
         # anything is written (clean_output): a build stopped by an editor's
@@ -1034,8 +1078,16 @@ class Build:
         self.owns: dict[int, tuple[Any, Callable | None]] = {}  # see own_of
 
     def input_hash(self, path: str) -> bytes:
-        """Return the SHA-256 of a content file, from the snapshot when it has it."""
-        return self.input_hashes.get(path) or _file_hash(path)
+        """Return the SHA-256 of a content file, from the snapshot when it has it.
+
+        The snapshot's entry of `path` is the one of the path after the content
+        folder's prefix (the snapshot's paths are joined onto that folder): no
+        table of every file's absolute path made first (7 ms at 6,500 files).
+        """
+        entry = None
+        if path.startswith(self.content_prefix):
+            entry = self.inputs.get(path[len(self.content_prefix) :])
+        return (entry and bytes.fromhex(entry[2])) or _file_hash(path)
 
     @property
     def full(self) -> bool:
