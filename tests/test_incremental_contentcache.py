@@ -411,3 +411,78 @@ def test_links_within_site_searches_every_text(
         context={"static_content": {}, "generated_content": {}},
     )
     assert links_within_site(item) is found
+
+
+def test_plain_values_are_pickled_as_the_full_check_would(tmp_path, monkeypatch):
+    """The types persistent_id passes over first never were kept by reference.
+
+    The same Pelican Article (settings, context, a category, a date, lists) is
+    pickled with and without that first check: the same bytes. Fails when a type
+    that may be a reference (a dict: the settings, the context) is passed over.
+    """
+    import copy
+    import datetime
+
+    from incremental import contentcache
+    from pelican.contents import Article
+    from pelican.settings import DEFAULT_CONFIG
+    from pelican.urlwrappers import Category
+    from pelican.utils import SafeDatetime
+
+    settings = copy.deepcopy(DEFAULT_CONFIG)
+    settings["PATH"] = str(tmp_path)
+    context = {"static_content": {}, "generated_content": {}}
+    generator = SimpleNamespace(path=str(tmp_path), settings=settings, context=context)
+    path = str(tmp_path / "a.md")
+    metadata = {
+        "title": "Bài",
+        "date": SafeDatetime(2026, 1, 1),
+        "modified": datetime.datetime(2026, 1, 2),
+        "category": Category("Tin tức", settings),
+        "tags": ["a", "b"],
+        "year": 2026,
+        "score": 1.5,
+        "pair": (1, "x"),
+    }
+
+    def pickled() -> bytes:
+        cache = cache_with(tmp_path, {path: b"1"}, load=False)
+        item = Article("<p>Bài.</p>", metadata, settings, path, context)
+        item.settings_again, item.context_again = settings, context
+        cache.put(generator, path, item)
+        return cache.rows[0][2]
+
+    quick = pickled()
+    monkeypatch.setattr(contentcache, "_BY_VALUE", frozenset())
+    assert quick == pickled()
+
+
+def test_a_cached_body_holds_a_link_of_another_pattern(tmp_path) -> None:
+    """Whether a body links within the site is kept for any pattern.
+
+    Pelican's own pattern starts with "{" or "|" (a body without either is not
+    searched); another pattern's matches need not.
+    """
+    import copy
+    import datetime
+
+    from pelican.contents import Article
+    from pelican.settings import DEFAULT_CONFIG
+
+    settings = copy.deepcopy(DEFAULT_CONFIG)
+    settings["PATH"] = str(tmp_path)
+    settings["INTRASITE_LINK_REGEX"] = r"<<(?P<what>.*?)>>"
+    context = {"static_content": {}, "generated_content": {}}
+    generator = SimpleNamespace(path=str(tmp_path), settings=settings, context=context)
+    bodies = {"a": "<p><a href='<<filename>>/b.md'>b</a></p>", "b": "<p>{x} |y|</p>"}
+    paths = {name: str(tmp_path / f"{name}.md") for name in bodies}
+    first = cache_with(tmp_path, {p: b"1" for p in paths.values()}, load=False)
+    for name, body in bodies.items():
+        date = datetime.datetime(2026, 1, 1)
+        item = Article(body, {"title": name, "date": date}, settings, paths[name])
+        first.put(generator, paths[name], item)
+    first.save()
+    again = cache_with(tmp_path, {p: b"1" for p in paths.values()})
+    back = {name: again.get(generator, path) for name, path in paths.items()}
+    assert links_within_site(back["a"]) and not links_within_site(back["b"])
+    assert all("_content" not in item.__dict__ for item in back.values())
