@@ -25,6 +25,52 @@ def merge_options(
     return {**defaults, **given}
 
 
+def merge_named_options(
+    settings: Mapping,
+    setting: str,
+    entry: Mapping[str, Any],
+    named: Mapping[str, Mapping[str, Any]],
+    prefix: str,
+    error: type[Exception] = ValueError,
+    extend: bool = True,
+) -> dict[str, dict[str, Any]]:
+    """Merge a dict setting of named entries, each over `entry` and its own default.
+
+    `named` holds the default entries: with `extend`, a setting adds to them and
+    changes them by name; without it, a given setting replaces them all. A
+    non-dict setting or entry, or a key `entry` does not have, is an error.
+    """
+    given = settings.get(setting)
+    if given is None:
+        given = {} if extend else named
+    if not isinstance(given, Mapping):
+        raise error(f"{prefix}: {setting} must be a dict, not {type(given).__name__}")
+    merged = {}
+    for name in {**named, **given} if extend else given:
+        mine = given.get(name)
+        mine = {} if mine is None else mine
+        if not isinstance(mine, Mapping):
+            raise error(
+                f"{prefix}: {setting}[{name!r}] must be a dict,"
+                f" not {type(mine).__name__}"
+            )
+        unknown = sorted(set(mine) - set(entry))
+        if unknown:
+            raise error(
+                f"{prefix}: unknown {setting}[{name!r}] keys: {', '.join(unknown)};"
+                f" allowed: {', '.join(entry)}"
+            )
+        merged[name] = (
+            {**entry, **named.get(name, {}), **mine}
+            if extend
+            else {
+                **entry,
+                **mine,
+            }
+        )
+    return merged
+
+
 def check_whole_numbers(
     options: Mapping[str, Any],
     least: Mapping[str, int],

@@ -98,6 +98,10 @@ def test_related_share_a_field_or_locality_and_both_rank_first():
         ({"news": {"others": -1}}, "others must be an int >= 0"),
         ({"models": {"related": "6"}}, "related must be an int >= 0"),
         ({"models": {"related_by": "field"}}, "related_by must be a list"),
+        ({"news": {"other": 8}}, "unknown SECTIONS\\['news'\\] keys: other"),
+        ({"news": 8}, "SECTIONS\\['news'\\] must be a dict, not int"),
+        ({"video": {"type": "video"}}, "section 'video' needs title, url"),
+        ([], "SECTIONS must be a dict, not list"),
     ],
 )
 def test_sections_options_are_checked(setting, message):

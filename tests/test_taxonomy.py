@@ -358,7 +358,8 @@ def test_published_feeds_are_absolute_and_dated_by_content(site):
 @pytest.mark.parametrize(
     ("setting", "message"),
     [
-        ("linh-vuc", "taxonomy: TAXONOMIES must be a dict of taxonomies, not str"),
+        ("linh-vuc", "taxonomy: TAXONOMIES must be a dict, not str"),
+        ({"nam": "year"}, "taxonomy: TAXONOMIES['nam'] must be a dict, not str"),
         (
             {"nam": {"title": "Năm", "url": "nam/"}},
             "taxonomy: TAXONOMIES['nam']: 'attribute' is required",
@@ -385,7 +386,7 @@ def test_published_feeds_are_absolute_and_dated_by_content(site):
         ),
         (
             {"x": {"attribute": "year", "title": "X", "url": "x/", "sort": "newest"}},
-            "taxonomy: TAXONOMIES['x']: unknown key(s) sort",
+            "taxonomy: unknown TAXONOMIES['x'] keys: sort; allowed: attribute,",
         ),
         (
             {"x": {"attribute": "year", "title": "X", "url": "x/", "order": "random"}},

@@ -23,6 +23,7 @@ from pelican.generators import Generator
 
 from portal import outputs
 from portal.feeds import AbsoluteFeeds, feed_context
+from portal.options import merge_named_options
 from portal.paginate import write_paginated
 from portal.text import sort_key, title_key
 
@@ -32,6 +33,9 @@ log = logging.getLogger(__name__)
 PREFIX = "sections"
 SETTING = "SECTIONS"
 DEFAULT_SECTION: Mapping[str, Any] = {
+    "type": None,  # required: the items' `type` (model, news)
+    "url": None,  # required: the section's URL, relative, ending with "/"
+    "title": None,  # required: its title
     "per_page": 12,
     "template": "section",
     "others": 0,  # older neighbours each item page lists ("Các tin khác")
@@ -57,17 +61,11 @@ class OptionsError(ValueError):
 
 def get_options(settings: Mapping) -> dict[str, dict[str, Any]]:
     """Merge the SECTIONS setting with the defaults and check it once."""
-    given = settings.get(SETTING) or {}
-    if not isinstance(given, Mapping):
-        raise OptionsError(f"{PREFIX}: {SETTING} must be a dict")
-    merged = {}
-    for name in {**DEFAULTS, **given}:
-        section = {
-            **DEFAULT_SECTION,
-            **DEFAULTS.get(name, {}),
-            **(given.get(name) or {}),
-        }
-        missing = {"type", "url", "title"} - set(section)
+    merged = merge_named_options(
+        settings, SETTING, DEFAULT_SECTION, DEFAULTS, PREFIX, OptionsError
+    )
+    for name, section in merged.items():
+        missing = [key for key in ("type", "url", "title") if section[key] is None]
         if missing:
             raise OptionsError(
                 f"{PREFIX}: section {name!r} needs {', '.join(sorted(missing))}"
@@ -89,7 +87,6 @@ def get_options(settings: Mapping) -> dict[str, dict[str, Any]]:
         section["feed_url"] = f"{section['url']}atom.xml" if section["feed"] else None
         if not str(section["url"]).endswith("/"):
             raise OptionsError(f"{PREFIX}: section {name!r}: url must end with '/'")
-        merged[name] = section
     return merged
 
 

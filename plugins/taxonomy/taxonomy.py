@@ -34,6 +34,7 @@ from pelican.generators import Generator
 
 from portal import outputs, vocab
 from portal.feeds import feed_context
+from portal.options import merge_named_options
 from portal.paginate import write_paginated
 from portal.problems import ContentError
 from portal.text import slugify, sort_key, title_key
@@ -89,18 +90,10 @@ def _fail(name: str, message: str) -> OptionsError:
     return OptionsError(f"{PREFIX}: {SETTING}[{name!r}]: {message}")
 
 
-def _check_taxonomy(name: str, given: Any, vocabularies: Mapping) -> dict[str, Any]:
-    """Merge one taxonomy with the defaults and check every value."""
-    if not isinstance(given, Mapping):
-        raise _fail(name, f"must be a dict, not {type(given).__name__}")
-    unknown = sorted(set(given) - set(DEFAULT_TAXONOMY))
-    if unknown:
-        raise _fail(
-            name,
-            f"unknown key(s) {', '.join(unknown)};"
-            f" allowed: {', '.join(DEFAULT_TAXONOMY)}",
-        )
-    options = {**DEFAULT_TAXONOMY, **given}
+def _check_taxonomy(
+    name: str, options: dict[str, Any], vocabularies: Mapping
+) -> dict[str, Any]:
+    """Check every value of one taxonomy, merged with the defaults."""
     for key in ("attribute", "title", "url"):
         if not isinstance(options[key], str) or not options[key].strip():
             raise _fail(name, f"{key!r} is required and must be a non-empty string")
@@ -128,14 +121,9 @@ def _check_taxonomy(name: str, given: Any, vocabularies: Mapping) -> dict[str, A
 
 def get_options(settings: Mapping) -> dict[str, dict[str, Any]]:
     """Merge the TAXONOMIES setting with the defaults and check it once."""
-    given = settings.get(SETTING)
-    if given is None:
-        given = DEFAULTS
-    if not isinstance(given, Mapping):
-        raise OptionsError(
-            f"{PREFIX}: {SETTING} must be a dict of taxonomies,"
-            f" not {type(given).__name__}"
-        )
+    given = merge_named_options(
+        settings, SETTING, DEFAULT_TAXONOMY, DEFAULTS, PREFIX, OptionsError, False
+    )
     try:
         vocabularies = vocab.from_settings(settings)
     except (KeyError, vocab.VocabularyError) as error:
