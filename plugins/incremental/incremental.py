@@ -2079,14 +2079,12 @@ class IncrementalWriter(Writer):
         Build.relative uses) is that relative path itself: nothing to compute
         for each page in each process. None: no build, or outside the folder.
         """
-        build = self.build
-        if _clean(name):
-            path = f"{self.base}/{name}"
-            if build is not None and self.base == build.output_path:
-                return path, name
-        else:
-            path = sanitised_join(self.output_path, name)
-        return path, build.relative(path) if build is not None else None
+        path, build = self.output_file(name), self.build
+        if build is None:
+            return path, None
+        if self.base == build.output_path and _clean(name):
+            return path, name
+        return path, build.relative(path)
 
     def elsewhere(self, rel: str | None) -> bool:
         """Return whether another page-writing process writes this output file.
@@ -2164,8 +2162,7 @@ class IncrementalWriter(Writer):
     ):
         """Write a feed, or keep it (returning None) when what it shows is unchanged."""
         build = self.build
-        complete = self.output_file(path) if path else None
-        rel = build.relative(complete) if build is not None and complete else None
+        complete, rel = self.located(path) if path else (None, None)
         if self.elsewhere(rel):
             return None
         if rel is not None:
