@@ -221,6 +221,8 @@ class Sanitizer:
                 tag: {"style": ALIGNMENTS} for tag in ("td", "th")
             },
         }
+        # Built once: nh3.clean would build ammonia's allowlist again per call.
+        self.cleaner = nh3.Cleaner(**self.options)
 
     def _filter(self, tag: str, attribute: str, value: str) -> str | None:
         """Keep media sources that are our own files, iframes from allowed hosts."""
@@ -235,7 +237,7 @@ class Sanitizer:
 
     def clean(self, html: str) -> str:
         """Return the HTML with only what the allowlist keeps."""
-        return nh3.clean(html, **self.options)
+        return self.cleaner.clean(html)
 
     def removals(self, html: str) -> list[tuple[str, str]]:
         """Clean a fragment alone; list the (tag, attribute) pairs it lost."""

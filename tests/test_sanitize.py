@@ -213,3 +213,21 @@ def test_markdown_too_deep_for_its_parser_is_an_error_not_a_crash():
     [problem] = problems
     assert problem.is_error and html == ""
     assert problem.line == FIRST + 2 + 499
+
+
+@pytest.mark.parametrize("hosts", [(), ("www.youtube.com",)])
+def test_the_cleaner_built_once_cleans_as_nh3_clean_with_the_same_options(hosts):
+    import nh3
+
+    from portal.sanitize import Sanitizer
+
+    sanitizer = Sanitizer(hosts)
+    fragments = [
+        '<p onclick="x()">a<script>b</script><a href="javascript:c">d</a></p>',
+        '<iframe src="https://www.youtube.com/embed/x"></iframe><style>p{}</style>',
+        '<video src="https://x.example/v.mp4" poster="/a.jpg"></video>',
+        '<td style="text-align: left;">1</td><th style="color: red">2</th>',
+        '<a href="/tin-tuc/" rel="x" target="_blank">e</a><!-- c --><form></form>',
+    ]
+    for html in fragments:
+        assert sanitizer.clean(html) == nh3.clean(html, **sanitizer.options)
