@@ -8,7 +8,7 @@ import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -39,6 +39,8 @@ CLOSERS = ("---", "...")
 # "title:Tên" (no space after the colon): YAML reads it as text, not a field.
 NO_SPACE_AFTER_COLON = re.compile(r"^\s*([A-Za-z_][\w-]*):(?![\s/])\S")
 MEGABYTE = 1024 * 1024
+# A front matter up to this long, with no “&” or “*”, is checked on its node tree.
+TREE_CHARS = 16 * 1024
 
 
 @dataclass(frozen=True)
@@ -128,29 +130,93 @@ def _decode(doc: Document, raw: bytes) -> str | None:
         return None
 
 
-def _compose(loader_class: type, text: str) -> tuple[Any, Any]:
-    """Return the root node of a YAML text and the data it holds."""
+class Refusal(NamedTuple):
+    """Why a front matter is refused: message, fix, line in it (from 0)."""
+
+    message: str
+    fix: str
+    line: int | None
+
+
+def _too_many(limits: Limits, line: int) -> Refusal:
+    """Refuse a front matter holding more than `limits.values` values."""
+    return Refusal(
+        f"phần thông tin đầu có hơn {limits.values} giá trị",
+        "chỉ giữ các trường của mẫu bài; danh sách dài đặt trong phần bài viết",
+        line,
+    )
+
+
+def _aliased(line: int) -> Refusal:
+    """Refuse a front matter using a YAML anchor or alias."""
+    return Refusal(
+        "phần thông tin đầu dùng neo hoặc bí danh YAML (“&…”, “*…”)",
+        "viết thẳng giá trị cho từng trường, không dùng “&” và “*”",
+        line,
+    )
+
+
+def _too_deep(limits: Limits, line: int) -> Refusal:
+    """Refuse a front matter nested deeper than `limits.depth`."""
+    return Refusal(
+        f"phần thông tin đầu lồng nhau quá {limits.depth} cấp",
+        "mỗi trường là một giá trị hoặc một danh sách đơn giản",
+        line,
+    )
+
+
+def _compose(loader_class: type, text: str, limits: Limits | None = None) -> Any:
+    """Return the root node of a YAML text and its data, or a Refusal.
+
+    With `limits`, the node tree is checked (`_refuse_tree`) before any value is
+    built from it; without, the text's events were walked already (`_refuse`).
+    """
     loader = loader_class(text)
     try:
         node = loader.get_single_node()
+        refused = None if limits is None else _refuse_tree(node, limits)
+        if refused is not None:
+            return refused
         return node, loader.construct_document(node) if node is not None else None
     finally:
         loader.dispose()
 
 
-def _refuse(
-    loader_class: type, text: str, limits: Limits
-) -> tuple[str, str, int] | None:
+def _refuse_tree(root: yaml.Node | None, limits: Limits) -> Refusal | None:
+    """Check a composed node tree as `_refuse` checks events, in the same order.
+
+    Only for a text with no “&” or “*”: it holds no anchor or alias, so every
+    node stands once in the tree and the tree grows with the text.
+    """
+    values = 0
+    stack = [] if root is None else [(root, 1)]
+    while stack:
+        node, level = stack.pop()
+        line = node.start_mark.line
+        values += 1
+        if values > limits.values:
+            return _too_many(limits, line)
+        if isinstance(node, yaml.ScalarNode):
+            continue
+        if level > limits.depth:
+            return _too_deep(limits, line)
+        if isinstance(node, yaml.MappingNode):
+            children = [child for pair in node.value for child in pair]
+        else:
+            children = node.value
+        stack.extend((child, level + 1) for child in reversed(children))
+    return None
+
+
+def _refuse(loader_class: type, text: str, limits: Limits) -> Refusal | None:
     """Walk the YAML events, before any node is built; return what is refused.
 
     Anchors and aliases (“&a”, “*a”) are refused: a few lines of them can stand for
     billions of values. So is nesting deeper than `limits.depth`, and more than
-    `limits.values` values in all. Returns (message, fix, line in the front
-    matter, from 0), or None.
+    `limits.values` values in all.
     """
     loader = loader_class(text)
     level = values = 0
-    depth = limits.depth
     try:
         while loader.check_event():
             event = loader.get_event()
@@ -158,31 +224,27 @@ def _refuse(
             if isinstance(event, (yaml.ScalarEvent, yaml.CollectionStartEvent)):
                 values += 1
                 if values > limits.values:
-                    return (
-                        f"phần thông tin đầu có hơn {limits.values} giá trị",
-                        "chỉ giữ các trường của mẫu bài; danh sách dài đặt trong"
-                        " phần bài viết",
-                        line,
-                    )
+                    return _too_many(limits, line)
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-                return (
-                    "phần thông tin đầu dùng neo hoặc bí danh YAML (“&…”, “*…”)",
-                    "viết thẳng giá trị cho từng trường, không dùng “&” và “*”",
-                    line,
-                )
+                return _aliased(line)
             if isinstance(event, yaml.CollectionStartEvent):
                 level += 1
-                if level > depth:
-                    return (
-                        f"phần thông tin đầu lồng nhau quá {depth} cấp",
-                        "mỗi trường là một giá trị hoặc một danh sách đơn giản",
-                        line,
-                    )
+                if level > limits.depth:
+                    return _too_deep(limits, line)
             elif isinstance(event, yaml.CollectionEndEvent):
                 level -= 1
     finally:
         loader.dispose()
     return None
+
+
+def _tree_checkable(text: str) -> bool:
+    """Tell whether a front matter may be composed first and checked on its tree.
+
+    With no “&” or “*” it has no anchor or alias; up to TREE_CHARS characters its
+    tree is small. Any other text has its events walked before a node is built.
+    """
+    return len(text) <= TREE_CHARS and "&" not in text and "*" not in text
 
 
 def _missing_space(text: str, before: int | None = None) -> int | None:
@@ -249,20 +311,21 @@ def _explain(error: yaml.MarkedYAMLError, text: str) -> tuple[str, str, int | No
 def _load(doc: Document, text: str, limits: Limits) -> tuple[Any, Any] | None:
     """Parse the YAML (refusing aliases and deep nesting); record any problem."""
     try:
-        refused = _refuse(FastLoader, text, limits)
-        if refused is None:
-            return _compose(FastLoader, text)
+        if _tree_checkable(text):
+            loaded = _compose(FastLoader, text, limits)  # one pass, in C
+        else:
+            loaded = _refuse(FastLoader, text, limits) or _compose(FastLoader, text)
     except yaml.YAMLError:
         try:
             # The pure-Python loader words and places errors, as it always did.
-            refused = _refuse(SlowLoader, text, limits)
-            if refused is None:
-                return _compose(SlowLoader, text)
+            loaded = _refuse(SlowLoader, text, limits) or _compose(SlowLoader, text)
         except yaml.MarkedYAMLError as error:
-            refused = _explain(error, text)
+            loaded = Refusal(*_explain(error, text))
         except yaml.YAMLError as error:
-            refused = (f"phần thông tin đầu (YAML) không hợp lệ: {error}", "", 0)
-    message, fix, line = refused
+            loaded = Refusal(f"phần thông tin đầu (YAML) không hợp lệ: {error}", "", 0)
+    if not isinstance(loaded, Refusal):
+        return loaded
+    message, fix, line = loaded
     doc.fail("", message, fix, None if line is None else line + 2)
     return None
 

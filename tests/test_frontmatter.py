@@ -480,3 +480,64 @@ def test_items_share_one_author_per_name(tmp_path):
     )
     assert c.name == "Tổ biên tập" and c.slug == "to-bien-tap"
     assert [item.authors for item in items] == [[a], [a], [c]]
+
+
+# Front matters checked on their node tree: refused at the same value and line as
+# by walking their events (the depth, the count of values, keys as values).
+TREE_CASES = [
+    "title: Tin\na: {b: {c: [1]}}\n",
+    "title: Tin\na: {b: {c: {d: [1]}}}\n",
+    "title: Tin\na:\n  b:\n    c:\n      d: 1\n",
+    "title: Tin\na:\n  b:\n    c:\n      d:\n        - 1\n",
+    "- - - x\n",
+    "- - - - - x\n",
+    "? [a, [b, [c, [d]]]]\n: 1\n",
+    "a: [1, 2]\nb: {c: [3, 4]}\n" + "".join(f"k{n}: {n}\n" for n in range(600)),
+    "a: [" + ", ".join(["1"] * 998) + "]\n",
+    "a: [" + ", ".join(["1"] * 999) + "]\n",
+    "".join(f"k{n}: 1\n" for n in range(499)) + "z: [1, 2]\n",
+    "x\n",
+    "",
+]
+
+
+@pytest.mark.parametrize("text", TREE_CASES)
+@pytest.mark.parametrize(
+    "limits", [{}, {"depth": 2, "values": 7}, {"depth": 1, "values": 1}]
+)
+def test_a_front_matter_checked_on_its_tree_is_refused_as_by_its_events(text, limits):
+    from portal.frontmatter import (
+        FastLoader,
+        Limits,
+        _compose,
+        _refuse,
+        _tree_checkable,
+    )
+
+    limits = Limits.from_mapping(limits)
+    assert _tree_checkable(text)
+    by_events = _refuse(FastLoader, text, limits)
+    by_tree = _compose(FastLoader, text, limits)
+    if by_events is None:
+        assert by_tree[1] == _compose(FastLoader, text)[1]  # (node, data): not refused
+    else:
+        assert by_tree == by_events
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a: &x 1\n", "a: *x\n", "title: Vui & khỏe\n", "a: [" + "1, " * 6000 + "1]\n"],
+)
+def test_an_anchor_an_alias_or_a_long_front_matter_has_its_events_walked(text):
+    from portal.frontmatter import _tree_checkable
+
+    assert not _tree_checkable(text)
+
+
+def test_an_anchor_alone_is_refused_before_anything_is_built():
+    from portal.frontmatter import parse_text
+
+    doc = parse_text("content/news/a.md", "---\ntitle: Tin\nsummary: &s Tóm\n---\n")
+    assert len(doc.problems) == 1
+    assert "neo hoặc bí danh" in doc.problems[0].message
+    assert doc.problems[0].line == 3 and doc.meta == {}
