@@ -242,7 +242,8 @@ def _tree_checkable(text: str) -> bool:
     """Tell whether a front matter may be composed first and checked on its tree.
 
     With no “&” or “*” it has no anchor or alias; up to TREE_CHARS characters its
-    tree is small. Any other text has its events walked before a node is built.
+    tree is small (libyaml refuses nesting past 1000 levels: then the pure-Python
+    loader walks its events). Any other text has its events walked first.
     """
     return len(text) <= TREE_CHARS and "&" not in text and "*" not in text
 

@@ -541,3 +541,15 @@ def test_an_anchor_alone_is_refused_before_anything_is_built():
     assert len(doc.problems) == 1
     assert "neo hoặc bí danh" in doc.problems[0].message
     assert doc.problems[0].line == 3 and doc.meta == {}
+
+
+@pytest.mark.parametrize("depth", [999, 2000])
+def test_nesting_deeper_than_libyaml_takes_is_refused_at_its_line(depth):
+    from portal.frontmatter import _tree_checkable, parse_text
+
+    text = "title: Tin\na: " + "[" * depth + "]" * depth + "\n"
+    assert _tree_checkable(text)
+    doc = parse_text("content/news/a.md", f"---\n{text}---\n")
+    assert [(p.message, p.line) for p in doc.problems] == [
+        ("phần thông tin đầu lồng nhau quá 4 cấp", 3)
+    ]
