@@ -175,6 +175,28 @@ def test_the_brotli_window_fits_the_file_up_to_the_default(size, window):
     assert declared_window(packed) == plugin.brotli_window(len(data))
 
 
+def test_gz_copies_are_zlib_ngs_and_the_store_is_named_after_it():
+    import platform
+
+    import assets.assets as plugin
+    from zlib_ng import gzip_ng, zlib_ng
+
+    codec = plugin.get_codec(get_options({}))
+    data = "".join(
+        f'<li><a href="/tin/{i}/">Tin {i}: Dân vận khéo ở xã {i * 7 % 13}</a></li>'
+        for i in range(2000)
+    ).encode()
+    packed = codec.compress(".gz", data)
+    assert gzip.decompress(packed) == data
+    assert packed[4:8] == b"\0\0\0\0", "no time stamp"
+    assert packed == gzip_ng.compress(data, compresslevel=6, mtime=0)
+    # Not zlib's bytes: a store of zlib's copies must never be read for these.
+    assert packed != gzip.compress(data, compresslevel=6, mtime=0)
+    tag = codec.tag()
+    assert f"-zlibng{zlib_ng.ZLIBNG_VERSION}-{platform.machine()}-" in tag
+    assert "-zlib1" not in tag
+
+
 def test_the_web_editors_own_copies_are_left_to_it(sample):
     # cms compresses its bundle once per version and declares the copies; had
     # assets written its own (another brotli quality) over them, cms copied its

@@ -20,11 +20,11 @@ import gzip
 import hashlib
 import logging
 import os
+import platform
 import resource
 import shutil
 import stat
 import time
-import zlib
 from collections.abc import Container, Iterable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from pelican import signals
+from zlib_ng import gzip_ng, zlib_ng
 
 from portal import finishing, outputs
 from portal.files import (
@@ -278,8 +279,9 @@ class Codec:
         return COMPRESSED if self.brotli_quality is not None else COMPRESSED[:1]
 
     def tag(self) -> str:
-        """Name what the bytes depend on: levels and library versions."""
-        tag = f"gz{self.gzip_level}-zlib{zlib.ZLIB_RUNTIME_VERSION}"
+        """Name what the bytes depend on: levels, library versions and machine."""
+        # zlib-ng's bytes may differ between architectures (not its format).
+        tag = f"gz{self.gzip_level}-zlibng{zlib_ng.ZLIBNG_VERSION}-{platform.machine()}"
         if self.brotli_quality is not None:
             tag += f"-br{self.brotli_quality}-fitted-brotli{brotli.__version__}"
         return f"{tag}-{STORE_FORMAT}"
@@ -287,7 +289,7 @@ class Codec:
     def compress(self, suffix: str, data: bytes) -> bytes:
         """Return the `.gz` or `.br` bytes of a file's bytes."""
         if suffix == ".gz":
-            return gzip.compress(data, compresslevel=self.gzip_level, mtime=0)
+            return gzip_ng.compress(data, compresslevel=self.gzip_level, mtime=0)
         window = brotli_window(len(data))
         return brotli.compress(data, quality=self.brotli_quality, lgwin=window)
 
