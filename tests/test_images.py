@@ -6,9 +6,12 @@ import io
 import json
 import logging
 import os
+import threading
 import time
+from functools import partial
 from html.parser import HTMLParser
 from pathlib import Path
+from types import SimpleNamespace
 
 import images.images as images_module
 import pytest
@@ -742,3 +745,134 @@ def test_a_variant_made_now_hands_its_digest_to_the_record(tmp_path, cached):
         else:
             assert noted is None
     files.forget_sha256()
+
+
+def png_with_alpha() -> bytes:
+    """Return a PNG with a transparent half, to be flattened on white."""
+    image = Image.new("RGBA", (250, 150), (*RED, 255))
+    image.paste((0, 0, 0, 0), (0, 0, 125, 150))
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+def webp() -> bytes:
+    """Return a small WebP source."""
+    out = io.BytesIO()
+    Image.new("RGB", (500, 333), BLUE).save(out, "WEBP")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        sideways(),  # turned a quarter by its EXIF orientation
+        jpeg((800, 805)),  # decoded at half scale (draft): 400×403, not 400×402
+        jpeg((805, 800), orientation=8),  # both
+        png_with_alpha(),
+        webp(),
+        jpeg((90, 60)),  # narrower than every width
+    ],
+    ids=["sideways", "draft", "draft-turned", "png", "webp", "small"],
+)
+def test_sizes_planned_from_the_header_are_the_sizes_made(tmp_path, data):
+    """Pages are drawn from the plan while the variants are made: they must agree."""
+    root = tmp_path / "images"
+    root.mkdir()
+    (root / "a").write_bytes(data)
+    options = get_options({"IMAGES": OPTIONS, "CACHE_PATH": str(tmp_path / "c")})
+    Path(options["cache_dir"]).mkdir(parents=True)
+    made = images_module.render("a", root / "a", "0" * 64, options)
+    assert images_module._planned(root / "a", options) == [
+        (v.width, v.height) for v in made.variants[::2]
+    ]
+
+
+def test_a_plan_other_than_what_is_made_is_a_bug(tmp_path, monkeypatch):
+    root = tmp_path / "images"
+    root.mkdir()
+    (root / "a.jpg").write_bytes(jpeg((300, 200)))
+    options = get_options({"IMAGES": OPTIONS, "CACHE_PATH": str(tmp_path / "c")})
+    planned = images_module._planned
+
+    def taller(path, options):
+        return [(w, h + 1) for w, h in planned(path, options)]
+
+    monkeypatch.setattr(images_module, "_planned", taller)
+    with pytest.raises(RuntimeError, match="planned"):
+        prepare(["a.jpg"], root, options)
+
+
+def test_variants_are_made_while_the_build_goes_on(tmp_path, monkeypatch):
+    """`start` names every variant at once and returns; `finish` waits for the files."""
+    root = tmp_path / "images"
+    root.mkdir()
+    (root / "a.jpg").write_bytes(jpeg((300, 200)))
+    (root / "b.jpg").write_bytes(jpeg((300, 200)))  # the same bytes: made once
+    (root / "c.jpg").write_bytes(jpeg((300, 200), colour=BLUE))
+    options = get_options({"IMAGES": OPTIONS, "CACHE_PATH": str(tmp_path / "c")})
+    expected, _ = prepare(["a.jpg", "b.jpg", "c.jpg"], root, options)
+    options = get_options({"IMAGES": OPTIONS, "CACHE_PATH": str(tmp_path / "d")})
+    allowed = threading.Event()
+    original = images_module.render
+
+    def held(*args):
+        assert allowed.wait(30)
+        return original(*args)
+
+    monkeypatch.setattr(images_module, "render", held)
+    making = images_module.start(["a.jpg", "b.jpg", "c.jpg"], root, options)
+    assert not any(job.done() for job in making.jobs.values())
+    assert len(making.jobs) == 2
+    named = {
+        s: [(v.name, v.width, v.height) for v in p.variants]
+        for s, p in making.done.items()
+    }
+    assert named == {
+        s: [(v.name, v.width, v.height) for v in p.variants]
+        for s, p in expected.items()
+    }
+    assert not list(Path(options["cache_dir"]).glob("*.webp"))
+    allowed.set()
+    done, failed = making.finish()
+    assert not failed
+    assert {s: [(v.name, v.nbytes) for v in p.variants] for s, p in done.items()} == {
+        s: [(v.name, v.nbytes) for v in p.variants] for s, p in expected.items()
+    }
+    assert {s: p.fresh for s, p in done.items()} == {
+        "a.jpg": True,
+        "b.jpg": False,
+        "c.jpg": True,
+    }
+    assert making.pool is None or making.pool._shutdown
+
+
+def test_an_image_failing_while_made_stops_the_build(tmp_path, monkeypatch, caplog):
+    """The pages already name its variants: whatever `fail_on_error` says."""
+    root = tmp_path / "images"
+    root.mkdir()
+    (root / "a.jpg").write_bytes(jpeg((300, 200)))
+    settings = {
+        "IMAGES": {**OPTIONS, "fail_on_error": False},
+        "CACHE_PATH": str(tmp_path / "c"),
+        "PATH": str(tmp_path),
+    }
+    options = get_options(settings)
+
+    def broken(*args):
+        raise images_module.BadImage("bị hỏng", "lưu lại ảnh")
+
+    monkeypatch.setattr(images_module, "render", broken)
+    item = SimpleNamespace(
+        source_path=str(tmp_path / "models" / "a.md"),
+        image="a.jpg",
+        source_lines={"image": 4},
+    )
+    generator = SimpleNamespace(settings=settings, options=options, used=[item])
+    generator._report = partial(images_module.ImagesGenerator._report, generator)
+    generator.making = images_module.start(["a.jpg"], root, options)
+    assert not generator.making.failed  # the header reads: planned
+    with pytest.raises(ImageError) as raised:
+        images_module.ImagesGenerator.finish(generator)
+    assert "1 ảnh lỗi khi đang dựng trang" in str(raised.value.code)
+    assert "models/a.md:4: image: ảnh “a.jpg” bị hỏng" in caplog.text

@@ -8,8 +8,10 @@ processes none; output names carry that hash, so a changed image gets new names.
 One index in the cache folder remembers each source's size, mtime, hash and variant
 sizes: a rebuild reads (and hashes) only the sources whose size or mtime changed, or
 that changed within seconds of the last index, and publishes with one stat per file.
-A missing, unreadable or huge image stops the build, in Vietnamese, before any page
-is written. Templates get `article.picture` and `partials/picture.html`.
+The images to make are planned from their headers (names and sizes) and made on
+threads while the build goes on; the generator's output waits for them. A missing,
+unreadable or huge image stops the build, in Vietnamese, before any page is written.
+Templates get `article.picture` and `partials/picture.html`.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import stat
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -53,6 +55,7 @@ __all__ = [
     "plan_widths",
     "prepare",
     "register",
+    "start",
 ]
 
 log = logging.getLogger(__name__)
@@ -227,6 +230,39 @@ def plan_widths(source_width: int, widths: Iterable[int]) -> list[int]:
     return below
 
 
+def _sizes(width: int, height: int, widths: Iterable[int]) -> list[tuple[int, int]]:
+    """Return the (width, height) of each variant of a decoded image, widest first."""
+    return [
+        (each, max(1, round(height * each / width)))
+        for each in sorted(plan_widths(width, widths), reverse=True)
+    ]
+
+
+# EXIF orientations that turn the image a quarter (ImageOps.exif_transpose).
+QUARTER_TURNS = frozenset({5, 6, 7, 8})
+ORIENTATION = 0x0112
+
+
+def _planned(path: Path, options: Mapping) -> list[tuple[int, int]]:
+    """Return the sizes `render` will make of an image, from its header alone.
+
+    The same steps as `_decode` without decoding: the JPEG draft scale (which
+    sets the size at once) and the EXIF orientation (which may swap the sides).
+    """
+    widest = max(options["widths"])
+    with imagecheck.opened(path, options["max_pixels"]) as opened:
+        try:
+            opened.draft("RGB", (widest, widest))
+            width, height = opened.size
+            if opened.getexif().get(ORIENTATION, 1) in QUARTER_TURNS:
+                width, height = height, width
+        except (OSError, SyntaxError, ValueError) as error:
+            raise BadImage(
+                f"bị hỏng hoặc không đọc hết được ({error})", imagecheck.RESAVE
+            ) from None
+    return _sizes(width, height, options["widths"])
+
+
 def _decode(path: Path, max_pixels: int, widest: int) -> Image.Image:
     """Open, check and decode an image, upright, in sRGB RGB, without metadata."""
     # Imported when an image is made (a rebuild seldom makes one): ImageOps and
@@ -379,8 +415,7 @@ def render(source: str, path: Path, key: str, options: Mapping) -> Processed:
     resized = image
     # Widest first, each from the previous one: half the work of resizing each
     # from the full image, with no visible difference.
-    for width in sorted(plan_widths(image.width, options["widths"]), reverse=True):
-        height = max(1, round(image.height * width / image.width))
+    for width, height in _sizes(image.width, image.height, options["widths"]):
         if width != resized.width:
             resized = resized.resize((width, height), Image.Resampling.LANCZOS)
         sizes.append((width, height))
@@ -547,24 +582,12 @@ def _threads(options: Mapping) -> int:
     return workers_or_cores(options["workers"])
 
 
-def _render_all(
-    firsts: Mapping[str, str], root: Path, options: Mapping
-) -> dict[str, Processed | BadImage]:
-    """Make the variants of each key once, from its first source, on threads."""
-
-    def work(key: str) -> Processed | BadImage:
-        try:
-            return render(firsts[key], root / firsts[key], key, options)
-        except BadImage as error:
-            return error
-
-    keys = list(firsts)
-    threads = min(_threads(options), len(keys))
-    if threads > 1:
-        # Pillow lets go of the GIL while it decodes, resizes and encodes.
-        with ThreadPoolExecutor(threads) as pool:
-            return dict(zip(keys, pool.map(work, keys), strict=True))
-    return {key: work(key) for key in keys}
+def _work(source: str, path: Path, key: str, options: Mapping) -> Processed | BadImage:
+    """Make one image's variants; return its error instead of raising it."""
+    try:
+        return render(source, path, key, options)
+    except BadImage as error:
+        return error
 
 
 def _same_bytes(source: str, made: Processed, cache: str) -> Processed:
@@ -575,14 +598,86 @@ def _same_bytes(source: str, made: Processed, cache: str) -> Processed:
     return Processed(source, made.key, variants, fresh=False)
 
 
-def prepare(
-    sources: Iterable[str], root: Path, options: Mapping
-) -> tuple[dict[str, Processed], dict[str, BadImage]]:
-    """Process every source image (relative to `root`) not already in the cache.
+def _sizes_of(processed: Processed) -> list[tuple[int, int]]:
+    """Return the (width, height) of each width of an image's variants."""
+    return [(v.width, v.height) for v in processed.variants[:: len(SUFFIXES)]]
+
+
+@dataclass
+class Making:
+    """The images a build makes on threads while it goes on.
+
+    `done` names every source's variants at once (those being made as planned,
+    without their file sizes); `finish` waits for them and returns them whole.
+    """
+
+    done: dict[str, Processed]
+    failed: dict[str, BadImage]
+    waiting: dict[str, str]  # source -> key of the job making its variants
+    jobs: dict[str, Future]  # key -> its Processed or BadImage
+    pool: ThreadPoolExecutor | None
+    statuses: dict[str, os.stat_result]
+    index: tuple[int, dict[str, Any]]
+    taken: int
+    options: Mapping
+    started: float
+    count: int  # distinct sources asked for
+    planned: float = 0.0  # seconds `start` took (the build waited for them)
+
+    def finish(self) -> tuple[dict[str, Processed], dict[str, BadImage]]:
+        """Wait for the variants being made; write the index; return all and errors."""
+        waiting = time.perf_counter()
+        made = {key: job.result() for key, job in self.jobs.items()}
+        waited = time.perf_counter() - waiting
+        if self.pool is not None:
+            self.pool.shutdown()
+        cache = self.options["cache_dir"]
+        done: dict[str, Processed] = {}
+        failed = dict(self.failed)
+        entries: dict[str, dict] = {}
+        for source, found in self.done.items():
+            key = self.waiting.get(source)
+            if key is not None:
+                result = made[key]
+                if isinstance(result, BadImage):
+                    failed[source] = result
+                    continue
+                if _sizes_of(result) != _sizes_of(found):
+                    raise RuntimeError(
+                        f"{PREFIX}: {source}: made {_sizes_of(result)}, "
+                        f"planned {_sizes_of(found)} (_planned differs from render)"
+                    )
+                if result.source != source:
+                    result = _same_bytes(source, result, cache)
+                found = result
+            done[source] = found
+            entries[source] = _entry(self.statuses[source], found)
+        salt = options_key(self.options)
+        _save_index(Path(cache), salt, self.taken, entries, self.index)
+        fresh = sum(p.fresh for p in done.values())
+        log.info(
+            "%s: %s ảnh: xử lý %s, dùng lại %s từ bộ nhớ đệm, %s lỗi"
+            " (%.2f s từ lúc bắt đầu, %.2f s để tra và đo, chờ %.2f s)",
+            PREFIX,
+            self.count,
+            fresh,
+            len(done) - fresh,
+            len(failed),
+            time.perf_counter() - self.started,
+            self.planned,
+            waited,
+        )
+        return done, failed
+
+
+def start(sources: Iterable[str], root: Path, options: Mapping) -> Making:
+    """Look every source image up and start making, on threads, those not cached.
 
     Sources are looked up (index, then hash and cache) one by one; the images
-    still to make are made once per content hash (many sources may share bytes),
-    on a thread per core.
+    still to make are planned from their headers (names and sizes, so pages can
+    be drawn at once) and made once per content hash, on a thread per core,
+    while the build goes on: Pillow lets go of the GIL while it decodes,
+    resizes and encodes.
     """
     cache = Path(options["cache_dir"])
     cache.mkdir(parents=True, exist_ok=True)
@@ -591,42 +686,58 @@ def prepare(
     index = _load_index(cache, salt)
     unique = sorted(set(sources))
     started = time.perf_counter()
-    known: dict[str, tuple[os.stat_result, Processed | str]] = {}
-    failed: dict[str, BadImage] = {}
+    making = Making(
+        {}, {}, {}, {}, None, {}, index, taken, options, started, len(unique)
+    )
+    planned: dict[str, Processed | BadImage] = {}
     for source in unique:
         try:
-            known[source] = _known(source, root, options, salt, index)
+            status, found = _known(source, root, options, salt, index)
         except BadImage as error:
-            failed[source] = error
-    firsts: dict[str, str] = {}
-    for source, (_, found) in known.items():
+            making.failed[source] = error
+            continue
+        making.statuses[source] = status
         if isinstance(found, str):
-            firsts.setdefault(found, source)
-    made = _render_all(firsts, root, options)
-    done: dict[str, Processed] = {}
-    entries: dict[str, dict] = {}
-    for source, (status, found) in known.items():
-        if isinstance(found, str):
-            found = made[found]
-            if isinstance(found, BadImage):
-                failed[source] = found
-                continue
-            if found.source != source:
+            key, found = found, planned.get(found)
+            if found is None:
+                found = planned[key] = _plan(source, root, key, options)
+                if not isinstance(found, BadImage):
+                    making.waiting[source] = key
+            elif not isinstance(found, BadImage):
+                making.waiting[source] = key
                 found = _same_bytes(source, found, options["cache_dir"])
-        done[source] = found
-        entries[source] = _entry(status, found)
-    _save_index(cache, salt, taken, entries, index)
-    fresh = sum(p.fresh for p in done.values())
-    log.info(
-        "%s: %s ảnh: xử lý %s, dùng lại %s từ bộ nhớ đệm, %s lỗi (%.2f s)",
-        PREFIX,
-        len(unique),
-        fresh,
-        len(done) - fresh,
-        len(failed),
-        time.perf_counter() - started,
-    )
-    return done, failed
+            if isinstance(found, BadImage):
+                making.failed[source] = found
+                continue
+        making.done[source] = found
+    firsts = {}
+    for source, key in making.waiting.items():
+        firsts.setdefault(key, source)
+    making.planned = time.perf_counter() - started
+    if firsts:
+        threads = min(_threads(options), len(firsts))
+        making.pool = ThreadPoolExecutor(threads, thread_name_prefix=PREFIX)
+        for key, source in firsts.items():
+            job = making.pool.submit(_work, source, root / source, key, options)
+            making.jobs[key] = job
+    return making
+
+
+def _plan(source: str, root: Path, key: str, options: Mapping) -> Processed | BadImage:
+    """Return an image's variants as `render` will make them (no file sizes yet)."""
+    try:
+        sizes = _planned(root / source, options)
+    except BadImage as error:
+        return error
+    variants = _variants(source, key, sizes, options["cache_dir"])
+    return Processed(source, key, variants, fresh=True)
+
+
+def prepare(
+    sources: Iterable[str], root: Path, options: Mapping
+) -> tuple[dict[str, Processed], dict[str, BadImage]]:
+    """Process every source image (relative to `root`) not already in the cache."""
+    return start(sources, root, options).finish()
 
 
 def picture(
@@ -703,6 +814,7 @@ class ImagesGenerator(Generator):
         """Process the images of all items and give each item its `picture`."""
         self.options = get_options(self.settings)
         self.processed: dict[str, Processed] = {}
+        self.making: Making | None = None
         contents = _contents(self.context)
         for content in contents:
             content.picture = None
@@ -710,19 +822,12 @@ class ImagesGenerator(Generator):
         used = [c for c in contents if getattr(c, "image", None) and c.save_as]
         root = Path(self.settings["PATH"]) / _source_dir(self.settings)
         self.root = root
-        done, failed = prepare((c.image for c in used), root, self.options)
-        problems = [
-            _problem(c, self.settings, failed[c.image])
-            for c in used
-            if c.image in failed
-        ]
-        for problem in sorted(set(problems), key=Problem.order.fget):
-            log.error("%s: LỖI %s", PREFIX, problem)
-        if problems and self.options["fail_on_error"]:
-            raise ImageError(
-                f"{PREFIX}: {len(failed)} ảnh lỗi, chưa dựng trang nào."
-                " Sửa các lỗi ở trên rồi chạy lại."
-            )
+        self.used = used
+        # Made on threads while the other contexts and the pages are made;
+        # generate_output waits for them.
+        self.making = start((c.image for c in used), root, self.options)
+        done = self.making.done
+        self._report(self.making.failed, "chưa dựng trang nào")
         self.processed = done
         drawn: dict[str, tuple] = {}
         for content in used:
@@ -731,6 +836,38 @@ class ImagesGenerator(Generator):
                     content, done[content.image], self.options, drawn
                 )
         outputs.note_item_fields("picture")  # from the item's image alone
+
+    def _report(self, failed: Mapping[str, BadImage], state: str) -> None:
+        """Log each item whose image failed; stop the build if the options say so."""
+        problems = [
+            _problem(c, self.settings, failed[c.image])
+            for c in self.used
+            if c.image in failed
+        ]
+        for problem in sorted(set(problems), key=Problem.order.fget):
+            log.error("%s: LỖI %s", PREFIX, problem)
+        if problems and self.options["fail_on_error"]:
+            raise ImageError(
+                f"{PREFIX}: {len(failed)} ảnh lỗi, {state}."
+                " Sửa các lỗi ở trên rồi chạy lại."
+            )
+
+    def finish(self) -> None:
+        """Wait for the images being made; stop the build if one failed meanwhile."""
+        making, self.making = self.making, None
+        if making is None:
+            return
+        done, failed = making.finish()
+        # Only a source changed or damaged since it was planned fails here: its
+        # pages already name its variants, so the build stops whatever the options.
+        late = {s: e for s, e in failed.items() if s not in making.failed}
+        if late:
+            self._report(late, "sau khi đã dựng trang")
+            raise ImageError(
+                f"{PREFIX}: {len(late)} ảnh lỗi khi đang dựng trang."
+                " Sửa các lỗi ở trên rồi chạy lại."
+            )
+        self.processed = done
 
     def output_files(self) -> list[str]:
         """Return the files this generator writes outside Pelican's writer.
@@ -747,6 +884,7 @@ class ImagesGenerator(Generator):
 
     def generate_output(self, writer) -> None:
         """Link (or copy) every variant from the cache into the output folder."""
+        self.finish()
         if not self.processed:
             return
         folder = Path(self.output_path) / self.options["output_dir"]
