@@ -256,6 +256,30 @@ def test_subtrees_folded_once_fold_as_on_their_own(orders: list[list[int]]) -> N
         assert (digests[one] == digests[other]) is (orders[one] == orders[other])
 
 
+@pytest.mark.parametrize("long", [False, True])
+def test_values_read_whole_fold_from_memory_as_on_their_own(long: bool) -> None:
+    # A list item or context name read as one value is found in Nodes' memory by
+    # its token: pages of other values must come out as in a Nodes of their own.
+    source = "{% for x in names %}{{ x }}{% endfor %}{{ SITENAME }}{{ names[0] }}"
+    tail = "x" * 300 if long else ""  # a token kept as its digest
+    pages = [["a", "b"], ["b", "a"], ["a", "b"], ["a", 1], ["c"]]
+    shared, digests = Nodes(), []
+    for names in pages:
+        context = {"names": [n + tail if type(n) is str else n for n in names]}
+        context["SITENAME"] = names[0]
+        reads = reads_of(source, context)
+        roots, digest, _ = shared.record(reads)
+        alone = Nodes()
+        alone_roots, alone_digest, _ = alone.record(reads)
+        assert digest == alone_digest
+        steps = [shared.table[i][0] for i in roots]
+        assert steps == [alone.table[i][0] for i in alone_roots]
+        replayer = Replayer(Shared(), shared)
+        assert replayer.page_digest(roots, context, memo=True)[0] == digest
+        digests.append(digest)
+    assert len(set(digests)) == 4 and digests[0] == digests[2]
+
+
 def test_an_object_handed_on_but_not_read_is_no_read() -> None:
     # A proxy takes a node when the template gets the object; if nothing is
     # read from it, the page's record is that of a page that never got it.
@@ -374,14 +398,16 @@ CARD_PAGES = [
 ]
 
 
-def _rendered_with(partial, page: str, contexts: list[dict]) -> list[tuple]:
+def _rendered_with(
+    partial, page: str, contexts: list[dict], card: str = CARD
+) -> list[tuple]:
     """Render a page for each context in one environment; return texts and records."""
     import marshal
 
     from jinja2 import DictLoader
 
     tag = "{% for t in first %}<i>{{ t }}</i>{% endfor %}"  # a local of the card
-    env = Environment(loader=DictLoader({"card": CARD, "page": page, "tag": tag}))
+    env = Environment(loader=DictLoader({"card": card, "page": page, "tag": tag}))
     env.context_class = TrackingContext
     env.globals["partial"] = partial
     done, shared = [], Shared()  # one build's
@@ -417,6 +443,36 @@ def test_a_partial_rendered_once_records_what_rendering_it_records(page, monkeyp
     # `size` where the page sets it: rendered anew.
     assert len(renders) == uses[0] + uses[2] + uses[3]
     assert "<i>x</i>" in expected[0][0]
+
+
+# A card whose reads of the context's names depend on its item.
+CARD_OF_ITEM = (
+    "{{ item.title }}{{ item.tags[:1] }}"
+    "{% if item.tags %}{{ SITE['a'] }}{% else %}{{ SITE['b'] }}{% endif %}"
+)
+
+
+def test_each_card_adds_the_context_reads_rendering_it_adds() -> None:
+    # partial_once grafts a card's reads of the context's names once per page and
+    # content: a second card of other names must still add them, in their order;
+    # and its reads of the item below what the page read of it before.
+    import incremental.tracking as tracking
+
+    from portal import jinja
+
+    page = (
+        "{{ items[0].tags[0] }}{% for item in items %}{{ partial('card', item) }}"
+        "{% endfor %}{{ partial('card', items[0]) }}{{ partial('card', items[1]) }}"
+    )
+    site = {"a": "A", "b": "B"}
+    contexts = [
+        {**with_items(ITEMS), "SITE": site},
+        {**with_items(ITEMS[1:]), "SITE": site},
+    ]
+    expected = _rendered_with(jinja.partial, page, contexts, CARD_OF_ITEM)
+    assert _rendered_with(tracking.partial_once, page, contexts, CARD_OF_ITEM) == (
+        expected
+    )
 
 
 PLUGINS = ["incremental"]

@@ -138,6 +138,9 @@ class Recorder:
         self.list_nodes: set[int] = set()
         self.parents: dict[int, Tree] = {}
         self.unnamed: str | None = None
+        # The context reads of the partials taken from partial_once, marshalled:
+        # grafting the same ones again would add nothing.
+        self.grafted: set[bytes] = set()
 
     def record(self, path: Path, value: str) -> None:
         """Remember that the value at path was read (the first value read wins)."""
@@ -710,23 +713,26 @@ class Rendered(NamedTuple):
     unnamed: str | None  # why it reached an item through an unnamed container
 
 
-# What makes two Jinja environments (one per generator) render a template alike.
+# What makes two Jinja environments (one per generator) render a template alike,
+# per environment, as a number: every kind ever made -> its number (a partial's
+# memo key hashes a number, not the kind's tuples of every filter and global).
 _KINDS_OF_ENV: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_KIND_NUMBERS: dict[tuple, int] = {}
 
 
-def environment_kind(env: Any) -> tuple:
-    """Return what a template's text depends on besides its source, per environment.
+def environment_kind(env: Any) -> int:
+    """Return the number of what a template's text depends on besides its source.
 
     Pelican's generators each make an environment from the same settings: the
     same template folders, options, filters, tests and globals, so a partial
     rendered in one is the same in another. Each also makes a few callables of
     its own (a `strftime` DateFormatter, a `plugin_enabled` partial): those are
     compared by what they are (`_callable_kind`), else every generator had a
-    kind, and a memo, of its own.
+    kind, and a memo, of its own. Environments of equal kinds get one number.
     """
-    kind = _KINDS_OF_ENV.get(env)
-    if kind is None:
-        kind = _KINDS_OF_ENV[env] = (
+    number = _KINDS_OF_ENV.get(env)
+    if number is None:
+        kind = (
             _loader_kind(env.loader),
             tuple(sorted((k, _callable_kind(v)) for k, v in env.filters.items())),
             tuple(sorted((k, _callable_kind(v)) for k, v in env.tests.items())),
@@ -734,7 +740,9 @@ def environment_kind(env: Any) -> tuple:
             (env.autoescape, env.trim_blocks, env.lstrip_blocks, env.finalize),
             (env.block_start_string, env.variable_start_string, env.newline_sequence),
         )
-    return kind
+        number = _KIND_NUMBERS.setdefault(kind, len(_KIND_NUMBERS))
+        _KINDS_OF_ENV[env] = number
+    return number
 
 
 def _callable_kind(value: Any) -> Any:
@@ -807,8 +815,13 @@ def partial_once(context: Any, name: str, item: Any, **variables: Any) -> Markup
         if done is None:
             return Markup(render_partial(context, template, item, variables))
         memo[key] = done
-    graft(item._n, marshal.loads(done.reads))
-    graft(rec.reads, marshal.loads(done.roots))
+    if item._n:
+        graft(item._n, marshal.loads(done.reads))
+    else:  # nothing read of the item yet: grafting is adding each step in order
+        item._n.update(marshal.loads(done.reads))
+    if done.roots not in rec.grafted:  # else already grafted: it would add nothing
+        rec.grafted.add(done.roots)
+        graft(rec.reads, marshal.loads(done.roots))
     rec.lists.update(done.lists)
     if rec.unnamed is None:
         rec.unnamed = done.unnamed
@@ -887,6 +900,11 @@ def _digest(data: bytes) -> bytes:
     return hashlib.blake2b(data, digest_size=16).digest()
 
 
+def _sealed(step: Step, below: Tree) -> tuple[Step, bytes]:
+    """Return the memo key of a sealed subtree: its step and its reads' digest."""
+    return step, _digest(marshal.dumps(below, 0))
+
+
 def seal(tokens: tuple) -> str:
     """Return the digest of a page's nested token tuples (strings and tuples).
 
@@ -907,8 +925,9 @@ class Nodes:
     def __init__(self, table: Sequence[tuple[Step, tuple[int, ...]]] = ()) -> None:
         self.table: list[tuple[Step, tuple[int, ...]]] = list(table)
         self.index = {node: i for i, node in enumerate(self.table)}
-        # (step, digest of the tree below it) -> (node id, token), for sealed steps.
-        self.memo: dict[tuple[Step, bytes], tuple[int, str]] = {}
+        # (step, digest of the tree below it, or the token of the one value read
+        # there) -> (node id, token), for sealed steps.
+        self.memo: dict[tuple[Step, bytes | str], tuple[int, str]] = {}
         # While a page's reads and then its quick reads are folded: each subtree
         # folded (by id) -> (its step, node id, token), so the quick reads fold
         # only what they do not share with the reads (see record_quick).
@@ -983,8 +1002,16 @@ class Nodes:
                 continue
             elif step[0] in SEALED:
                 # The same list item or context value read the same way on many
-                # pages: its node and token are those of the first time.
-                key = (step, _digest(marshal.dumps(below, 0)))
+                # pages: its node and token are those of the first time. A value
+                # read whole is its own key (no marshal, no digest).
+                if len(below) == 1 and (text := below.get(V)).__class__ is str:
+                    key = (
+                        (step, text)
+                        if len(text) <= LEAF_LIMIT
+                        else _sealed(step, below)
+                    )
+                else:
+                    key = _sealed(step, below)
                 hit = memo.get(key)
                 if hit is None:
                     kids, _, value = self._fold(below)
