@@ -500,8 +500,9 @@ class ContentCache:
         self.hash_of = hash_of
         self.db = _open(path, fresh=not load)
         self.new: set[str] = set()  # files whose row this build wrote
-        # Their rows, written when the build ends: until then no write holds a
-        # lock, and every process reads the bodies it needs (see _Bodies).
+        # Their rows, written once every page is written (stage) and committed
+        # when the build ends: until then no write holds a lock a reader waits
+        # for, and every process reads the bodies it needs (see _Bodies).
         self.rows: list[tuple[str, bytes, bytes, bytes | None]] = []
         # What `stage` wrote in the open transaction (see changes), if it ran.
         self.staged: tuple[list, list, list, list] | None = None
