@@ -876,3 +876,44 @@ def test_an_image_failing_while_made_stops_the_build(tmp_path, monkeypatch, capl
         images_module.ImagesGenerator.finish(generator)
     assert "1 ảnh lỗi khi đang dựng trang" in str(raised.value.code)
     assert "models/a.md:4: image: ảnh “a.jpg” bị hỏng" in caplog.text
+
+
+def test_copies_of_a_cached_variant_hand_its_digest_to_the_record(
+    tmp_path, monkeypatch
+):
+    """A variant taken from the cache (not made by this build) is hashed once for
+    all its copies; a cached file changed since is hashed again (issue 21)."""
+    import hashlib
+    from types import SimpleNamespace
+
+    import images.images as images
+
+    from portal import files
+
+    cached = tmp_path / "cache" / "anh-320.webp"
+    cached.parent.mkdir()
+    cached.write_bytes(b"RIFF-webp-bytes" * 50)
+    out = tmp_path / "output" / "images"
+    out.mkdir(parents=True)
+    reads = []
+    hashed = images.file_sha256
+    monkeypatch.setattr(images, "file_sha256", lambda p: reads.append(p) or hashed(p))
+
+    def publish(*names: str) -> None:
+        variants = [
+            SimpleNamespace(name=name, cached=str(cached), nbytes=None, digest=None)
+            for name in names
+        ]
+        images.publish(SimpleNamespace(variants=variants), f"{out}/")
+        for name in names:
+            target = out / name
+            noted = files.noted_sha256(str(target), target.stat())
+            assert noted == hashlib.sha256(target.read_bytes()).hexdigest()
+
+    files.forget_sha256()
+    publish("a-320.webp", "b-320.webp")
+    assert len(reads) == 1
+    cached.write_bytes(b"RIFF-other-bytes" * 50)
+    publish("c-320.webp")
+    assert len(reads) == 2
+    files.forget_sha256()

@@ -841,6 +841,71 @@ def test_files_changed_during_the_build_are_swept_or_caught(
         sites.settings = {}
 
 
+LATE_RECORD_PLUGIN = """
+import os
+
+from incremental import incremental
+from portal import finishing
+
+FAIL = {fail!r}
+
+
+def late(pelican):
+    incremental.remember("late", "after every page")
+    if os.path.exists(FAIL):
+        raise RuntimeError("hỏng ở bước cuối")
+
+
+def register():
+    finishing.connect("mark", late)
+"""
+
+
+def test_a_record_changed_after_the_pages_is_saved_with_them(
+    sites: Sites, tmp_path
+) -> None:
+    """The pages' part of the manifest, saved once every page is written
+    (prepare_seal, beside the search index and compression), is made again when
+    a post-processor changes what it holds: a value remembered at the last step
+    is in the manifest, and the early part file is gone (three part files). A
+    rebuild failing at that step leaves the last manifest and content cache as
+    they were (the early part removed, the cache's rows not committed)."""
+    from incremental.incremental import read_manifest
+
+    fail = tmp_path / "fail"
+    add_plugin(sites, tmp_path, "late", LATE_RECORD_PLUGIN.format(fail=str(fail)))
+    cache = sites.root / "inc-cache"
+    manifest = cache / "incremental.pickle"
+
+    def records() -> dict[str, bytes]:
+        names = ("incremental.pickle", "incremental-contents")
+        return {
+            p.name: p.read_bytes() for p in cache.iterdir() if p.name.startswith(names)
+        }
+
+    try:
+        for turn in range(3):  # a full build (new settings), a failed one, a rebuild
+            body = f"Sửa lần {turn}.\n"
+            sites.write("models/mo-hinh-007.md", model_text(7, body=body))
+            if turn == 1:
+                before = records()
+                fail.write_text("1")
+                process = sites.start("inc")
+                output, _ = process.communicate(timeout=300)
+                fail.unlink()
+                assert process.returncode != 0 and "hỏng ở bước cuối" in output
+                assert records() == before
+                continue
+            report = sites.build("inc")
+            assert "mo-hinh/mo-hinh-007/index.html" in report["written"]
+            assert read_manifest(str(manifest))["extra"]["late"] == "after every page"
+            parts = list(cache.glob(manifest.name + ".*"))
+            assert len(parts) == 3, parts
+    finally:
+        sites.write("models/mo-hinh-007.md", model_text(7))
+        sites.settings = {}
+
+
 def test_a_damaged_manifest_is_refused_never_raised(tmp_path, monkeypatch) -> None:
     """Bytes changed at random in a manifest: always refused as "unreadable" or
     "damaged", never raised, never trusted (a changed index could pass every

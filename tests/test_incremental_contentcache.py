@@ -486,3 +486,57 @@ def test_a_cached_body_holds_a_link_of_another_pattern(tmp_path) -> None:
     back = {name: again.get(generator, path) for name, path in paths.items()}
     assert links_within_site(back["a"]) and not links_within_site(back["b"])
     assert all("_content" not in item.__dict__ for item in back.values())
+
+
+def test_staged_rows_are_committed_by_save_only_and_made_again_when_changed(
+    tmp_path, generator
+) -> None:
+    """`stage` writes the rows early; `discard` leaves the file as it was, `save`
+    commits them, or writes again what changed since (a put, a URL pinned)."""
+    import sqlite3
+
+    paths = [str(tmp_path / f"{name}.md") for name in "abc"]
+    hashes = dict.fromkeys(paths, b"1")
+
+    def rows() -> list[tuple]:
+        db = sqlite3.connect(tmp_path / "c.sqlite")
+        try:
+            query = "SELECT path, hash, data, url, save_as, body FROM contents"
+            return sorted(db.execute(query + " ORDER BY path"))
+        finally:
+            db.close()
+
+    first = cache_with(tmp_path, hashes, load=False)
+    first.put(generator, paths[0], Item(paths[0], generator.context))
+    first.save()
+    before = rows()
+
+    failed = cache_with(tmp_path, hashes)
+    failed.get(generator, paths[0])
+    failed.put(generator, paths[1], Item(paths[1], generator.context))
+    failed.stage()
+    assert rows() == before  # another connection sees the last build's rows
+    failed.discard()
+    assert rows() == before
+
+    late = cache_with(tmp_path, hashes)
+    late.get(generator, paths[0]).override_url = "a/"
+    late.put(generator, paths[1], Item(paths[1], generator.context))
+    late.stage()
+    late.put(generator, paths[2], Item(paths[2], generator.context))  # after it
+    late.live[paths[1]].override_url = "b/"
+    late.save()
+    staged = rows()
+
+    plain = cache_with(tmp_path / "plain", hashes, load=False)
+    plain.put(generator, paths[0], Item(paths[0], generator.context))
+    plain.save()
+    plain = cache_with(tmp_path / "plain", hashes)
+    plain.get(generator, paths[0]).override_url = "a/"
+    plain.put(generator, paths[1], Item(paths[1], generator.context))
+    plain.put(generator, paths[2], Item(paths[2], generator.context))
+    plain.live[paths[1]].override_url = "b/"
+    plain.save()
+    (tmp_path / "c.sqlite").rename(tmp_path / "staged.sqlite")
+    (tmp_path / "plain" / "c.sqlite").rename(tmp_path / "c.sqlite")
+    assert staged == rows() and len(staged) == 3

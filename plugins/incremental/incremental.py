@@ -32,7 +32,7 @@ import types
 import urllib.parse
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from blinker import signal as named_signal
 from jinja2 import FileSystemBytecodeCache
@@ -637,20 +637,34 @@ def write_manifest(
     Part files no head names any more are removed.
     """
     kept = kept or {}
-    token = f"{time.time_ns():x}-{os.getpid():x}"
+    token = part_token()
     head = {k: v for k, v in data.items() if k not in PART_OF}
     head["counts"] = {k: len(data.get(k, ())) for k in ("pages", "files")}
     head["parts"] = {}
-    for part, keys in PARTS.items():
+    for part in PARTS:
         if part in kept:
             head["parts"][part] = kept[part]
             continue
-        body = {k: data[k] for k in keys if k in data}
-        body.update(part=part, token=token)
-        _write_plain(part_path(path, part, token), body)
+        write_part(path, part, data, token)
         head["parts"][part] = token
     _write_plain(path, head)
     _drop_parts(path, {part_path(path, *named) for named in head["parts"].items()})
+
+
+def part_token() -> str:
+    """Return a new token naming part files (time and process: never another's)."""
+    return f"{time.time_ns():x}-{os.getpid():x}"
+
+
+def write_part(path: str, part: str, data: Mapping, token: str) -> None:
+    """Write one part of the manifest at path into its own file, named by token.
+
+    Until a head names it, the file is no part of any manifest (write_manifest
+    drops it with the other part files no head names).
+    """
+    body = {k: data[k] for k in PARTS[part] if k in data}
+    body.update(part=part, token=token)
+    _write_plain(part_path(path, part, token), body)
 
 
 def _write_plain(path: str, data: Mapping) -> None:
@@ -1001,6 +1015,25 @@ def check_share(
 _checked: dict[int, State] = {}
 
 
+class EarlyPages(NamedTuple):
+    """The manifest's part of the pages as saved once every page was written.
+
+    With what it was made from, to tell at the end whether it still holds:
+    the page entries (each replaced, never changed in place), the node
+    table's length (it only grows), the named lists and extra values.
+    """
+
+    nodes: list
+    pages: dict[str, list]
+    entries: dict[str, list]
+    table: int
+    named: frozenset[str]
+    extra: dict[str, str]
+    urls: str | None
+    token: str
+    written: bool  # its file written now (else the last build's, kept)
+
+
 class Build:
     """Records of one run of Pelican: what was rendered, skipped and produced."""
 
@@ -1076,6 +1109,7 @@ class Build:
         # Fields plugins set on items from each item alone (note_item_fields).
         self.item_fields: set[str] = set()
         self.owns: dict[int, tuple[Any, Callable | None]] = {}  # see own_of
+        self.early: EarlyPages | None = None  # see prepare_seal
 
     def input_hash(self, path: str) -> bytes:
         """Return the SHA-256 of a content file, from the snapshot when it has it.
@@ -1676,6 +1710,66 @@ class Build:
             listing = self.current_listing() or list_tree(self.output_path)
         return dict(listing.files), dict(listing.folders), listing.taken_ns
 
+    def prepare_seal(self) -> None:
+        """Save now what the post-processors leave as it is: cache rows, pages' part.
+
+        Run once every page is written (the prune step), while the search index
+        and compression run in other processes: the content cache's rows are
+        written in a transaction only `seal` commits, the manifest's part of the
+        pages into a file only seal's head names. Seal takes them when nothing
+        they hold changed since (else it makes them again); a failed build
+        drops them (abort): the last cache and manifest stay as they were.
+        """
+        if self.content_cache is not None:
+            self.content_cache.stage()
+        nodes, pages = self.saved_pages()
+        self.note_metadata()
+        self.note_list_digests()
+        data = {"pages": pages, "extra": dict(self.extra), "urls": self.urls or ""}
+        token = self.old.saved("pages", data)
+        written = token is None
+        if token is None:
+            token = part_token()
+            write_part(self.options["manifest"], "pages", data, token)
+        self.early = EarlyPages(
+            nodes,
+            pages,
+            dict(self.pages),
+            len(self.nodes.table),
+            frozenset(self.named),
+            data["extra"],
+            self.urls,
+            token,
+            written,
+        )
+
+    def take_early(self) -> EarlyPages | None:
+        """Return the pages' part prepare_seal saved if it still holds, else drop it."""
+        early = self.early
+        if early is None:
+            return None
+        entries = self.pages
+        if (
+            len(entries) == len(early.entries)
+            and all(entries.get(rel) is entry for rel, entry in early.entries.items())
+            and len(self.nodes.table) == early.table
+            and self.named.keys() == early.named
+            and self.extra == early.extra
+            and self.urls == early.urls
+        ):
+            return early
+        log.debug("%s: the pages changed after they were written: saved again", PREFIX)
+        self.drop_early()
+        return None
+
+    def drop_early(self) -> None:
+        """Remove the pages' part file prepare_seal wrote, if no head names it."""
+        early, self.early = self.early, None
+        if early is not None and early.written:
+            path = part_path(self.options["manifest"], "pages", early.token)
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
+
     def seal(self) -> None:
         """Record the finished output, save the manifest and the report, log it."""
         # One walk of the output (often a post-processor's) serves the sweep and
@@ -1735,6 +1829,9 @@ class Build:
 
     def abort(self) -> None:
         """After a failed run: keep the last record, remove what it does not vouch for."""
+        self.drop_early()
+        if self.content_cache is not None:
+            self.content_cache.discard()
         if self.full:
             self.settings["LOAD_CONTENT_CACHE"] = self.restore_cache
         if self.state is not None:
@@ -1789,9 +1886,13 @@ class Build:
         """
         old = self.old.record if self.trusted else {}
         files = record.record_files(self.output_path, found, old, self.old.record_ns)
-        nodes, pages = self.saved_pages()
-        self.note_metadata()
-        self.note_list_digests()
+        early = self.take_early()
+        if early is not None:
+            nodes, pages = early.nodes, early.pages
+        else:
+            nodes, pages = self.saved_pages()
+            self.note_metadata()
+            self.note_list_digests()
         data = {
             "format": FORMAT,
             "global": self.fingerprint,
@@ -1815,9 +1916,15 @@ class Build:
         }
         # A part as the last build saved it keeps its file (the pages and the
         # rest after a rebuild that changed no page's reads, no file's list).
-        kept = {part: self.old.saved(part, data) for part in PARTS}
+        kept = {
+            part: early.token
+            if early and part == "pages"
+            else self.old.saved(part, data)
+            for part in PARTS
+        }
         kept = {part: token for part, token in kept.items() if token}
         write_manifest(self.options["manifest"], data, kept)
+        self.early = None  # its file is the manifest's now
 
 
 def item_signature(paths: Iterable[str]) -> int:
@@ -2655,13 +2762,17 @@ def theme_static_files(settings: Mapping, theme: str) -> Iterable[str]:
 
 
 def finish_build(pelican) -> None:
-    """Remove the stale files of the run, before the post-processors see the output."""
+    """Remove the stale files of the run, before the post-processors see the output.
+
+    Then save, beside them, the records they leave as they are (prepare_seal).
+    """
     if _build is None:
         return
     if _build.full:
         pelican.settings["LOAD_CONTENT_CACHE"] = _build.restore_cache
     pages_kept.send(_build.output_path, pages=_build.kept)
     _build.finish()
+    _build.prepare_seal()
 
 
 def register() -> None:
