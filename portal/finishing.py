@@ -19,7 +19,7 @@ from typing import Any
 from blinker import Namespace, Signal
 from pelican import signals
 
-__all__ = ["STEPS", "connect", "pages_written", "run_steps", "step"]
+__all__ = ["STEPS", "connect", "pages_starting", "pages_written", "run_steps", "step"]
 
 # In order: remove what this build does not produce (incremental); write the
 # lists of pages (visitor counter); index them (search); compress every text
@@ -30,6 +30,11 @@ _steps = Namespace()
 # page is written, by all processes (plugins/renderpool); work on the pages may
 # start before the rest of the output (the search index's early run).
 pages_written = _steps.signal("portal.finishing.pages_written")
+# Sent (with the first page-writing generator) by the build process before the
+# first page is written, once the writer is made and every check of the content
+# has passed (plugins/renderpool): work on the output may start beside the pages
+# (the images' copies).
+pages_starting = _steps.signal("portal.finishing.pages_starting")
 
 
 def step(name: str) -> Signal:

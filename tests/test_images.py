@@ -26,6 +26,7 @@ from images import (
 from jinja2 import Environment, FileSystemLoader
 from PIL import Image, ImageCms
 
+from portal import finishing
 from tests.conftest import ROOT, Site, get_settings, model, news
 
 WIDTHS = [100, 200, 400]
@@ -870,6 +871,9 @@ def test_an_image_failing_while_made_stops_the_build(tmp_path, monkeypatch, capl
     )
     generator = SimpleNamespace(settings=settings, options=options, used=[item])
     generator._report = partial(images_module.ImagesGenerator._report, generator)
+    generator._finish_and_copy = partial(
+        images_module.ImagesGenerator._finish_and_copy, generator
+    )
     generator.making = images_module.start(["a.jpg"], root, options)
     assert not generator.making.failed  # the header reads: planned
     with pytest.raises(ImageError) as raised:
@@ -917,3 +921,51 @@ def test_copies_of_a_cached_variant_hand_its_digest_to_the_record(
     publish("c-320.webp")
     assert len(reads) == 2
     files.forget_sha256()
+
+
+def _waiting_generator(tmp_path: Path) -> images_module.ImagesGenerator:
+    """Return an images generator whose one image is planned and being made."""
+    root = tmp_path / "images"
+    root.mkdir()
+    (root / "a.jpg").write_bytes(jpeg((300, 200)))
+    generator = object.__new__(images_module.ImagesGenerator)
+    generator.options = get_options(
+        {"IMAGES": OPTIONS, "CACHE_PATH": str(tmp_path / "c")}
+    )
+    generator.output_path = str(tmp_path / "output")
+    generator.root, generator.used, generator.copying = root, [], None
+    generator.making = images_module.start(["a.jpg"], root, generator.options)
+    generator.processed = generator.making.done
+    images_module._copies_to_start.add(generator)
+    return generator
+
+
+def test_variants_are_copied_once_pages_start_beside_them(tmp_path, monkeypatch):
+    """Nothing is copied before pages_starting; then a thread copies every variant,
+    and generate_output only waits for it (issue 21: not one core after the pages)."""
+    generator = _waiting_generator(tmp_path)
+    names = [v.name for v in generator.making.done["a.jpg"].variants]
+    out = tmp_path / "output" / generator.options["output_dir"]
+    generator.making.jobs[next(iter(generator.making.jobs))].result()
+    assert not out.exists()  # made, but not copied before pages are written
+    finishing.pages_starting.connect(images_module.start_copies)  # as register()
+    finishing.pages_starting.send(None)
+    assert generator.copying is not None and generator not in list(
+        images_module._copies_to_start
+    )
+    generator.copying.result(timeout=30)
+    assert sorted(p.name for p in out.iterdir()) == sorted(names)
+    monkeypatch.setattr(
+        images_module, "publish", lambda *a: pytest.fail("copied twice")
+    )
+    generator.generate_output(None)
+    assert generator.copier._shutdown and generator.making is None
+
+
+def test_variants_are_copied_by_generate_output_without_pages_starting(tmp_path):
+    """Without renderpool (no pages_starting), generate_output copies them itself."""
+    generator = _waiting_generator(tmp_path)
+    images_module._copies_to_start.discard(generator)
+    generator.generate_output(None)
+    out = tmp_path / "output" / generator.options["output_dir"]
+    assert len(list(out.iterdir())) == len(generator.processed["a.jpg"].variants)

@@ -27,6 +27,7 @@ import shutil
 import stat
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
@@ -38,7 +39,7 @@ from pelican import signals
 from pelican.generators import Generator
 from PIL import Image, features
 
-from portal import imagecheck, outputs
+from portal import finishing, imagecheck, outputs
 from portal.files import Stamp, file_sha256, note_sha256, stamp
 from portal.imagecheck import MAX_IMAGE_PIXELS, MISSING, BadImage
 from portal.options import check_whole_numbers, merge_options, workers_or_cores
@@ -836,6 +837,45 @@ class ImagesGenerator(Generator):
                     content, done[content.image], self.options, drawn
                 )
         outputs.note_item_fields("picture")  # from the item's image alone
+        # Copied into the output once made, on a thread of their own from the
+        # moment pages are written (both page-writing processes take pages
+        # meanwhile; not before: the content's checks and the incremental
+        # plugin's cleaning of the output come first); else by generate_output.
+        self.copying = None
+        _copies_to_start.add(self)
+
+    def start_copying(self) -> None:
+        """Copy the variants into the output on a thread, once they are made."""
+        _copies_to_start.discard(self)
+        if self.making is None or self.copying is not None:
+            return
+        self.copier = ThreadPoolExecutor(1, thread_name_prefix=f"{PREFIX}_copy")
+        self.copying = self.copier.submit(self._finish_and_copy, self.making)
+
+    def _finish_and_copy(
+        self, making: Making
+    ) -> tuple[dict[str, Processed], dict[str, BadImage], list[str]]:
+        """Wait for the images being made; copy each one's variants into the output.
+
+        Returns the images, their errors and the sources whose cached files were
+        missing (made again by generate_output).
+        """
+        done, failed = making.finish()
+        missing = []
+        prefix = self._prefix() if done else ""
+        for source, processed in done.items():
+            try:
+                publish(processed, prefix)
+            except FileNotFoundError:
+                missing.append(source)
+        return done, failed, missing
+
+    def _prefix(self) -> str:
+        """Make the output folder of the variants; return its real path and separator."""
+        folder = Path(self.output_path) / self.options["output_dir"]
+        folder.mkdir(parents=True, exist_ok=True)
+        # With its separator (names are appended), links resolved as in the record.
+        return os.path.join(os.path.realpath(folder), "")
 
     def _report(self, failed: Mapping[str, BadImage], state: str) -> None:
         """Log each item whose image failed; stop the build if the options say so."""
@@ -852,12 +892,20 @@ class ImagesGenerator(Generator):
                 " Sửa các lỗi ở trên rồi chạy lại."
             )
 
-    def finish(self) -> None:
-        """Wait for the images being made; stop the build if one failed meanwhile."""
+    def finish(self) -> list[str]:
+        """Wait for the images being made and copied; stop the build if one failed.
+
+        Returns the sources whose cached files were missing when copied.
+        """
         making, self.making = self.making, None
         if making is None:
-            return
-        done, failed = making.finish()
+            return []
+        copying, self.copying = getattr(self, "copying", None), None
+        if copying is None:  # pages_starting was not sent (no renderpool)
+            done, failed, missing = self._finish_and_copy(making)
+        else:
+            done, failed, missing = copying.result()
+            self.copier.shutdown()
         # Only a source changed or damaged since it was planned fails here: its
         # pages already name its variants, so the build stops whatever the options.
         late = {s: e for s, e in failed.items() if s not in making.failed}
@@ -868,6 +916,7 @@ class ImagesGenerator(Generator):
                 " Sửa các lỗi ở trên rồi chạy lại."
             )
         self.processed = done
+        return missing
 
     def output_files(self) -> list[str]:
         """Return the files this generator writes outside Pelican's writer.
@@ -883,26 +932,17 @@ class ImagesGenerator(Generator):
         ]
 
     def generate_output(self, writer) -> None:
-        """Link (or copy) every variant from the cache into the output folder."""
-        self.finish()
-        if not self.processed:
+        """Wait for the variants copied beside the pages; make again any not cached."""
+        missing = self.finish()
+        if not missing:
             return
-        folder = Path(self.output_path) / self.options["output_dir"]
-        folder.mkdir(parents=True, exist_ok=True)
-        # With its separator (names are appended), links resolved as in the record.
-        prefix = os.path.join(os.path.realpath(folder), "")
-        redone = []
-        for source, processed in self.processed.items():
-            try:
-                publish(processed, prefix)
-            except FileNotFoundError:
-                log.warning(
-                    "%s: %s: thiếu tệp trong bộ nhớ đệm, xử lý lại ảnh", PREFIX, source
-                )
-                publish(redo(processed, self.root, self.options), prefix)
-                redone.append(source)
-        if redone:
-            _forget(Path(self.options["cache_dir"]), options_key(self.options), redone)
+        prefix = self._prefix()
+        for source in missing:
+            log.warning(
+                "%s: %s: thiếu tệp trong bộ nhớ đệm, xử lý lại ảnh", PREFIX, source
+            )
+            publish(redo(self.processed[source], self.root, self.options), prefix)
+        _forget(Path(self.options["cache_dir"]), options_key(self.options), missing)
 
 
 def publish(processed: Processed, prefix: str) -> None:
@@ -999,7 +1039,18 @@ def check_options(pelican) -> None:
     get_options(pelican.settings)
 
 
+# The generators whose variants are copied once pages start being written.
+_copies_to_start: weakref.WeakSet = weakref.WeakSet()
+
+
+def start_copies(generator) -> None:
+    """Start copying the variants of this run beside the pages (pages_starting)."""
+    for images in list(_copies_to_start):
+        images.start_copying()
+
+
 def register() -> None:
     """Connect the plugin to Pelican's signals."""
     signals.initialized.connect(check_options)
     signals.get_generators.connect(get_generators)
+    finishing.pages_starting.connect(start_copies)

@@ -171,6 +171,7 @@ class Pool:
         build = getattr(writer, "build", None)
         if not self.started:
             self.started = True
+            finishing.pages_starting.send(generator)
             if build is not None and hasattr(writer, "owns") and self.count > 1:
                 build.digest_lists(generator.context)  # once, not in each process
                 self.fork(writer)
