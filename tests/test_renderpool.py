@@ -228,9 +228,11 @@ def test_two_processes_write_the_one_process_site_and_records(tmp_path) -> None:
     one = build(tmp_path, "one", ONE)
     assert len(one.pop("signal")) == 2  # in one process too
     (one_feeds,) = feeds_by_process(one.pop("feeds"), "heard").values()
-    # The second process wrote feeds too, and the build process heard of every
+    # The second process wrote feeds (maybe all of them: it claims pages while
+    # the slow build process renders), and the build process heard of every
     # feed (the other's sent again for the plugins that listen, such as assets).
-    assert len(feeds_by_process(feeds, "wrote")) == 2
+    wrote = feeds_by_process(feeds, "wrote")
+    assert set(wrote) - {said[0]}, wrote
     assert feeds_by_process(feeds, "heard").keys() == {said[0]}
     heard = feeds_by_process(feeds, "heard")[said[0]]
     assert len(one_feeds) > 2 and sorted(
