@@ -869,7 +869,9 @@ def test_an_image_failing_while_made_stops_the_build(tmp_path, monkeypatch, capl
         image="a.jpg",
         source_lines={"image": 4},
     )
-    generator = SimpleNamespace(settings=settings, options=options, used=[item])
+    generator = SimpleNamespace(
+        settings=settings, options=options, used=[item], copying=None
+    )
     generator._report = partial(images_module.ImagesGenerator._report, generator)
     generator._finish_and_copy = partial(
         images_module.ImagesGenerator._finish_and_copy, generator

@@ -40,7 +40,7 @@ from pelican.generators import Generator
 from PIL import Image, features
 
 from portal import finishing, imagecheck, outputs
-from portal.files import Stamp, file_sha256, note_sha256, stamp
+from portal.files import Stamp, file_sha256, note_sha256, noted_sha256, stamp
 from portal.imagecheck import MAX_IMAGE_PIXELS, MISSING, BadImage
 from portal.options import check_whole_numbers, merge_options, workers_or_cores
 from portal.problems import ContentError, Problem
@@ -900,7 +900,7 @@ class ImagesGenerator(Generator):
         making, self.making = self.making, None
         if making is None:
             return []
-        copying, self.copying = getattr(self, "copying", None), None
+        copying, self.copying = self.copying, None
         if copying is None:  # pages_starting was not sent (no renderpool)
             done, failed, missing = self._finish_and_copy(making)
         else:
@@ -983,27 +983,24 @@ def _note_copy(variant: Variant, target: str) -> None:
         return
 
 
-# SHA-256 and stamp of cached variant files this process hashed (_cached_digest).
-_cached_digests: dict[str, tuple[str, Stamp]] = {}
-
-
 def _cached_digest(cached: str) -> tuple[str, Stamp] | None:
     """Return a cached variant's SHA-256 and stamp, hashed once while it keeps its stamp.
 
     A variant this build did not make (taken from the cache) has no digest:
     items sharing a photo publish copies of the same cached files (5,904
-    copies of 96 files at 5,000 items, each read again for the record).
+    copies of 96 files at 5,000 items, each read again for the record). The
+    hash is kept in the build's notes of SHA-256 (portal.files.note_sha256).
     """
     try:
-        now = stamp(os.lstat(cached))
+        status = os.lstat(cached)
     except OSError:
         return None
-    known = _cached_digests.get(cached)
-    if known is None or known[1] != now:
-        known = _digest(Path(cached))
-        if known is None:
-            return None
-        _cached_digests[cached] = known
+    sha = noted_sha256(cached, status)
+    if sha is not None:
+        return sha, stamp(status)
+    known = _digest(Path(cached))
+    if known is not None:
+        note_sha256(cached, known[1], known[0])
     return known
 
 
